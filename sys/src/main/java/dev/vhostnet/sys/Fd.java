@@ -1,0 +1,158 @@
+package dev.vhostnet.sys;
+
+import com.google.common.base.Preconditions;
+import com.sun.jna.LastErrorException;
+import com.sun.jna.NativeLong;
+import com.sun.jna.Pointer;
+import com.sun.jna.Structure;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+
+/**
+ * An owned file descriptor. Close is idempotent (a state flipped once by CAS, as Netty's
+ * {@code FileDescriptor}); any use after close throws {@link IllegalStateException} instead of
+ * reaching a number the kernel may already have given to another file. The raw number leaves
+ * only through {@link #get()}, to pass it to another call or process.
+ */
+public final class Fd implements AutoCloseable {
+    private static final AtomicIntegerFieldUpdater<Fd> CLOSED =
+            AtomicIntegerFieldUpdater.newUpdater(Fd.class, "closed");
+
+    private final int fd;
+    private final String what;
+    private volatile int closed;
+
+    private Fd(int fd, String what) {
+        this.fd = fd;
+        this.what = what;
+    }
+
+    /** Takes ownership of a descriptor this process already has (from another call or process). */
+    public static Fd adopt(int fd, String what) {
+        Preconditions.checkArgument(fd >= 0, "not a file descriptor: %s", fd);
+        return new Fd(fd, Preconditions.checkNotNull(what, "what"));
+    }
+
+    /** {@code open(2)} with {@code O_CLOEXEC} added. */
+    public static Fd open(String path, int flags, Hint hint) throws SysException {
+        try {
+            return new Fd(LibC.open(path, flags | Fcntl.O_CLOEXEC, 0), path);
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("open(" + path + ")", e, hint);
+        }
+    }
+
+    /** The descriptor number, for a call that takes it; throws once closed. */
+    public int get() {
+        if (closed != 0) {
+            throw new IllegalStateException(what + " (fd " + fd + ") is closed");
+        }
+        return fd;
+    }
+
+    /** What this descriptor refers to, e.g. {@code /dev/vhost-net}. */
+    public String what() {
+        return what;
+    }
+
+    public boolean isOpen() {
+        return closed == 0;
+    }
+
+    /** An ioctl without argument; returns the call's result. */
+    public int ioctl(Ioctl request) throws SysException {
+        return ioctl(request, 0L);
+    }
+
+    /** An ioctl whose argument is a value (an int, an fd, a pointer-sized number). */
+    public int ioctl(Ioctl request, long arg) throws SysException {
+        try {
+            return LibC.ioctl(get(), new NativeLong(request.number()), arg);
+        } catch (LastErrorException e) {
+            throw Syscalls.failure(callName(request), e, Hint.NONE);
+        }
+    }
+
+    /** An ioctl on memory the caller has filled and will read back itself. */
+    public int ioctl(Ioctl request, Pointer arg) throws SysException {
+        try {
+            return LibC.ioctl(get(), new NativeLong(request.number()), arg);
+        } catch (LastErrorException e) {
+            throw Syscalls.failure(callName(request), e, Hint.NONE);
+        }
+    }
+
+    /** An ioctl on a struct: written to native memory before the call and read back after it. */
+    public int ioctl(Ioctl request, Structure arg) throws SysException {
+        arg.write();
+        int rc = ioctl(request, arg.getPointer());
+        arg.read();
+        return rc;
+    }
+
+    /** {@code read(2)} into native memory; returns the bytes read (0 at end of file). */
+    public long read(Pointer buf, long count) throws SysException {
+        try {
+            return LibC.read(get(), buf, count);
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("read(" + what + ")", e, Hint.NONE);
+        }
+    }
+
+    /** {@code write(2)} from native memory; returns the bytes written. */
+    public long write(Pointer buf, long count) throws SysException {
+        try {
+            return LibC.write(get(), buf, count);
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("write(" + what + ")", e, Hint.NONE);
+        }
+    }
+
+    /** {@code ftruncate(2)}. */
+    public void truncate(long length) throws SysException {
+        try {
+            LibC.ftruncate(get(), length);
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("ftruncate(" + what + ", " + length + ")", e, Hint.NONE);
+        }
+    }
+
+    /** Whether {@code FD_CLOEXEC} is set ({@code fcntl(F_GETFD)}). */
+    public boolean isCloseOnExec() throws SysException {
+        try {
+            return (LibC.fcntl(get(), Fcntl.F_GETFD, 0) & Fcntl.FD_CLOEXEC) != 0;
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("fcntl(" + what + ", F_GETFD)", e, Hint.NONE);
+        }
+    }
+
+    /** Whether {@code O_NONBLOCK} is set ({@code fcntl(F_GETFL)}). */
+    public boolean isNonBlocking() throws SysException {
+        try {
+            return (LibC.fcntl(get(), Fcntl.F_GETFL, 0) & Fcntl.O_NONBLOCK) != 0;
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("fcntl(" + what + ", F_GETFL)", e, Hint.NONE);
+        }
+    }
+
+    private String callName(Ioctl request) {
+        return "ioctl " + request.name() + " on " + what;
+    }
+
+    /** Closes the descriptor once; later calls do nothing. */
+    @Override
+    public void close() {
+        if (CLOSED.compareAndSet(this, 0, 1)) {
+            try {
+                LibC.close(fd);
+            } catch (LastErrorException e) {
+                // close(2) releases the descriptor even when it reports an error (EINTR, EIO):
+                // nothing is left to retry or to leak.
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Fd[" + fd + " " + what + (closed != 0 ? ", closed" : "") + "]";
+    }
+}

@@ -1,0 +1,51 @@
+package dev.vhostnet.sys;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.NativeLong;
+import com.sun.jna.Pointer;
+
+/**
+ * The libc functions the project calls, direct-mapped through JNA. Package-private: everything
+ * else reaches them through {@link Fd}, {@link Mmap} and {@link Syscalls}, which turn a failure
+ * into a {@link SysException}. {@code size_t}/{@code off_t} are {@code long} (LP64 only).
+ */
+final class LibC {
+    static {
+        Native.register(LibC.class, NativeLibrary.getInstance("c"));
+    }
+
+    private LibC() {}
+
+    static native int open(String path, int flags, int mode) throws LastErrorException;
+
+    static native int close(int fd) throws LastErrorException;
+
+    static native long read(int fd, Pointer buf, long count) throws LastErrorException;
+
+    static native long write(int fd, Pointer buf, long count) throws LastErrorException;
+
+    static native int ioctl(int fd, NativeLong request, Pointer arg) throws LastErrorException;
+
+    static native int ioctl(int fd, NativeLong request, long arg) throws LastErrorException;
+
+    static native long mmap(long addr, long length, int prot, int flags, int fd, long offset)
+            throws LastErrorException;
+
+    static native int munmap(long addr, long length) throws LastErrorException;
+
+    static native int memfd_create(String name, int flags) throws LastErrorException;
+
+    static native int eventfd(int initval, int flags) throws LastErrorException;
+
+    static native int ftruncate(int fd, long length) throws LastErrorException;
+
+    static native int socket(int domain, int type, int protocol) throws LastErrorException;
+
+    static native int setns(int fd, int nstype) throws LastErrorException;
+
+    static native int fcntl(int fd, int cmd, int arg) throws LastErrorException;
+
+    static native String strerror(int errnum);
+}
