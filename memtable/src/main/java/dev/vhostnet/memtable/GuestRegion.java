@@ -1,0 +1,93 @@
+package dev.vhostnet.memtable;
+
+import com.sun.jna.Pointer;
+import dev.vhostnet.sys.Fd;
+import dev.vhostnet.sys.Mman;
+import dev.vhostnet.sys.Mmap;
+import dev.vhostnet.sys.SysException;
+import dev.vhostnet.sys.Syscalls;
+
+/**
+ * One region of guest RAM: a memfd mapped {@code MAP_SHARED} at a fixed address of this process
+ * (its HVA, which the vhost worker and KVM use), placed at a guest-physical address. Owned by its
+ * {@link MemoryTable}.
+ */
+public final class GuestRegion {
+    private final int slot;
+    private final long gpa;
+    private final long size;
+    private final Fd memfd;
+    private final Mmap mapping;
+    private final Pointer base;
+
+    private GuestRegion(int slot, long gpa, long size, Fd memfd, Mmap mapping) {
+        this.slot = slot;
+        this.gpa = gpa;
+        this.size = size;
+        this.memfd = memfd;
+        this.mapping = mapping;
+        this.base = mapping.pointer();
+    }
+
+    static GuestRegion create(int slot, long gpa, long size, Backing backing) throws SysException {
+        Fd memfd = Syscalls.memfdCreate("guest-ram-" + slot, backing.memfdFlags());
+        try {
+            memfd.truncate(size);
+            Mmap mapping = Mmap.map(memfd, size, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_SHARED, 0);
+            return new GuestRegion(slot, gpa, size, memfd, mapping);
+        } catch (SysException | RuntimeException e) {
+            memfd.close();
+            if (e instanceof SysException se && backing == Backing.HUGETLB) {
+                throw se.withHint("no huge pages to back " + size + " bytes: raise /proc/sys/vm/nr_hugepages");
+            }
+            throw e;
+        }
+    }
+
+    /** The index of this region in its table, also its KVM memslot number. */
+    public int slot() {
+        return slot;
+    }
+
+    /** Guest-physical address of the first byte. */
+    public long gpa() {
+        return gpa;
+    }
+
+    /** Guest-physical address one past the last byte. */
+    public long gpaEnd() {
+        return gpa + size;
+    }
+
+    public long size() {
+        return size;
+    }
+
+    /** Host virtual address of the first byte, in this process. */
+    public long hva() {
+        return mapping.address();
+    }
+
+    /** The memfd behind the region, to share it (vhost-user, another process). */
+    public Fd memfd() {
+        return memfd;
+    }
+
+    Pointer base() {
+        return base;
+    }
+
+    boolean isMapped() {
+        return mapping.isMapped();
+    }
+
+    void close() {
+        mapping.close();
+        memfd.close();
+    }
+
+    @Override
+    public String toString() {
+        return String.format("region %d [gpa 0x%x, +0x%x)", slot, gpa, size);
+    }
+}

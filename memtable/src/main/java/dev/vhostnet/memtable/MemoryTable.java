@@ -1,0 +1,253 @@
+package dev.vhostnet.memtable;
+
+import com.google.common.base.Preconditions;
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableRangeMap;
+import com.google.common.collect.Range;
+import com.google.common.collect.RangeMap;
+import com.google.common.collect.TreeRangeMap;
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import dev.vhostnet.sys.SysException;
+import dev.vhostnet.sys.VhostUapi.VhostMemory;
+import dev.vhostnet.sys.VhostUapi.VhostMemoryRegion;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Guest RAM: an immutable set of {@link GuestRegion}s, GPA to HVA translation with bounds checks,
+ * and the same table encoded for the kernel ({@code struct vhost_memory}; KVM memslots are made
+ * from {@link #regions()}). Accessors check the table is open: after {@link #close()} they throw,
+ * they never touch unmapped memory. Closing while another thread still accesses the table is the
+ * caller's error (stop the devices first, as a VMM does).
+ */
+public final class MemoryTable implements AutoCloseable {
+    private final ImmutableList<GuestRegion> regions;
+    private final ImmutableRangeMap<Long, GuestRegion> byGpa;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private MemoryTable(List<GuestRegion> regions) {
+        this.regions = ImmutableList.copyOf(regions);
+        ImmutableRangeMap.Builder<Long, GuestRegion> map = ImmutableRangeMap.builder();
+        regions.forEach(r -> map.put(Range.closedOpen(r.gpa(), r.gpaEnd()), r));
+        this.byGpa = map.build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The regions, in the order they were added (their slot numbers). */
+    public ImmutableList<GuestRegion> regions() {
+        checkOpen();
+        return regions;
+    }
+
+    /**
+     * The HVA of {@code [gpa, gpa + length)}, which must lie wholly inside one region: a range that
+     * starts outside guest memory, crosses a region end (even into an adjacent region: the host
+     * mappings are not contiguous) or wraps around 2^64 is rejected.
+     */
+    public long translate(long gpa, long length) {
+        GuestRegion r = region(gpa, length);
+        return r.hva() + (gpa - r.gpa());
+    }
+
+    /** The region holding all of {@code [gpa, gpa + length)}. */
+    public GuestRegion region(long gpa, long length) {
+        checkOpen();
+        if (length < 0) {
+            throw new GuestAddressException(gpa, length, "has a negative length");
+        }
+        long end = gpa + length;
+        if (Long.compareUnsigned(end, gpa) < 0) {
+            throw new GuestAddressException(gpa, length, "wraps around the end of the address space");
+        }
+        GuestRegion r = gpa < 0 ? null : byGpa.get(gpa);
+        if (r == null) {
+            throw new GuestAddressException(gpa, length, "starts outside guest memory");
+        }
+        if (Long.compareUnsigned(end, r.gpaEnd()) > 0) {
+            throw new GuestAddressException(gpa, length, "crosses the end of " + r);
+        }
+        return r;
+    }
+
+    /** Whether {@code [gpa, gpa + length)} lies wholly inside one region. */
+    public boolean contains(long gpa, long length) {
+        try {
+            region(gpa, length);
+            return true;
+        } catch (GuestAddressException e) {
+            return false;
+        }
+    }
+
+    public byte getByte(long gpa) {
+        return at(gpa, 1).getByte(0);
+    }
+
+    public short getShort(long gpa) {
+        return at(gpa, 2).getShort(0);
+    }
+
+    public int getInt(long gpa) {
+        return at(gpa, 4).getInt(0);
+    }
+
+    public long getLong(long gpa) {
+        return at(gpa, 8).getLong(0);
+    }
+
+    public void putByte(long gpa, byte value) {
+        at(gpa, 1).setByte(0, value);
+    }
+
+    public void putShort(long gpa, short value) {
+        at(gpa, 2).setShort(0, value);
+    }
+
+    public void putInt(long gpa, int value) {
+        at(gpa, 4).setInt(0, value);
+    }
+
+    public void putLong(long gpa, long value) {
+        at(gpa, 8).setLong(0, value);
+    }
+
+    /** Copies {@code length} bytes at {@code gpa} into {@code dst[offset..]}. */
+    public void read(long gpa, byte[] dst, int offset, int length) {
+        Preconditions.checkPositionIndexes(offset, offset + length, dst.length);
+        at(gpa, length).read(0, dst, offset, length);
+    }
+
+    /** Copies {@code src[offset..offset+length)} to guest memory at {@code gpa}. */
+    public void write(long gpa, byte[] src, int offset, int length) {
+        Preconditions.checkPositionIndexes(offset, offset + length, src.length);
+        at(gpa, length).write(0, src, offset, length);
+    }
+
+    private Pointer at(long gpa, long length) {
+        GuestRegion r = region(gpa, length);
+        return r.base().share(gpa - r.gpa());
+    }
+
+    /**
+     * {@code struct vhost_memory} followed by one {@code vhost_memory_region} per region, in native
+     * memory owned by the returned object: for the {@code VHOST_SET_MEM_TABLE} call only.
+     */
+    public Memory toVhostMemory() {
+        checkOpen();
+        Memory m = new Memory(VhostMemory.SIZE + (long) VhostMemoryRegion.SIZE * regions.size());
+        m.clear();
+        VhostMemory header = new VhostMemory();
+        header.nregions = regions.size();
+        header.write();
+        m.write(0, header.getPointer().getByteArray(0, VhostMemory.SIZE), 0, VhostMemory.SIZE);
+        for (int i = 0; i < regions.size(); i++) {
+            GuestRegion r = regions.get(i);
+            VhostMemoryRegion entry = new VhostMemoryRegion();
+            entry.guest_phys_addr = r.gpa();
+            entry.memory_size = r.size();
+            entry.userspace_addr = r.hva();
+            entry.write();
+            byte[] bytes = entry.getPointer().getByteArray(0, VhostMemoryRegion.SIZE);
+            m.write(VhostMemory.SIZE + (long) i * VhostMemoryRegion.SIZE, bytes, 0, bytes.length);
+        }
+        return m;
+    }
+
+    public boolean isOpen() {
+        return !closed.get();
+    }
+
+    private void checkOpen() {
+        if (closed.get()) {
+            throw new IllegalStateException("guest memory is closed");
+        }
+    }
+
+    /** Unmaps every region and closes its memfd. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            regions.forEach(GuestRegion::close);
+        }
+    }
+
+    /** Describes the regions, validates them together, then allocates and maps them. */
+    public static final class Builder {
+        private record Spec(long gpa, long size) {}
+
+        private final List<Spec> specs = new ArrayList<>();
+        private Backing backing = Backing.MEMFD;
+        private int maxRegions = VhostLimits.maxMemRegions();
+
+        private Builder() {}
+
+        /** A region of {@code size} bytes at guest-physical {@code gpa}. */
+        public Builder region(long gpa, long size) {
+            specs.add(new Spec(gpa, size));
+            return this;
+        }
+
+        public Builder backing(Backing backing) {
+            this.backing = Preconditions.checkNotNull(backing, "backing");
+            return this;
+        }
+
+        /** Overrides the region limit read from the vhost module ({@link VhostLimits#maxMemRegions()}). */
+        public Builder maxRegions(int maxRegions) {
+            Preconditions.checkArgument(maxRegions > 0, "maxRegions must be positive: %s", maxRegions);
+            this.maxRegions = maxRegions;
+            return this;
+        }
+
+        /**
+         * Validates the layout (no region empty, unaligned, overlapping or past 2^63; no more than
+         * {@code max_mem_regions}), then creates the regions; on failure closes those it made.
+         */
+        public MemoryTable build() throws SysException {
+            validate();
+            if (backing == Backing.HUGETLB) {
+                HugePages.check(specs.stream().mapToLong(Spec::size).sum());
+            }
+            List<GuestRegion> made = new ArrayList<>();
+            try {
+                for (Spec s : specs) {
+                    made.add(GuestRegion.create(made.size(), s.gpa(), s.size(), backing));
+                }
+                return new MemoryTable(made);
+            } catch (SysException | RuntimeException e) {
+                made.forEach(GuestRegion::close);
+                throw e;
+            }
+        }
+
+        private void validate() {
+            Preconditions.checkArgument(!specs.isEmpty(), "guest memory needs at least one region");
+            Preconditions.checkArgument(specs.size() <= maxRegions,
+                    "%s regions, but the vhost module takes at most %s (max_mem_regions): merge regions, "
+                            + "or raise it with 'modprobe vhost max_mem_regions=N'", specs.size(), maxRegions);
+            long page = backing.pageSize();
+            RangeMap<Long, Spec> seen = TreeRangeMap.create();
+            for (Spec s : specs) {
+                String name = String.format("region [gpa 0x%x, +0x%x)", s.gpa(), s.size());
+                Preconditions.checkArgument(s.size() > 0, "%s is empty", name);
+                Preconditions.checkArgument(s.gpa() >= 0 && s.gpa() + s.size() > s.gpa(),
+                        "%s lies beyond the 2^63 guest-physical addresses this library supports", name);
+                Preconditions.checkArgument(s.gpa() % page == 0 && s.size() % page == 0,
+                        "%s is not aligned to the %s-byte pages of %s", name, page, backing);
+                Range<Long> range = Range.closedOpen(s.gpa(), s.gpa() + s.size());
+                RangeMap<Long, Spec> overlap = seen.subRangeMap(range);
+                if (!overlap.asMapOfRanges().isEmpty()) {
+                    Spec other = overlap.asMapOfRanges().values().iterator().next();
+                    throw new IllegalArgumentException(String.format("%s overlaps region [gpa 0x%x, +0x%x)",
+                            name, other.gpa(), other.size()));
+                }
+                seen.put(range, s);
+            }
+        }
+    }
+}

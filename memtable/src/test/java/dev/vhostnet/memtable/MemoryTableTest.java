@@ -1,0 +1,154 @@
+package dev.vhostnet.memtable;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import dev.vhostnet.sys.OpenFds;
+import dev.vhostnet.sys.VhostUapi.VhostMemory;
+import dev.vhostnet.sys.VhostUapi.VhostMemoryRegion;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class MemoryTableTest {
+    private static final long MIB = 1 << 20;
+
+    private static MemoryTable twoRegions() throws Exception {
+        return MemoryTable.builder().region(0, 2 * MIB).region(4 * MIB, MIB).build();
+    }
+
+    @Test
+    void translatesGuestAddressesToThisProcessesMappings() throws Exception {
+        try (MemoryTable mem = twoRegions()) {
+            GuestRegion high = mem.regions().get(1);
+            assertEquals(high.hva() + 0x10, mem.translate(4 * MIB + 0x10, 64));
+            mem.putLong(4 * MIB + 0x10, 0xfeedfacecafebeefL);
+            assertEquals(0xfeedfacecafebeefL, new Pointer(high.hva()).getLong(0x10), "the bytes are at the HVA");
+            byte[] data = {1, 2, 3, 4, 5};
+            mem.write(2 * MIB - 5, data, 0, 5);
+            byte[] back = new byte[5];
+            mem.read(2 * MIB - 5, back, 0, 5);
+            assertArrayEquals(data, back);
+        }
+    }
+
+    @Test
+    void rejectsRangesOutsideAcrossOrWrappingRegions() throws Exception {
+        try (MemoryTable mem = twoRegions()) {
+            assertTrue(mem.contains(2 * MIB - 8, 8));
+            GuestAddressException outside = assertThrows(GuestAddressException.class, () -> mem.translate(3 * MIB, 1));
+            assertTrue(outside.getMessage().contains("starts outside guest memory"), outside.getMessage());
+            GuestAddressException crossing = assertThrows(GuestAddressException.class, () -> mem.getLong(2 * MIB - 4));
+            assertTrue(crossing.getMessage().contains("crosses the end of region 0"), crossing.getMessage());
+            assertThrows(GuestAddressException.class, () -> mem.translate(4 * MIB + 16, -1L >>> 1));
+            GuestAddressException wrap = assertThrows(GuestAddressException.class, () -> mem.translate(4 * MIB, -16));
+            assertTrue(wrap.getMessage().contains("negative"), wrap.getMessage());
+            assertThrows(GuestAddressException.class, () -> mem.translate(-4096, 8192));
+            assertThrows(GuestAddressException.class, () -> mem.translate(4 * MIB + 8, 0xffff_ffff_ffff_fff0L));
+            assertFalse(mem.contains(5 * MIB, 1));
+        }
+    }
+
+    @Test
+    void rejectsBadLayoutsBeforeAllocatingAnything() {
+        Set<Integer> before = OpenFds.snapshot();
+        assertMessage("at least one region", MemoryTable.builder());
+        assertMessage("is empty", MemoryTable.builder().region(0, 0));
+        assertMessage("not aligned to the 4096-byte pages", MemoryTable.builder().region(0x800, MIB));
+        assertMessage("not aligned", MemoryTable.builder().region(0, MIB + 1));
+        assertMessage("overlaps region [gpa 0x0, +0x200000)", MemoryTable.builder().region(0, 2 * MIB).region(MIB, 2 * MIB));
+        assertMessage("beyond the 2^63", MemoryTable.builder().region(Long.MAX_VALUE - 4095, 8192));
+        assertMessage("3 regions, but the vhost module takes at most 2 (max_mem_regions)",
+                MemoryTable.builder().maxRegions(2).region(0, MIB).region(MIB, MIB).region(2 * MIB, MIB));
+        assertEquals("", OpenFds.leakedSince(before));
+    }
+
+    private static void assertMessage(String expected, MemoryTable.Builder builder) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
+    }
+
+    @Test
+    void encodesTheVhostMemoryTable() throws Exception {
+        try (MemoryTable mem = twoRegions()) {
+            Memory m = mem.toVhostMemory();
+            assertEquals(VhostMemory.SIZE + 2 * VhostMemoryRegion.SIZE, m.size());
+            assertEquals(2, m.getInt(0));
+            long second = VhostMemory.SIZE + VhostMemoryRegion.SIZE;
+            assertEquals(4 * MIB, m.getLong(second));
+            assertEquals(MIB, m.getLong(second + 8));
+            assertEquals(mem.regions().get(1).hva(), m.getLong(second + 16));
+            assertEquals(0, m.getLong(second + 24));
+        }
+    }
+
+    @Test
+    void useAfterCloseThrowsAndFreesEverything() throws Exception {
+        Set<Integer> before = OpenFds.snapshot();
+        MemoryTable mem = twoRegions();
+        assertEquals(2, OpenFds.snapshot().size() - before.size(), "one memfd per region");
+        mem.close();
+        mem.close();
+        assertThrows(IllegalStateException.class, () -> mem.getLong(0));
+        assertThrows(IllegalStateException.class, () -> mem.putByte(0, (byte) 1));
+        assertThrows(IllegalStateException.class, mem::toVhostMemory);
+        assertEquals("", OpenFds.leakedSince(before));
+    }
+
+    @Test
+    void memoryIsSharedThroughTheRegionsMemfd() throws Exception {
+        try (MemoryTable mem = twoRegions()) {
+            mem.putInt(0x100, 0x12345678);
+            Path viaProc = Path.of("/proc/self/fd/" + mem.regions().get(0).memfd().get());
+            byte[] bytes = Files.readAllBytes(viaProc);
+            assertEquals(2 * MIB, bytes.length);
+            assertEquals(0x78, bytes[0x100]);
+        }
+    }
+
+    @Test
+    void hugePagesFailWithTheFixWhenThePoolIsEmpty() {
+        assumeTrue(HugePages.free() == 0, "this host has free huge pages; the empty-pool error cannot be shown");
+        Set<Integer> before = OpenFds.snapshot();
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> MemoryTable.builder().backing(Backing.HUGETLB).region(0, 4 * MIB).build());
+        assertTrue(e.getMessage().contains("need 2 free 2 MiB huge pages"), e.getMessage());
+        assertTrue(e.getMessage().contains("/proc/sys/vm/nr_hugepages"), e.getMessage());
+        assertEquals("", OpenFds.leakedSince(before));
+    }
+
+    @Test
+    void hugePagesBackGuestMemoryWhenThePoolHasThem() throws Exception {
+        Path nr = Path.of("/proc/sys/vm/nr_hugepages");
+        assumeTrue(Files.isWritable(nr), "needs root to grow the huge page pool (/proc/sys/vm/nr_hugepages)");
+        String saved = Files.readString(nr).trim();
+        try {
+            Files.writeString(nr, String.valueOf(Long.parseLong(saved) + 2));
+            assumeTrue(HugePages.free() >= 2, "the kernel could not allocate 2 huge pages (memory fragmented)");
+            try (MemoryTable mem = MemoryTable.builder().backing(Backing.HUGETLB).region(0, 4 * MIB).build()) {
+                mem.putLong(3 * MIB, 42);
+                assertEquals(42, mem.getLong(3 * MIB));
+                assertEquals(0, mem.regions().get(0).hva() % (2 * MIB), "mapped on a huge page boundary");
+                assertThrows(IllegalArgumentException.class,
+                        () -> MemoryTable.builder().backing(Backing.HUGETLB).region(0, MIB).build());
+            }
+        } finally {
+            Files.writeString(nr, saved);
+        }
+    }
+
+    @Test
+    void readsMaxMemRegionsFromTheModuleOrDefaultsTo64(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path param = dir.resolve("max_mem_regions");
+        assertEquals(64, VhostLimits.maxMemRegions(param));
+        Files.writeString(param, "509\n");
+        assertEquals(509, VhostLimits.maxMemRegions(param));
+    }
+}
