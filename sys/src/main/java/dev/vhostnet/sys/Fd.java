@@ -107,6 +107,44 @@ public final class Fd implements AutoCloseable {
         }
     }
 
+    /** Reads one 8-byte value (an eventfd counter). */
+    public long readU64() throws SysException {
+        long[] value = new long[1];
+        try {
+            LibC.read(get(), value, 8);
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("read(" + what + ")", e, Hint.NONE);
+        }
+        return value[0];
+    }
+
+    /** Writes one 8-byte value (adds to an eventfd counter). */
+    public void writeU64(long value) throws SysException {
+        try {
+            LibC.write(get(), new long[] {value}, 8);
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("write(" + what + ")", e, Hint.NONE);
+        }
+    }
+
+    /**
+     * {@code poll(2)} on this descriptor alone: waits up to {@code timeoutMillis} (-1: forever,
+     * 0: not at all) for one of {@code events}; returns the {@code revents} seen, 0 on timeout.
+     */
+    public int poll(int events, int timeoutMillis) throws SysException {
+        PollUapi.PollFd p = new PollUapi.PollFd();
+        p.fd = get();
+        p.events = (short) events;
+        p.write();
+        try {
+            int n = LibC.poll(p.getPointer(), 1, timeoutMillis);
+            p.read();
+            return n == 0 ? 0 : p.revents & 0xffff;
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("poll(" + what + ")", e, Hint.NONE);
+        }
+    }
+
     /** {@code ftruncate(2)}. */
     public void truncate(long length) throws SysException {
         try {

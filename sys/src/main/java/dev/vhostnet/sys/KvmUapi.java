@@ -135,6 +135,18 @@ public final class KvmUapi {
         public int flags;
         public int pad;
         public int[] u = new int[8];
+
+        public KvmIrqRoutingEntry() {}
+
+        /** An entry laid over native memory (an element of a routing table). */
+        public KvmIrqRoutingEntry(com.sun.jna.Pointer p) {
+            super(p);
+        }
+
+        /** Sets the union word at {@code offset} from the start of the entry (a {@code KVM_IRQ_ROUTING_ENTRY_*} offset). */
+        public void putUnionWord(int offset, int value) {
+            u[(offset - fieldOffset("u")) / 4] = value;
+        }
     }
 
     @CExpr("offsetof(struct kvm_irq_routing_entry, u.irqchip.irqchip)")

@@ -26,6 +26,12 @@ final class LibC {
 
     static native long write(int fd, Pointer buf, long count) throws LastErrorException;
 
+    static native long read(int fd, long[] buf, long count) throws LastErrorException;
+
+    static native long write(int fd, long[] buf, long count) throws LastErrorException;
+
+    static native int poll(Pointer fds, long nfds, int timeout) throws LastErrorException;
+
     static native int ioctl(int fd, NativeLong request, Pointer arg) throws LastErrorException;
 
     static native int ioctl(int fd, NativeLong request, long arg) throws LastErrorException;

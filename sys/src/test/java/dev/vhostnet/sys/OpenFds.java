@@ -8,6 +8,16 @@ import java.util.stream.Collectors;
 
 /** The descriptors this process has open, from {@code /proc/self/fd}, to show a failure leaked none. */
 public final class OpenFds {
+    static {
+        // JNA opens files of its own the first time it binds natives (libffi's closure file,
+        // /dev/urandom): bind them now, so the first snapshot is not taken before they exist.
+        try (Fd warmUp = Syscalls.eventfd(0, 0)) {
+            warmUp.get();
+        } catch (SysException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private OpenFds() {}
 
     /** The open descriptor numbers now. */

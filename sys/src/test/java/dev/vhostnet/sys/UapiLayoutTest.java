@@ -10,13 +10,14 @@ class UapiLayoutTest {
     @Test
     void everyNumberTheNativeLayerUsesMatchesTheKernelHeaders() throws Exception {
         HeaderCheck check = new HeaderCheck(List.of("errno.h", "fcntl.h", "sched.h", "sys/mman.h",
-                "sys/eventfd.h", "sys/socket.h", "linux/vhost.h", "linux/kvm.h", "linux/if.h",
+                "sys/eventfd.h", "sys/socket.h", "poll.h", "linux/vhost.h", "linux/kvm.h", "linux/if.h",
                 "linux/if_tun.h", "linux/if_arp.h", "linux/sockios.h"))
                 .add(Errno.class)
                 .add(Fcntl.class)
                 .add(Mman.class)
                 .add(EventfdUapi.class)
                 .add(SocketUapi.class)
+                .add(PollUapi.class)
                 .add(VhostUapi.class)
                 .add(KvmUapi.class)
                 .add(TunUapi.class);

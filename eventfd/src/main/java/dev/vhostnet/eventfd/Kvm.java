@@ -1,0 +1,80 @@
+package dev.vhostnet.eventfd;
+
+import dev.vhostnet.sys.Errno;
+import dev.vhostnet.sys.Fcntl;
+import dev.vhostnet.sys.Fd;
+import dev.vhostnet.sys.KvmUapi;
+import dev.vhostnet.sys.SysException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** The KVM system fd ({@code /dev/kvm}, {@code <linux/kvm.h>}): capabilities and VM creation. */
+public final class Kvm implements AutoCloseable {
+    public static final Path DEVICE = Path.of("/dev/kvm");
+
+    private final Fd fd;
+
+    private Kvm(Fd fd) {
+        this.fd = fd;
+    }
+
+    /** Opens {@code /dev/kvm} and checks the API version is the stable one (12). */
+    public static Kvm open() throws SysException {
+        Fd fd = Fd.open(DEVICE.toString(), Fcntl.O_RDWR, errno -> {
+            if (errno == Errno.ENOENT.number()) {
+                return "KVM not available: enable virtualization and load kvm-intel or kvm-amd";
+            }
+            if (errno == Errno.EACCES.number() || errno == Errno.EPERM.number()) {
+                return "no permission on /dev/kvm: add the user to group kvm";
+            }
+            return null;
+        });
+        try {
+            int version = fd.ioctl(KvmUapi.KVM_GET_API_VERSION);
+            if (version != KvmUapi.KVM_API_VERSION) {
+                throw new IllegalStateException("KVM API version " + version + ", expected " + KvmUapi.KVM_API_VERSION);
+            }
+            return new Kvm(fd);
+        } catch (SysException | RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /** Whether {@code /dev/kvm} can be opened by this process. */
+    public static boolean isAvailable() {
+        return unavailabilityCause() == null;
+    }
+
+    /** Why KVM cannot be used, with the fix; {@code null} when it can. */
+    public static String unavailabilityCause() {
+        if (!Files.exists(DEVICE)) {
+            return "no /dev/kvm: enable virtualization and load kvm-intel or kvm-amd";
+        }
+        try (Kvm kvm = open()) {
+            return null;
+        } catch (SysException | RuntimeException e) {
+            return e.getMessage();
+        }
+    }
+
+    /** {@code KVM_CHECK_EXTENSION}: 0 when the capability is missing, else a capability-specific value. */
+    public int checkExtension(int capability) throws SysException {
+        return fd.ioctl(KvmUapi.KVM_CHECK_EXTENSION, capability);
+    }
+
+    int vcpuMmapSize() throws SysException {
+        return fd.ioctl(KvmUapi.KVM_GET_VCPU_MMAP_SIZE);
+    }
+
+    /** {@code KVM_CREATE_VM}: a new, empty VM. */
+    public KvmVm createVm() throws SysException {
+        int vm = fd.ioctl(KvmUapi.KVM_CREATE_VM, 0);
+        return new KvmVm(this, Fd.adopt(vm, "kvm-vm"));
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+}

@@ -1,0 +1,23 @@
+package dev.vhostnet.sys;
+
+import com.sun.jna.Structure;
+import com.sun.jna.Structure.FieldOrder;
+
+/** {@code <poll.h>}. */
+public final class PollUapi {
+    private PollUapi() {}
+
+    public static final int POLLIN = 0x001;
+    public static final int POLLOUT = 0x004;
+    public static final int POLLERR = 0x008;
+    public static final int POLLHUP = 0x010;
+
+    /** {@code struct pollfd}. */
+    @CExpr("struct pollfd")
+    @FieldOrder({"fd", "events", "revents"})
+    public static final class PollFd extends Structure {
+        public int fd;
+        public short events;
+        public short revents;
+    }
+}
