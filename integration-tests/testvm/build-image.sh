@@ -8,8 +8,8 @@
 # The cache directory, ${VHOSTNET_TESTVM_CACHE:-$HOME/.cache/vhostnet/testvm}/<key>, is keyed by a
 # hash of the kernel package and version, the busybox version and the files of this directory.
 #
-# Needs: apt (apt-cache, apt-get), dpkg-deb, busybox-static, cpio, gzip, and xz-utils or zstd if
-# the kernel's modules are compressed that way.
+# Needs: apt (apt-cache, apt-get), dpkg-deb, busybox-static, cpio and gzip; zstd too if the
+# kernel's modules are zstd-compressed (Debian's are plain or xz, which busybox decompresses).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,28 +25,38 @@ kernel_package() {
         awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
 }
 
-package=$(kernel_package)
-if [[ -z $package ]]; then
-    log "linux-image-amd64 not in the apt lists; running apt-get update"
-    apt-get update -qq >&2
+# Resolves the kernel package and version, and the image directory they and this directory's
+# files are keyed to.
+resolve() {
     package=$(kernel_package)
-fi
-[[ -n $package ]] || die "cannot resolve linux-image-amd64 to a kernel package"
-version=$(apt-cache show --no-all-versions "$package" | awk '/^Version:/ { print $2; exit }')
+    [[ -n $package ]] || return 1
+    version=$(apt-cache show --no-all-versions "$package" | awk '/^Version:/ { print $2; exit }')
+    key=$( {
+        echo "$package=$version busybox-static=$busybox_version"
+        cat "$here/init" "$here/modules.txt" "$here/build-image.sh"
+    } | sha256sum | cut -c1-16)
+    image="$cache_root/$key"
+}
+
+# Prints the image directory and exits if it is already built.
+exit_if_cached() {
+    if [[ -f $image/vmlinuz && -f $image/initrd.img ]]; then
+        log "reusing $image ($package $version)"
+        echo "$image"
+        exit 0
+    fi
+}
+
 busybox_version=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null) ||
     die "busybox-static is not installed (apt-get install busybox-static)"
 command -v cpio >/dev/null || die "cpio is not installed (apt-get install cpio)"
 
-key=$( {
-    echo "$package=$version busybox-static=$busybox_version"
-    cat "$here/init" "$here/modules.txt" "$here/build-image.sh"
-} | sha256sum | cut -c1-16)
-image="$cache_root/$key"
-if [[ -f $image/vmlinuz && -f $image/initrd.img ]]; then
-    log "reusing $image ($package $version)"
-    echo "$image"
-    exit 0
+if ! resolve; then
+    log "linux-image-amd64 not in the apt lists; running apt-get update"
+    apt-get update -qq >&2
+    resolve || die "cannot resolve linux-image-amd64 to a kernel package"
 fi
+exit_if_cached
 
 log "building $image from $package $version"
 mkdir -p "$cache_root"
@@ -55,7 +65,14 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 # apt-get download as root would warn that its sandbox user cannot write here.
-apt-get -q -o APT::Sandbox::User=root download "$package=$version" >&2
+download() { apt-get -q -o APT::Sandbox::User=root download "$package=$version" >&2; }
+if ! download; then
+    log "cannot download $package $version; the archive may have moved on: running apt-get update"
+    apt-get update -qq >&2
+    resolve || die "cannot resolve linux-image-amd64 to a kernel package"
+    exit_if_cached
+    download
+fi
 dpkg-deb -x ./*.deb kernel
 moddir=$(echo kernel/lib/modules/*)
 [[ -d $moddir ]] || die "no lib/modules in $package"
@@ -89,9 +106,9 @@ add_module() {
     fi
     case $file in
         *.ko) cat "$file" ;;
-        *.ko.xz) xz -dc "$file" ;;
+        *.ko.xz) /bin/busybox xzcat "$file" ;;
+        *.ko.gz) /bin/busybox zcat "$file" ;;
         *.ko.zst) zstd -qdc "$file" ;;
-        *.ko.gz) gzip -dc "$file" ;;
         *) die "unknown module compression: $file" ;;
     esac >"initrd/lib/modules/$name.ko"
     deps=$(tr '\0' '\n' <"initrd/lib/modules/$name.ko" | sed -n 's/^depends=//p' | tr ',' ' ')

@@ -4,10 +4,11 @@
 #   run-in-vm.sh [--results DIR] [--timeout SECONDS] [--] COMMAND [ARG...]
 #
 # The VM's root is the host's / (read-only), so the command sees the host's files at the same
-# paths; DIR (default: integration-tests/target/testvm) is writable at its own path. The VM writes
-# there: console.log (serial console: kernel, init and the command's output) and exit-code.
-# run-in-vm.sh also leaves job.sh, results-dir and qemu.log there. No exit-code means the VM did
-# not boot or the command did not run: then this script exits with 125.
+# paths, except under /tmp and /run, which are fresh tmpfs (the current directory and DIR stay
+# visible there). DIR (default: integration-tests/target/testvm) is writable at its own path. The
+# VM writes there console.log (serial console: kernel, init and the command's output) and
+# exit-code; this script leaves job.sh, job-dir, results-dir and qemu.log there. No exit-code
+# means the VM did not boot or the command did not run: then this script exits with 125.
 # The VM is killed after SECONDS (default: $VHOSTNET_TESTVM_TIMEOUT, else 1200).
 #
 # Needs: qemu-system-x86 and coreutils, plus what build-image.sh needs.
@@ -46,6 +47,7 @@ rm -f "$results/exit-code" "$results/console.log" "$results/qemu.log"
     printf '\n'
 } >"$results/job.sh"
 echo "$results" >"$results/results-dir"
+echo "$PWD" >"$results/job-dir"
 
 image=$("$here/build-image.sh")
 

@@ -2,6 +2,7 @@ package dev.vhostnet.it.vm;
 
 import java.io.File;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,6 +23,7 @@ public final class TestVm {
     public static final String TAG = "vhost-net";
 
     private static final Path VHOST_NET = Path.of("/dev/vhost-net");
+    private static final int LOG_TAIL = 20;
 
     private final Path moduleDir;
     private final Path resultsDir;
@@ -69,7 +71,6 @@ public final class TestVm {
     public List<InVmResult> runTests(String tag) throws IOException, InterruptedException {
         Files.createDirectories(resultsDir);
         Path resultsFile = resultsDir.resolve("results.tsv");
-        Path runLog = resultsDir.resolve("run.log");
         Path exitCodeFile = resultsDir.resolve("exit-code");
         Files.deleteIfExists(resultsFile);
         Files.deleteIfExists(exitCodeFile);
@@ -80,23 +81,41 @@ public final class TestVm {
                 "-cp", testClassPath(), InVmLauncher.class.getName(), resultsFile.toString(), tag)
                 .directory(moduleDir.toFile())
                 .redirectErrorStream(true)
-                .redirectOutput(runLog.toFile())
+                .redirectOutput(runLog().toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .start();
         // run-in-vm.sh kills the VM at the timeout; the margin covers building the image.
         if (!run.waitFor(timeoutSeconds + 300, TimeUnit.SECONDS)) {
             run.destroyForcibly();
-            throw new IllegalStateException("the test VM run did not end; see " + runLog);
+            throw failure("the test VM run did not end");
         }
         if (!Files.exists(exitCodeFile)) {
-            throw new IllegalStateException("the test VM did not boot or did not run the launcher; see "
-                    + consoleLog() + " and " + runLog);
+            throw failure("the test VM did not boot or did not run the launcher");
         }
         if (!Files.exists(resultsFile)) {
-            throw new IllegalStateException("the in-VM launcher exited with "
-                    + Files.readString(exitCodeFile).trim() + " without writing results; see " + consoleLog());
+            throw failure("the in-VM launcher exited with " + Files.readString(exitCodeFile).trim()
+                    + " without writing results");
         }
         return InVmResult.readAll(resultsFile);
+    }
+
+    /** An error that points to the logs and quotes their last lines, for builds whose files are lost. */
+    private IllegalStateException failure(String what) throws IOException {
+        StringBuilder message = new StringBuilder(what).append("; see ").append(consoleLog())
+                .append(" and ").append(runLog());
+        for (Path log : List.of(runLog(), consoleLog())) {
+            if (Files.exists(log)) {
+                List<String> lines = Files.readAllLines(log, StandardCharsets.ISO_8859_1);
+                List<String> tail = lines.subList(Math.max(0, lines.size() - LOG_TAIL), lines.size());
+                message.append("\n--- last lines of ").append(log.getFileName()).append(" ---\n")
+                        .append(String.join("\n", tail));
+            }
+        }
+        return new IllegalStateException(message.toString());
+    }
+
+    private Path runLog() {
+        return resultsDir.resolve("run.log");
     }
 
     /**
