@@ -86,6 +86,7 @@ public final class TestVm {
                 .start();
         // run-in-vm.sh kills the VM at the timeout; the margin covers building the image.
         if (!run.waitFor(timeoutSeconds + 300, TimeUnit.SECONDS)) {
+            run.descendants().forEach(ProcessHandle::destroyForcibly);
             run.destroyForcibly();
             throw failure("the test VM run did not end");
         }
@@ -119,8 +120,8 @@ public final class TestVm {
     }
 
     /**
-     * This JVM's test class path. Surefire may start its fork with only a manifest-only booter
-     * jar on {@code java.class.path}; it then gives the real one as {@code surefire.test.class.path}.
+     * This JVM's test class path. Surefire may launch its fork with only a manifest-only booter
+     * jar; {@code surefire.test.class.path} then still holds the test class path.
      */
     private static String testClassPath() {
         return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
