@@ -1,0 +1,129 @@
+package dev.vhostnet.it.vm;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The test VM, seen from the host: runs {@link InVmLauncher} in it through
+ * {@code testvm/run-in-vm.sh} (which builds or reuses the VM image) with this JVM's test class
+ * path, and reads back the results.
+ *
+ * <p>Everything the run leaves is in {@code target/testvm} of this module: {@code console.log}
+ * (kernel, init and test output), {@code run.log} (the scripts' output) and {@code results.tsv}.
+ * The VM is killed after {@code $VHOSTNET_TESTVM_TIMEOUT} seconds (default 1200).
+ */
+public final class TestVm {
+
+    /** The tag of the tests that need the kernel's vhost-net. */
+    public static final String TAG = "vhost-net";
+
+    private static final Path VHOST_NET = Path.of("/dev/vhost-net");
+    private static final int LOG_TAIL = 20;
+
+    private final Path moduleDir;
+    private final Path resultsDir;
+    private final long timeoutSeconds;
+
+    private TestVm(Path moduleDir, long timeoutSeconds) {
+        this.moduleDir = moduleDir;
+        this.resultsDir = moduleDir.resolve("target/testvm");
+        this.timeoutSeconds = timeoutSeconds;
+    }
+
+    /** The test VM of the integration-tests module that this JVM runs the tests of. */
+    public static TestVm forThisModule() {
+        Path moduleDir = Path.of(System.getProperty("basedir", System.getProperty("user.dir")))
+                .toAbsolutePath();
+        String timeout = System.getenv().getOrDefault("VHOSTNET_TESTVM_TIMEOUT", "1200");
+        return new TestVm(moduleDir, Long.parseLong(timeout));
+    }
+
+    /** Whether this host has {@code /dev/vhost-net}, after trying to load the module. */
+    public static boolean hostHasVhostNet() throws InterruptedException {
+        if (!Files.exists(VHOST_NET)) {
+            try {
+                new ProcessBuilder("modprobe", "vhost_net").redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                        .start()
+                        .waitFor(30, TimeUnit.SECONDS);
+            } catch (IOException noModprobe) {
+                return false;
+            }
+        }
+        return Files.exists(VHOST_NET);
+    }
+
+    /** The VM's serial console log, the first place to look when a run fails. */
+    public Path consoleLog() {
+        return resultsDir.resolve("console.log");
+    }
+
+    /**
+     * Boots the VM, runs the tests tagged {@code tag} in it and returns their results.
+     *
+     * @throws IllegalStateException if the VM did not boot or the launcher did not finish
+     */
+    public List<InVmResult> runTests(String tag) throws IOException, InterruptedException {
+        Files.createDirectories(resultsDir);
+        Path resultsFile = resultsDir.resolve("results.tsv");
+        Path exitCodeFile = resultsDir.resolve("exit-code");
+        Files.deleteIfExists(resultsFile);
+        Files.deleteIfExists(exitCodeFile);
+        Process run = new ProcessBuilder(
+                moduleDir.resolve("testvm/run-in-vm.sh").toString(),
+                "--results", resultsDir.toString(), "--timeout", Long.toString(timeoutSeconds), "--",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", testClassPath(), InVmLauncher.class.getName(), resultsFile.toString(), tag)
+                .directory(moduleDir.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(runLog().toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .start();
+        // run-in-vm.sh kills the VM at the timeout; the margin covers building the image.
+        if (!run.waitFor(timeoutSeconds + 300, TimeUnit.SECONDS)) {
+            run.descendants().forEach(ProcessHandle::destroyForcibly);
+            run.destroyForcibly();
+            throw failure("the test VM run did not end");
+        }
+        if (!Files.exists(exitCodeFile)) {
+            throw failure("the test VM did not boot or did not run the launcher");
+        }
+        if (!Files.exists(resultsFile)) {
+            throw failure("the in-VM launcher exited with " + Files.readString(exitCodeFile).trim()
+                    + " without writing results");
+        }
+        return InVmResult.readAll(resultsFile);
+    }
+
+    /** An error that points to the logs and quotes their last lines, for builds whose files are lost. */
+    private IllegalStateException failure(String what) throws IOException {
+        StringBuilder message = new StringBuilder(what).append("; see ").append(consoleLog())
+                .append(" and ").append(runLog());
+        for (Path log : List.of(runLog(), consoleLog())) {
+            if (Files.exists(log)) {
+                List<String> lines = Files.readAllLines(log, StandardCharsets.ISO_8859_1);
+                List<String> tail = lines.subList(Math.max(0, lines.size() - LOG_TAIL), lines.size());
+                message.append("\n--- last lines of ").append(log.getFileName()).append(" ---\n")
+                        .append(String.join("\n", tail));
+            }
+        }
+        return new IllegalStateException(message.toString());
+    }
+
+    private Path runLog() {
+        return resultsDir.resolve("run.log");
+    }
+
+    /**
+     * This JVM's test class path. Surefire may launch its fork with only a manifest-only booter
+     * jar; {@code surefire.test.class.path} then still holds the test class path.
+     */
+    private static String testClassPath() {
+        return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    }
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs a command as root in the test VM, in the current directory, and exits with its exit code.
+#
+#   run-in-vm.sh [--results DIR] [--timeout SECONDS] [--] COMMAND [ARG...]
+#
+# The VM's root is the host's / (read-only), so the command sees the host's files at the same
+# paths, except under /tmp and /run, which are fresh tmpfs (the current directory and DIR stay
+# visible there). DIR (default: integration-tests/target/testvm) is writable at its own path. The
+# VM writes there console.log (serial console: kernel, init and the command's output) and
+# exit-code; this script leaves job.sh, job-dir, results-dir and qemu.log there. No exit-code
+# means the VM did not boot or the command did not run: then this script exits with 125.
+# The VM is killed after SECONDS (default: $VHOSTNET_TESTVM_TIMEOUT, else 1200).
+#
+# Needs: qemu-system-x86 and coreutils, plus what build-image.sh needs.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+results="$here/../target/testvm"
+timeout=${VHOSTNET_TESTVM_TIMEOUT:-1200}
+
+log() { echo "run-in-vm: $*" >&2; }
+usage() {
+    echo "usage: $0 [--results DIR] [--timeout SECONDS] [--] COMMAND [ARG...]" >&2
+    exit 2
+}
+
+while (($#)); do
+    case $1 in
+        --results) (($# >= 2)) || usage; results=$2; shift 2 ;;
+        --timeout) (($# >= 2)) || usage; timeout=$2; shift 2 ;;
+        --) shift; break ;;
+        -*) usage ;;
+        *) break ;;
+    esac
+done
+(($#)) || usage
+
+mkdir -p "$results"
+results=$(realpath "$results")
+rm -f "$results/exit-code" "$results/console.log" "$results/qemu.log"
+
+# The job: the command, run from this directory. init runs it inside the chroot.
+{
+    printf 'cd %q || exit 126\n' "$PWD"
+    printf 'exec'
+    printf ' %q' "$@"
+    printf '\n'
+} >"$results/job.sh"
+echo "$results" >"$results/results-dir"
+echo "$PWD" >"$results/job-dir"
+
+image=$("$here/build-image.sh")
+
+started=$SECONDS
+log "booting the VM (timeout ${timeout}s; console: $results/console.log)"
+qemu_status=0
+# QEMU's option parser reads ',' as a separator; ',,' is a literal comma.
+timeout --kill-after=30 "$timeout" qemu-system-x86_64 \
+    -accel tcg -cpu max -smp 2 -m 1024 \
+    -nodefaults -no-reboot -display none -monitor none \
+    -serial "file:$results/console.log" \
+    -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
+    -append "console=ttyS0 panic=-1" \
+    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+    -virtfs "local,path=${results//,/,,},mount_tag=results,security_model=none,multidevs=remap" \
+    </dev/null >"$results/qemu.log" 2>&1 || qemu_status=$?
+log "VM ran for $((SECONDS - started))s"
+
+if ((qemu_status == 124 || qemu_status == 137)); then
+    log "error: the VM timed out after ${timeout}s; see $results/console.log"
+elif ((qemu_status != 0)); then
+    log "error: QEMU exited with $qemu_status; see $results/qemu.log"
+fi
+if [[ ! -f $results/exit-code ]]; then
+    log "error: no exit code: the VM did not boot or the command did not run; see $results/console.log"
+    exit 125
+fi
+exit "$(cat "$results/exit-code")"
