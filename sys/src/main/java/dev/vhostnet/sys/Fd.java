@@ -134,6 +134,29 @@ public final class Fd implements AutoCloseable {
         }
     }
 
+    /**
+     * {@code poll(2)} on this descriptor alone: waits up to {@code timeoutMillis} (negative: without
+     * limit) for one of {@code events} ({@link PollUapi#POLLIN}…); returns the events that happened,
+     * 0 on timeout. Restarts after {@code EINTR} with the full timeout.
+     */
+    public int poll(int events, int timeoutMillis) throws SysException {
+        PollUapi.PollFd pfd = new PollUapi.PollFd(get(), events);
+        while (true) {
+            pfd.write();
+            try {
+                if (LibC.poll(pfd.getPointer(), 1, timeoutMillis) == 0) {
+                    return 0;
+                }
+                pfd.read();
+                return pfd.revents & 0xffff;
+            } catch (LastErrorException e) {
+                if (e.getErrorCode() != Errno.EINTR.number()) {
+                    throw Syscalls.failure("poll(" + what + ")", e, Hint.NONE);
+                }
+            }
+        }
+    }
+
     private String callName(Ioctl request) {
         return "ioctl " + request.name() + " on " + what;
     }

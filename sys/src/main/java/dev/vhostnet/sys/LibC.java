@@ -47,5 +47,7 @@ final class LibC {
 
     static native int fcntl(int fd, int cmd, int arg) throws LastErrorException;
 
+    static native int poll(Pointer fds, long nfds, int timeout) throws LastErrorException;
+
     static native String strerror(int errnum);
 }

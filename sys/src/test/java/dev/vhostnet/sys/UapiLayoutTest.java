@@ -11,7 +11,7 @@ class UapiLayoutTest {
     void everyNumberTheNativeLayerUsesMatchesTheKernelHeaders() throws Exception {
         HeaderCheck check = new HeaderCheck(List.of("errno.h", "fcntl.h", "sched.h", "sys/mman.h",
                 "sys/eventfd.h", "sys/socket.h", "linux/vhost.h", "linux/kvm.h", "linux/if.h",
-                "linux/if_tun.h", "linux/if_arp.h", "linux/sockios.h"))
+                "linux/if_tun.h", "linux/if_arp.h", "linux/sockios.h", "poll.h"))
                 .add(Errno.class)
                 .add(Fcntl.class)
                 .add(Mman.class)
@@ -19,7 +19,8 @@ class UapiLayoutTest {
                 .add(SocketUapi.class)
                 .add(VhostUapi.class)
                 .add(KvmUapi.class)
-                .add(TunUapi.class);
+                .add(TunUapi.class)
+                .add(PollUapi.class);
         assertTrue(check.size() > 150, "checked only " + check.size() + " numbers");
         assertEquals(List.of(), check.mismatches());
     }
