@@ -32,7 +32,6 @@ public enum Errno {
     EROFS(30),
     ERANGE(34),
     ENOSYS(38),
-    EBADFD(77),
     ENOBUFS(105),
     EOPNOTSUPP(95),
     EADDRINUSE(98),

@@ -16,7 +16,7 @@ import java.util.Set;
  * A tap interface and the queue fds this process holds on it ({@code struct tun_struct} of
  * {@code drivers/net/tun.c}, ioctls of {@code <linux/if_tun.h>}). Made by {@link #open(TapConfig)};
  * closing it closes every queue, which removes the tap unless it is persistent. Device-wide ioctls
- * go through the first attached queue (the kernel refuses them on a detached one).
+ * go through queue 0 (the kernel takes them on any queue, attached or detached).
  */
 public final class TapDevice implements AutoCloseable {
     private final TapConfig config;
@@ -155,12 +155,7 @@ public final class TapDevice implements AutoCloseable {
     }
 
     private TapQueue control() {
-        for (TapQueue q : queues) {
-            if (q.isAttached()) {
-                return q;
-            }
-        }
-        throw new IllegalStateException("every queue of tap " + name + " is detached: attach one for device ioctls");
+        return queues.get(0);
     }
 
     /** Closes every queue, last first; a non-persistent tap disappears with its last fd. Idempotent. */

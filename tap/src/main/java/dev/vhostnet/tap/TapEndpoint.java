@@ -4,6 +4,7 @@ import com.google.common.base.Preconditions;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import dev.vhostnet.sys.Errno;
+import dev.vhostnet.sys.Hint;
 import dev.vhostnet.sys.PollUapi;
 import dev.vhostnet.sys.SysException;
 import java.nio.ByteBuffer;
@@ -44,8 +45,7 @@ public final class TapEndpoint {
             if (e.is(Errno.EAGAIN)) {
                 return 0;
             }
-            throw TapErrors.at(e, queue.where(), errno -> errno == Errno.EBADFD.number()
-                    ? "the queue is detached (TUNSETQUEUE IFF_DETACH_QUEUE): attach it first" : null);
+            throw TapErrors.at(e, queue.where(), Hint.NONE);
         }
     }
 
@@ -54,10 +54,9 @@ public final class TapEndpoint {
         try {
             return queue.fd().write(buf, length);
         } catch (SysException e) {
-            throw TapErrors.at(e, queue.where(), errno -> errno == Errno.EBADFD.number()
-                    ? "the queue is detached (TUNSETQUEUE IFF_DETACH_QUEUE): attach it first"
-                    : errno == Errno.EINVAL.number() ? "the frame is shorter than the vnet header and an Ethernet header,"
-                            + " or its vnet header is inconsistent" : null);
+            throw TapErrors.at(e, queue.where(), errno -> errno == Errno.EINVAL.number()
+                    ? "the frame is shorter than its vnet header and an Ethernet header, or its vnet header is inconsistent"
+                    : null);
         }
     }
 

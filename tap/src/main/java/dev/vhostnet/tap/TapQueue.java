@@ -61,12 +61,15 @@ public final class TapQueue implements AutoCloseable {
         return fd.isOpen();
     }
 
-    /** Whether the queue takes traffic (not detached with {@link #detach()}). */
+    /** Whether the kernel sends frames to this queue (not detached with {@link #detach()}). */
     public boolean isAttached() {
         return attached;
     }
 
-    /** {@code TUNSETQUEUE(IFF_DETACH_QUEUE)}: the kernel stops sending on this queue; writes fail with {@code EBADFD}. */
+    /**
+     * {@code TUNSETQUEUE(IFF_DETACH_QUEUE)}: the kernel stops sending frames to this queue and drops
+     * those queued on it. Frames written to it still enter the stack, and device ioctls still work on it.
+     */
     public void detach() throws SysException {
         setQueue(TunUapi.IFF_DETACH_QUEUE);
         attached = false;
