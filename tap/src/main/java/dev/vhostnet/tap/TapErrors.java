@@ -34,8 +34,9 @@ final class TapErrors {
             }
             if (errno == Errno.EINVAL.number()) {
                 return "an interface named " + name + " exists and does not match: not a tap, or "
-                        + (queues > 1 ? "not" : "") + " multiqueue where this asks for " + queues
-                        + " queue(s) (see ip -d link show " + name + "); choose another name";
+                        + (queues > 1 ? "a single-queue tap where this asks for " + queues + " queues"
+                                : "a multiqueue tap where this asks for one queue")
+                        + " (see ip -d link show " + name + "); choose another name";
             }
             if (errno == Errno.E2BIG.number()) {
                 return "a tap has at most " + TapConfig.MAX_QUEUES + " queues (MAX_TAP_QUEUES),"
