@@ -32,9 +32,10 @@ public final class TapDevice implements AutoCloseable {
     }
 
     /**
-     * Creates or attaches to the tap {@code config} describes and configures it (see
-     * {@link TapBringUp} for the steps). A failure names the step and queue, and closes every fd
-     * opened so far.
+     * Creates or attaches to the tap {@code config} describes and configures it: {@code TUNSETIFF}
+     * per queue, vnet header size, offloads (stepping down newer ones the kernel refuses),
+     * persistence and owner, then MTU, MAC and link up. A failure names the step and queue, clears
+     * persistence it set and closes every fd opened so far.
      */
     public static TapDevice open(TapConfig config) throws SysException {
         return TapBringUp.run(config, Tun.PATH);

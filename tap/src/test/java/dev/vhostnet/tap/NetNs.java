@@ -5,6 +5,7 @@ import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.Hint;
 import dev.vhostnet.sys.SocketUapi;
 import dev.vhostnet.sys.Syscalls;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -78,7 +79,7 @@ final class NetNs implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         Cmd.run("ip", "netns", "del", name);
     }
 }

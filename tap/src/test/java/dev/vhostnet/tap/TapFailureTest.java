@@ -47,6 +47,7 @@ class TapFailureTest {
             assertEquals("", OpenFds.leakedSince(before));
             assertTrue(Cmd.run("ip", "-d", "link", "show", "dev", name).contains("numqueues 250 "),
                     "the other holder's queues are untouched");
+            assertTrue(holder.queue(249).isAttached());
         }
     }
 

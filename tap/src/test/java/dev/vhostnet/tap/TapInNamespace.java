@@ -1,5 +1,6 @@
 package dev.vhostnet.tap;
 
+import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -115,7 +116,7 @@ final class TapInNamespace implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         try {
             tap.close();
         } finally {

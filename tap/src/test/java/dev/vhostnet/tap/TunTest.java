@@ -20,6 +20,7 @@ class TunTest {
         for (int flag : new int[] {TunUapi.IFF_TAP, TunUapi.IFF_NO_PI, TunUapi.IFF_VNET_HDR, TunUapi.IFF_MULTI_QUEUE}) {
             assertEquals(flag, features & flag, "TUNGETFEATURES = 0x" + Integer.toHexString(features));
         }
+        assertTrue(Tun.supports(TunUapi.IFF_TAP | TunUapi.IFF_VNET_HDR));
         assertTrue(Tun.isAvailable());
         assertNull(Tun.unavailabilityCause());
         Tun.ensureAvailability();
