@@ -23,12 +23,14 @@ public final class TapDevice implements AutoCloseable {
     private final String name;
     private final ImmutableList<TapQueue> queues;
     private volatile OffloadNegotiation.Result offloads;
+    private volatile int vnetHeaderSize;
 
     TapDevice(TapConfig config, String name, ImmutableList<TapQueue> queues, OffloadNegotiation.Result offloads) {
         this.config = config;
         this.name = name;
         this.queues = queues;
         this.offloads = offloads;
+        this.vnetHeaderSize = config.vnetHeaderSize();
     }
 
     /**
@@ -59,9 +61,9 @@ public final class TapDevice implements AutoCloseable {
         return queues.get(index);
     }
 
-    /** The frame reader/writer of queue {@code index}, with this tap's vnet header size. */
+    /** The frame reader/writer of queue {@code index}, with this tap's vnet header size as of now. */
     public TapEndpoint endpoint(int index) {
-        return new TapEndpoint(queue(index), config.vnetHeaderSize());
+        return new TapEndpoint(queue(index), vnetHeaderSize);
     }
 
     /** The offloads the kernel took. */
@@ -114,11 +116,16 @@ public final class TapDevice implements AutoCloseable {
         return size.getValue();
     }
 
-    /** {@code TUNSETVNETHDRSZ}: 10 or 12, to match what the guest driver negotiated. */
+    /**
+     * {@code TUNSETVNETHDRSZ}: 10 or 12, to match what the guest driver negotiated; endpoints
+     * made afterwards use the new size.
+     */
     public void setVnetHdrSz(int size) throws SysException {
+        Preconditions.checkState(config.vnetHeader(), "tap %s has no vnet header: open it with vnetHeader(10 or 12)", name);
         Preconditions.checkArgument(size == TapConfig.VNET_HDR_LEGACY || size == TapConfig.VNET_HDR_MRG_RXBUF,
                 "vnet header size must be 10 or 12, not %s", size);
         setVnetHdrSz(control(), size);
+        vnetHeaderSize = size;
     }
 
     static void setVnetHdrSz(TapQueue queue, int size) throws SysException {

@@ -99,8 +99,10 @@ class TapDeviceTest {
                     iff & (TunUapi.IFF_TAP | TunUapi.IFF_NO_PI | TunUapi.IFF_VNET_HDR | TunUapi.IFF_MULTI_QUEUE));
             assertEquals(10, tap.getVnetHdrSz());
             assertEquals(EnumSet.allOf(Offload.class), tap.offloads(), "this kernel (>= 6.2) takes USO: " + tap.refusedOffloads());
+            assertEquals(10, tap.endpoint(0).vnetHeaderSize());
             tap.setVnetHdrSz(12);
             assertEquals(12, tap.getVnetHdrSz());
+            assertEquals(12, tap.endpoint(0).vnetHeaderSize());
             assertEquals(EnumSet.of(Offload.CSUM), tap.setOffloads(EnumSet.of(Offload.CSUM)));
         }
     }
