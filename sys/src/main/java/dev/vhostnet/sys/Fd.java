@@ -127,24 +127,6 @@ public final class Fd implements AutoCloseable {
         }
     }
 
-    /**
-     * {@code poll(2)} on this descriptor alone: waits up to {@code timeoutMillis} (-1: forever,
-     * 0: not at all) for one of {@code events}; returns the {@code revents} seen, 0 on timeout.
-     */
-    public int poll(int events, int timeoutMillis) throws SysException {
-        PollUapi.PollFd p = new PollUapi.PollFd();
-        p.fd = get();
-        p.events = (short) events;
-        p.write();
-        try {
-            int n = LibC.poll(p.getPointer(), 1, timeoutMillis);
-            p.read();
-            return n == 0 ? 0 : p.revents & 0xffff;
-        } catch (LastErrorException e) {
-            throw Syscalls.failure("poll(" + what + ")", e, Hint.NONE);
-        }
-    }
-
     /** {@code ftruncate(2)}. */
     public void truncate(long length) throws SysException {
         try {
@@ -169,6 +151,29 @@ public final class Fd implements AutoCloseable {
             return (LibC.fcntl(get(), Fcntl.F_GETFL, 0) & Fcntl.O_NONBLOCK) != 0;
         } catch (LastErrorException e) {
             throw Syscalls.failure("fcntl(" + what + ", F_GETFL)", e, Hint.NONE);
+        }
+    }
+
+    /**
+     * {@code poll(2)} on this descriptor alone: waits up to {@code timeoutMillis} (negative: without
+     * limit) for one of {@code events} ({@link PollUapi#POLLIN}…); returns the events that happened,
+     * 0 on timeout. Restarts after {@code EINTR} with the full timeout.
+     */
+    public int poll(int events, int timeoutMillis) throws SysException {
+        PollUapi.PollFd pfd = new PollUapi.PollFd(get(), events);
+        while (true) {
+            pfd.write();
+            try {
+                if (LibC.poll(pfd.getPointer(), 1, timeoutMillis) == 0) {
+                    return 0;
+                }
+                pfd.read();
+                return pfd.revents & 0xffff;
+            } catch (LastErrorException e) {
+                if (e.getErrorCode() != Errno.EINTR.number()) {
+                    throw Syscalls.failure("poll(" + what + ")", e, Hint.NONE);
+                }
+            }
         }
     }
 

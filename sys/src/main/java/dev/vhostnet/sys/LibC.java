@@ -30,8 +30,6 @@ final class LibC {
 
     static native long write(int fd, long[] buf, long count) throws LastErrorException;
 
-    static native int poll(Pointer fds, long nfds, int timeout) throws LastErrorException;
-
     static native int ioctl(int fd, NativeLong request, Pointer arg) throws LastErrorException;
 
     static native int ioctl(int fd, NativeLong request, long arg) throws LastErrorException;
@@ -52,6 +50,8 @@ final class LibC {
     static native int setns(int fd, int nstype) throws LastErrorException;
 
     static native int fcntl(int fd, int cmd, int arg) throws LastErrorException;
+
+    static native int poll(Pointer fds, long nfds, int timeout) throws LastErrorException;
 
     static native String strerror(int errnum);
 }

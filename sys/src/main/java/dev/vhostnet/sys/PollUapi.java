@@ -3,7 +3,7 @@ package dev.vhostnet.sys;
 import com.sun.jna.Structure;
 import com.sun.jna.Structure.FieldOrder;
 
-/** {@code <poll.h>}. */
+/** {@code <poll.h>}: the events {@link Fd#poll} waits for, and {@code struct pollfd}. */
 public final class PollUapi {
     private PollUapi() {}
 
@@ -12,12 +12,20 @@ public final class PollUapi {
     public static final int POLLERR = 0x008;
     public static final int POLLHUP = 0x010;
 
-    /** {@code struct pollfd}. */
+    /** {@code struct pollfd}: one descriptor, the events asked for and those that happened. */
     @CExpr("struct pollfd")
     @FieldOrder({"fd", "events", "revents"})
     public static final class PollFd extends Structure {
+        public static final int SIZE = 8;
         public int fd;
         public short events;
         public short revents;
+
+        public PollFd() {}
+
+        public PollFd(int fd, int events) {
+            this.fd = fd;
+            this.events = (short) events;
+        }
     }
 }

@@ -71,6 +71,17 @@ class FdTest {
     }
 
     @Test
+    void pollWaitsForReadabilityAndTimesOutWithoutIt() throws Exception {
+        try (Fd efd = Syscalls.eventfd(0, EventfdUapi.EFD_NONBLOCK)) {
+            assertEquals(0, efd.poll(PollUapi.POLLIN, 10), "nothing to read yet");
+            Memory buf = new Memory(8);
+            buf.setLong(0, 1);
+            efd.write(buf, 8);
+            assertEquals(PollUapi.POLLIN, efd.poll(PollUapi.POLLIN, 1000));
+        }
+    }
+
+    @Test
     void unmappedMemoryCannotBeReachedThroughTheMapping() throws Exception {
         Mmap m = Mmap.anonymous(4096, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_PRIVATE);
         m.close();

@@ -1,0 +1,45 @@
+package dev.vhostnet.tap;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs a command line tool (ip, sysctl) with a bounded wait. */
+final class Cmd {
+    private Cmd() {}
+
+    record Result(int exit, String output) {}
+
+    /** Runs {@code command}; returns its exit status and merged output. */
+    static Result exec(List<String> command) throws IOException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), UTF_8);
+        try {
+            if (!p.waitFor(20, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError(String.join(" ", command) + " did not finish in 20 s:\n" + out);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted waiting for " + String.join(" ", command));
+        }
+        return new Result(p.exitValue(), out);
+    }
+
+    /** Runs {@code command}; fails the test with its output unless it exits 0. */
+    static String run(String... command) throws IOException {
+        Result r = exec(List.of(command));
+        if (r.exit() != 0) {
+            throw new AssertionError(String.join(" ", command) + " exited " + r.exit() + ":\n" + r.output());
+        }
+        return r.output();
+    }
+
+    /** Whether an interface of this name exists in the host namespace. */
+    static boolean hostHasLink(String name) throws IOException {
+        return exec(List.of("ip", "link", "show", "dev", name)).exit() == 0;
+    }
+}

@@ -1,0 +1,85 @@
+package dev.vhostnet.tap;
+
+import dev.vhostnet.sys.Fcntl;
+import dev.vhostnet.sys.Fd;
+import dev.vhostnet.sys.Hint;
+import dev.vhostnet.sys.SocketUapi;
+import dev.vhostnet.sys.Syscalls;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A network namespace the test makes ({@code ip netns add vt-<random>}) and deletes on close, with
+ * IPv6 off so no router solicitations or DAD frames mix with the traffic a test checks.
+ */
+final class NetNs implements AutoCloseable {
+    private final String name;
+
+    private NetNs(String name) {
+        this.name = name;
+    }
+
+    static NetNs create() throws Exception {
+        NetNs ns = new NetNs(Names.random("vt-"));
+        Cmd.run("ip", "netns", "add", ns.name);
+        try {
+            Cmd.run("ip", "netns", "exec", ns.name, "sysctl", "-q", "-w",
+                    "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+            ns.ip("link", "set", "lo", "up");
+        } catch (Exception | AssertionError e) {
+            ns.close();
+            throw e;
+        }
+        return ns;
+    }
+
+    String name() {
+        return name;
+    }
+
+    /** {@code ip -n <ns> args...}; returns its output. */
+    String ip(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("ip", "-n", name));
+        command.addAll(List.of(args));
+        return Cmd.run(command.toArray(String[]::new));
+    }
+
+    /** Moves a host interface into this namespace ({@code ip link set <dev> netns <ns>}). */
+    void moveIn(String device) throws Exception {
+        Cmd.run("ip", "link", "set", "dev", device, "netns", name);
+    }
+
+    /**
+     * Runs {@code task} on a fresh thread that has joined this namespace ({@code setns(CLONE_NEWNET)}),
+     * so sockets it opens live here; waits at most 10 s.
+     */
+    <T> T call(Callable<T> task) throws Exception {
+        FutureTask<T> future = new FutureTask<>(() -> {
+            try (Fd ns = Fd.open("/var/run/netns/" + name, Fcntl.O_RDONLY, Hint.NONE)) {
+                Syscalls.setns(ns, SocketUapi.CLONE_NEWNET);
+            }
+            return task.call();
+        });
+        Thread thread = new Thread(future, "netns-" + name);
+        thread.setDaemon(true);
+        thread.start();
+        try {
+            return future.get(10, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception cause) {
+                throw cause;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        Cmd.run("ip", "netns", "del", name);
+    }
+}
