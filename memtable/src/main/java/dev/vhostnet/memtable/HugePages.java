@@ -5,7 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** The 2 MiB huge page pool ({@code /sys/kernel/mm/hugepages/hugepages-2048kB}). */
-final class HugePages {
+public final class HugePages {
     private static final Path POOL = Path.of("/sys/kernel/mm/hugepages/hugepages-2048kB");
 
     private HugePages() {}
@@ -21,11 +21,13 @@ final class HugePages {
         }
     }
 
-    static long free() {
+    /** Free pages in the pool (0 when the kernel has no such pool). */
+    public static long free() {
         return read("free_hugepages");
     }
 
-    static long total() {
+    /** Pages in the pool ({@code /proc/sys/vm/nr_hugepages}). */
+    public static long total() {
         return read("nr_hugepages");
     }
 
