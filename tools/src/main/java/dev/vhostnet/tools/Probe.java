@@ -87,7 +87,6 @@ final class Probe {
             flag(names, f, TunUapi.IFF_NO_PI, "NO_PI");
             flag(names, f, TunUapi.IFF_VNET_HDR, "VNET_HDR");
             flag(names, f, TunUapi.IFF_MULTI_QUEUE, "MULTI_QUEUE");
-            flag(names, f, TunUapi.IFF_PERSIST, "PERSIST");
             out.printf("%-12s ok: %s%n", "tun", String.join(" ", names));
         } catch (SysException e) {
             out.printf("%-12s unusable: %s%n", "tun", e.getMessage());
