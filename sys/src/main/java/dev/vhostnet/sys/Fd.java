@@ -177,6 +177,36 @@ public final class Fd implements AutoCloseable {
         }
     }
 
+    /**
+     * {@code poll(2)} on several descriptors: waits up to {@code timeoutMillis} (negative: without
+     * limit) until one has one of {@code events}; returns the events of each, in order (all 0 on
+     * timeout). Restarts after {@code EINTR}.
+     */
+    public static int[] pollAll(java.util.List<Fd> fds, int events, int timeoutMillis) throws SysException {
+        PollUapi.PollFd[] set = (PollUapi.PollFd[]) new PollUapi.PollFd().toArray(fds.size());
+        for (int i = 0; i < set.length; i++) {
+            set[i].fd = fds.get(i).get();
+            set[i].events = (short) events;
+            set[i].write();
+        }
+        int[] revents = new int[set.length];
+        while (true) {
+            try {
+                if (LibC.poll(set[0].getPointer(), set.length, timeoutMillis) > 0) {
+                    for (int i = 0; i < set.length; i++) {
+                        set[i].read();
+                        revents[i] = set[i].revents & 0xffff;
+                    }
+                }
+                return revents;
+            } catch (LastErrorException e) {
+                if (e.getErrorCode() != Errno.EINTR.number()) {
+                    throw Syscalls.failure("poll(" + fds.size() + " fds)", e, Hint.NONE);
+                }
+            }
+        }
+    }
+
     private String callName(Ioctl request) {
         return "ioctl " + request.name() + " on " + what;
     }

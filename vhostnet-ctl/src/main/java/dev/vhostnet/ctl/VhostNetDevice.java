@@ -1,0 +1,351 @@
+package dev.vhostnet.ctl;
+
+import static dev.vhostnet.ctl.VirtioUapi.bit;
+
+import com.google.common.base.Preconditions;
+import com.google.common.collect.ImmutableList;
+import dev.vhostnet.ctl.ring.VringLayout;
+import dev.vhostnet.eventfd.EventFd;
+import dev.vhostnet.memtable.MemoryTable;
+import dev.vhostnet.sys.SysException;
+import dev.vhostnet.tap.Offload;
+import dev.vhostnet.tap.TapDevice;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A virtio-net device whose datapath runs in the kernel: one vhost-net instance per queue pair,
+ * brought up in QEMU's order ({@code vhost_dev_start}, {@code vhost_net_start}), stopped with the
+ * rings' next indices saved, restartable from them, closed. A failure half-way through a start
+ * closes every vhost-net fd it opened and names the step and queue.
+ */
+public final class VhostNetDevice implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(VhostNetDevice.class);
+
+    /** Running: backends attached. Stopped: rings detached, bases saved. Closed: fds released. */
+    public enum State {
+        RUNNING,
+        STOPPED,
+        CLOSED
+    }
+
+    private final VhostNetConfig config;
+    private final List<VhostBackend> backends;
+    private final Features.Negotiated features;
+    private final DirtyLog dirtyLog;
+    private final VringErrorWatcher errors;
+    private final int[] bases;
+    private State state;
+
+    private VhostNetDevice(VhostNetConfig config, List<VhostBackend> backends, Features.Negotiated features,
+            DirtyLog dirtyLog, VringErrorWatcher errors, int[] bases) {
+        this.config = config;
+        this.backends = backends;
+        this.features = features;
+        this.dirtyLog = dirtyLog;
+        this.errors = errors;
+        this.bases = bases;
+    }
+
+    /** Starts with every vring at index 0. */
+    public static VhostNetDevice start(VhostNetConfig config) throws VhostStepException, SysException {
+        return start(config, new int[config.queuePairs().size() * 2]);
+    }
+
+    /**
+     * Starts with each vring's next available index from {@code bases} ({@code pair * 2 + vring}):
+     * to take over rings another backend ran, from the indices its stop returned.
+     */
+    public static VhostNetDevice start(VhostNetConfig config, int[] bases) throws VhostStepException, SysException {
+        int pairs = config.queuePairs().size();
+        Preconditions.checkArgument(bases.length == pairs * 2, "%s bases for %s vrings", bases.length, pairs * 2);
+        for (int base : bases) {
+            Preconditions.checkArgument(base >= 0 && base <= 0xffff, "a vring base is a 16-bit index, not %s", base);
+        }
+        List<VhostBackend> backends = new ArrayList<>();
+        DirtyLog dirtyLog = null;
+        VringErrorWatcher errors = null;
+        try {
+            for (int p = 0; p < pairs; p++) {
+                backends.add(config.opener().open());
+                step("SET_OWNER", device(p), backends.get(p)::setOwner);
+            }
+            long offer = backends.get(0).getFeatures();
+            Features.Negotiated features = negotiate(config, offer);
+            log.debug("features: driver 0x{}, vhost offer 0x{}, negotiated 0x{}, vhost 0x{}, tap offloads {}",
+                    Long.toHexString(config.driverFeatures()), Long.toHexString(offer),
+                    Long.toHexString(features.virtio()), Long.toHexString(features.vhost()), features.tapOffloads());
+            configureTap(config.tap(), features);
+            if (config.dirtyLog()) {
+                dirtyLog = DirtyLog.covering(config.memory());
+            }
+            errors = new VringErrorWatcher(pairs, config.errorListener());
+            VhostNetDevice device = new VhostNetDevice(config, backends, features, dirtyLog, errors, bases.clone());
+            for (int p = 0; p < pairs; p++) {
+                VhostBackend b = backends.get(p);
+                step("SET_FEATURES", device(p), () -> b.setFeatures(features.vhost()));
+                step("SET_MEM_TABLE", device(p), () -> b.setMemTable(config.memory()));
+                if (dirtyLog != null) {
+                    long logAddress = dirtyLog.address();
+                    step("SET_LOG_BASE", device(p), () -> b.setLogBase(logAddress));
+                }
+            }
+            device.attachAll();
+            errors.start();
+            return device;
+        } catch (VhostStepException | SysException | RuntimeException e) {
+            if (errors != null) {
+                errors.close();
+            }
+            if (dirtyLog != null) {
+                dirtyLog.close();
+            }
+            backends.forEach(VhostBackend::close);
+            throw e;
+        }
+    }
+
+    /** Probes which offloads the tap takes (setting them all, stepping down), then negotiates against that. */
+    private static Features.Negotiated negotiate(VhostNetConfig config, long offer) throws SysException {
+        TapDevice tap = config.tap();
+        Set<Offload> accepted = tap.config().vnetHeader()
+                ? tap.setOffloads(EnumSet.copyOf(Features.GUEST_OFFLOADS.values())) : Set.of();
+        Features.Negotiated n = Features.negotiate(offer, config.driverFeatures(), tap.config().vnetHeader(),
+                accepted, config.dirtyLog());
+        long missing = config.driverFeatures() & ~n.virtio();
+        if (config.requireAll() && missing != 0) {
+            throw new IllegalStateException(String.format("the driver asked for features 0x%x that this device cannot "
+                    + "grant (vhost-net offers 0x%x; tap %s %s)", missing, offer, tap.name(),
+                    tap.config().vnetHeader() ? "accepts offloads " + tap.offloads()
+                            : "has no vnet header, so no offloads: open it with vnetHeader(12)"));
+        }
+        return n;
+    }
+
+    private static void configureTap(TapDevice tap, Features.Negotiated features) throws SysException {
+        if (tap.config().vnetHeader()) {
+            tap.setVnetHdrSz(features.vnetHeaderSize());
+            tap.setOffloads(features.tapOffloads());
+        }
+    }
+
+    /** Per pair, per vring in QEMU's order, then the tap as backend of each vring. */
+    private void attachAll() throws VhostStepException {
+        MemoryTable memory = config.memory();
+        for (int p = 0; p < backends.size(); p++) {
+            VhostBackend b = backends.get(p);
+            QueuePair pair = config.queuePairs().get(p);
+            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
+                int vring = v;
+                String q = QueuePair.describe(p, v);
+                Virtqueue queue = pair.vring(v);
+                VringLayout ring = queue.layout();
+                int base = bases[p * 2 + v];
+                EventFd err = errors.eventFd(p * 2 + v);
+                step("SET_VRING_NUM", q, () -> b.setVringNum(vring, ring.size()));
+                step("SET_VRING_BASE", q, () -> b.setVringBase(vring, base));
+                step("SET_VRING_ADDR", q, () -> b.setVringAddr(vring,
+                        memory.translate(ring.descGpa(), VringLayout.descBytes(ring.size())),
+                        memory.translate(ring.usedGpa(), VringLayout.usedBytes(ring.size())),
+                        memory.translate(ring.availGpa(), VringLayout.availBytes(ring.size())),
+                        dirtyLog != null, ring.usedGpa()));
+                step("SET_VRING_KICK", q, () -> b.setVringKick(vring, queue.kick()));
+                step("SET_VRING_CALL", q, () -> b.setVringCall(vring, queue.call()));
+                step("SET_VRING_ERR", q, () -> b.setVringErr(vring, err));
+            }
+            int tapFd = config.tap().queue(p).rawFd();
+            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
+                int vring = v;
+                step("NET_SET_BACKEND", QueuePair.describe(p, v), () -> b.setBackend(vring, tapFd));
+            }
+        }
+        state = State.RUNNING;
+    }
+
+    /**
+     * Detaches the tap from every vring and saves each vring's next available index
+     * ({@code VHOST_GET_VRING_BASE}; where that fails, the used index in guest memory, as QEMU does).
+     * Returns the saved bases, {@code pair * 2 + vring}.
+     */
+    public synchronized int[] stop() throws VhostStepException {
+        Preconditions.checkState(state == State.RUNNING, "device is %s, not running", state);
+        VhostStepException first = null;
+        for (int p = 0; p < backends.size(); p++) {
+            VhostBackend b = backends.get(p);
+            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
+                int vring = v;
+                try {
+                    step("NET_SET_BACKEND", QueuePair.describe(p, v), () -> b.setBackend(vring, -1));
+                } catch (VhostStepException e) {
+                    first = first == null ? e : first;
+                }
+            }
+            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
+                try {
+                    bases[p * 2 + v] = b.getVringBase(v);
+                } catch (SysException e) {
+                    VringLayout ring = config.queuePairs().get(p).vring(v).layout();
+                    bases[p * 2 + v] = config.memory().getShort(ring.usedGpa() + VirtioUapi.VRING_USED_IDX) & 0xffff;
+                    log.warn("GET_VRING_BASE on {} failed ({}); resuming from the used index {}",
+                            QueuePair.describe(p, v), e.getMessage(), bases[p * 2 + v]);
+                }
+            }
+        }
+        state = State.STOPPED;
+        if (first != null) {
+            throw first;
+        }
+        return bases.clone();
+    }
+
+    /** Starts a stopped device again from the bases {@link #stop()} saved. */
+    public synchronized void restart() throws VhostStepException {
+        Preconditions.checkState(state == State.STOPPED, "device is %s, not stopped", state);
+        attachAll();
+    }
+
+    /** The negotiated features: what the driver gets, what vhost-net was told, the tap's offloads. */
+    public Features.Negotiated features() {
+        return features;
+    }
+
+    /** Whether {@code feature} was negotiated. */
+    public boolean has(int feature) {
+        return (features.virtio() & bit(feature)) != 0;
+    }
+
+    /** The dirty log, when {@link VhostNetConfig#dirtyLog()} asked for one. */
+    public DirtyLog dirtyLog() {
+        Preconditions.checkState(dirtyLog != null, "dirty logging was not asked for: VhostNetConfig.dirtyLog(true)");
+        return dirtyLog;
+    }
+
+    public synchronized State state() {
+        return state;
+    }
+
+    /** The vring bases saved at the last stop (or given at start). */
+    public synchronized int[] bases() {
+        return bases.clone();
+    }
+
+    /** The control planes, one per queue pair (to hand a vhost-net fd to another process). */
+    public ImmutableList<VhostBackend> backends() {
+        return ImmutableList.copyOf(backends);
+    }
+
+    /** Stops the device if it runs, then closes every vhost-net fd. The tap, memory and eventfds stay the caller's. */
+    @Override
+    public synchronized void close() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        if (state == State.RUNNING) {
+            try {
+                stop();
+            } catch (VhostStepException e) {
+                log.warn("stopping before close: {}", e.getMessage());
+            }
+        }
+        errors.close();
+        backends.forEach(VhostBackend::close);
+        if (dirtyLog != null) {
+            dirtyLog.close();
+        }
+        state = State.CLOSED;
+    }
+
+    private static String device(int pair) {
+        return "queue pair " + pair;
+    }
+
+    @FunctionalInterface
+    private interface Step {
+        void run() throws SysException;
+    }
+
+    private static void step(String name, String queue, Step step) throws VhostStepException {
+        log.debug("{} on {}", name, queue);
+        try {
+            step.run();
+        } catch (SysException e) {
+            throw new VhostStepException(name, queue, e);
+        }
+    }
+
+    /** The error eventfds of every vring, and the thread that tells the listener when one is signalled. */
+    private static final class VringErrorWatcher implements AutoCloseable {
+        private final List<EventFd> fds = new ArrayList<>();
+        private final EventFd wakeup;
+        private final VringErrorListener listener;
+        private final Thread thread;
+        private volatile boolean closed;
+
+        VringErrorWatcher(int pairs, VringErrorListener listener) throws SysException {
+            this.listener = listener;
+            try {
+                for (int i = 0; i < pairs * 2; i++) {
+                    fds.add(EventFd.create());
+                }
+                wakeup = EventFd.create();
+            } catch (SysException e) {
+                fds.forEach(EventFd::close);
+                throw e;
+            }
+            thread = new Thread(this::watch, "vhost-net-vring-errors");
+            thread.setDaemon(true);
+        }
+
+        EventFd eventFd(int vring) {
+            return fds.get(vring);
+        }
+
+        void start() {
+            thread.start();
+        }
+
+        private void watch() {
+            List<dev.vhostnet.sys.Fd> all = new ArrayList<>();
+            fds.forEach(e -> all.add(e.fd()));
+            all.add(wakeup.fd());
+            try {
+                while (!closed) {
+                    int[] ready = dev.vhostnet.sys.Fd.pollAll(all, dev.vhostnet.sys.PollUapi.POLLIN, -1);
+                    for (int i = 0; i < fds.size(); i++) {
+                        if (ready[i] != 0) {
+                            long count = fds.get(i).read();
+                            log.warn("vhost-net reported an error on {} ({} times): the vring is stopped until reset",
+                                    QueuePair.describe(i / 2, i % 2), count);
+                            if (listener != null) {
+                                listener.onVringError(i / 2, i % 2, count);
+                            }
+                        }
+                    }
+                }
+            } catch (SysException | IllegalStateException e) {
+                if (!closed) {
+                    log.warn("vring error watcher stopped: {}", e.getMessage());
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            closed = true;
+            try {
+                wakeup.signal();
+                thread.join(5000);
+            } catch (SysException | IllegalStateException e) {
+                log.debug("waking the error watcher: {}", e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            fds.forEach(EventFd::close);
+            wakeup.close();
+        }
+    }
+}
