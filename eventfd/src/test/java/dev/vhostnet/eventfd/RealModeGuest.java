@@ -16,14 +16,14 @@ import java.util.concurrent.TimeUnit;
  * {@link #CODE}, the interrupt vector table is at 0. Used to show that guest writes reach an
  * ioeventfd without an exit, and that an irqfd runs the guest's interrupt handler.
  */
-final class RealModeGuest implements AutoCloseable {
-    static final long RAM = 0x10000;
-    static final int CODE = 0x1000;
+public final class RealModeGuest implements AutoCloseable {
+    public static final long RAM = 0x10000;
+    public static final int CODE = 0x1000;
 
-    final Kvm kvm;
-    final KvmVm vm;
-    final MemoryTable memory;
-    final KvmVcpu vcpu;
+    public final Kvm kvm;
+    public final KvmVm vm;
+    public final MemoryTable memory;
+    public final KvmVcpu vcpu;
     private final ExecutorService runner = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "vcpu0");
         t.setDaemon(true);
@@ -38,13 +38,18 @@ final class RealModeGuest implements AutoCloseable {
     }
 
     /** Skips the test, saying why, where this process cannot use KVM. */
-    static void assumeKvm() {
+    public static void assumeKvm() {
         String cause = Kvm.unavailabilityCause();
         assumeTrue(cause == null, () -> "needs /dev/kvm (run as root on a host with KVM): " + cause);
     }
 
     /** A guest with (or without) the in-kernel irqchip; without it, {@code hlt} exits to this process. */
     static RealModeGuest create(boolean irqchip, byte[] code) throws SysException {
+        return create(irqchip, code, RAM);
+    }
+
+    /** A guest with {@code ram} bytes of RAM at 0 (at most 1 MiB is reachable in real mode). */
+    public static RealModeGuest create(boolean irqchip, byte[] code, long ram) throws SysException {
         Kvm kvm = Kvm.open();
         KvmVm vm = null;
         MemoryTable memory = null;
@@ -53,7 +58,7 @@ final class RealModeGuest implements AutoCloseable {
             if (irqchip) {
                 vm.createIrqchip();
             }
-            memory = MemoryTable.builder().region(0, RAM).build();
+            memory = MemoryTable.builder().region(0, ram).build();
             vm.setMemoryTable(memory);
             memory.write(CODE, code, 0, code.length);
             KvmVcpu vcpu = vm.createVcpu(0);
@@ -73,7 +78,7 @@ final class RealModeGuest implements AutoCloseable {
     }
 
     /** Points the vCPU at {@link #CODE} in real mode with CS=DS=SS=0. */
-    void reset() throws SysException {
+    public void reset() throws SysException {
         KvmSregs sregs = vcpu.getSregs();
         sregs.cs.base = 0;
         sregs.cs.selector = 0;
@@ -86,18 +91,18 @@ final class RealModeGuest implements AutoCloseable {
     }
 
     /** Sets real-mode interrupt vector {@code vector} to {@code 0000:handler}. */
-    void setVector(int vector, int handler) {
+    public void setVector(int vector, int handler) {
         memory.putShort(vector * 4L, (short) handler);
         memory.putShort(vector * 4L + 2, (short) 0);
     }
 
     /** Runs the vCPU on its own thread until its next exit to this process. */
-    Future<VcpuExit> runAsync() {
+    public Future<VcpuExit> runAsync() {
         return runner.submit(vcpu::run);
     }
 
     /** Runs to the next exit, failing after {@code seconds}. */
-    VcpuExit runFor(int seconds) throws Exception {
+    public VcpuExit runFor(int seconds) throws Exception {
         return runAsync().get(seconds, TimeUnit.SECONDS);
     }
 

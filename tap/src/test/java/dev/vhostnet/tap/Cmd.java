@@ -8,13 +8,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** Runs a command line tool (ip, sysctl) with a bounded wait. */
-final class Cmd {
+public final class Cmd {
     private Cmd() {}
 
-    record Result(int exit, String output) {}
+    public record Result(int exit, String output) {}
 
     /** Runs {@code command}; returns its exit status and merged output. */
-    static Result exec(List<String> command) throws IOException {
+    public static Result exec(List<String> command) throws IOException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), UTF_8);
         try {
@@ -30,7 +30,7 @@ final class Cmd {
     }
 
     /** Runs {@code command}; fails the test with its output unless it exits 0. */
-    static String run(String... command) throws IOException {
+    public static String run(String... command) throws IOException {
         Result r = exec(List.of(command));
         if (r.exit() != 0) {
             throw new AssertionError(String.join(" ", command) + " exited " + r.exit() + ":\n" + r.output());
@@ -39,7 +39,7 @@ final class Cmd {
     }
 
     /** Whether an interface of this name exists in the host namespace. */
-    static boolean hostHasLink(String name) throws IOException {
+    public static boolean hostHasLink(String name) throws IOException {
         return exec(List.of("ip", "link", "show", "dev", name)).exit() == 0;
     }
 }

@@ -4,20 +4,20 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /** Ethernet frames a test writes to a tap or checks when it reads one (network byte order). */
-final class Frames {
-    static final int ETH_HLEN = 14;
-    static final int IP_HLEN = 20;
-    static final int UDP_HLEN = 8;
-    static final int ETH_P_IP = 0x0800;
-    static final int ETH_P_ARP = 0x0806;
-    static final int IPPROTO_UDP = 17;
+public final class Frames {
+    public static final int ETH_HLEN = 14;
+    public static final int IP_HLEN = 20;
+    public static final int UDP_HLEN = 8;
+    public static final int ETH_P_IP = 0x0800;
+    public static final int ETH_P_ARP = 0x0806;
+    public static final int IPPROTO_UDP = 17;
     /** Offset of the UDP checksum from the start of the frame. */
-    static final int UDP_CHECK = ETH_HLEN + IP_HLEN + 6;
+    public static final int UDP_CHECK = ETH_HLEN + IP_HLEN + 6;
 
     private Frames() {}
 
     /** An Ethernet + IPv4 + UDP frame with a correct IP header checksum and UDP checksum. */
-    static byte[] udp(MacAddress src, MacAddress dst, byte[] srcIp, byte[] dstIp, int srcPort, int dstPort, byte[] payload) {
+    public static byte[] udp(MacAddress src, MacAddress dst, byte[] srcIp, byte[] dstIp, int srcPort, int dstPort, byte[] payload) {
         ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + IP_HLEN + UDP_HLEN + payload.length);
         b.put(dst.bytes()).put(src.bytes()).putShort((short) ETH_P_IP);
         b.put((byte) 0x45).put((byte) 0).putShort((short) (IP_HLEN + UDP_HLEN + payload.length))
@@ -33,7 +33,7 @@ final class Frames {
     }
 
     /** An ARP request from {@code srcMac}/{@code srcIp} asking who has {@code targetIp}, broadcast. */
-    static byte[] arpRequest(MacAddress srcMac, byte[] srcIp, byte[] targetIp) {
+    public static byte[] arpRequest(MacAddress srcMac, byte[] srcIp, byte[] targetIp) {
         ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + 28);
         b.put(new byte[] {-1, -1, -1, -1, -1, -1}).put(srcMac.bytes()).putShort((short) ETH_P_ARP);
         b.putShort((short) 1).putShort((short) ETH_P_IP).put((byte) 6).put((byte) 4).putShort((short) 1)
@@ -42,14 +42,14 @@ final class Frames {
     }
 
     /** The one's complement sum of the IPv4 pseudo header of the UDP datagram in {@code frame}, not folded. */
-    static long pseudoHeader(byte[] frame) {
+    public static long pseudoHeader(byte[] frame) {
         ByteBuffer b = ByteBuffer.wrap(frame);
         int udpLength = b.getShort(ETH_HLEN + IP_HLEN + 4) & 0xffff;
         return sum(frame, ETH_HLEN + 12, 8, 0) + IPPROTO_UDP + udpLength;
     }
 
     /** The 16-bit one's complement sum of {@code length} bytes, added to {@code initial}, not folded. */
-    static long sum(byte[] data, int offset, int length, long initial) {
+    public static long sum(byte[] data, int offset, int length, long initial) {
         long s = initial;
         for (int i = 0; i < length; i += 2) {
             int hi = data[offset + i] & 0xff;
@@ -60,7 +60,7 @@ final class Frames {
     }
 
     /** Folds a sum to 16 bits. */
-    static int fold(long s) {
+    public static int fold(long s) {
         while ((s >>> 16) != 0) {
             s = (s & 0xffff) + (s >>> 16);
         }
@@ -68,12 +68,12 @@ final class Frames {
     }
 
     /** A big-endian view of a frame. */
-    static ByteBuffer view(byte[] frame, int offset) {
+    public static ByteBuffer view(byte[] frame, int offset) {
         return ByteBuffer.wrap(frame, offset, frame.length - offset).slice().order(ByteOrder.BIG_ENDIAN);
     }
 
     /** Whether the Ethernet frame at {@code offset} is IPv4/UDP to {@code port}. */
-    static boolean isUdpTo(byte[] frame, int offset, int port) {
+    public static boolean isUdpTo(byte[] frame, int offset, int port) {
         ByteBuffer f = view(frame, offset);
         return f.limit() >= ETH_HLEN + IP_HLEN + UDP_HLEN
                 && (f.getShort(12) & 0xffff) == ETH_P_IP
@@ -82,7 +82,7 @@ final class Frames {
     }
 
     /** The UDP payload of the IPv4 frame at {@code offset}. */
-    static byte[] udpPayload(byte[] frame, int offset) {
+    public static byte[] udpPayload(byte[] frame, int offset) {
         ByteBuffer f = view(frame, offset);
         int udpLength = f.getShort(ETH_HLEN + IP_HLEN + 4) & 0xffff;
         byte[] payload = new byte[udpLength - UDP_HLEN];

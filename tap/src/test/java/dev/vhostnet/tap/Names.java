@@ -4,11 +4,11 @@ import java.util.HexFormat;
 import java.util.concurrent.ThreadLocalRandom;
 
 /** Random names, so tests run twice or side by side never collide. */
-final class Names {
+public final class Names {
     private Names() {}
 
     /** {@code prefix} and 8 random hex digits. */
-    static String random(String prefix) {
+    public static String random(String prefix) {
         return prefix + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
     }
 }

@@ -17,14 +17,14 @@ import java.util.concurrent.TimeUnit;
  * A network namespace the test makes ({@code ip netns add vt-<random>}) and deletes on close, with
  * IPv6 off so no router solicitations or DAD frames mix with the traffic a test checks.
  */
-final class NetNs implements AutoCloseable {
+public final class NetNs implements AutoCloseable {
     private final String name;
 
     private NetNs(String name) {
         this.name = name;
     }
 
-    static NetNs create() throws Exception {
+    public static NetNs create() throws Exception {
         NetNs ns = new NetNs(Names.random("vt-"));
         Cmd.run("ip", "netns", "add", ns.name);
         try {
@@ -38,19 +38,19 @@ final class NetNs implements AutoCloseable {
         return ns;
     }
 
-    String name() {
+    public String name() {
         return name;
     }
 
     /** {@code ip -n <ns> args...}; returns its output. */
-    String ip(String... args) throws Exception {
+    public String ip(String... args) throws Exception {
         List<String> command = new ArrayList<>(List.of("ip", "-n", name));
         command.addAll(List.of(args));
         return Cmd.run(command.toArray(String[]::new));
     }
 
     /** Moves a host interface into this namespace ({@code ip link set <dev> netns <ns>}). */
-    void moveIn(String device) throws Exception {
+    public void moveIn(String device) throws Exception {
         Cmd.run("ip", "link", "set", "dev", device, "netns", name);
     }
 
@@ -58,7 +58,7 @@ final class NetNs implements AutoCloseable {
      * Runs {@code task} on a fresh thread that has joined this namespace ({@code setns(CLONE_NEWNET)}),
      * so sockets it opens live here; waits at most 10 s.
      */
-    <T> T call(Callable<T> task) throws Exception {
+    public <T> T call(Callable<T> task) throws Exception {
         FutureTask<T> future = new FutureTask<>(() -> {
             try (Fd ns = Fd.open("/var/run/netns/" + name, Fcntl.O_RDONLY, Hint.NONE)) {
                 Syscalls.setns(ns, SocketUapi.CLONE_NEWNET);

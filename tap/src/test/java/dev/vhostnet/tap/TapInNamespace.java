@@ -16,17 +16,17 @@ import java.util.function.Predicate;
  * {@value #HOST_IP}/24 there and brought up. Java plays the guest at {@value #GUEST_IP} with
  * {@link #GUEST_MAC}. Closing closes the tap, then deletes the namespace.
  */
-final class TapInNamespace implements AutoCloseable {
-    static final String HOST_IP = "10.77.0.1";
-    static final String GUEST_IP = "10.77.0.2";
-    static final byte[] HOST_IP_BYTES = {10, 77, 0, 1};
-    static final byte[] GUEST_IP_BYTES = {10, 77, 0, 2};
-    static final MacAddress GUEST_MAC = MacAddress.parse("02:00:00:77:00:02");
-    static final Duration RECEIVE_TIMEOUT = Duration.ofSeconds(5);
+public final class TapInNamespace implements AutoCloseable {
+    public static final String HOST_IP = "10.77.0.1";
+    public static final String GUEST_IP = "10.77.0.2";
+    public static final byte[] HOST_IP_BYTES = {10, 77, 0, 1};
+    public static final byte[] GUEST_IP_BYTES = {10, 77, 0, 2};
+    public static final MacAddress GUEST_MAC = MacAddress.parse("02:00:00:77:00:02");
+    public static final Duration RECEIVE_TIMEOUT = Duration.ofSeconds(5);
 
-    final NetNs ns;
-    final TapDevice tap;
-    final MacAddress tapMac;
+    public final NetNs ns;
+    public final TapDevice tap;
+    public final MacAddress tapMac;
 
     private TapInNamespace(NetNs ns, TapDevice tap, MacAddress tapMac) {
         this.ns = ns;
@@ -35,7 +35,7 @@ final class TapInNamespace implements AutoCloseable {
     }
 
     /** Opens a tap named vt-… from {@code config} (its name replaced) and places it in a new namespace. */
-    static TapInNamespace open(TapConfig.Builder config) throws Exception {
+    public static TapInNamespace open(TapConfig.Builder config) throws Exception {
         NetNs ns = NetNs.create();
         TapDevice tap = null;
         try {
@@ -60,7 +60,7 @@ final class TapInNamespace implements AutoCloseable {
     }
 
     /** A UDP socket in the namespace, bound to {@value #HOST_IP} on an ephemeral port, with a bounded receive. */
-    DatagramSocket socket() throws Exception {
+    public DatagramSocket socket() throws Exception {
         return ns.call(() -> {
             DatagramSocket s = new DatagramSocket(new InetSocketAddress(HOST_IP, 0));
             s.setSoTimeout((int) RECEIVE_TIMEOUT.toMillis());
@@ -69,24 +69,24 @@ final class TapInNamespace implements AutoCloseable {
     }
 
     /** Adds the guest to the namespace's neighbour table, so the kernel sends to it without ARP. */
-    void addGuestNeighbour() throws Exception {
+    public void addGuestNeighbour() throws Exception {
         ns.ip("neigh", "replace", GUEST_IP, "lladdr", GUEST_MAC.toString(), "dev", tap.name(), "nud", "permanent");
     }
 
     /** Receives one datagram's payload on {@code socket} (at most {@link #RECEIVE_TIMEOUT}). */
-    static byte[] receive(DatagramSocket socket) throws Exception {
+    public static byte[] receive(DatagramSocket socket) throws Exception {
         DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
         socket.receive(p);
         return Arrays.copyOf(p.getData(), p.getLength());
     }
 
     /** Sends {@code payload} from {@code socket} to the guest at {@code port}. */
-    static void sendToGuest(DatagramSocket socket, int port, byte[] payload) throws Exception {
+    public static void sendToGuest(DatagramSocket socket, int port, byte[] payload) throws Exception {
         socket.send(new DatagramPacket(payload, payload.length, InetAddress.getByName(GUEST_IP), port));
     }
 
     /** Writes one frame (header included) to queue {@code queue}. */
-    void write(int queue, byte[] frame) throws Exception {
+    public void write(int queue, byte[] frame) throws Exception {
         ByteBuffer buf = ByteBuffer.allocateDirect(frame.length).put(frame).flip();
         tap.endpoint(queue).write(buf);
     }
@@ -95,7 +95,7 @@ final class TapInNamespace implements AutoCloseable {
      * Reads frames from queue {@code queue} until one matches (others, such as stray broadcasts,
      * are skipped) or {@link #RECEIVE_TIMEOUT} passes; returns it, vnet header included, or null.
      */
-    byte[] readMatching(int queue, Predicate<byte[]> match) throws Exception {
+    public byte[] readMatching(int queue, Predicate<byte[]> match) throws Exception {
         TapEndpoint endpoint = tap.endpoint(queue);
         ByteBuffer buf = ByteBuffer.allocateDirect(65536 + 64);
         long deadline = System.nanoTime() + RECEIVE_TIMEOUT.toNanos();
