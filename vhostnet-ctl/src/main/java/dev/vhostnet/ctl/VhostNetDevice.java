@@ -133,7 +133,10 @@ public final class VhostNetDevice implements AutoCloseable {
         }
     }
 
-    /** Per pair, per vring in QEMU's order, then the tap as backend of each vring. */
+    /**
+     * Per pair, per vring in QEMU's order, then the tap as backend of each vring, then one kick of
+     * each vring so that buffers the driver posted while the device was stopped are seen.
+     */
     private void attachAll() throws VhostStepException {
         MemoryTable memory = config.memory();
         for (int p = 0; p < backends.size(); p++) {
@@ -161,6 +164,10 @@ public final class VhostNetDevice implements AutoCloseable {
             for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
                 int vring = v;
                 step("NET_SET_BACKEND", QueuePair.describe(p, v), () -> b.setBackend(vring, tapFd));
+            }
+            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
+                Virtqueue queue = pair.vring(v);
+                step("kick", QueuePair.describe(p, v), () -> queue.kick().signal());
             }
         }
         state = State.RUNNING;

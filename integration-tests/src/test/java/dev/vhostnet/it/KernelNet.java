@@ -1,0 +1,145 @@
+package dev.vhostnet.it;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VhostNet;
+import dev.vhostnet.ctl.VhostNetConfig;
+import dev.vhostnet.ctl.VhostNetDevice;
+import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.driver.DriverMemory;
+import dev.vhostnet.ctl.driver.RxFrame;
+import dev.vhostnet.ctl.driver.VirtioNetDriver;
+import dev.vhostnet.eventfd.EventFd;
+import dev.vhostnet.memtable.MemoryTable;
+import dev.vhostnet.tap.TapConfig;
+import dev.vhostnet.tap.TapInNamespace;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.UnaryOperator;
+
+/**
+ * A virtio-net device on the kernel's vhost-net with this process as its guest driver: guest
+ * memory, rings and buffers laid out by {@link DriverMemory}, a tap with a vnet header in a network
+ * namespace of its own ({@link TapInNamespace}), one {@link VirtioNetDriver} per queue pair.
+ */
+final class KernelNet implements AutoCloseable {
+    static final long RAM = 64L << 20;
+    static final long DRIVER_BASE = 1L << 20;
+    static final int RING = 256;
+    static final int BUFFER = 2048;
+
+    final MemoryTable memory;
+    final TapInNamespace net;
+    final DriverMemory layout;
+    final List<Virtqueue> queues = new ArrayList<>();
+    final VhostNetDevice device;
+    final List<VirtioNetDriver> drivers = new ArrayList<>();
+
+    private KernelNet(MemoryTable memory, TapInNamespace net, DriverMemory layout, VhostNetDevice device) {
+        this.memory = memory;
+        this.net = net;
+        this.layout = layout;
+        this.device = device;
+    }
+
+    static void assumeVhostNet() {
+        assumeTrue(Files.exists(VhostNet.DEVICE),
+                "no /dev/vhost-net on this host (kernel without CONFIG_VHOST_NET, or module not loaded: "
+                        + "modprobe vhost_net); these tests run in the test VM: KernelTestsInVmTest");
+    }
+
+    /** Starts a device of {@code pairs} queue pairs for a driver asking for {@code features}. */
+    static KernelNet start(int pairs, long features) throws Exception {
+        return start(pairs, features, BUFFER, c -> c);
+    }
+
+    static KernelNet start(int pairs, long features, int bufferSize, UnaryOperator<VhostNetConfig.Builder> more)
+            throws Exception {
+        MemoryTable memory = MemoryTable.builder().region(0, RAM).build();
+        TapInNamespace net = null;
+        List<EventFd> fds = new ArrayList<>();
+        try {
+            net = TapInNamespace.open(TapConfig.builder().queues(pairs).vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF));
+            DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, RING, bufferSize);
+            VhostNetConfig.Builder config = VhostNetConfig.builder().memory(memory).tap(net.tap).driverFeatures(features);
+            List<Virtqueue> queues = new ArrayList<>();
+            for (DriverMemory.QueuePair p : layout.queuePairs()) {
+                Virtqueue rx = queue(p.rx(), fds);
+                Virtqueue tx = queue(p.tx(), fds);
+                queues.add(rx);
+                queues.add(tx);
+                config.queuePair(new QueuePair(rx, tx));
+            }
+            VhostNetDevice device = VhostNetDevice.start(more.apply(config).build());
+            KernelNet kernelNet = new KernelNet(memory, net, layout, device);
+            kernelNet.queues.addAll(queues);
+            for (int p = 0; p < pairs; p++) {
+                VirtioNetDriver driver = new VirtioNetDriver(memory, layout.queuePair(p), device.features().virtio(),
+                        queues.get(2 * p).kick(), queues.get(2 * p + 1).kick());
+                driver.refillRx();
+                kernelNet.drivers.add(driver);
+            }
+            return kernelNet;
+        } catch (Exception | AssertionError e) {
+            fds.forEach(EventFd::close);
+            if (net != null) {
+                net.close();
+            }
+            memory.close();
+            throw e;
+        }
+    }
+
+    private static Virtqueue queue(dev.vhostnet.ctl.ring.VringLayout layout, List<EventFd> fds) throws Exception {
+        EventFd kick = EventFd.create();
+        fds.add(kick);
+        EventFd call = EventFd.create();
+        fds.add(call);
+        return new Virtqueue(layout, kick, call);
+    }
+
+    VirtioNetDriver driver(int pair) {
+        return drivers.get(pair);
+    }
+
+    /** Waits up to {@code millis} for a frame on {@code pair}'s RX queue, re-posting buffers. */
+    Optional<RxFrame> receive(int pair, int millis) throws Exception {
+        VirtioNetDriver driver = drivers.get(pair);
+        long deadline = System.nanoTime() + millis * 1_000_000L;
+        while (true) {
+            Optional<RxFrame> frame = driver.receive();
+            if (frame.isPresent()) {
+                driver.refillRx();
+                return frame;
+            }
+            long left = (deadline - System.nanoTime()) / 1_000_000L;
+            if (left <= 0) {
+                return Optional.empty();
+            }
+            if (!driver.enableRxInterrupts()) {
+                queues.get(2 * pair).call().await((int) Math.min(left, 100));
+            }
+            driver.disableRxInterrupts();
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            device.close();
+            queues.forEach(q -> {
+                q.kick().close();
+                q.call().close();
+            });
+        } finally {
+            try {
+                net.close();
+            } finally {
+                memory.close();
+            }
+        }
+    }
+}

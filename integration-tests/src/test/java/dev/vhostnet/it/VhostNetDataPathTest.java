@@ -1,0 +1,154 @@
+package dev.vhostnet.it;
+
+import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.ctl.driver.RxFrame;
+import dev.vhostnet.ctl.driver.VirtioNetDriver;
+import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import dev.vhostnet.tap.Frames;
+import dev.vhostnet.tap.TapInNamespace;
+import java.net.DatagramSocket;
+import java.nio.ByteBuffer;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** Frames through the kernel's vhost-net, with this process as the guest's virtio-net driver. */
+@Tag("vhost-net")
+class VhostNetDataPathTest {
+    static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
+            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
+            | bit(VirtioUapi.VIRTIO_NET_F_CSUM) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM);
+    private static final int HEADERS = Frames.ETH_HLEN + Frames.IP_HLEN + Frames.UDP_HLEN;
+
+    @BeforeEach
+    void needsVhostNet() {
+        KernelNet.assumeVhostNet();
+    }
+
+    /** A payload of {@code length} bytes that starts with its sequence number, the rest random from it. */
+    static byte[] payload(int seq, int length) {
+        byte[] p = new byte[length];
+        new Random(seq).nextBytes(p);
+        ByteBuffer.wrap(p).putInt(seq);
+        return p;
+    }
+
+    static byte[] frameTo(KernelNet k, int port, int srcPort, byte[] payload) {
+        return Frames.udp(TapInNamespace.GUEST_MAC, k.net.tapMac, TapInNamespace.GUEST_IP_BYTES,
+                TapInNamespace.HOST_IP_BYTES, srcPort, port, payload);
+    }
+
+    static void transmit(VirtioNetDriver driver, byte[] frame) throws Exception {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (!driver.transmit(VirtioNetHeader.NONE, frame)) {
+            driver.reclaimTx();
+            assertTrue(System.nanoTime() < deadline, "the TX ring stayed full for 5 s: vhost-net is not consuming it");
+            Thread.sleep(1);
+        }
+    }
+
+    @Test
+    void tenThousandFramesOf60To1514BytesArriveByteExactAndInOrder() throws Exception {
+        try (KernelNet k = KernelNet.start(1, FEATURES); DatagramSocket socket = k.net.socket()) {
+            int port = socket.getLocalPort();
+            VirtioNetDriver driver = k.driver(0);
+            int sent = 0;
+            int received = 0;
+            while (received < 10_000) {
+                for (int batch = 0; batch < 64 && sent < 10_000; batch++, sent++) {
+                    int size = 60 + (int) ((sent * 7919L) % (1514 - 60 + 1));
+                    transmit(driver, frameTo(k, port, 40000, payload(sent, size - HEADERS)));
+                }
+                for (; received < sent; received++) {
+                    byte[] got = TapInNamespace.receive(socket);
+                    int size = 60 + (int) ((received * 7919L) % (1514 - 60 + 1));
+                    assertArrayEquals(payload(received, size - HEADERS), got, "datagram " + received + ", in order");
+                }
+            }
+            assertEquals(10_000, driver.counters().txFrames());
+        }
+    }
+
+    @Test
+    void datagramsFromTheNamespaceArriveInRxBuffersWithTheirHeadersMergedAcrossBuffers() throws Exception {
+        try (KernelNet k = KernelNet.start(1, FEATURES); DatagramSocket socket = k.net.socket()) {
+            k.net.ns.ip("link", "set", "dev", k.net.tap.name(), "mtu", "9000");
+            k.net.addGuestNeighbour();
+            for (int length : new int[] {1, 100, 1472, 2000, 5000, 8000}) {
+                byte[] sent = payload(length, Math.max(length, 4));
+                TapInNamespace.sendToGuest(socket, 5555, sent);
+                RxFrame rx = receiveUdpTo(k, 0, 5555);
+                assertArrayEquals(sent, Frames.udpPayload(rx.frame(), 0), "payload of " + sent.length);
+                int frameBytes = HEADERS + sent.length + 12;
+                assertEquals((frameBytes + KernelNet.BUFFER - 1) / KernelNet.BUFFER, rx.hdr().numBuffers(),
+                        "buffers merged for a " + rx.frame().length + "-byte frame");
+                assertTrue(rx.hdr().flags() == 0 || rx.hdr().flags() == VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM
+                        || rx.hdr().flags() == VirtioUapi.VIRTIO_NET_HDR_F_DATA_VALID, "flags " + rx.hdr());
+                if ((rx.hdr().flags() & VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0) {
+                    assertEquals(Frames.ETH_HLEN + Frames.IP_HLEN, rx.hdr().csumStart());
+                    assertEquals(6, rx.hdr().csumOffset());
+                }
+            }
+        }
+    }
+
+    static RxFrame receiveUdpTo(KernelNet k, int pair, int port) throws Exception {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            Optional<RxFrame> rx = k.receive(pair, 500);
+            if (rx.isPresent() && Frames.isUdpTo(rx.get().frame(), 0, port)) {
+                return rx.get();
+            }
+        }
+        throw new AssertionError("no UDP frame to port " + port + " reached the RX queue of pair " + pair);
+    }
+
+    @Test
+    void twoQueuePairsCarryTrafficAtOnce() throws Exception {
+        try (KernelNet k = KernelNet.start(2, FEATURES); DatagramSocket socket = k.net.socket()) {
+            int port = socket.getLocalPort();
+            Set<Integer> expected = new HashSet<>();
+            for (int i = 0; i < 200; i++) {
+                transmit(k.driver(i % 2), frameTo(k, port, 41000 + i % 2, payload(i, 200)));
+                expected.add(i);
+            }
+            Set<Integer> got = new HashSet<>();
+            for (int i = 0; i < 200; i++) {
+                got.add(ByteBuffer.wrap(TapInNamespace.receive(socket)).getInt());
+            }
+            assertEquals(expected, got, "both TX queues delivered every frame");
+            assertEquals(100, k.driver(0).counters().txFrames());
+            assertEquals(100, k.driver(1).counters().txFrames());
+
+            k.net.addGuestNeighbour();
+            int[] perQueue = new int[2];
+            for (int flow = 0; flow < 32; flow++) {
+                try (DatagramSocket from = k.net.socket()) {
+                    TapInNamespace.sendToGuest(from, 6000, payload(flow, 64));
+                }
+            }
+            int total = 0;
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (total < 32 && System.nanoTime() < deadline) {
+                for (int q = 0; q < 2; q++) {
+                    Optional<RxFrame> rx = k.receive(q, 50);
+                    if (rx.isPresent() && Frames.isUdpTo(rx.get().frame(), 0, 6000)) {
+                        perQueue[q]++;
+                        total++;
+                    }
+                }
+            }
+            assertEquals(32, total, "every flow's datagram arrived on one of the RX queues");
+            assertTrue(perQueue[0] > 0 && perQueue[1] > 0, "flows spread over both queues: " + perQueue[0] + "/" + perQueue[1]);
+        }
+    }
+}

@@ -1,0 +1,120 @@
+package dev.vhostnet.it;
+
+import static dev.vhostnet.it.VhostNetDataPathTest.FEATURES;
+import static dev.vhostnet.it.VhostNetDataPathTest.frameTo;
+import static dev.vhostnet.it.VhostNetDataPathTest.payload;
+import static dev.vhostnet.it.VhostNetDataPathTest.receiveUdpTo;
+import static dev.vhostnet.it.VhostNetDataPathTest.transmit;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.vhostnet.ctl.DirtyLog;
+import dev.vhostnet.ctl.VhostNetDevice;
+import dev.vhostnet.ctl.driver.DriverMemory;
+import dev.vhostnet.tap.Frames;
+import dev.vhostnet.tap.TapInNamespace;
+import java.net.DatagramSocket;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** Stopping and restarting a running vhost-net device, and its dirty page log. */
+@Tag("vhost-net")
+class VhostNetLifecycleTest {
+    private static final int FRAMES = 3000;
+
+    @BeforeEach
+    void needsVhostNet() {
+        KernelNet.assumeVhostNet();
+    }
+
+    @Test
+    void stopUnderTrafficAndRestartFromTheSavedBasesLosesAndRepeatsNothing() throws Exception {
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try (KernelNet k = KernelNet.start(1, FEATURES); DatagramSocket socket = k.net.socket()) {
+            int port = socket.getLocalPort();
+            AtomicInteger received = new AtomicInteger();
+            Future<?> sender = threads.submit(() -> {
+                for (int i = 0; i < FRAMES; i++) {
+                    while (i - received.get() > 100) {
+                        Thread.sleep(1);
+                    }
+                    transmit(k.driver(0), frameTo(k, port, 40000, payload(i, 100)));
+                }
+                return null;
+            });
+            Future<List<Integer>> receiver = threads.submit(() -> {
+                List<Integer> seqs = new ArrayList<>();
+                while (seqs.size() < FRAMES) {
+                    seqs.add(ByteBuffer.wrap(TapInNamespace.receive(socket)).getInt());
+                    received.incrementAndGet();
+                }
+                return seqs;
+            });
+            while (received.get() < FRAMES / 3) {
+                Thread.sleep(1);
+            }
+            int[] bases = k.device.stop();
+            assertEquals(VhostNetDevice.State.STOPPED, k.device.state());
+            int atStop = received.get();
+            assertTrue(bases[1] >= atStop, "the TX base " + bases[1] + " counts at least the " + atStop + " frames delivered");
+
+            k.net.addGuestNeighbour();
+            try (DatagramSocket toGuest = k.net.socket()) {
+                for (int i = 0; i < 20; i++) {
+                    TapInNamespace.sendToGuest(toGuest, 7000, payload(i, 32));
+                }
+            }
+            k.device.restart();
+            sender.get(60, TimeUnit.SECONDS);
+            List<Integer> seqs = receiver.get(60, TimeUnit.SECONDS);
+            for (int i = 0; i < FRAMES; i++) {
+                assertEquals(i, seqs.get(i), "datagram " + i + " of " + FRAMES);
+            }
+            for (int i = 0; i < 20; i++) {
+                assertArrayEquals(payload(i, 32), Frames.udpPayload(receiveUdpTo(k, 0, 7000).frame(), 0),
+                        "datagram " + i + " sent to the guest while the device was stopped");
+            }
+            assertTrue(k.receive(0, 300).isEmpty(), "no datagram twice");
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    @Test
+    void theDirtyLogMarksThePagesVhostWroteAndNoOther() throws Exception {
+        try (KernelNet k = KernelNet.start(1, FEATURES, KernelNet.BUFFER, c -> c.dirtyLog(true));
+             DatagramSocket socket = k.net.socket()) {
+            k.net.addGuestNeighbour();
+            DirtyLog log = k.device.dirtyLog();
+            log.clear();
+            byte[] sent = payload(9, 1400);
+            TapInNamespace.sendToGuest(socket, 7100, sent);
+            assertArrayEquals(sent, Frames.udpPayload(receiveUdpTo(k, 0, 7100).frame(), 0));
+
+            DriverMemory.QueuePair pair = k.layout.queuePair(0);
+            long rxBuffersEnd = pair.rxBuffersGpa() + (long) pair.bufferCount() * pair.bufferSize();
+            List<Long> dirty = log.dirtyPages();
+            assertTrue(log.isDirty(pair.rx().usedGpa()), "the RX used ring vhost wrote is dirty: " + dirty);
+            assertTrue(dirty.stream().anyMatch(p -> p >= pair.rxBuffersGpa() && p < rxBuffersEnd),
+                    "an RX buffer page vhost wrote the datagram into is dirty: " + dirty);
+            long usedPage = pair.rx().usedGpa() & -4096L;
+            for (long page : dirty) {
+                assertTrue(page == usedPage || (page >= pair.rxBuffersGpa() && page < rxBuffersEnd),
+                        "page 0x" + Long.toHexString(page) + " is dirty, but vhost wrote only the RX used ring and RX buffers");
+            }
+            assertFalse(log.isDirty(pair.txBuffersGpa()), "TX buffers were not written by vhost");
+            assertFalse(log.isDirty(KernelNet.RAM - 4096), "an untouched page is clean");
+        }
+    }
+}
