@@ -11,8 +11,10 @@ import dev.vhostnet.ctl.driver.VirtioNetDriver;
 import dev.vhostnet.ctl.driver.VirtioNetHeader;
 import dev.vhostnet.tap.Frames;
 import dev.vhostnet.tap.TapInNamespace;
+import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.Random;
@@ -98,6 +100,24 @@ class VhostNetDataPathTest {
                     assertEquals(6, rx.hdr().csumOffset());
                 }
             }
+        }
+    }
+
+    @Test
+    void aSixtyFourKibGsoDatagramLeavesAsOneFrameAndArrivesWhole() throws Exception {
+        long features = FEATURES | bit(VirtioUapi.VIRTIO_NET_F_HOST_UFO);
+        try (KernelNet k = KernelNet.start(1, features); DatagramSocket socket = k.net.socket()) {
+            assertTrue(k.device.has(VirtioUapi.VIRTIO_NET_F_HOST_UFO), "the tap has a vnet header, so the guest may send UFO");
+            socket.setReceiveBufferSize(1 << 20);
+            byte[] sent = payload(64, 65000);
+            byte[] frame = frameTo(k, socket.getLocalPort(), 40000, sent);
+            ByteBuffer.wrap(frame).putShort(Frames.UDP_CHECK, (short) Frames.fold(Frames.pseudoHeader(frame)));
+            VirtioNetHeader gso = new VirtioNetHeader(VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM, VirtioUapi.VIRTIO_NET_HDR_GSO_UDP,
+                    HEADERS, 1472, Frames.ETH_HLEN + Frames.IP_HLEN, 6, 0);
+            assertTrue(k.driver(0).transmit(gso, frame), "one 65042-byte frame, gathered from TX buffers");
+            DatagramPacket p = new DatagramPacket(new byte[70000], 70000);
+            socket.receive(p);
+            assertArrayEquals(sent, Arrays.copyOf(p.getData(), p.getLength()));
         }
     }
 
