@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.ctl.VhostNet;
 import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.eventfd.Kvm;
 import dev.vhostnet.eventfd.KvmVm;
 import dev.vhostnet.sys.Errno;
@@ -51,6 +52,23 @@ class VhostNetDeviceTest {
             assertEquals("ioctl VHOST_SET_OWNER on /dev/vhost-net", twice.call());
         }
         assertEquals("", OpenFds.leakedSince(before));
+    }
+
+    @Test
+    void theRequestsNoDataPathTestUsesWorkThroughTheirTypedMethods() throws Exception {
+        try (VhostNet vhost = VhostNet.open(); EventFd logFd = EventFd.create()) {
+            vhost.setOwner();
+            vhost.resetOwner();
+            vhost.setOwner();
+            long backendFeatures = vhost.getBackendFeatures();
+            vhost.setBackendFeatures(backendFeatures);
+            vhost.setLogFd(logFd);
+            vhost.setLogFd(null);
+            vhost.setVringBusyloopTimeout(1, 50);
+            assertEquals(50, vhost.getVringBusyloopTimeout(1));
+            vhost.setVringBusyloopTimeout(1, 0);
+            assertEquals(0, vhost.getVringBusyloopTimeout(1));
+        }
     }
 
     @Test
