@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * {@link QueueCounters}). The first violation marks the queue broken (the caller should set
  * {@code VIRTIO_CONFIG_S_NEEDS_RESET} and raise a configuration interrupt): a chain that was
  * popped but turns out bad is returned to the driver with used length 0, as Firecracker does,
- * the violation is logged once, and {@link #pop()} returns nothing until {@link #reset()}.
+ * the violation is logged (at WARN the first time in the queue's life, then at DEBUG), and
+ * {@link #pop()} returns nothing until {@link #reset()}.
  * Nothing the driver writes makes this class throw or touch memory outside the ranges it checked:
  * the rings are checked to lie in guest memory at construction, every buffer and indirect table
  * when a chain is walked, and every copy goes through {@link MemoryTable}, which checks again.
@@ -84,6 +85,7 @@ public final class DeviceQueue {
     private boolean signalledUsedValid;
     private Violation violation;
     private String brokenReason;
+    private boolean warned;
 
     // The descriptor being looked at: read once from guest memory, then only these copies are used.
     private long dAddr;
@@ -258,14 +260,13 @@ public final class DeviceQueue {
             readDescriptor(table, 0);
             chain.countDescriptor();
         }
+        // TTL: a table of max entries holds no chain longer than max, so the max-th NEXT is a loop.
+        // Checked before reading, so no walk reads more than max descriptors of a table.
         int visited = 0;
         boolean writableSeen = false;
         long total = 0;
         while (true) {
-            if (++visited > max) {
-                detail = String.format("more than %d descriptors: a loop", max);
-                return Violation.CHAIN_TOO_LONG;
-            }
+            visited++;
             if ((dFlags & VRING_DESC_F_INDIRECT) != 0) {
                 detail = "descriptor " + visited + " of the chain has INDIRECT";
                 return inIndirect ? Violation.NESTED_INDIRECT : Violation.INDIRECT_NOT_AT_HEAD;
@@ -294,6 +295,10 @@ public final class DeviceQueue {
             if (dNext >= max) {
                 detail = String.format("next %d in a table of %d", dNext, max);
                 return Violation.NEXT_OUT_OF_RANGE;
+            }
+            if (visited == max) {
+                detail = String.format("descriptor %d of a table of %d has NEXT: a loop", visited, max);
+                return Violation.CHAIN_TOO_LONG;
             }
             readDescriptor(table, dNext);
             chain.countDescriptor();
@@ -497,8 +502,15 @@ public final class DeviceQueue {
         }
         violation = v;
         brokenReason = v.description() + ": " + what;
-        log.warn("virtqueue {} broken by the driver: {} (counter {}); the device needs a reset", name, brokenReason,
-                v.counterName());
+        // Once per queue at WARN, so a driver that breaks the queue after every reset cannot flood
+        // the log; the counters keep counting.
+        if (!warned) {
+            warned = true;
+            log.warn("virtqueue {} broken by the driver: {} (counter {}); the device needs a reset", name,
+                    brokenReason, v.counterName());
+        } else {
+            log.debug("virtqueue {} broken by the driver again: {} (counter {})", name, brokenReason, v.counterName());
+        }
     }
 
     @Override
