@@ -3,6 +3,8 @@ package dev.vhostnet.ctl.device;
 import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_F_NOTIFY_ON_EMPTY;
 import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_RING_F_EVENT_IDX;
 import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC;
+import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_F_INDIRECT;
+import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_F_NEXT;
 import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_SIZE;
 import static dev.vhostnet.ctl.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -15,6 +17,7 @@ import dev.vhostnet.memtable.MemoryTable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +26,7 @@ import java.util.SplittableRandom;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -91,6 +95,39 @@ class HostileRingProperties {
     @Property(tries = 100_000)
     void seededRingsBehaveTheSame(@ForAll("sizes") int size, @ForAll long seed) {
         check(fromSeed(size, seed));
+    }
+
+    // --- regressions: every failure the properties found, kept as a fixed example -----------------
+
+    /**
+     * Found by the first run: a loop through a full indirect table was caught only on reading a
+     * descriptor past the table size (the head, then max + 1 entries), one more than the bound.
+     * The walk now stops at the max-th NEXT before reading.
+     */
+    @Example
+    void aLoopThroughAFullIndirectTableReadsNoMoreThanTheTable() {
+        Desc buffer = new Desc(A + 0x4000, 8, 0, 0);
+        List<Desc> table = padded(List.of(new Desc(tableAddress(0), 32, VRING_DESC_F_INDIRECT, 0)), buffer);
+        List<Desc> loop = padded(List.of(new Desc(A + 0x4000, 8, VRING_DESC_F_NEXT, 1),
+                new Desc(A + 0x4100, 8, VRING_DESC_F_NEXT, 0)), buffer);
+        List<List<Desc>> indirect = new ArrayList<>();
+        indirect.add(loop);
+        while (indirect.size() < TABLES) {
+            indirect.add(padded(List.of(), buffer));
+        }
+        Scenario s = new Scenario(2, bit(VIRTIO_RING_F_INDIRECT_DESC), 0, 1, table,
+                Collections.nCopies(MAX_SIZE, 0), indirect);
+        check(s);
+        DeviceQueue q = QUEUES.get(List.of(2L, bit(VIRTIO_RING_F_INDIRECT_DESC)));
+        assertEquals(Optional.of(Violation.CHAIN_TOO_LONG), q.violation());
+    }
+
+    static List<Desc> padded(List<Desc> first, Desc filler) {
+        List<Desc> out = new ArrayList<>(first);
+        while (out.size() < MAX_SIZE) {
+            out.add(filler);
+        }
+        return out;
     }
 
     /** Runs one scenario and checks every invariant; also the body of the regression examples. */
