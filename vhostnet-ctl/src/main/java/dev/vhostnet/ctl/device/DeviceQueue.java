@@ -353,6 +353,18 @@ public final class DeviceQueue {
     }
 
     /**
+     * Gives back the last {@code count} popped chains, not yet pushed: the next pops return them
+     * again (QEMU's {@code virtqueue_rewind}, Firecracker's {@code undo_pop}) — for a receive path
+     * that popped buffers for a frame they turn out too small for.
+     */
+    public void rewind(int count) {
+        Preconditions.checkArgument(count >= 0 && count <= inFlight - pendingUsed,
+                "%s: cannot rewind %s chains, %s popped and not pushed", name, count, inFlight - pendingUsed);
+        nextAvail = (nextAvail - count) & 0xffff;
+        inFlight -= count;
+    }
+
+    /**
      * Writes a used element for chain {@code head} with {@code len} bytes written (an unsigned
      * 32-bit value), not yet visible to the driver: {@link #flushUsed()} publishes it
      * ({@code virtqueue_fill}).

@@ -184,6 +184,23 @@ class DeviceQueueTest {
     }
 
     @Test
+    void rewoundChainsArePoppedAgain() {
+        ring.desc(0, BUF, 10, W, 0).desc(1, BUF + 10, 10, W, 0).post(0, 1);
+        DeviceQueue q = queue(0);
+        q.pop().orElseThrow();
+        q.pop().orElseThrow();
+
+        q.rewind(2);
+
+        assertEquals(0, q.nextAvail());
+        assertEquals(0, q.inFlight());
+        assertEquals(0, q.pop().orElseThrow().head());
+        assertEquals(1, q.pop().orElseThrow().head());
+        q.pushUsed(1, 0);
+        assertThrows(IllegalArgumentException.class, () -> q.rewind(2), "one is already pushed");
+    }
+
+    @Test
     void indicesWrapAt16Bits() {
         ring.setUsedIdx(65534);
         ring.setAvailIdx(65534);
