@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VhostNet;
-import dev.vhostnet.ctl.VhostNetConfig;
+import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.VhostNetDevice;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.driver.DriverMemory;
@@ -56,7 +56,7 @@ final class KernelNet implements AutoCloseable {
         return start(pairs, features, BUFFER, c -> c);
     }
 
-    static KernelNet start(int pairs, long features, int bufferSize, UnaryOperator<VhostNetConfig.Builder> more)
+    static KernelNet start(int pairs, long features, int bufferSize, UnaryOperator<NetDeviceConfig.Builder> more)
             throws Exception {
         MemoryTable memory = MemoryTable.builder().region(0, RAM).build();
         TapInNamespace net = null;
@@ -64,7 +64,7 @@ final class KernelNet implements AutoCloseable {
         try {
             net = TapInNamespace.open(TapConfig.builder().queues(pairs).vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF));
             DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, RING, bufferSize);
-            VhostNetConfig.Builder config = VhostNetConfig.builder().memory(memory).tap(net.tap).driverFeatures(features);
+            NetDeviceConfig.Builder config = NetDeviceConfig.builder().memory(memory).tap(net.tap).driverFeatures(features);
             List<Virtqueue> queues = new ArrayList<>();
             for (DriverMemory.QueuePair p : layout.queuePairs()) {
                 Virtqueue rx = queue(p.rx(), fds);

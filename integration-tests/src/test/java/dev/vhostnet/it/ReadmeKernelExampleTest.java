@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VhostNetConfig;
+import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.VhostNetDevice;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.driver.DriverMemory;
@@ -36,7 +36,7 @@ class ReadmeKernelExampleTest {
              EventFd rxKick = EventFd.create(); EventFd rxCall = EventFd.create();
              EventFd txKick = EventFd.create(); EventFd txCall = EventFd.create()) {
             DriverMemory.QueuePair rings = DriverMemory.layout(1 << 20, 63 << 20, 1, 256, 2048).queuePair(0);
-            try (VhostNetDevice device = VhostNetDevice.start(VhostNetConfig.builder()
+            try (VhostNetDevice device = VhostNetDevice.start(NetDeviceConfig.builder()
                     .memory(ram).tap(tap)
                     .queuePair(new QueuePair(new Virtqueue(rings.rx(), rxKick, rxCall), new Virtqueue(rings.tx(), txKick, txCall)))
                     .driverFeatures(bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_NET_F_MRG_RXBUF) | bit(VIRTIO_RING_F_EVENT_IDX))

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VhostNet;
-import dev.vhostnet.ctl.VhostNetConfig;
+import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.VhostNetDevice;
 import dev.vhostnet.ctl.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
@@ -65,7 +65,7 @@ class VhostNetErrorsTest {
             QueuePair outside = new QueuePair(queue(VringLayout.contiguous(0xfe000, 256), fds),
                     queue(VringLayout.contiguous(0x20000, 256), fds));
             IllegalArgumentException ring = assertThrows(IllegalArgumentException.class,
-                    () -> VhostNetConfig.builder().memory(memory).tap(tap).queuePair(outside).build());
+                    () -> NetDeviceConfig.builder().memory(memory).tap(tap).queuePair(outside).build());
             assertTrue(ring.getMessage().contains("of queue 0 (RX) of pair 0") && ring.getMessage().contains("not inside guest memory"),
                     ring.getMessage());
 
@@ -79,7 +79,7 @@ class VhostNetErrorsTest {
             QueuePair good = new QueuePair(queue(VringLayout.contiguous(0x10000, 256), fds),
                     queue(VringLayout.contiguous(0x20000, 256), fds));
             IllegalStateException noHeader = assertThrows(IllegalStateException.class, () -> VhostNetDevice.start(
-                    VhostNetConfig.builder().memory(memory).tap(tap).queuePair(good).requireAll(true)
+                    NetDeviceConfig.builder().memory(memory).tap(tap).queuePair(good).requireAll(true)
                             .driverFeatures(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_CSUM)).build()));
             assertTrue(noHeader.getMessage().contains("has no vnet header"), noHeader.getMessage());
         } finally {
@@ -112,7 +112,7 @@ class VhostNetErrorsTest {
              TapDevice tap = TapDevice.open(TapConfig.builder().name("vt%d").vnetHeader(12).build())) {
             QueuePair pair = new QueuePair(queue(VringLayout.contiguous(0x10000, 256), fds),
                     queue(VringLayout.contiguous(0x20000, 256), fds));
-            VhostNetConfig config = VhostNetConfig.builder().memory(memory).tap(tap).queuePair(pair)
+            NetDeviceConfig config = NetDeviceConfig.builder().memory(memory).tap(tap).queuePair(pair)
                     .driverFeatures(bit(VirtioUapi.VIRTIO_F_VERSION_1))
                     .onVringError((p, vring, count) -> reported.complete("pair " + p + " vring " + vring))
                     .build();

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VhostNetConfig;
+import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.VhostNetDevice;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.driver.DriverMemory;
@@ -91,7 +91,7 @@ class VhostNetKvmTest {
 
             DriverMemory layout = DriverMemory.layout(0x20000, 0xe0000, 1, 16, 2048);
             DriverMemory.QueuePair rings = layout.queuePair(0);
-            VhostNetConfig config = VhostNetConfig.builder().memory(guest.memory).tap(net.tap).driverFeatures(FEATURES)
+            NetDeviceConfig config = NetDeviceConfig.builder().memory(guest.memory).tap(net.tap).driverFeatures(FEATURES)
                     .queuePair(new QueuePair(new Virtqueue(rings.rx(), rxKick, rxCall), new Virtqueue(rings.tx(), txDoorbell, txCall)))
                     .build();
             try (VhostNetDevice device = VhostNetDevice.start(config)) {

@@ -2,16 +2,16 @@ package dev.vhostnet.memtable;
 
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
-import com.google.common.collect.ImmutableRangeMap;
 import com.google.common.collect.Range;
 import com.google.common.collect.RangeMap;
 import com.google.common.collect.TreeRangeMap;
 import com.sun.jna.Memory;
-import com.sun.jna.Pointer;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.VhostUapi.VhostMemory;
 import dev.vhostnet.sys.VhostUapi.VhostMemoryRegion;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -24,14 +24,15 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class MemoryTable implements AutoCloseable {
     private final ImmutableList<GuestRegion> regions;
-    private final ImmutableRangeMap<Long, GuestRegion> byGpa;
+    /** The regions sorted by guest-physical address, with their starts: a lookup allocates nothing. */
+    private final GuestRegion[] byGpa;
+    private final long[] starts;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private MemoryTable(List<GuestRegion> regions) {
         this.regions = ImmutableList.copyOf(regions);
-        ImmutableRangeMap.Builder<Long, GuestRegion> map = ImmutableRangeMap.builder();
-        regions.forEach(r -> map.put(Range.closedOpen(r.gpa(), r.gpaEnd()), r));
-        this.byGpa = map.build();
+        this.byGpa = regions.stream().sorted(Comparator.comparingLong(GuestRegion::gpa)).toArray(GuestRegion[]::new);
+        this.starts = Arrays.stream(byGpa).mapToLong(GuestRegion::gpa).toArray();
     }
 
     public static Builder builder() {
@@ -64,7 +65,7 @@ public final class MemoryTable implements AutoCloseable {
         if (Long.compareUnsigned(end, gpa) < 0) {
             throw new GuestAddressException(gpa, length, "wraps around the end of the address space");
         }
-        GuestRegion r = gpa < 0 ? null : byGpa.get(gpa);
+        GuestRegion r = gpa < 0 ? null : lookup(gpa);
         if (r == null) {
             throw new GuestAddressException(gpa, length, "starts outside guest memory");
         }
@@ -72,6 +73,12 @@ public final class MemoryTable implements AutoCloseable {
             throw new GuestAddressException(gpa, length, "crosses the end of " + r);
         }
         return r;
+    }
+
+    private GuestRegion lookup(long gpa) {
+        int i = Arrays.binarySearch(starts, gpa);
+        int index = i >= 0 ? i : -i - 2;
+        return index >= 0 && gpa < byGpa[index].gpaEnd() ? byGpa[index] : null;
     }
 
     /** Whether {@code [gpa, gpa + length)} lies wholly inside one region. */
@@ -85,52 +92,57 @@ public final class MemoryTable implements AutoCloseable {
     }
 
     public byte getByte(long gpa) {
-        return at(gpa, 1).getByte(0);
+        GuestRegion r = region(gpa, 1);
+        return r.base().getByte(gpa - r.gpa());
     }
 
     public short getShort(long gpa) {
-        return at(gpa, 2).getShort(0);
+        GuestRegion r = region(gpa, 2);
+        return r.base().getShort(gpa - r.gpa());
     }
 
     public int getInt(long gpa) {
-        return at(gpa, 4).getInt(0);
+        GuestRegion r = region(gpa, 4);
+        return r.base().getInt(gpa - r.gpa());
     }
 
     public long getLong(long gpa) {
-        return at(gpa, 8).getLong(0);
+        GuestRegion r = region(gpa, 8);
+        return r.base().getLong(gpa - r.gpa());
     }
 
     public void putByte(long gpa, byte value) {
-        at(gpa, 1).setByte(0, value);
+        GuestRegion r = region(gpa, 1);
+        r.base().setByte(gpa - r.gpa(), value);
     }
 
     public void putShort(long gpa, short value) {
-        at(gpa, 2).setShort(0, value);
+        GuestRegion r = region(gpa, 2);
+        r.base().setShort(gpa - r.gpa(), value);
     }
 
     public void putInt(long gpa, int value) {
-        at(gpa, 4).setInt(0, value);
+        GuestRegion r = region(gpa, 4);
+        r.base().setInt(gpa - r.gpa(), value);
     }
 
     public void putLong(long gpa, long value) {
-        at(gpa, 8).setLong(0, value);
+        GuestRegion r = region(gpa, 8);
+        r.base().setLong(gpa - r.gpa(), value);
     }
 
     /** Copies {@code length} bytes at {@code gpa} into {@code dst[offset..]}. */
     public void read(long gpa, byte[] dst, int offset, int length) {
         Preconditions.checkPositionIndexes(offset, offset + length, dst.length);
-        at(gpa, length).read(0, dst, offset, length);
+        GuestRegion r = region(gpa, length);
+        r.base().read(gpa - r.gpa(), dst, offset, length);
     }
 
     /** Copies {@code src[offset..offset+length)} to guest memory at {@code gpa}. */
     public void write(long gpa, byte[] src, int offset, int length) {
         Preconditions.checkPositionIndexes(offset, offset + length, src.length);
-        at(gpa, length).write(0, src, offset, length);
-    }
-
-    private Pointer at(long gpa, long length) {
         GuestRegion r = region(gpa, length);
-        return r.base().share(gpa - r.gpa());
+        r.base().write(gpa - r.gpa(), src, offset, length);
     }
 
     /**

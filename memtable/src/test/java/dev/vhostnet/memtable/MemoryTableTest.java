@@ -57,6 +57,28 @@ class MemoryTableTest {
     }
 
     @Test
+    void accessorsAndTranslationAllocateNothing() throws Exception {
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        try (MemoryTable mem = MemoryTable.builder().region(0, 2 * MIB).region(4 * MIB, MIB).region(8 * MIB, MIB).build()) {
+            long sink = 0;
+            for (int round = 0; round < 2; round++) {
+                long before = threads.getThreadAllocatedBytes(Thread.currentThread().getId());
+                for (int i = 0; i < 100_000; i++) {
+                    long gpa = (i % 2 == 0 ? 4 * MIB : 8 * MIB) + (i % 1000) * 8L;
+                    mem.putLong(gpa, i);
+                    sink += mem.getLong(gpa) + mem.getShort(gpa) + mem.translate(gpa, 8);
+                }
+                long allocated = threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
+                if (round == 1) {
+                    assertTrue(allocated < 4096, allocated + " bytes allocated by 100,000 accesses");
+                }
+            }
+            assertTrue(sink != 0);
+        }
+    }
+
+    @Test
     void rejectsBadLayoutsBeforeAllocatingAnything() {
         Set<Integer> before = OpenFds.snapshot();
         assertMessage("at least one region", MemoryTable.builder());

@@ -33,7 +33,7 @@ public final class VhostNetDevice implements AutoCloseable {
         CLOSED
     }
 
-    private final VhostNetConfig config;
+    private final NetDeviceConfig config;
     private final List<VhostBackend> backends;
     private final Features.Negotiated features;
     private final DirtyLog dirtyLog;
@@ -41,7 +41,7 @@ public final class VhostNetDevice implements AutoCloseable {
     private final int[] bases;
     private State state;
 
-    private VhostNetDevice(VhostNetConfig config, List<VhostBackend> backends, Features.Negotiated features,
+    private VhostNetDevice(NetDeviceConfig config, List<VhostBackend> backends, Features.Negotiated features,
             DirtyLog dirtyLog, VringErrorWatcher errors, int[] bases) {
         this.config = config;
         this.backends = backends;
@@ -52,7 +52,7 @@ public final class VhostNetDevice implements AutoCloseable {
     }
 
     /** Starts with every vring at index 0. */
-    public static VhostNetDevice start(VhostNetConfig config) throws VhostStepException, SysException {
+    public static VhostNetDevice start(NetDeviceConfig config) throws VhostStepException, SysException {
         return start(config, new int[config.queuePairs().size() * 2]);
     }
 
@@ -60,7 +60,7 @@ public final class VhostNetDevice implements AutoCloseable {
      * Starts with each vring's next available index from {@code bases} ({@code pair * 2 + vring}):
      * to take over rings another backend ran, from the indices its stop returned.
      */
-    public static VhostNetDevice start(VhostNetConfig config, int[] bases) throws VhostStepException, SysException {
+    public static VhostNetDevice start(NetDeviceConfig config, int[] bases) throws VhostStepException, SysException {
         int pairs = config.queuePairs().size();
         Preconditions.checkArgument(bases.length == pairs * 2, "%s bases for %s vrings", bases.length, pairs * 2);
         for (int base : bases) {
@@ -110,7 +110,7 @@ public final class VhostNetDevice implements AutoCloseable {
     }
 
     /** Probes which offloads the tap takes (setting them all, stepping down), then negotiates against that. */
-    private static Features.Negotiated negotiate(VhostNetConfig config, long offer) throws SysException {
+    private static Features.Negotiated negotiate(NetDeviceConfig config, long offer) throws SysException {
         TapDevice tap = config.tap();
         Set<Offload> accepted = tap.config().vnetHeader()
                 ? tap.setOffloads(EnumSet.copyOf(Features.GUEST_OFFLOADS.values())) : Set.of();
@@ -225,9 +225,9 @@ public final class VhostNetDevice implements AutoCloseable {
         return (features.virtio() & bit(feature)) != 0;
     }
 
-    /** The dirty log, when {@link VhostNetConfig#dirtyLog()} asked for one. */
+    /** The dirty log, when {@link NetDeviceConfig#dirtyLog()} asked for one. */
     public DirtyLog dirtyLog() {
-        Preconditions.checkState(dirtyLog != null, "dirty logging was not asked for: VhostNetConfig.dirtyLog(true)");
+        Preconditions.checkState(dirtyLog != null, "dirty logging was not asked for: NetDeviceConfig.dirtyLog(true)");
         return dirtyLog;
     }
 

@@ -145,7 +145,7 @@ final class RecordingVhostBackend implements VhostBackend {
     }
 
     /** An opener handing out recording backends, pair by pair. */
-    static final class Opener implements VhostNetConfig.BackendOpener {
+    static final class Opener implements NetDeviceConfig.BackendOpener {
         final List<String> log = new ArrayList<>();
         final List<RecordingVhostBackend> opened = new ArrayList<>();
         private final long offer;

@@ -71,8 +71,8 @@ class VhostNetDeviceTest {
         return new Virtqueue(layout, kick, call);
     }
 
-    private VhostNetConfig.Builder config(int pairs, RecordingVhostBackend.Opener opener) throws Exception {
-        VhostNetConfig.Builder b = VhostNetConfig.builder().memory(memory).tap(tap(pairs, true)).opener(opener)
+    private NetDeviceConfig.Builder config(int pairs, RecordingVhostBackend.Opener opener) throws Exception {
+        NetDeviceConfig.Builder b = NetDeviceConfig.builder().memory(memory).tap(tap(pairs, true)).opener(opener)
                 .driverFeatures(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
                         | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_NET_F_CSUM)
                         | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM));
@@ -139,7 +139,7 @@ class VhostNetDeviceTest {
     void aFailedStepNamesItAndTheQueueAndClosesEverythingItOpened() throws Exception {
         Set<Integer> before = OpenFds.snapshot();
         RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER, "pair 1: SET_VRING_ADDR 1");
-        VhostNetConfig config = config(2, opener).build();
+        NetDeviceConfig config = config(2, opener).build();
         Set<Integer> withTap = OpenFds.snapshot();
         VhostStepException e = assertThrows(VhostStepException.class, () -> VhostNetDevice.start(config));
         assertEquals("SET_VRING_ADDR", e.step());
@@ -159,7 +159,7 @@ class VhostNetDeviceTest {
     @Test
     void dirtyLoggingAddsLogAllTheLogBaseAndTheUsedRingsLogAddress() throws Exception {
         RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER, null);
-        VhostNetConfig config = config(1, opener).dirtyLog(true).build();
+        NetDeviceConfig config = config(1, opener).dirtyLog(true).build();
         QueuePair pair = config.queuePairs().get(0);
         try (VhostNetDevice device = VhostNetDevice.start(config)) {
             assertTrue((device.features().vhost() & bit(dev.vhostnet.sys.VhostUapi.VHOST_F_LOG_ALL)) != 0);
@@ -174,14 +174,14 @@ class VhostNetDeviceTest {
     void rejectsBadConfigurationsBeforeOpeningVhostNet() throws Exception {
         RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER, null);
         IllegalArgumentException queues = assertThrows(IllegalArgumentException.class,
-                () -> VhostNetConfig.builder().memory(memory).tap(tap(1, true)).queuePair(pair(0)).queuePair(pair(1)).build());
+                () -> NetDeviceConfig.builder().memory(memory).tap(tap(1, true)).queuePair(pair(0)).queuePair(pair(1)).build());
         assertTrue(queues.getMessage().contains("2 queue pairs need a tap with 2 queues"), queues.getMessage());
         QueuePair outside = new QueuePair(queue(VringLayout.contiguous(0xff000, RING)), pair(0).tx());
         IllegalArgumentException ring = assertThrows(IllegalArgumentException.class,
-                () -> VhostNetConfig.builder().memory(memory).tap(tap).queuePair(outside).build());
+                () -> NetDeviceConfig.builder().memory(memory).tap(tap).queuePair(outside).build());
         assertTrue(ring.getMessage().startsWith("available ring of queue 0 (RX) of pair 0"), ring.getMessage());
         assertThrows(IllegalArgumentException.class,
-                () -> VhostNetDevice.start(VhostNetConfig.builder().memory(memory).tap(tap).opener(opener)
+                () -> VhostNetDevice.start(NetDeviceConfig.builder().memory(memory).tap(tap).opener(opener)
                         .queuePair(pair(0)).build(), new int[] {0, 65536}));
         assertEquals(List.of(), opener.log, "nothing was opened");
     }
@@ -189,7 +189,7 @@ class VhostNetDeviceTest {
     @Test
     void aTapWithoutVnetHeaderHasVhostAddTheHeaderAndNoOffloads() throws Exception {
         RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER, null);
-        VhostNetConfig.Builder b = VhostNetConfig.builder().memory(memory).tap(tap(1, false)).opener(opener)
+        NetDeviceConfig.Builder b = NetDeviceConfig.builder().memory(memory).tap(tap(1, false)).opener(opener)
                 .queuePair(pair(0)).driverFeatures(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_CSUM));
         try (VhostNetDevice device = VhostNetDevice.start(b.build())) {
             assertTrue(device.features().vhostAddsHeader());

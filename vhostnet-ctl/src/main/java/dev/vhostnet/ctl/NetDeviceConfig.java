@@ -9,11 +9,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * What a vhost-net device is made of: guest memory, a tap with one queue per queue pair, the
+ * What a virtio-net device is made of, whichever backend runs it: guest memory, a tap with one queue per queue pair, the
  * queue pairs' rings and eventfds, the features the driver wants, and whether to log dirty pages.
  * Immutable; checked at {@link Builder#build()} in plain Java, before any ioctl.
  */
-public final class VhostNetConfig {
+public final class NetDeviceConfig {
     /** Opens the control plane of one queue pair (the kernel's vhost-net by default). */
     @FunctionalInterface
     public interface BackendOpener {
@@ -29,7 +29,7 @@ public final class VhostNetConfig {
     private final BackendOpener opener;
     private final VringErrorListener errorListener;
 
-    private VhostNetConfig(Builder b) {
+    private NetDeviceConfig(Builder b) {
         this.memory = b.memory;
         this.tap = b.tap;
         this.queuePairs = ImmutableList.copyOf(b.queuePairs);
@@ -79,7 +79,7 @@ public final class VhostNetConfig {
         return errorListener;
     }
 
-    /** Builds a {@link VhostNetConfig}. */
+    /** Builds a {@link NetDeviceConfig}. */
     public static final class Builder {
         private MemoryTable memory;
         private TapDevice tap;
@@ -138,7 +138,7 @@ public final class VhostNetConfig {
         }
 
         /** Checks the configuration: memory and tap given, a tap queue per pair, every ring inside guest memory. */
-        public VhostNetConfig build() {
+        public NetDeviceConfig build() {
             Preconditions.checkArgument(memory != null, "guest memory is required");
             Preconditions.checkArgument(tap != null, "a tap is required");
             Preconditions.checkArgument(!queuePairs.isEmpty(), "at least one queue pair is required");
@@ -150,7 +150,7 @@ public final class VhostNetConfig {
                     queuePairs.get(p).vring(v).layout().checkIn(memory, QueuePair.describe(p, v));
                 }
             }
-            return new VhostNetConfig(this);
+            return new NetDeviceConfig(this);
         }
     }
 }
