@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.NetDeviceConfig;
+import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.VhostNetDevice;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.driver.DriverMemory;
@@ -28,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class ReadmeKernelExampleTest {
     @Test
     void bringsUpAKernelBackendSendsAFrameStopsAndRestarts() throws Exception {
-        KernelNet.assumeVhostNet();
+        NetFixture.assumeVhostNet();
         byte[] frame = Frames.udp(MacAddress.parse("02:00:00:00:00:02"), MacAddress.parse("ff:ff:ff:ff:ff:ff"),
                 new byte[] {10, 0, 0, 2}, new byte[] {10, 0, 0, 1}, 1, 2, new byte[100]);
         try (MemoryTable ram = MemoryTable.builder().region(0, 64 << 20).build();
@@ -50,7 +51,7 @@ class ReadmeKernelExampleTest {
                 assertEquals(12, driver.headerSize());
                 assertEquals(1, driver.counters().txFrames());
                 assertTrue(bases[1] <= 1, "TX base " + bases[1]);
-                assertEquals(VhostNetDevice.State.RUNNING, device.state());
+                assertEquals(NetDevice.State.RUNNING, device.state());
             }
         }
     }

@@ -1,7 +1,7 @@
 package dev.vhostnet.it;
 
-import static dev.vhostnet.it.VhostNetDataPathTest.FEATURES;
-import static dev.vhostnet.it.VhostNetDataPathTest.payload;
+import static dev.vhostnet.it.DataPathTest.FEATURES;
+import static dev.vhostnet.it.DataPathTest.payload;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -70,7 +70,7 @@ class VhostNetKvmTest {
 
     @BeforeEach
     void needsVhostNetAndKvm() {
-        KernelNet.assumeVhostNet();
+        NetFixture.assumeVhostNet();
         RealModeGuest.assumeKvm();
     }
 

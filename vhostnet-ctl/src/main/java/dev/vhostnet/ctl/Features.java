@@ -6,6 +6,8 @@ import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSet;
 import dev.vhostnet.sys.VhostUapi;
 import dev.vhostnet.tap.Offload;
+import dev.vhostnet.sys.SysException;
+import dev.vhostnet.tap.TapDevice;
 import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
@@ -98,6 +100,30 @@ public final class Features {
         long virtio = (ring & ~bit(VhostUapi.VHOST_F_LOG_ALL) & ~bit(VhostUapi.VHOST_NET_F_VIRTIO_NET_HDR)) | net
                 | (driver & bit(VirtioUapi.VIRTIO_NET_F_MAC));
         return new Negotiated(virtio, vhost, ImmutableSet.copyOf(offloads), headerSize);
+    }
+
+    /**
+     * Negotiates for a device about to start on {@code config}'s tap, against {@code offer} (the
+     * backend's {@code VHOST_GET_FEATURES}): probes which offloads the tap takes (setting them all,
+     * stepping down), negotiates, then gives the tap the vnet header size and offloads agreed.
+     * With {@code requireAll}, a feature the driver asked for and cannot have fails with the reason.
+     */
+    public static Negotiated negotiate(NetDeviceConfig config, long offer) throws SysException {
+        TapDevice tap = config.tap();
+        boolean header = tap.config().vnetHeader();
+        Set<Offload> accepted = header ? tap.setOffloads(EnumSet.copyOf(GUEST_OFFLOADS.values())) : Set.of();
+        Negotiated n = negotiate(offer, config.driverFeatures(), header, accepted, config.dirtyLog());
+        long missing = config.driverFeatures() & ~n.virtio();
+        if (config.requireAll() && missing != 0) {
+            throw new IllegalStateException(String.format("the driver asked for features 0x%x that this device cannot "
+                    + "grant (the backend offers 0x%x; tap %s %s)", missing, offer, tap.name(),
+                    header ? "accepts offloads " + accepted : "has no vnet header, so no offloads: open it with vnetHeader(12)"));
+        }
+        if (header) {
+            tap.setVnetHdrSz(n.vnetHeaderSize());
+            tap.setOffloads(n.tapOffloads());
+        }
+        return n;
     }
 
     /** The spec's dependencies: TSO and UFO need the checksum offload of the same direction; ECN needs TSO. */

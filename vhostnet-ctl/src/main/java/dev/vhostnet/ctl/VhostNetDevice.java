@@ -1,19 +1,13 @@
 package dev.vhostnet.ctl;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
-
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
-import dev.vhostnet.tap.Offload;
-import dev.vhostnet.tap.TapDevice;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,15 +17,8 @@ import org.slf4j.LoggerFactory;
  * rings' next indices saved, restartable from them, closed. A failure half-way through a start
  * closes every vhost-net fd it opened and names the step and queue.
  */
-public final class VhostNetDevice implements AutoCloseable {
+public final class VhostNetDevice implements NetDevice {
     private static final Logger log = LoggerFactory.getLogger(VhostNetDevice.class);
-
-    /** Running: backends attached. Stopped: rings detached, bases saved. Closed: fds released. */
-    public enum State {
-        RUNNING,
-        STOPPED,
-        CLOSED
-    }
 
     private final NetDeviceConfig config;
     private final List<VhostBackend> backends;
@@ -75,11 +62,10 @@ public final class VhostNetDevice implements AutoCloseable {
                 step("SET_OWNER", device(p), backends.get(p)::setOwner);
             }
             long offer = backends.get(0).getFeatures();
-            Features.Negotiated features = negotiate(config, offer);
+            Features.Negotiated features = Features.negotiate(config, offer);
             log.debug("features: driver 0x{}, vhost offer 0x{}, negotiated 0x{}, vhost 0x{}, tap offloads {}",
                     Long.toHexString(config.driverFeatures()), Long.toHexString(offer),
                     Long.toHexString(features.virtio()), Long.toHexString(features.vhost()), features.tapOffloads());
-            configureTap(config.tap(), features);
             if (config.dirtyLog()) {
                 dirtyLog = DirtyLog.covering(config.memory());
             }
@@ -106,30 +92,6 @@ public final class VhostNetDevice implements AutoCloseable {
             }
             backends.forEach(VhostBackend::close);
             throw e;
-        }
-    }
-
-    /** Probes which offloads the tap takes (setting them all, stepping down), then negotiates against that. */
-    private static Features.Negotiated negotiate(NetDeviceConfig config, long offer) throws SysException {
-        TapDevice tap = config.tap();
-        Set<Offload> accepted = tap.config().vnetHeader()
-                ? tap.setOffloads(EnumSet.copyOf(Features.GUEST_OFFLOADS.values())) : Set.of();
-        Features.Negotiated n = Features.negotiate(offer, config.driverFeatures(), tap.config().vnetHeader(),
-                accepted, config.dirtyLog());
-        long missing = config.driverFeatures() & ~n.virtio();
-        if (config.requireAll() && missing != 0) {
-            throw new IllegalStateException(String.format("the driver asked for features 0x%x that this device cannot "
-                    + "grant (vhost-net offers 0x%x; tap %s %s)", missing, offer, tap.name(),
-                    tap.config().vnetHeader() ? "accepts offloads " + tap.offloads()
-                            : "has no vnet header, so no offloads: open it with vnetHeader(12)"));
-        }
-        return n;
-    }
-
-    private static void configureTap(TapDevice tap, Features.Negotiated features) throws SysException {
-        if (tap.config().vnetHeader()) {
-            tap.setVnetHdrSz(features.vnetHeaderSize());
-            tap.setOffloads(features.tapOffloads());
         }
     }
 
@@ -178,6 +140,7 @@ public final class VhostNetDevice implements AutoCloseable {
      * ({@code VHOST_GET_VRING_BASE}; where that fails, the used index in guest memory, as QEMU does).
      * Returns the saved bases, {@code pair * 2 + vring}.
      */
+    @Override
     public synchronized int[] stop() throws VhostStepException {
         Preconditions.checkState(state == State.RUNNING, "device is %s, not running", state);
         VhostStepException first = null;
@@ -210,19 +173,21 @@ public final class VhostNetDevice implements AutoCloseable {
     }
 
     /** Starts a stopped device again from the bases {@link #stop()} saved. */
+    @Override
     public synchronized void restart() throws VhostStepException {
         Preconditions.checkState(state == State.STOPPED, "device is %s, not stopped", state);
         attachAll();
     }
 
-    /** The negotiated features: what the driver gets, what vhost-net was told, the tap's offloads. */
-    public Features.Negotiated features() {
-        return features;
+    @Override
+    public BackendChoice.Kind kind() {
+        return BackendChoice.Kind.KERNEL;
     }
 
-    /** Whether {@code feature} was negotiated. */
-    public boolean has(int feature) {
-        return (features.virtio() & bit(feature)) != 0;
+    /** The negotiated features: what the driver gets, what vhost-net was told, the tap's offloads. */
+    @Override
+    public Features.Negotiated features() {
+        return features;
     }
 
     /** The dirty log, when {@link NetDeviceConfig#dirtyLog()} asked for one. */
@@ -231,6 +196,7 @@ public final class VhostNetDevice implements AutoCloseable {
         return dirtyLog;
     }
 
+    @Override
     public synchronized State state() {
         return state;
     }

@@ -106,7 +106,7 @@ class VhostNetDeviceTest {
                 expected.add("pair " + p + ": NET_SET_BACKEND 1 tap");
             }
             assertEquals(expected, opener.log);
-            assertEquals(VhostNetDevice.State.RUNNING, device.state());
+            assertEquals(NetDevice.State.RUNNING, device.state());
             assertEquals(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
                     | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX), device.features().vhost(), "only vhost's bits go to SET_FEATURES");
             assertTrue(device.has(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM), "the tap took TUN_F_CSUM");

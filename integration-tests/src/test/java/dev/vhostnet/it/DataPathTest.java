@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.VirtioUapi;
 import dev.vhostnet.ctl.driver.RxFrame;
 import dev.vhostnet.ctl.driver.VirtioNetDriver;
@@ -19,22 +20,18 @@ import java.util.HashSet;
 import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** Frames through the kernel's vhost-net, with this process as the guest's virtio-net driver. */
+/** Frames through either backend, with this process as the guest's virtio-net driver. */
 @Tag("vhost-net")
-class VhostNetDataPathTest {
+class DataPathTest {
     static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
             | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
             | bit(VirtioUapi.VIRTIO_NET_F_CSUM) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM);
     private static final int HEADERS = Frames.ETH_HLEN + Frames.IP_HLEN + Frames.UDP_HLEN;
-
-    @BeforeEach
-    void needsVhostNet() {
-        KernelNet.assumeVhostNet();
-    }
 
     /** A payload of {@code length} bytes that starts with its sequence number, the rest random from it. */
     static byte[] payload(int seq, int length) {
@@ -44,7 +41,7 @@ class VhostNetDataPathTest {
         return p;
     }
 
-    static byte[] frameTo(KernelNet k, int port, int srcPort, byte[] payload) {
+    static byte[] frameTo(NetFixture k, int port, int srcPort, byte[] payload) {
         return Frames.udp(TapInNamespace.GUEST_MAC, k.net.tapMac, TapInNamespace.GUEST_IP_BYTES,
                 TapInNamespace.HOST_IP_BYTES, srcPort, port, payload);
     }
@@ -58,9 +55,11 @@ class VhostNetDataPathTest {
         }
     }
 
-    @Test
-    void tenThousandFramesOf60To1514BytesArriveByteExactAndInOrder() throws Exception {
-        try (KernelNet k = KernelNet.start(1, FEATURES); DatagramSocket socket = k.net.socket()) {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(BackendChoice.Kind.class)
+    void tenThousandFramesOf60To1514BytesArriveByteExactAndInOrder(BackendChoice.Kind kind) throws Exception {
+        NetFixture.assumeBackend(kind);
+        try (NetFixture k = NetFixture.start(kind, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
             int port = socket.getLocalPort();
             VirtioNetDriver driver = k.driver(0);
             int sent = 0;
@@ -80,9 +79,11 @@ class VhostNetDataPathTest {
         }
     }
 
-    @Test
-    void datagramsFromTheNamespaceArriveInRxBuffersWithTheirHeadersMergedAcrossBuffers() throws Exception {
-        try (KernelNet k = KernelNet.start(1, FEATURES); DatagramSocket socket = k.net.socket()) {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(BackendChoice.Kind.class)
+    void datagramsFromTheNamespaceArriveInRxBuffersWithTheirHeadersMergedAcrossBuffers(BackendChoice.Kind kind) throws Exception {
+        NetFixture.assumeBackend(kind);
+        try (NetFixture k = NetFixture.start(kind, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
             k.net.ns.ip("link", "set", "dev", k.net.tap.name(), "mtu", "9000");
             k.net.addGuestNeighbour();
             for (int length : new int[] {1, 100, 1472, 2000, 5000, 8000}) {
@@ -91,7 +92,7 @@ class VhostNetDataPathTest {
                 RxFrame rx = receiveUdpTo(k, 0, 5555);
                 assertArrayEquals(sent, Frames.udpPayload(rx.frame(), 0), "payload of " + sent.length);
                 int frameBytes = HEADERS + sent.length + 12;
-                assertEquals((frameBytes + KernelNet.BUFFER - 1) / KernelNet.BUFFER, rx.hdr().numBuffers(),
+                assertEquals((frameBytes + NetFixture.BUFFER - 1) / NetFixture.BUFFER, rx.hdr().numBuffers(),
                         "buffers merged for a " + rx.frame().length + "-byte frame");
                 assertTrue(rx.hdr().flags() == 0 || rx.hdr().flags() == VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM
                         || rx.hdr().flags() == VirtioUapi.VIRTIO_NET_HDR_F_DATA_VALID, "flags " + rx.hdr());
@@ -103,10 +104,12 @@ class VhostNetDataPathTest {
         }
     }
 
-    @Test
-    void aSixtyFourKibGsoDatagramLeavesAsOneFrameAndArrivesWhole() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(BackendChoice.Kind.class)
+    void aSixtyFourKibGsoDatagramLeavesAsOneFrameAndArrivesWhole(BackendChoice.Kind kind) throws Exception {
+        NetFixture.assumeBackend(kind);
         long features = FEATURES | bit(VirtioUapi.VIRTIO_NET_F_HOST_UFO);
-        try (KernelNet k = KernelNet.start(1, features); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(kind, 1, features); DatagramSocket socket = k.net.socket()) {
             assertTrue(k.device.has(VirtioUapi.VIRTIO_NET_F_HOST_UFO), "the tap has a vnet header, so the guest may send UFO");
             socket.setReceiveBufferSize(1 << 20);
             byte[] sent = payload(64, 65000);
@@ -121,7 +124,7 @@ class VhostNetDataPathTest {
         }
     }
 
-    static RxFrame receiveUdpTo(KernelNet k, int pair, int port) throws Exception {
+    static RxFrame receiveUdpTo(NetFixture k, int pair, int port) throws Exception {
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (System.nanoTime() < deadline) {
             Optional<RxFrame> rx = k.receive(pair, 500);
@@ -132,9 +135,11 @@ class VhostNetDataPathTest {
         throw new AssertionError("no UDP frame to port " + port + " reached the RX queue of pair " + pair);
     }
 
-    @Test
-    void twoQueuePairsCarryTrafficAtOnce() throws Exception {
-        try (KernelNet k = KernelNet.start(2, FEATURES); DatagramSocket socket = k.net.socket()) {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(BackendChoice.Kind.class)
+    void twoQueuePairsCarryTrafficAtOnce(BackendChoice.Kind kind) throws Exception {
+        NetFixture.assumeBackend(kind);
+        try (NetFixture k = NetFixture.start(kind, 2, FEATURES); DatagramSocket socket = k.net.socket()) {
             int port = socket.getLocalPort();
             Set<Integer> expected = new HashSet<>();
             for (int i = 0; i < 200; i++) {

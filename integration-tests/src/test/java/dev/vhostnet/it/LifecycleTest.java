@@ -1,16 +1,18 @@
 package dev.vhostnet.it;
 
-import static dev.vhostnet.it.VhostNetDataPathTest.FEATURES;
-import static dev.vhostnet.it.VhostNetDataPathTest.frameTo;
-import static dev.vhostnet.it.VhostNetDataPathTest.payload;
-import static dev.vhostnet.it.VhostNetDataPathTest.receiveUdpTo;
-import static dev.vhostnet.it.VhostNetDataPathTest.transmit;
+import static dev.vhostnet.it.DataPathTest.FEATURES;
+import static dev.vhostnet.it.DataPathTest.frameTo;
+import static dev.vhostnet.it.DataPathTest.payload;
+import static dev.vhostnet.it.DataPathTest.receiveUdpTo;
+import static dev.vhostnet.it.DataPathTest.transmit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.DirtyLog;
+import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.VhostNetDevice;
 import dev.vhostnet.ctl.driver.DriverMemory;
 import dev.vhostnet.tap.Frames;
@@ -24,24 +26,22 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** Stopping and restarting a running vhost-net device, and its dirty page log. */
 @Tag("vhost-net")
-class VhostNetLifecycleTest {
+class LifecycleTest {
     private static final int FRAMES = 3000;
 
-    @BeforeEach
-    void needsVhostNet() {
-        KernelNet.assumeVhostNet();
-    }
-
-    @Test
-    void stopUnderTrafficAndRestartFromTheSavedBasesLosesAndRepeatsNothing() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(BackendChoice.Kind.class)
+    void stopUnderTrafficAndRestartFromTheSavedBasesLosesAndRepeatsNothing(BackendChoice.Kind kind) throws Exception {
+        NetFixture.assumeBackend(kind);
         ExecutorService threads = Executors.newFixedThreadPool(2);
-        try (KernelNet k = KernelNet.start(1, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(kind, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
             int port = socket.getLocalPort();
             AtomicInteger received = new AtomicInteger();
             Future<?> sender = threads.submit(() -> {
@@ -65,7 +65,7 @@ class VhostNetLifecycleTest {
                 Thread.sleep(1);
             }
             int[] bases = k.device.stop();
-            assertEquals(VhostNetDevice.State.STOPPED, k.device.state());
+            assertEquals(NetDevice.State.STOPPED, k.device.state());
             int atStop = received.get();
             assertTrue(bases[1] >= atStop, "the TX base " + bases[1] + " counts at least the " + atStop + " frames delivered");
 
@@ -93,10 +93,11 @@ class VhostNetLifecycleTest {
 
     @Test
     void theDirtyLogMarksThePagesVhostWroteAndNoOther() throws Exception {
-        try (KernelNet k = KernelNet.start(1, FEATURES, KernelNet.BUFFER, c -> c.dirtyLog(true));
+        NetFixture.assumeVhostNet();
+        try (NetFixture k = NetFixture.start(BackendChoice.Kind.KERNEL, 1, FEATURES, NetFixture.BUFFER, c -> c.dirtyLog(true));
              DatagramSocket socket = k.net.socket()) {
             k.net.addGuestNeighbour();
-            DirtyLog log = k.device.dirtyLog();
+            DirtyLog log = ((VhostNetDevice) k.device).dirtyLog();
             log.clear();
             byte[] sent = payload(9, 1400);
             TapInNamespace.sendToGuest(socket, 7100, sent);
@@ -114,7 +115,7 @@ class VhostNetLifecycleTest {
                         "page 0x" + Long.toHexString(page) + " is dirty, but vhost wrote only the RX used ring and RX buffers");
             }
             assertFalse(log.isDirty(pair.txBuffersGpa()), "TX buffers were not written by vhost");
-            assertFalse(log.isDirty(KernelNet.RAM - 4096), "an untouched page is clean");
+            assertFalse(log.isDirty(NetFixture.RAM - 4096), "an untouched page is clean");
         }
     }
 }

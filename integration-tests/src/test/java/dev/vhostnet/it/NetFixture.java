@@ -2,6 +2,8 @@ package dev.vhostnet.it;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VhostNet;
 import dev.vhostnet.ctl.NetDeviceConfig;
@@ -10,6 +12,7 @@ import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.driver.DriverMemory;
 import dev.vhostnet.ctl.driver.RxFrame;
 import dev.vhostnet.ctl.driver.VirtioNetDriver;
+import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.tap.TapConfig;
@@ -21,11 +24,11 @@ import java.util.Optional;
 import java.util.function.UnaryOperator;
 
 /**
- * A virtio-net device on the kernel's vhost-net with this process as its guest driver: guest
+ * A virtio-net device on either backend with this process as its guest driver: guest
  * memory, rings and buffers laid out by {@link DriverMemory}, a tap with a vnet header in a network
  * namespace of its own ({@link TapInNamespace}), one {@link VirtioNetDriver} per queue pair.
  */
-final class KernelNet implements AutoCloseable {
+final class NetFixture implements AutoCloseable {
     static final long RAM = 64L << 20;
     static final long DRIVER_BASE = 1L << 20;
     static final int RING = 256;
@@ -35,14 +38,21 @@ final class KernelNet implements AutoCloseable {
     final TapInNamespace net;
     final DriverMemory layout;
     final List<Virtqueue> queues = new ArrayList<>();
-    final VhostNetDevice device;
+    final NetDevice device;
     final List<VirtioNetDriver> drivers = new ArrayList<>();
 
-    private KernelNet(MemoryTable memory, TapInNamespace net, DriverMemory layout, VhostNetDevice device) {
+    private NetFixture(MemoryTable memory, TapInNamespace net, DriverMemory layout, NetDevice device) {
         this.memory = memory;
         this.net = net;
         this.layout = layout;
         this.device = device;
+    }
+
+    /** Skips a kernel-backend case where this host has no vhost-net (the test VM runs it). */
+    static void assumeBackend(BackendChoice.Kind kind) {
+        if (kind == BackendChoice.Kind.KERNEL) {
+            assumeVhostNet();
+        }
     }
 
     static void assumeVhostNet() {
@@ -51,13 +61,13 @@ final class KernelNet implements AutoCloseable {
                         + "modprobe vhost_net); these tests run in the test VM: KernelTestsInVmTest");
     }
 
-    /** Starts a device of {@code pairs} queue pairs for a driver asking for {@code features}. */
-    static KernelNet start(int pairs, long features) throws Exception {
-        return start(pairs, features, BUFFER, c -> c);
+    /** Starts a device of {@code pairs} queue pairs on {@code kind} for a driver asking for {@code features}. */
+    static NetFixture start(BackendChoice.Kind kind, int pairs, long features) throws Exception {
+        return start(kind, pairs, features, BUFFER, c -> c);
     }
 
-    static KernelNet start(int pairs, long features, int bufferSize, UnaryOperator<NetDeviceConfig.Builder> more)
-            throws Exception {
+    static NetFixture start(BackendChoice.Kind kind, int pairs, long features, int bufferSize,
+            UnaryOperator<NetDeviceConfig.Builder> more) throws Exception {
         MemoryTable memory = MemoryTable.builder().region(0, RAM).build();
         TapInNamespace net = null;
         List<EventFd> fds = new ArrayList<>();
@@ -73,8 +83,9 @@ final class KernelNet implements AutoCloseable {
                 queues.add(tx);
                 config.queuePair(new QueuePair(rx, tx));
             }
-            VhostNetDevice device = VhostNetDevice.start(more.apply(config).build());
-            KernelNet kernelNet = new KernelNet(memory, net, layout, device);
+            NetDeviceConfig built = more.apply(config).build();
+            NetDevice device = kind == BackendChoice.Kind.KERNEL ? VhostNetDevice.start(built) : EmulatedNetDevice.start(built);
+            NetFixture kernelNet = new NetFixture(memory, net, layout, device);
             kernelNet.queues.addAll(queues);
             for (int p = 0; p < pairs; p++) {
                 VirtioNetDriver driver = new VirtioNetDriver(memory, layout.queuePair(p), device.features().virtio(),

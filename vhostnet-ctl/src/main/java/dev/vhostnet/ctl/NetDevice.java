@@ -1,0 +1,42 @@
+package dev.vhostnet.ctl;
+
+/**
+ * A running virtio-net device, whichever backend moves its packets: the kernel's vhost-net
+ * ({@link VhostNetDevice}) or the emulated device in this process. Both take the same
+ * {@link NetDeviceConfig}, stop returning each vring's next available index, and start from such
+ * indices — so a device can move from one backend to the other under traffic.
+ */
+public interface NetDevice extends AutoCloseable {
+    /** Running: moving packets. Stopped: rings detached, bases saved. Closed: resources released. */
+    enum State {
+        RUNNING,
+        STOPPED,
+        CLOSED
+    }
+
+    /** Which backend this is. */
+    BackendChoice.Kind kind();
+
+    /** The negotiated features: what the driver gets, and the tap's offloads. */
+    Features.Negotiated features();
+
+    /** Whether {@code feature} was negotiated. */
+    default boolean has(int feature) {
+        return features().has(feature);
+    }
+
+    /**
+     * Stops moving packets and returns each vring's next available index ({@code pair * 2 + vring}),
+     * what {@code VHOST_GET_VRING_BASE} returns.
+     */
+    int[] stop() throws java.io.IOException;
+
+    /** Moves packets again from the indices {@link #stop()} saved. */
+    void restart() throws java.io.IOException;
+
+    State state();
+
+    /** Stops if running, then releases what the device opened; the tap, memory and eventfds stay the caller's. */
+    @Override
+    void close();
+}
