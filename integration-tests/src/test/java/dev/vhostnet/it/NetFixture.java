@@ -3,16 +3,16 @@ package dev.vhostnet.it;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
+import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VhostNet;
 import dev.vhostnet.ctl.NetDeviceConfig;
-import dev.vhostnet.ctl.VhostNetDevice;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.driver.DriverMemory;
 import dev.vhostnet.ctl.driver.RxFrame;
 import dev.vhostnet.ctl.driver.VirtioNetDriver;
-import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.tap.TapConfig;
@@ -38,11 +38,14 @@ final class NetFixture implements AutoCloseable {
     final TapInNamespace net;
     final DriverMemory layout;
     final List<Virtqueue> queues = new ArrayList<>();
-    final NetDevice device;
+    final NetDeviceConfig config;
+    NetDevice device;
     final List<VirtioNetDriver> drivers = new ArrayList<>();
 
-    private NetFixture(MemoryTable memory, TapInNamespace net, DriverMemory layout, NetDevice device) {
+    private NetFixture(MemoryTable memory, TapInNamespace net, DriverMemory layout, NetDeviceConfig config,
+            NetDevice device) {
         this.memory = memory;
+        this.config = config;
         this.net = net;
         this.layout = layout;
         this.device = device;
@@ -84,8 +87,8 @@ final class NetFixture implements AutoCloseable {
                 config.queuePair(new QueuePair(rx, tx));
             }
             NetDeviceConfig built = more.apply(config).build();
-            NetDevice device = kind == BackendChoice.Kind.KERNEL ? VhostNetDevice.start(built) : EmulatedNetDevice.start(built);
-            NetFixture kernelNet = new NetFixture(memory, net, layout, device);
+            NetDevice device = NetDevices.start(built, kind, new int[pairs * 2]);
+            NetFixture kernelNet = new NetFixture(memory, net, layout, built, device);
             kernelNet.queues.addAll(queues);
             for (int p = 0; p < pairs; p++) {
                 VirtioNetDriver driver = new VirtioNetDriver(memory, layout.queuePair(p), device.features().virtio(),
@@ -110,6 +113,20 @@ final class NetFixture implements AutoCloseable {
         EventFd call = EventFd.create();
         fds.add(call);
         return new Virtqueue(layout, kick, call);
+    }
+
+    /**
+     * Moves the running device to the {@code kind} backend: stops it, takes each vring's next
+     * available index, closes it, and starts the other backend from those indices — under traffic.
+     */
+    void switchTo(BackendChoice.Kind kind) throws Exception {
+        Features.Negotiated before = device.features();
+        int[] bases = device.stop();
+        device.close();
+        device = NetDevices.start(config, kind, bases);
+        if (device.features().virtio() != before.virtio()) {
+            throw new AssertionError("the " + kind + " backend negotiated other features than the driver runs with");
+        }
     }
 
     VirtioNetDriver driver(int pair) {

@@ -1,0 +1,23 @@
+package dev.vhostnet.ctl;
+
+import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import java.io.IOException;
+
+/** Starts a virtio-net device on the backend a policy picks, or on a given one (to move rings between them). */
+public final class NetDevices {
+    private NetDevices() {}
+
+    /**
+     * Starts {@code config} on the backend {@code policy} chooses for this host: with
+     * {@link BackendChoice.Policy#PREFER_KERNEL}, vhost-net where it can be used, else the emulated
+     * device, the reason logged (QEMU's {@code vhost=on}).
+     */
+    public static NetDevice start(NetDeviceConfig config, BackendChoice.Policy policy) throws IOException {
+        return start(config, BackendChoice.choose(policy).kind(), new int[config.queuePairs().size() * 2]);
+    }
+
+    /** Starts {@code config} on {@code kind}, each vring from its base in {@code bases} ({@code pair * 2 + vring}). */
+    public static NetDevice start(NetDeviceConfig config, BackendChoice.Kind kind, int[] bases) throws IOException {
+        return kind == BackendChoice.Kind.KERNEL ? VhostNetDevice.start(config, bases) : EmulatedNetDevice.start(config, bases);
+    }
+}
