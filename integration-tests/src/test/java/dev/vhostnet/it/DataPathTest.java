@@ -124,6 +124,54 @@ class DataPathTest {
         }
     }
 
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(BackendChoice.Kind.class)
+    void withNoRxBufferPostedFramesWaitInTheTapAndArriveOnceBuffersAre(BackendChoice.Kind kind) throws Exception {
+        NetFixture.assumeBackend(kind);
+        try (NetFixture k = NetFixture.start(kind, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+            k.net.addGuestNeighbour();
+            VirtioNetDriver driver = k.driver(0);
+            int total = NetFixture.RING + 50;
+            for (int i = 0; i < total; i++) {
+                TapInNamespace.sendToGuest(socket, 7300, payload(i, 64));
+            }
+            int got = 0;
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (got < NetFixture.RING && System.nanoTime() < deadline) {
+                Optional<RxFrame> rx = driver.receive();
+                if (rx.isPresent()) {
+                    assertArrayEquals(payload(got, 64), Frames.udpPayload(rx.get().frame(), 0), "datagram " + got);
+                    got++;
+                } else {
+                    Thread.sleep(1);
+                }
+            }
+            assertEquals(NetFixture.RING, got, "the posted buffers filled");
+            Thread.sleep(200);
+            assertTrue(driver.receive().isEmpty(), "with every buffer used, the rest waits in the tap");
+            while (got < total && System.nanoTime() < deadline) {
+                driver.refillRx();
+                Optional<RxFrame> rx = driver.receive();
+                if (rx.isPresent()) {
+                    assertArrayEquals(payload(got, 64), Frames.udpPayload(rx.get().frame(), 0), "datagram " + got);
+                    got++;
+                } else {
+                    Thread.sleep(1);
+                }
+            }
+            assertEquals(total, got, () -> "every datagram arrived once the driver posted buffers again; " + diag(k));
+            assertTrue(k.receive(0, 300).isEmpty(), "no datagram twice");
+        }
+    }
+
+    static String diag(NetFixture k) {
+        if (k.device instanceof dev.vhostnet.ctl.emulated.EmulatedNetDevice e) {
+            return "broken " + e.isBroken(0) + " rx " + e.counters(0, 0).snapshot() + " dropped " + e.dropped()
+                    + " driver " + k.driver(0).counters() + " free " + k.driver(0).freeRxBuffers();
+        }
+        return "";
+    }
+
     static RxFrame receiveUdpTo(NetFixture k, int pair, int port) throws Exception {
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (System.nanoTime() < deadline) {

@@ -32,6 +32,12 @@ final class EmulatedQueuePair {
     /** Largest frame: a 64 KiB GSO frame plus the 12-byte header. */
     static final int BUFFER = 65550 + VirtioUapi.VIRTIO_NET_HDR_MRG_RXBUF_SIZE;
 
+    /**
+     * The tap's interest while the driver has no RX buffer: errors only. (Netty removes a handle
+     * submitting {@code NONE} from the epoll set, and a later {@code EPOLLIN} then fails.)
+     */
+    private static final EpollIoOps PAUSED = EpollIoOps.EPOLLERR;
+
     private final int index;
     private final MemoryTable memory;
     private final QueuePair rings;
@@ -191,7 +197,7 @@ final class EmulatedQueuePair {
                 break;
             }
             if (!deliver()) {
-                tapRead.submit(EpollIoOps.NONE);
+                tapRead.submit(PAUSED);
                 if (!rx.enableNotifications()) {
                     tapRead.submit(EpollIoOps.EPOLLIN);
                     continue;

@@ -1,0 +1,96 @@
+package dev.vhostnet.it;
+
+import static dev.vhostnet.it.DataPathTest.FEATURES;
+import static dev.vhostnet.it.DataPathTest.frameTo;
+import static dev.vhostnet.it.DataPathTest.payload;
+import static dev.vhostnet.it.DataPathTest.receiveUdpTo;
+import static dev.vhostnet.it.DataPathTest.transmit;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.vhostnet.ctl.BackendChoice.Kind;
+import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.ctl.device.Violation;
+import dev.vhostnet.ctl.driver.VirtioNetDriver;
+import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import dev.vhostnet.ctl.ring.VringLayout;
+import dev.vhostnet.tap.Frames;
+import dev.vhostnet.tap.TapInNamespace;
+import java.lang.management.ManagementFactory;
+import java.net.DatagramSocket;
+import org.junit.jupiter.api.Test;
+
+/** The emulated backend against a hostile guest, and what its steady state costs in allocation. */
+class EmulatedDeviceTest {
+    @Test
+    void aDescriptorOutsideGuestMemoryBreaksOnlyItsQueueWhichReturnsTheChainEmpty() throws Exception {
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+            EmulatedNetDevice device = (EmulatedNetDevice) k.device;
+            VringLayout tx = k.layout.queuePair(0).tx();
+            int slot = k.memory.getShort(tx.availGpa() + VirtioUapi.VRING_AVAIL_IDX) & 0xffff;
+            k.memory.putLong(tx.descGpa() + VirtioUapi.VRING_DESC_ADDR, NetFixture.RAM + 0x1000);
+            k.memory.putInt(tx.descGpa() + VirtioUapi.VRING_DESC_LEN, 100);
+            k.memory.putShort(tx.descGpa() + VirtioUapi.VRING_DESC_FLAGS, (short) 0);
+            k.memory.putShort(tx.availGpa() + VirtioUapi.VRING_AVAIL_RING + 2L * (slot % tx.size()), (short) 0);
+            k.memory.putShort(tx.availGpa() + VirtioUapi.VRING_AVAIL_IDX, (short) (slot + 1));
+            k.queues.get(1).kick().signal();
+
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (!device.isBroken(0) && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            assertTrue(device.isBroken(0), "the TX queue is marked broken (virtio NEEDS_RESET)");
+            assertEquals(1, device.counters(0, 1).get(Violation.OUTSIDE_MEMORY), device.counters(0, 1).snapshot().toString());
+            long usedGpa = tx.usedGpa();
+            assertEquals(slot + 1, k.memory.getShort(usedGpa + VirtioUapi.VRING_USED_IDX) & 0xffff, "the bad chain was returned");
+            assertEquals(0, k.memory.getInt(usedGpa + VirtioUapi.VRING_USED_RING + 8L * (slot % tx.size()) + VirtioUapi.VRING_USED_ELEM_LEN),
+                    "with used length 0");
+
+            k.net.addGuestNeighbour();
+            TapInNamespace.sendToGuest(socket, 7400, payload(1, 50));
+            assertArrayEquals(payload(1, 50), Frames.udpPayload(receiveUdpTo(k, 0, 7400).frame(), 0),
+                    "the RX queue of the same pair still works");
+        }
+    }
+
+    @Test
+    void steadyStateAllocatesNothingPerPacket() throws Exception {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket();
+             DatagramSocket toGuest = k.net.socket()) {
+            k.net.addGuestNeighbour();
+            EmulatedNetDevice device = (EmulatedNetDevice) k.device;
+            long loopThread = device.loops().get(0).submit(() -> Thread.currentThread().getId()).get();
+            VirtioNetDriver driver = k.driver(0);
+            byte[] frame = frameTo(k, socket.getLocalPort(), 40000, payload(0, 64));
+            byte[] toGuestPayload = payload(1, 64);
+            long before = 0;
+            int measured = 100_000;
+            for (int round = 0; round < 2; round++) {
+                int packets = round == 0 ? 20_000 : measured;
+                if (round == 1) {
+                    before = threads.getThreadAllocatedBytes(loopThread);
+                }
+                for (int i = 0; i < packets; i++) {
+                    transmit(driver, frame);
+                    if (i % 10 == 0) {
+                        TapInNamespace.sendToGuest(toGuest, 7500, toGuestPayload);
+                        while (driver.receive().isPresent()) {
+                            driver.refillRx();
+                        }
+                    }
+                }
+                while (driver.freeTxBuffers() < NetFixture.RING) {
+                    driver.reclaimTx();
+                    Thread.sleep(1);
+                }
+            }
+            long allocated = threads.getThreadAllocatedBytes(loopThread) - before;
+            assertEquals(120_000L, device.counters(0, 1).snapshot().get("chainsPopped"), "the loop sent every frame");
+            double perPacket = (double) allocated / (measured + measured / 10);
+            assertTrue(perPacket < 1.0, String.format("the event loop allocated %d bytes for %d packets (%.2f per packet)",
+                    allocated, measured + measured / 10, perPacket));
+        }
+    }
+}
