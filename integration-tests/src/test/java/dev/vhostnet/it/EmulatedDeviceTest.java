@@ -9,7 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.BackendChoice.Kind;
+import dev.vhostnet.ctl.NetDevices;
+import dev.vhostnet.ctl.VhostNet;
 import dev.vhostnet.ctl.VirtioUapi;
 import dev.vhostnet.ctl.device.Violation;
 import dev.vhostnet.ctl.driver.VirtioNetDriver;
@@ -19,6 +22,7 @@ import dev.vhostnet.tap.Frames;
 import dev.vhostnet.tap.TapInNamespace;
 import java.lang.management.ManagementFactory;
 import java.net.DatagramSocket;
+import java.nio.file.Files;
 import org.junit.jupiter.api.Test;
 
 /** The emulated backend against a hostile guest, and what its steady state costs in allocation. */
@@ -51,6 +55,20 @@ class EmulatedDeviceTest {
             TapInNamespace.sendToGuest(socket, 7400, payload(1, 50));
             assertArrayEquals(payload(1, 50), Frames.udpPayload(receiveUdpTo(k, 0, 7400).frame(), 0),
                     "the RX queue of the same pair still works");
+        }
+    }
+
+    @Test
+    void preferringTheKernelTakesVhostNetWhereItWorksAndTheEmulatedBackendElsewhere() throws Exception {
+        Kind expected = Files.exists(VhostNet.DEVICE) ? Kind.KERNEL : Kind.EMULATED;
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES)) {
+            k.device.close();
+            k.device = NetDevices.start(k.config, BackendChoice.Policy.PREFER_KERNEL);
+            assertEquals(expected, k.device.kind());
+            try (DatagramSocket socket = k.net.socket()) {
+                transmit(k.driver(0), frameTo(k, socket.getLocalPort(), 40000, payload(3, 80)));
+                assertArrayEquals(payload(3, 80), TapInNamespace.receive(socket), "the chosen backend moves frames");
+            }
         }
     }
 
