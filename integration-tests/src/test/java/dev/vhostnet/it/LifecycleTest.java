@@ -1,10 +1,8 @@
 package dev.vhostnet.it;
 
 import static dev.vhostnet.it.DataPathTest.FEATURES;
-import static dev.vhostnet.it.DataPathTest.frameTo;
 import static dev.vhostnet.it.DataPathTest.payload;
 import static dev.vhostnet.it.DataPathTest.receiveUdpTo;
-import static dev.vhostnet.it.DataPathTest.transmit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -18,14 +16,7 @@ import dev.vhostnet.ctl.driver.DriverMemory;
 import dev.vhostnet.tap.Frames;
 import dev.vhostnet.tap.TapInNamespace;
 import java.net.DatagramSocket;
-import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -40,33 +31,12 @@ class LifecycleTest {
     @EnumSource(BackendChoice.Kind.class)
     void stopUnderTrafficAndRestartFromTheSavedBasesLosesAndRepeatsNothing(BackendChoice.Kind kind) throws Exception {
         NetFixture.assumeBackend(kind);
-        ExecutorService threads = Executors.newFixedThreadPool(2);
-        try (NetFixture k = NetFixture.start(kind, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
-            int port = socket.getLocalPort();
-            AtomicInteger received = new AtomicInteger();
-            Future<?> sender = threads.submit(() -> {
-                for (int i = 0; i < FRAMES; i++) {
-                    while (i - received.get() > 100) {
-                        Thread.sleep(1);
-                    }
-                    transmit(k.driver(0), frameTo(k, port, 40000, payload(i, 100)));
-                }
-                return null;
-            });
-            Future<List<Integer>> receiver = threads.submit(() -> {
-                List<Integer> seqs = new ArrayList<>();
-                while (seqs.size() < FRAMES) {
-                    seqs.add(ByteBuffer.wrap(TapInNamespace.receive(socket)).getInt());
-                    received.incrementAndGet();
-                }
-                return seqs;
-            });
-            while (received.get() < FRAMES / 3) {
-                Thread.sleep(1);
-            }
+        try (NetFixture k = NetFixture.start(kind, 1, FEATURES); DatagramSocket socket = k.net.socket();
+             SequencedTraffic traffic = new SequencedTraffic(k, socket, FRAMES)) {
+            traffic.awaitReceived(FRAMES / 3);
             int[] bases = k.device.stop();
             assertEquals(NetDevice.State.STOPPED, k.device.state());
-            int atStop = received.get();
+            int atStop = traffic.received();
             assertTrue(bases[1] >= atStop, "the TX base " + bases[1] + " counts at least the " + atStop + " frames delivered");
 
             k.net.addGuestNeighbour();
@@ -76,18 +46,12 @@ class LifecycleTest {
                 }
             }
             k.device.restart();
-            sender.get(60, TimeUnit.SECONDS);
-            List<Integer> seqs = receiver.get(60, TimeUnit.SECONDS);
-            for (int i = 0; i < FRAMES; i++) {
-                assertEquals(i, seqs.get(i), "datagram " + i + " of " + FRAMES);
-            }
+            traffic.assertAllArrivedOnceInOrder();
             for (int i = 0; i < 20; i++) {
                 assertArrayEquals(payload(i, 32), Frames.udpPayload(receiveUdpTo(k, 0, 7000).frame(), 0),
                         "datagram " + i + " sent to the guest while the device was stopped");
             }
             assertTrue(k.receive(0, 300).isEmpty(), "no datagram twice");
-        } finally {
-            threads.shutdownNow();
         }
     }
 

@@ -1,7 +1,7 @@
 package dev.vhostnet.ctl.driver;
 
 import dev.vhostnet.ctl.VirtioUapi;
-import dev.vhostnet.ctl.ring.DeviceQueue;
+import dev.vhostnet.ctl.ring.SpecDeviceQueue;
 import dev.vhostnet.memtable.MemoryTable;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -15,23 +15,23 @@ import java.util.List;
  * not fit, as vhost-net does) without. Frames wait while no RX buffers are posted.
  */
 final class LoopbackDevice {
-    final DeviceQueue rx;
-    final DeviceQueue tx;
+    final SpecDeviceQueue rx;
+    final SpecDeviceQueue tx;
     private final int headerSize;
     private final boolean mergeable;
     private final Deque<byte[]> waiting = new ArrayDeque<>();
     private int dropped;
 
     LoopbackDevice(MemoryTable memory, DriverMemory.QueuePair pair, long features) {
-        this.rx = new DeviceQueue(memory, pair.rx(), features);
-        this.tx = new DeviceQueue(memory, pair.tx(), features);
+        this.rx = new SpecDeviceQueue(memory, pair.rx(), features);
+        this.tx = new SpecDeviceQueue(memory, pair.tx(), features);
         this.headerSize = VirtioNetDriver.headerSize(features);
         this.mergeable = (features & VirtioUapi.bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)) != 0;
     }
 
     /** Takes every transmitted frame, then delivers what RX buffers allow; returns the frames delivered. */
     int run() {
-        for (DeviceQueue.Chain c = tx.pop(); c != null; c = tx.pop()) {
+        for (SpecDeviceQueue.Chain c = tx.pop(); c != null; c = tx.pop()) {
             waiting.add(tx.readAll(c));
             tx.pushUsed(c.head(), 0);
         }
@@ -44,10 +44,10 @@ final class LoopbackDevice {
     }
 
     private boolean deliver(byte[] packet) {
-        List<DeviceQueue.Chain> chains = new ArrayList<>();
+        List<SpecDeviceQueue.Chain> chains = new ArrayList<>();
         int room = 0;
         while (room < packet.length && (mergeable || chains.isEmpty())) {
-            DeviceQueue.Chain c = rx.pop();
+            SpecDeviceQueue.Chain c = rx.pop();
             if (c == null) {
                 rx.unpop(chains.size());
                 return false;

@@ -89,20 +89,20 @@ class DriverQueueTest {
     @Test
     void postsAMultiSegmentChainAsOneIndirectTableWhenNegotiated() {
         DriverQueue<String> q = queue(INDIRECT_DESC);
-        DeviceQueue device = new DeviceQueue(memory, RING, INDIRECT_DESC);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, INDIRECT_DESC);
         assertTrue(q.add(List.of(buf(0, 10), buf(1, 20)), List.of(buf(2, 30)), "x"));
         q.publish();
         assertEquals(7, q.freeDescriptors());
 
-        DeviceQueue.Chain chain = device.pop();
+        SpecDeviceQueue.Chain chain = device.pop();
         assertTrue(chain.indirect());
         long d = RING.descGpa() + (long) chain.head() * VRING_DESC_SIZE;
         assertEquals(VRING_DESC_F_INDIRECT, memory.getShort(d + VRING_DESC_FLAGS));
         assertEquals(3 * VRING_DESC_SIZE, memory.getInt(d + VRING_DESC_LEN));
         assertEquals(INDIRECT + (long) chain.head() * TABLE * VRING_DESC_SIZE, memory.getLong(d + VRING_DESC_ADDR));
-        assertEquals(List.of(new DeviceQueue.Desc(BUFFERS, 10, VRING_DESC_F_NEXT),
-                new DeviceQueue.Desc(BUFFERS + 4096, 20, VRING_DESC_F_NEXT),
-                new DeviceQueue.Desc(BUFFERS + 8192, 30, VRING_DESC_F_WRITE)), chain.descs());
+        assertEquals(List.of(new SpecDeviceQueue.Desc(BUFFERS, 10, VRING_DESC_F_NEXT),
+                new SpecDeviceQueue.Desc(BUFFERS + 4096, 20, VRING_DESC_F_NEXT),
+                new SpecDeviceQueue.Desc(BUFFERS + 8192, 30, VRING_DESC_F_WRITE)), chain.descs());
 
         device.pushUsed(chain.head(), 30);
         assertEquals(List.of(new Used<>("x", 30)), q.poll());
@@ -121,7 +121,7 @@ class DriverQueueTest {
         assertTrue(q.add(five, List.of(), "five"));
         q.publish();
         assertEquals(3, q.freeDescriptors());
-        DeviceQueue.Chain chain = new DeviceQueue(memory, RING, INDIRECT_DESC).pop();
+        SpecDeviceQueue.Chain chain = new SpecDeviceQueue(memory, RING, INDIRECT_DESC).pop();
         assertFalse(chain.indirect());
         assertEquals(5, chain.descs().size());
     }
@@ -129,7 +129,7 @@ class DriverQueueTest {
     @Test
     void addReturnsFalseWhenTheRingIsFullAndSucceedsAfterAPoll() {
         DriverQueue<String> q = queue(0);
-        DeviceQueue device = new DeviceQueue(memory, RING, 0);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, 0);
         for (int i = 0; i < 8; i++) {
             assertTrue(q.addWritable(BUFFERS + i * 4096L, 64, "t" + i));
         }
@@ -138,7 +138,7 @@ class DriverQueueTest {
         assertFalse(q.canAdd(1));
         q.publish();
 
-        DeviceQueue.Chain first = device.pop();
+        SpecDeviceQueue.Chain first = device.pop();
         device.pushUsed(first.head(), 64);
         assertEquals(List.of(new Used<>("t0", 64)), q.poll());
         assertTrue(q.add(List.of(buf(0, 64)), List.of(), "again"));
@@ -151,7 +151,7 @@ class DriverQueueTest {
     void theFreeListNeverLeaksAcrossManyMixedChains() {
         for (long features : new long[] {0, INDIRECT_DESC}) {
             DriverQueue<Integer> q = DriverQueue.<Integer>builder(memory, RING, features).indirect(INDIRECT, TABLE).build();
-            DeviceQueue device = new DeviceQueue(memory, RING, features);
+            SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, features);
             Random random = new Random(42);
             List<Integer> expected = new ArrayList<>();
             List<Integer> seen = new ArrayList<>();
@@ -167,7 +167,7 @@ class DriverQueueTest {
                     q.publish();
                 }
                 for (int k = random.nextInt(3); k > 0; k--) {
-                    DeviceQueue.Chain c = device.pop();
+                    SpecDeviceQueue.Chain c = device.pop();
                     if (c != null) {
                         int n = c.descs().size();
                         assertEquals(features != 0 && n > 1 && n <= TABLE, c.indirect());
@@ -176,7 +176,7 @@ class DriverQueueTest {
                 }
                 q.poll(random.nextInt(3), (token, len) -> seen.add(token));
             }
-            for (DeviceQueue.Chain c = device.pop(); c != null; c = device.pop()) {
+            for (SpecDeviceQueue.Chain c = device.pop(); c != null; c = device.pop()) {
                 device.pushUsed(c.head(), 0);
             }
             q.poll(Integer.MAX_VALUE, (token, len) -> seen.add(token));
@@ -191,7 +191,7 @@ class DriverQueueTest {
     @Test
     void withEventIdxNoKickIsNeededWhileTheDeviceIsStillProcessing() {
         DriverQueue<String> q = queue(EVENT_IDX);
-        DeviceQueue device = new DeviceQueue(memory, RING, EVENT_IDX);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, EVENT_IDX);
         assertTrue(q.addReadable(BUFFERS, 1, "a"));
         q.publish();
         assertTrue(q.needsKick(), "avail_event 0 lies in [0, 1)");
@@ -213,7 +213,7 @@ class DriverQueueTest {
     @Test
     void withoutEventIdxTheUsedRingNoNotifyFlagSuppressesKicks() {
         DriverQueue<String> q = queue(0);
-        DeviceQueue device = new DeviceQueue(memory, RING, 0);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, 0);
         device.setNoNotify(true);
         assertTrue(q.addReadable(BUFFERS, 1, "a"));
         q.publish();
@@ -227,7 +227,7 @@ class DriverQueueTest {
     @Test
     void interruptsAreSuppressedWithTheAvailFlagAndEnablingReportsWhatArrivedMeanwhile() {
         DriverQueue<String> q = queue(0);
-        DeviceQueue device = new DeviceQueue(memory, RING, 0);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, 0);
         q.addReadable(BUFFERS, 1, "a");
         q.addReadable(BUFFERS, 1, "b");
         q.publish();
@@ -247,7 +247,7 @@ class DriverQueueTest {
     @Test
     void withEventIdxUsedEventAsksForTheNextElementOnlyWhileEnabled() {
         DriverQueue<String> q = queue(EVENT_IDX);
-        DeviceQueue device = new DeviceQueue(memory, RING, EVENT_IDX);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, EVENT_IDX);
         for (int i = 0; i < 6; i++) {
             q.addReadable(BUFFERS, 1, "t" + i);
         }
@@ -277,14 +277,14 @@ class DriverQueueTest {
         DriverQueue<Integer> q = DriverQueue.<Integer>builder(memory, RING, EVENT_IDX).startIndex(65530).build();
         assertEquals(65530, memory.getShort(RING.availGpa() + VRING_AVAIL_IDX) & 0xffff);
         assertEquals(65530, memory.getShort(RING.usedGpa() + VRING_USED_IDX) & 0xffff);
-        DeviceQueue device = new DeviceQueue(memory, RING, EVENT_IDX, 65530);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, EVENT_IDX, 65530);
         int kicks = 0;
         for (int i = 0; i < 100; i++) {
             assertTrue(q.addReadable(BUFFERS, 1, i));
             assertTrue(q.addReadable(BUFFERS, 1, -i));
             q.publish();
             kicks += q.needsKick() ? 1 : 0;
-            for (DeviceQueue.Chain c = device.pop(); c != null; c = device.pop()) {
+            for (SpecDeviceQueue.Chain c = device.pop(); c != null; c = device.pop()) {
                 device.pushUsed(c.head(), i);
             }
             assertEquals(List.of(new Used<>(i, i), new Used<>(-i, i)), q.poll());
@@ -299,7 +299,7 @@ class DriverQueueTest {
     @Test
     void aDeviceRestartedAtTheBaseItReportedCarriesOnWithTheLiveQueue() {
         DriverQueue<String> q = queue(0);
-        DeviceQueue before = new DeviceQueue(memory, RING, 0);
+        SpecDeviceQueue before = new SpecDeviceQueue(memory, RING, 0);
         for (String t : List.of("a", "b", "c")) {
             q.addReadable(BUFFERS, 1, t);
         }
@@ -308,10 +308,10 @@ class DriverQueueTest {
         before.pushUsed(before.pop().head(), 0);
         int base = before.lastAvail();
 
-        DeviceQueue after = new DeviceQueue(memory, RING, 0, base);
+        SpecDeviceQueue after = new SpecDeviceQueue(memory, RING, 0, base);
         q.addReadable(BUFFERS, 1, "d");
         q.publish();
-        for (DeviceQueue.Chain c = after.pop(); c != null; c = after.pop()) {
+        for (SpecDeviceQueue.Chain c = after.pop(); c != null; c = after.pop()) {
             after.pushUsed(c.head(), 0);
         }
         assertEquals(List.of("a", "b", "c", "d"), q.poll().stream().map(Used::token).toList());
@@ -321,7 +321,7 @@ class DriverQueueTest {
     @Test
     void aUsedElementForADescriptorNotInFlightIsRejected() {
         DriverQueue<String> q = queue(0);
-        DeviceQueue device = new DeviceQueue(memory, RING, 0);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, 0);
         q.addReadable(BUFFERS, 1, "a");
         q.publish();
         device.pushUsed(5, 0);

@@ -24,12 +24,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A test-only device side of one split virtqueue, written from the spec with the plain
+ * A test-only device side of one split virtqueue — a reference model for the driver tests, kept apart
+ * from the production {@code dev.vhostnet.ctl.device.DeviceQueue} so each checks the other — written from the spec with the plain
  * {@link MemoryTable} accessors (independently of {@link DriverQueue}): pops chains, following
  * indirect tables, with every index, length and chain bound checked; pushes used elements; keeps
  * {@code avail_event} / {@code VRING_USED_F_NO_NOTIFY}; decides whether to interrupt the driver.
  */
-public final class DeviceQueue {
+public final class SpecDeviceQueue {
     /** One descriptor as the device read it. */
     public record Desc(long addr, int len, int flags) {
         public boolean writable() {
@@ -56,7 +57,7 @@ public final class DeviceQueue {
     private int indirectChains;
 
     /** The device started at {@code base} ({@code VHOST_SET_VRING_BASE}); its used index read from memory, as vhost does. */
-    public DeviceQueue(MemoryTable memory, VringLayout layout, long features, int base) {
+    public SpecDeviceQueue(MemoryTable memory, VringLayout layout, long features, int base) {
         this.memory = memory;
         this.layout = layout;
         this.eventIdx = (features & VirtioUapi.bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX)) != 0;
@@ -66,7 +67,7 @@ public final class DeviceQueue {
         this.signalledUsed = usedIdx;
     }
 
-    public DeviceQueue(MemoryTable memory, VringLayout layout, long features) {
+    public SpecDeviceQueue(MemoryTable memory, VringLayout layout, long features) {
         this(memory, layout, features, 0);
     }
 
