@@ -95,6 +95,11 @@ public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, 
                 BackendChoice.choose(BackendChoice.Policy.PREFER_KERNEL, () -> vhost.problem()));
     }
 
+    /** Why vhost-net cannot be used here and the fix, telling a kernel without it from an unloaded module; {@code null} when it can. */
+    public static String vhostNetProblem() {
+        return probeVhostNet().problem();
+    }
+
     private static VhostNetReport probeVhostNet() {
         int regions = VhostLimits.maxMemRegions();
         boolean fromModule = Files.exists(VhostLimits.MAX_MEM_REGIONS);

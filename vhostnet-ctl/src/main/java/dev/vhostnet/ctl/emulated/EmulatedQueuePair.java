@@ -191,7 +191,9 @@ final class EmulatedQueuePair {
                 break;
             }
             if (!deliver()) {
-                tapRead.submit(EpollIoOps.NONE);
+                // Pause with a MOD to EPOLLERR, not NONE: Netty 4.2.18 turns NONE into EPOLL_CTL_DEL but
+                // keeps the registration "added", so the EPOLLIN that resumes fails with ENOENT.
+                tapRead.submit(EpollIoOps.EPOLLERR);
                 if (!rx.enableNotifications()) {
                     tapRead.submit(EpollIoOps.EPOLLIN);
                     continue;
