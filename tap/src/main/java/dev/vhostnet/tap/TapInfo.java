@@ -17,7 +17,8 @@ import java.util.stream.Stream;
  * network namespace are seen.
  *
  * @param flags the {@code IFF_*} flags of {@code tun_flags} ({@code IFF_TAP}, {@code IFF_VNET_HDR}, {@code IFF_PERSIST}…)
- * @param queues the queues the kernel exposes ({@code queues/rx-*})
+ * @param queues the queues the kernel exposes now ({@code queues/rx-*}): those attached, at least 1 — a
+ *     persistent tap keeps no queue count, a VMM attaches as many as it opens
  * @param master the bridge (or other master) the tap is enslaved to
  */
 public record TapInfo(String name, int flags, OptionalInt owner, OptionalInt group, int queues, int mtu, MacAddress mac,
