@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.BackendChoice.Kind;
-import dev.vhostnet.tap.Frames;
+import dev.vhostnet.tap.EthernetFrames;
 import dev.vhostnet.tap.TapInNamespace;
 import java.net.DatagramSocket;
 import org.junit.jupiter.api.Tag;
@@ -40,7 +40,7 @@ class BackendSwitchTest {
             }
             traffic.assertAllArrivedOnceInOrder();
             for (int i = 0; i < toGuestSent; i++) {
-                assertArrayEquals(payload(i, 64), Frames.udpPayload(receiveUdpTo(k, 0, 7200).frame(), 0),
+                assertArrayEquals(payload(i, 64), EthernetFrames.udpPayload(receiveUdpTo(k, 0, 7200).frame(), 0),
                         "datagram " + i + " to the guest");
             }
             assertTrue(k.receive(0, 300).isEmpty(), "no datagram twice");

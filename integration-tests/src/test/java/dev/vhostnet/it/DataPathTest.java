@@ -10,7 +10,7 @@ import dev.vhostnet.ctl.VirtioUapi;
 import dev.vhostnet.ctl.driver.RxFrame;
 import dev.vhostnet.ctl.driver.VirtioNetDriver;
 import dev.vhostnet.ctl.driver.VirtioNetHeader;
-import dev.vhostnet.tap.Frames;
+import dev.vhostnet.tap.EthernetFrames;
 import dev.vhostnet.tap.TapInNamespace;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
@@ -31,7 +31,7 @@ class DataPathTest {
     static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
             | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
             | bit(VirtioUapi.VIRTIO_NET_F_CSUM) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM);
-    private static final int HEADERS = Frames.ETH_HLEN + Frames.IP_HLEN + Frames.UDP_HLEN;
+    private static final int HEADERS = EthernetFrames.ETH_HLEN + EthernetFrames.IP_HLEN + EthernetFrames.UDP_HLEN;
 
     /** A payload of {@code length} bytes that starts with its sequence number, the rest random from it. */
     static byte[] payload(int seq, int length) {
@@ -42,7 +42,7 @@ class DataPathTest {
     }
 
     static byte[] frameTo(NetFixture k, int port, int srcPort, byte[] payload) {
-        return Frames.udp(TapInNamespace.GUEST_MAC, k.net.tapMac, TapInNamespace.GUEST_IP_BYTES,
+        return EthernetFrames.udp(TapInNamespace.GUEST_MAC, k.net.tapMac, TapInNamespace.GUEST_IP_BYTES,
                 TapInNamespace.HOST_IP_BYTES, srcPort, port, payload);
     }
 
@@ -90,14 +90,14 @@ class DataPathTest {
                 byte[] sent = payload(length, Math.max(length, 4));
                 TapInNamespace.sendToGuest(socket, 5555, sent);
                 RxFrame rx = receiveUdpTo(k, 0, 5555);
-                assertArrayEquals(sent, Frames.udpPayload(rx.frame(), 0), "payload of " + sent.length);
+                assertArrayEquals(sent, EthernetFrames.udpPayload(rx.frame(), 0), "payload of " + sent.length);
                 int frameBytes = HEADERS + sent.length + 12;
                 assertEquals((frameBytes + NetFixture.BUFFER - 1) / NetFixture.BUFFER, rx.hdr().numBuffers(),
                         "buffers merged for a " + rx.frame().length + "-byte frame");
                 assertTrue(rx.hdr().flags() == 0 || rx.hdr().flags() == VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM
                         || rx.hdr().flags() == VirtioUapi.VIRTIO_NET_HDR_F_DATA_VALID, "flags " + rx.hdr());
                 if ((rx.hdr().flags() & VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0) {
-                    assertEquals(Frames.ETH_HLEN + Frames.IP_HLEN, rx.hdr().csumStart());
+                    assertEquals(EthernetFrames.ETH_HLEN + EthernetFrames.IP_HLEN, rx.hdr().csumStart());
                     assertEquals(6, rx.hdr().csumOffset());
                 }
             }
@@ -114,9 +114,9 @@ class DataPathTest {
             socket.setReceiveBufferSize(1 << 20);
             byte[] sent = payload(64, 65000);
             byte[] frame = frameTo(k, socket.getLocalPort(), 40000, sent);
-            ByteBuffer.wrap(frame).putShort(Frames.UDP_CHECK, (short) Frames.fold(Frames.pseudoHeader(frame)));
+            ByteBuffer.wrap(frame).putShort(EthernetFrames.UDP_CHECK, (short) EthernetFrames.fold(EthernetFrames.pseudoHeader(frame)));
             VirtioNetHeader gso = new VirtioNetHeader(VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM, VirtioUapi.VIRTIO_NET_HDR_GSO_UDP,
-                    HEADERS, 1472, Frames.ETH_HLEN + Frames.IP_HLEN, 6, 0);
+                    HEADERS, 1472, EthernetFrames.ETH_HLEN + EthernetFrames.IP_HLEN, 6, 0);
             assertTrue(k.driver(0).transmit(gso, frame), "one 65042-byte frame, gathered from TX buffers");
             DatagramPacket p = new DatagramPacket(new byte[70000], 70000);
             socket.receive(p);
@@ -140,7 +140,7 @@ class DataPathTest {
             while (got < NetFixture.RING && System.nanoTime() < deadline) {
                 Optional<RxFrame> rx = driver.receive();
                 if (rx.isPresent()) {
-                    assertArrayEquals(payload(got, 64), Frames.udpPayload(rx.get().frame(), 0), "datagram " + got);
+                    assertArrayEquals(payload(got, 64), EthernetFrames.udpPayload(rx.get().frame(), 0), "datagram " + got);
                     got++;
                 } else {
                     Thread.sleep(1);
@@ -153,7 +153,7 @@ class DataPathTest {
                 driver.refillRx();
                 Optional<RxFrame> rx = driver.receive();
                 if (rx.isPresent()) {
-                    assertArrayEquals(payload(got, 64), Frames.udpPayload(rx.get().frame(), 0), "datagram " + got);
+                    assertArrayEquals(payload(got, 64), EthernetFrames.udpPayload(rx.get().frame(), 0), "datagram " + got);
                     got++;
                 } else {
                     Thread.sleep(1);
@@ -176,7 +176,7 @@ class DataPathTest {
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (System.nanoTime() < deadline) {
             Optional<RxFrame> rx = k.receive(pair, 500);
-            if (rx.isPresent() && Frames.isUdpTo(rx.get().frame(), 0, port)) {
+            if (rx.isPresent() && EthernetFrames.isUdpTo(rx.get().frame(), 0, port)) {
                 return rx.get();
             }
         }
@@ -214,7 +214,7 @@ class DataPathTest {
             while (total < 32 && System.nanoTime() < deadline) {
                 for (int q = 0; q < 2; q++) {
                     Optional<RxFrame> rx = k.receive(q, 50);
-                    if (rx.isPresent() && Frames.isUdpTo(rx.get().frame(), 0, 6000)) {
+                    if (rx.isPresent() && EthernetFrames.isUdpTo(rx.get().frame(), 0, 6000)) {
                         perQueue[q]++;
                         total++;
                     }

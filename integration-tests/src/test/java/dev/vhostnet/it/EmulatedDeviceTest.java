@@ -18,7 +18,7 @@ import dev.vhostnet.ctl.device.Violation;
 import dev.vhostnet.ctl.driver.VirtioNetDriver;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.ctl.ring.VringLayout;
-import dev.vhostnet.tap.Frames;
+import dev.vhostnet.tap.EthernetFrames;
 import dev.vhostnet.tap.TapInNamespace;
 import java.lang.management.ManagementFactory;
 import java.net.DatagramSocket;
@@ -53,7 +53,7 @@ class EmulatedDeviceTest {
 
             k.net.addGuestNeighbour();
             TapInNamespace.sendToGuest(socket, 7400, payload(1, 50));
-            assertArrayEquals(payload(1, 50), Frames.udpPayload(receiveUdpTo(k, 0, 7400).frame(), 0),
+            assertArrayEquals(payload(1, 50), EthernetFrames.udpPayload(receiveUdpTo(k, 0, 7400).frame(), 0),
                     "the RX queue of the same pair still works");
         }
     }

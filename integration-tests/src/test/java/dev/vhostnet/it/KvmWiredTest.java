@@ -22,7 +22,7 @@ import dev.vhostnet.eventfd.IoAddress;
 import dev.vhostnet.eventfd.RealModeGuest;
 import dev.vhostnet.eventfd.VcpuExit;
 import dev.vhostnet.sys.KvmUapi;
-import dev.vhostnet.tap.Frames;
+import dev.vhostnet.tap.EthernetFrames;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.tap.TapInNamespace;
 import java.net.DatagramSocket;
@@ -101,7 +101,7 @@ class KvmWiredTest {
                 driver.refillRx();
                 driver.enableRxInterrupts();
                 byte[] sent = payload(1, 300);
-                assertTrue(driver.transmit(VirtioNetHeader.NONE, Frames.udp(TapInNamespace.GUEST_MAC, net.tapMac,
+                assertTrue(driver.transmit(VirtioNetHeader.NONE, EthernetFrames.udp(TapInNamespace.GUEST_MAC, net.tapMac,
                         TapInNamespace.GUEST_IP_BYTES, TapInNamespace.HOST_IP_BYTES, 40000, socket.getLocalPort(), sent)));
 
                 assertEquals(new VcpuExit(KvmUapi.KVM_EXIT_IO, READY_PORT, 1, true, 0), guest.runFor(30));
@@ -116,7 +116,7 @@ class KvmWiredTest {
                         "the next exit is the guest's RX interrupt handler reporting in");
                 Optional<RxFrame> rx = driver.receive();
                 assertTrue(rx.isPresent(), "the frame that raised the interrupt is in the RX ring");
-                assertArrayEquals(reply, Frames.udpPayload(rx.get().frame(), 0));
+                assertArrayEquals(reply, EthernetFrames.udpPayload(rx.get().frame(), 0));
             }
         }
     }

@@ -13,7 +13,7 @@ import dev.vhostnet.ctl.DirtyLog;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.VhostNetDevice;
 import dev.vhostnet.ctl.driver.DriverMemory;
-import dev.vhostnet.tap.Frames;
+import dev.vhostnet.tap.EthernetFrames;
 import dev.vhostnet.tap.TapInNamespace;
 import java.net.DatagramSocket;
 import java.util.List;
@@ -48,7 +48,7 @@ class LifecycleTest {
             k.device.restart();
             traffic.assertAllArrivedOnceInOrder();
             for (int i = 0; i < 20; i++) {
-                assertArrayEquals(payload(i, 32), Frames.udpPayload(receiveUdpTo(k, 0, 7000).frame(), 0),
+                assertArrayEquals(payload(i, 32), EthernetFrames.udpPayload(receiveUdpTo(k, 0, 7000).frame(), 0),
                         "datagram " + i + " sent to the guest while the device was stopped");
             }
             assertTrue(k.receive(0, 300).isEmpty(), "no datagram twice");
@@ -65,7 +65,7 @@ class LifecycleTest {
             log.clear();
             byte[] sent = payload(9, 1400);
             TapInNamespace.sendToGuest(socket, 7100, sent);
-            assertArrayEquals(sent, Frames.udpPayload(receiveUdpTo(k, 0, 7100).frame(), 0));
+            assertArrayEquals(sent, EthernetFrames.udpPayload(receiveUdpTo(k, 0, 7100).frame(), 0));
 
             DriverMemory.QueuePair pair = k.layout.queuePair(0);
             long rxBuffersEnd = pair.rxBuffersGpa() + (long) pair.bufferCount() * pair.bufferSize();

@@ -17,7 +17,7 @@ import dev.vhostnet.ctl.driver.VirtioNetDriver;
 import dev.vhostnet.ctl.driver.VirtioNetHeader;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
-import dev.vhostnet.tap.Frames;
+import dev.vhostnet.tap.EthernetFrames;
 import dev.vhostnet.tap.MacAddress;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.tap.TapDevice;
@@ -30,7 +30,7 @@ class ReadmeKernelExampleTest {
     @Test
     void bringsUpAKernelBackendSendsAFrameStopsAndRestarts() throws Exception {
         NetFixture.assumeVhostNet();
-        byte[] frame = Frames.udp(MacAddress.parse("02:00:00:00:00:02"), MacAddress.parse("ff:ff:ff:ff:ff:ff"),
+        byte[] frame = EthernetFrames.udp(MacAddress.parse("02:00:00:00:00:02"), MacAddress.parse("ff:ff:ff:ff:ff:ff"),
                 new byte[] {10, 0, 0, 2}, new byte[] {10, 0, 0, 1}, 1, 2, new byte[100]);
         try (MemoryTable ram = MemoryTable.builder().region(0, 64 << 20).build();
              TapDevice tap = TapDevice.open(TapConfig.builder().name("vn%d").vnetHeader(12).up(true).build());

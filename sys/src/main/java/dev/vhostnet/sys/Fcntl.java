@@ -10,6 +10,7 @@ public final class Fcntl {
     public static final int O_NONBLOCK = 0x800;
     public static final int O_CLOEXEC = 0x80000;
     public static final int F_GETFD = 1;
+    public static final int F_SETFD = 2;
     public static final int F_GETFL = 3;
     public static final int FD_CLOEXEC = 1;
 }

@@ -145,6 +145,18 @@ public final class Fd implements AutoCloseable {
         }
     }
 
+    /**
+     * Sets or clears {@code FD_CLOEXEC} ({@code fcntl(F_SETFD)}). Clearing it lets a child started
+     * next inherit this descriptor (how fds are handed to QEMU); set it back once the child runs.
+     */
+    public void setCloseOnExec(boolean closeOnExec) throws SysException {
+        try {
+            LibC.fcntl(get(), Fcntl.F_SETFD, closeOnExec ? Fcntl.FD_CLOEXEC : 0);
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("fcntl(" + what + ", F_SETFD)", e, Hint.NONE);
+        }
+    }
+
     /** Whether {@code O_NONBLOCK} is set ({@code fcntl(F_GETFL)}). */
     public boolean isNonBlocking() throws SysException {
         try {

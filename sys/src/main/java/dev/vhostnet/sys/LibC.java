@@ -5,6 +5,7 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
+import com.sun.jna.ptr.IntByReference;
 
 /**
  * The libc functions the project calls, direct-mapped through JNA. Package-private: everything
@@ -54,4 +55,16 @@ final class LibC {
     static native int poll(Pointer fds, long nfds, int timeout) throws LastErrorException;
 
     static native String strerror(int errnum);
+
+    /** Returns an error number instead of setting errno, as the {@code posix_spawn} family does. */
+    static native int posix_spawnp(IntByReference pid, String file, Pointer fileActions, Pointer attr, Pointer argv,
+                                   Pointer envp);
+
+    static native int posix_spawn_file_actions_init(Pointer fileActions);
+
+    static native int posix_spawn_file_actions_addclose(Pointer fileActions, int fd);
+
+    static native int posix_spawn_file_actions_destroy(Pointer fileActions);
+
+    static native int waitpid(int pid, IntByReference status, int options) throws LastErrorException;
 }

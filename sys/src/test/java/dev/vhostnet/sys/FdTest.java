@@ -35,6 +35,16 @@ class FdTest {
     }
 
     @Test
+    void closeOnExecCanBeClearedAndSetAgain() throws Exception {
+        try (Fd fd = Fd.open("/dev/null", Fcntl.O_RDWR, Hint.NONE)) {
+            fd.setCloseOnExec(false);
+            assertFalse(fd.isCloseOnExec(), "cleared: a child would inherit it");
+            fd.setCloseOnExec(true);
+            assertTrue(fd.isCloseOnExec());
+        }
+    }
+
+    @Test
     void anIoctlTheObjectDoesNotKnowFailsWithItsName() throws Exception {
         try (Fd fd = Fd.open("/dev/null", Fcntl.O_RDWR, Hint.NONE)) {
             SysException e = assertThrows(SysException.class, () -> fd.ioctl(VhostUapi.VHOST_SET_OWNER));

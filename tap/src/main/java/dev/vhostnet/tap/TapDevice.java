@@ -10,6 +10,7 @@ import dev.vhostnet.sys.Ioctl;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.TunUapi;
 import dev.vhostnet.sys.TunUapi.Ifreq;
+import java.io.IOException;
 import java.util.Set;
 
 /**
@@ -41,6 +42,21 @@ public final class TapDevice implements AutoCloseable {
      */
     public static TapDevice open(TapConfig config) throws SysException {
         return TapBringUp.run(config, Tun.PATH);
+    }
+
+    /**
+     * Removes the persistent tap {@code name}, as {@code ip tuntap del} does: attaches to it
+     * ({@code TUNSETIFF} with its multiqueue flag), clears {@code TUNSETPERSIST} and closes. A process
+     * still attached keeps it until it closes its fds. Throws {@link IllegalArgumentException} when
+     * there is no tap of that name.
+     */
+    public static void delete(String name) throws IOException {
+        TapInfo info = TapInfo.read(name).orElseThrow(() -> new IllegalArgumentException(
+                "no tap named " + name + " in this network namespace ('vhostnet tap list' shows the taps)"));
+        TapConfig config = TapConfig.builder().name(name).queues(info.multiQueue() ? 2 : 1).build();
+        try (TapDevice tap = open(config)) {
+            tap.setPersist(false);
+        }
     }
 
     /** The interface name the kernel gave (a {@code %d} pattern filled in). */

@@ -90,7 +90,8 @@ public final class TapQueue implements AutoCloseable {
         }
     }
 
-    Fd fd() {
+    /** The owned descriptor, to pass to another process ({@code Spawn}, {@code SCM_RIGHTS}). */
+    public Fd fd() {
         return fd;
     }
 

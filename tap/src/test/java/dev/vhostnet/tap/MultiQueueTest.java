@@ -33,7 +33,7 @@ class MultiQueueTest {
             for (int q = 0; q < 4; q++) {
                 String payload = "queue " + q;
                 sent.add(payload);
-                t.write(q, Frames.udp(TapInNamespace.GUEST_MAC, t.tapMac, TapInNamespace.GUEST_IP_BYTES,
+                t.write(q, EthernetFrames.udp(TapInNamespace.GUEST_MAC, t.tapMac, TapInNamespace.GUEST_IP_BYTES,
                         TapInNamespace.HOST_IP_BYTES, 41000 + q, socket.getLocalPort(), payload.getBytes(US_ASCII)));
             }
             Set<String> received = new HashSet<>();
@@ -57,7 +57,7 @@ class MultiQueueTest {
             sendFlows(t, flows);
             assertEquals(flows, drain(t, 0, flows), "every flow goes to the one attached queue");
             try (DatagramSocket socket = t.socket()) {
-                t.write(1, Frames.udp(TapInNamespace.GUEST_MAC, t.tapMac, TapInNamespace.GUEST_IP_BYTES,
+                t.write(1, EthernetFrames.udp(TapInNamespace.GUEST_MAC, t.tapMac, TapInNamespace.GUEST_IP_BYTES,
                         TapInNamespace.HOST_IP_BYTES, 41000, socket.getLocalPort(), "from a detached queue".getBytes(US_ASCII)));
                 assertEquals("from a detached queue", new String(TapInNamespace.receive(socket), US_ASCII),
                         "detaching stops the kernel sending to a queue, not the queue writing");
@@ -112,7 +112,7 @@ class MultiQueueTest {
             endpoint.read(buf);
             byte[] frame = new byte[buf.flip().remaining()];
             buf.get(frame);
-            if (Frames.isUdpTo(frame, 0, PORT)) {
+            if (EthernetFrames.isUdpTo(frame, 0, PORT)) {
                 n++;
             }
         }

@@ -29,7 +29,7 @@ class TapDeviceTest {
         try (TapDevice tap = TapDevice.open(TapConfig.builder().name(prefix + "%d").build())) {
             assertTrue(tap.name().matches(prefix + "\\d+"), tap.name());
             assertEquals(tap.name(), tap.queue(0).tapName());
-            assertTrue(Cmd.hostHasLink(tap.name()));
+            assertTrue(Command.hostHasLink(tap.name()));
         }
     }
 
@@ -40,7 +40,7 @@ class TapDeviceTest {
         assertTrue(Files.exists(sys(name, "tun_flags")));
         tap.close();
         assertFalse(Files.exists(sys(name, "tun_flags")), "the tap went with its last fd");
-        assertFalse(Cmd.hostHasLink(name));
+        assertFalse(Command.hostHasLink(name));
     }
 
     @Test
@@ -51,19 +51,19 @@ class TapDeviceTest {
             try (TapDevice tap = TapDevice.open(config)) {
                 assertEquals(TunUapi.IFF_PERSIST, tap.getIff() & TunUapi.IFF_PERSIST);
             }
-            assertTrue(Cmd.hostHasLink(name), "still in ip link after close");
+            assertTrue(Command.hostHasLink(name), "still in ip link after close");
             assertEquals("65534", Files.readString(sys(name, "owner")).trim());
             assertEquals("65534", Files.readString(sys(name, "group")).trim());
-            String details = Cmd.run("ip", "-d", "link", "show", "dev", name);
+            String details = Command.run("ip", "-d", "link", "show", "dev", name);
             assertTrue(details.contains("persist on"), details);
 
             try (TapDevice again = TapDevice.open(TapConfig.builder().name(name).build())) {
                 again.setPersist(false);
             }
-            assertFalse(Cmd.hostHasLink(name), "removed once no longer persistent and closed");
+            assertFalse(Command.hostHasLink(name), "removed once no longer persistent and closed");
         } finally {
-            if (Cmd.hostHasLink(name)) {
-                Cmd.run("ip", "link", "del", "dev", name);
+            if (Command.hostHasLink(name)) {
+                Command.run("ip", "link", "del", "dev", name);
             }
         }
     }
@@ -74,7 +74,7 @@ class TapDeviceTest {
         try (TapDevice tap = TapDevice.open(TapConfig.builder().name(Names.random("vt"))
                 .mtu(9000).mac(mac).up(true).build());
              NetInterface link = NetInterface.open(tap.name())) {
-            String shown = Cmd.run("ip", "link", "show", "dev", tap.name());
+            String shown = Command.run("ip", "link", "show", "dev", tap.name());
             assertTrue(shown.contains("mtu 9000"), shown);
             assertTrue(shown.contains("link/ether " + mac), shown);
             assertTrue(shown.matches("(?s).*<[^>]*\\bUP\\b[^>]*>.*"), shown);
@@ -86,7 +86,7 @@ class TapDeviceTest {
             link.setUp(false);
             link.setMtu(1400);
             assertFalse(link.isUp());
-            assertTrue(Cmd.run("ip", "link", "show", "dev", tap.name()).contains("mtu 1400"));
+            assertTrue(Command.run("ip", "link", "show", "dev", tap.name()).contains("mtu 1400"));
         }
     }
 

@@ -45,7 +45,7 @@ class TapFailureTest {
             assertTrue(e.getMessage().contains("(queue 6 of tap " + name + ")"), e.getMessage());
             assertTrue(e.hint().contains("at most 256 queues"), e.hint());
             assertEquals("", OpenFds.leakedSince(before));
-            assertTrue(Cmd.run("ip", "-d", "link", "show", "dev", name).contains("numqueues 250 "),
+            assertTrue(Command.run("ip", "-d", "link", "show", "dev", name).contains("numqueues 250 "),
                     "the other holder's queues are untouched");
             assertTrue(holder.queue(249).isAttached());
         }
@@ -62,10 +62,10 @@ class TapFailureTest {
             assertTrue(e.getMessage().startsWith("ioctl SIOCSIFMTU on socket (interface " + name + "): EINVAL"), e.getMessage());
             assertTrue(e.hint().contains("maxmtu"), e.hint());
             assertEquals("", OpenFds.leakedSince(before));
-            assertFalse(Cmd.hostHasLink(name), "persistence set by the failed bring-up is undone");
+            assertFalse(Command.hostHasLink(name), "persistence set by the failed bring-up is undone");
         } finally {
-            if (Cmd.hostHasLink(name)) {
-                Cmd.run("ip", "link", "del", "dev", name);
+            if (Command.hostHasLink(name)) {
+                Command.run("ip", "link", "del", "dev", name);
             }
         }
     }
@@ -73,7 +73,7 @@ class TapFailureTest {
     @Test
     void aNameTakenByAnInterfaceThatIsNotATapIsRefusedWithEinval() throws Exception {
         Privileges.assumeNamespaces();
-        try (NetNs ns = NetNs.create()) {
+        try (NetNamespace ns = NetNamespace.create()) {
             Set<Integer> before = OpenFds.snapshot();
             SysException e = assertThrows(SysException.class,
                     () -> ns.call(() -> TapDevice.open(TapConfig.builder().name("lo").build())));

@@ -22,7 +22,7 @@ class TapTrafficTest {
         try (TapInNamespace t = TapInNamespace.open(TapConfig.builder());
              DatagramSocket socket = t.socket()) {
             byte[] payload = "hello from the guest \u0000\u00ff".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
-            t.write(0, Frames.udp(TapInNamespace.GUEST_MAC, t.tapMac, TapInNamespace.GUEST_IP_BYTES,
+            t.write(0, EthernetFrames.udp(TapInNamespace.GUEST_MAC, t.tapMac, TapInNamespace.GUEST_IP_BYTES,
                     TapInNamespace.HOST_IP_BYTES, 40000, socket.getLocalPort(), payload));
             assertArrayEquals(payload, TapInNamespace.receive(socket));
         }
@@ -31,11 +31,11 @@ class TapTrafficTest {
     @Test
     void anArpRequestForTheNamespaceAddressIsAnsweredOnTheTap() throws Exception {
         try (TapInNamespace t = TapInNamespace.open(TapConfig.builder())) {
-            t.write(0, Frames.arpRequest(TapInNamespace.GUEST_MAC, TapInNamespace.GUEST_IP_BYTES, TapInNamespace.HOST_IP_BYTES));
-            byte[] reply = t.readMatching(0, f -> (Frames.view(f, 0).getShort(12) & 0xffff) == Frames.ETH_P_ARP
-                    && Frames.view(f, 0).getShort(Frames.ETH_HLEN + 6) == 2);
+            t.write(0, EthernetFrames.arpRequest(TapInNamespace.GUEST_MAC, TapInNamespace.GUEST_IP_BYTES, TapInNamespace.HOST_IP_BYTES));
+            byte[] reply = t.readMatching(0, f -> (EthernetFrames.view(f, 0).getShort(12) & 0xffff) == EthernetFrames.ETH_P_ARP
+                    && EthernetFrames.view(f, 0).getShort(EthernetFrames.ETH_HLEN + 6) == 2);
             assertNotNull(reply, "no ARP reply within " + TapInNamespace.RECEIVE_TIMEOUT);
-            ByteBuffer arp = Frames.view(reply, Frames.ETH_HLEN);
+            ByteBuffer arp = EthernetFrames.view(reply, EthernetFrames.ETH_HLEN);
             byte[] senderMac = new byte[6];
             byte[] senderIp = new byte[4];
             byte[] targetMac = new byte[6];
@@ -53,12 +53,12 @@ class TapTrafficTest {
             t.addGuestNeighbour();
             byte[] payload = "to the guest".getBytes(US_ASCII);
             TapInNamespace.sendToGuest(socket, 9999, payload);
-            byte[] frame = t.readMatching(0, f -> Frames.isUdpTo(f, 0, 9999));
+            byte[] frame = t.readMatching(0, f -> EthernetFrames.isUdpTo(f, 0, 9999));
             assertNotNull(frame, "no frame to port 9999 within " + TapInNamespace.RECEIVE_TIMEOUT);
             byte[] dst = new byte[6];
-            Frames.view(frame, 0).get(0, dst);
+            EthernetFrames.view(frame, 0).get(0, dst);
             assertEquals(TapInNamespace.GUEST_MAC, MacAddress.of(dst));
-            assertArrayEquals(payload, Frames.udpPayload(frame, 0));
+            assertArrayEquals(payload, EthernetFrames.udpPayload(frame, 0));
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.vhostnet.ctl;
 
 import static dev.vhostnet.ctl.VirtioUapi.bit;
 
+import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSet;
 import dev.vhostnet.sys.VhostUapi;
@@ -44,7 +45,31 @@ public final class Features {
             VirtioUapi.VIRTIO_NET_F_GUEST_ECN, Offload.TSO_ECN,
             VirtioUapi.VIRTIO_NET_F_GUEST_UFO, Offload.UFO);
 
+    private static final ImmutableMap<Integer, String> NAMES = ImmutableMap.<Integer, String>builder()
+            .put(VirtioUapi.VIRTIO_NET_F_CSUM, "CSUM").put(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM, "GUEST_CSUM")
+            .put(VirtioUapi.VIRTIO_NET_F_MAC, "MAC").put(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4, "GUEST_TSO4")
+            .put(VirtioUapi.VIRTIO_NET_F_GUEST_TSO6, "GUEST_TSO6").put(VirtioUapi.VIRTIO_NET_F_GUEST_ECN, "GUEST_ECN")
+            .put(VirtioUapi.VIRTIO_NET_F_GUEST_UFO, "GUEST_UFO").put(VirtioUapi.VIRTIO_NET_F_HOST_TSO4, "HOST_TSO4")
+            .put(VirtioUapi.VIRTIO_NET_F_HOST_TSO6, "HOST_TSO6").put(VirtioUapi.VIRTIO_NET_F_HOST_ECN, "HOST_ECN")
+            .put(VirtioUapi.VIRTIO_NET_F_HOST_UFO, "HOST_UFO").put(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF")
+            .put(VirtioUapi.VIRTIO_NET_F_MQ, "MQ").put(VirtioUapi.VIRTIO_F_NOTIFY_ON_EMPTY, "NOTIFY_ON_EMPTY")
+            .put(VirtioUapi.VIRTIO_F_ANY_LAYOUT, "ANY_LAYOUT").put(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC, "INDIRECT_DESC")
+            .put(VirtioUapi.VIRTIO_RING_F_EVENT_IDX, "EVENT_IDX").put(VirtioUapi.VIRTIO_F_VERSION_1, "VERSION_1")
+            .put(VirtioUapi.VIRTIO_F_ACCESS_PLATFORM, "ACCESS_PLATFORM").put(VirtioUapi.VIRTIO_F_RING_PACKED, "RING_PACKED")
+            .buildOrThrow();
+
     private Features() {}
+
+    /** The names of the virtio-net feature bits set in {@code virtio}, lowest bit first ({@code VIRTIO_NET_F_}, {@code VIRTIO_F_} dropped); unknown bits as {@code bit N}. */
+    public static ImmutableList<String> names(long virtio) {
+        ImmutableList.Builder<String> names = ImmutableList.builder();
+        for (int b = 0; b < 64; b++) {
+            if ((virtio & bit(b)) != 0) {
+                names.add(NAMES.getOrDefault(b, "bit " + b));
+            }
+        }
+        return names.build();
+    }
 
     /**
      * The outcome: the features the driver gets ({@code virtio}), those for

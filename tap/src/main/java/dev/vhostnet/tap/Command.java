@@ -7,20 +7,21 @@ import java.io.InterruptedIOException;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** Runs a command line tool (ip, sysctl) with a bounded wait. */
-public final class Cmd {
-    private Cmd() {}
+/** Runs a command line tool ({@code ip}, {@code sysctl}) with a bounded wait. */
+public final class Command {
+    private Command() {}
 
+    /** Exit status and merged standard output and error. */
     public record Result(int exit, String output) {}
 
-    /** Runs {@code command}; returns its exit status and merged output. */
+    /** Runs {@code command}; returns its exit status and merged output. Fails if it runs for more than 20 s. */
     public static Result exec(List<String> command) throws IOException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), UTF_8);
         try {
             if (!p.waitFor(20, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                throw new AssertionError(String.join(" ", command) + " did not finish in 20 s:\n" + out);
+                throw new IOException(String.join(" ", command) + " did not finish in 20 s: " + out.strip());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -29,11 +30,11 @@ public final class Cmd {
         return new Result(p.exitValue(), out);
     }
 
-    /** Runs {@code command}; fails the test with its output unless it exits 0. */
+    /** Runs {@code command}; throws with its output unless it exits 0. */
     public static String run(String... command) throws IOException {
         Result r = exec(List.of(command));
         if (r.exit() != 0) {
-            throw new AssertionError(String.join(" ", command) + " exited " + r.exit() + ":\n" + r.output());
+            throw new IOException(String.join(" ", command) + " exited " + r.exit() + ": " + r.output().strip());
         }
         return r.output();
     }

@@ -11,7 +11,7 @@ import java.util.Arrays;
 import java.util.function.Predicate;
 
 /**
- * The topology of the traffic tests: a tap made from Java in the host namespace, moved into a
+ * A namespace peer for a tap, the topology of the traffic tests and the demo: a tap made from Java in the host namespace, moved into a
  * namespace of its own ({@code ip link set <tap> netns <ns>}; the fds keep working), given
  * {@value #HOST_IP}/24 there and brought up. Java plays the guest at {@value #GUEST_IP} with
  * {@link #GUEST_MAC}. Closing closes the tap, then deletes the namespace.
@@ -24,22 +24,27 @@ public final class TapInNamespace implements AutoCloseable {
     public static final MacAddress GUEST_MAC = MacAddress.parse("02:00:00:77:00:02");
     public static final Duration RECEIVE_TIMEOUT = Duration.ofSeconds(5);
 
-    public final NetNs ns;
+    public final NetNamespace ns;
     public final TapDevice tap;
     public final MacAddress tapMac;
 
-    private TapInNamespace(NetNs ns, TapDevice tap, MacAddress tapMac) {
+    private TapInNamespace(NetNamespace ns, TapDevice tap, MacAddress tapMac) {
         this.ns = ns;
         this.tap = tap;
         this.tapMac = tapMac;
     }
 
-    /** Opens a tap named vt-… from {@code config} (its name replaced) and places it in a new namespace. */
+    /** Opens a tap named vt-… from {@code config} (its name replaced) and places it in a new namespace vt-…. */
     public static TapInNamespace open(TapConfig.Builder config) throws Exception {
-        NetNs ns = NetNs.create();
+        return open(config, "vt");
+    }
+
+    /** Opens a tap named {@code prefix}… from {@code config} (its name replaced) and places it in a new namespace {@code prefix-}…. */
+    public static TapInNamespace open(TapConfig.Builder config, String prefix) throws Exception {
+        NetNamespace ns = NetNamespace.create(prefix + "-");
         TapDevice tap = null;
         try {
-            tap = TapDevice.open(config.name(Names.random("vt")).build());
+            tap = TapDevice.open(config.name(Names.random(prefix)).build());
             String name = tap.name();
             ns.moveIn(name);
             ns.ip("addr", "add", HOST_IP + "/24", "dev", name);
@@ -50,7 +55,7 @@ public final class TapInNamespace implements AutoCloseable {
                 }
             });
             return new TapInNamespace(ns, tap, mac);
-        } catch (Exception | AssertionError e) {
+        } catch (Exception e) {
             if (tap != null) {
                 tap.close();
             }

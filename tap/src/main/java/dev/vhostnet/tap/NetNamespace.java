@@ -14,24 +14,30 @@ import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A network namespace the test makes ({@code ip netns add vt-<random>}) and deletes on close, with
- * IPv6 off so no router solicitations or DAD frames mix with the traffic a test checks.
+ * A network namespace this process makes ({@code ip netns add <prefix><random>}) and deletes on
+ * close, with IPv6 off so no router solicitations or DAD frames mix with the traffic sent through it.
  */
-public final class NetNs implements AutoCloseable {
+public final class NetNamespace implements AutoCloseable {
     private final String name;
 
-    private NetNs(String name) {
+    private NetNamespace(String name) {
         this.name = name;
     }
 
-    public static NetNs create() throws Exception {
-        NetNs ns = new NetNs(Names.random("vt-"));
-        Cmd.run("ip", "netns", "add", ns.name);
+    /** A namespace named {@code vt-<random>}. */
+    public static NetNamespace create() throws IOException {
+        return create("vt-");
+    }
+
+    /** A namespace named {@code prefix} and 8 random hex digits. */
+    public static NetNamespace create(String prefix) throws IOException {
+        NetNamespace ns = new NetNamespace(Names.random(prefix));
+        Command.run("ip", "netns", "add", ns.name);
         try {
-            Cmd.run("ip", "netns", "exec", ns.name, "sysctl", "-q", "-w",
+            Command.run("ip", "netns", "exec", ns.name, "sysctl", "-q", "-w",
                     "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
             ns.ip("link", "set", "lo", "up");
-        } catch (Exception | AssertionError e) {
+        } catch (IOException | RuntimeException e) {
             ns.close();
             throw e;
         }
@@ -43,15 +49,15 @@ public final class NetNs implements AutoCloseable {
     }
 
     /** {@code ip -n <ns> args...}; returns its output. */
-    public String ip(String... args) throws Exception {
+    public String ip(String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of("ip", "-n", name));
         command.addAll(List.of(args));
-        return Cmd.run(command.toArray(String[]::new));
+        return Command.run(command.toArray(String[]::new));
     }
 
     /** Moves a host interface into this namespace ({@code ip link set <dev> netns <ns>}). */
-    public void moveIn(String device) throws Exception {
-        Cmd.run("ip", "link", "set", "dev", device, "netns", name);
+    public void moveIn(String device) throws IOException {
+        Command.run("ip", "link", "set", "dev", device, "netns", name);
     }
 
     /**
@@ -80,6 +86,6 @@ public final class NetNs implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        Cmd.run("ip", "netns", "del", name);
+        Command.run("ip", "netns", "del", name);
     }
 }

@@ -4,7 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /** Ethernet frames a test writes to a tap or checks when it reads one (network byte order). */
-public final class Frames {
+public final class EthernetFrames {
     public static final int ETH_HLEN = 14;
     public static final int IP_HLEN = 20;
     public static final int UDP_HLEN = 8;
@@ -14,7 +14,7 @@ public final class Frames {
     /** Offset of the UDP checksum from the start of the frame. */
     public static final int UDP_CHECK = ETH_HLEN + IP_HLEN + 6;
 
-    private Frames() {}
+    private EthernetFrames() {}
 
     /** An Ethernet + IPv4 + UDP frame with a correct IP header checksum and UDP checksum. */
     public static byte[] udp(MacAddress src, MacAddress dst, byte[] srcIp, byte[] dstIp, int srcPort, int dstPort, byte[] payload) {

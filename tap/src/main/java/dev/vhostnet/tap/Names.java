@@ -3,7 +3,7 @@ package dev.vhostnet.tap;
 import java.util.HexFormat;
 import java.util.concurrent.ThreadLocalRandom;
 
-/** Random names, so tests run twice or side by side never collide. */
+/** Random names, so two runs side by side (tests, demos) never collide. */
 public final class Names {
     private Names() {}
 

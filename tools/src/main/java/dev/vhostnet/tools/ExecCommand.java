@@ -1,0 +1,70 @@
+package dev.vhostnet.tools;
+
+import dev.vhostnet.ctl.VhostNet;
+import dev.vhostnet.sys.Fd;
+import dev.vhostnet.sys.Spawn;
+import dev.vhostnet.tap.TapConfig;
+import dev.vhostnet.tap.TapDevice;
+import dev.vhostnet.tap.TapQueue;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code vhostnet exec}: opens a tap's queue fds (and vhost-net fds), then runs a command that
+ * inherits exactly those and stdio, with {@code {tapfd}} and {@code {vhostfd}} in its arguments
+ * replaced by their numbers — as libvirt starts QEMU.
+ */
+@Command(name = "exec", mixinStandardHelpOptions = true,
+        description = {"Open a tap (and vhost-net) and run a command that inherits the fds.",
+                "As libvirt starts QEMU:",
+                "  vhostnet exec --tap t0 --vhost -- qemu-system-x86_64 ... -netdev tap,id=n0,fd={tapfd},vhost=on,vhostfd={vhostfd}",
+                "{tapfd} and {vhostfd} become the fd numbers, comma-joined for several queues. The child gets "
+                        + "stdin, stdout, stderr and these fds only. Exits with the command's exit status."})
+final class ExecCommand implements Callable<Integer> {
+    @Option(names = "--tap", defaultValue = "vhn%d", paramLabel = "NAME",
+            description = "Tap to open (made if missing, and gone when the command ends unless persistent); default ${DEFAULT-VALUE}.")
+    String tap;
+
+    @Option(names = "--queues", defaultValue = "1", description = "Tap queues (and vhost-net fds); default ${DEFAULT-VALUE}.")
+    int queues;
+
+    @Option(names = "--vnet-hdr", defaultValue = "12", paramLabel = "BYTES",
+            description = "vnet header size: 12, 10 or 0 (none); default ${DEFAULT-VALUE}.")
+    int vnetHeader;
+
+    @Option(names = "--vhost", description = "Also open one /dev/vhost-net fd per queue for {vhostfd}.")
+    boolean vhost;
+
+    @Parameters(arity = "1..*", paramLabel = "COMMAND", description = "The command and its arguments, after --.")
+    List<String> command;
+
+    @Override
+    public Integer call() throws Exception {
+        List<VhostNet> vhostFds = new ArrayList<>();
+        try (TapDevice device = TapDevice.open(TapConfig.builder().name(tap).queues(queues).vnetHeader(vnetHeader).build())) {
+            List<Fd> passed = new ArrayList<>();
+            device.queues().stream().map(TapQueue::fd).forEach(passed::add);
+            if (vhost) {
+                for (int i = 0; i < queues; i++) {
+                    vhostFds.add(VhostNet.open());
+                }
+                vhostFds.stream().map(VhostNet::fd).forEach(passed::add);
+            }
+            String tapFds = device.queues().stream().map(q -> String.valueOf(q.rawFd())).collect(Collectors.joining(","));
+            String vhostFdList = vhostFds.stream().map(v -> String.valueOf(v.fd().get())).collect(Collectors.joining(","));
+            List<String> argv = command.stream()
+                    .map(a -> a.replace("{tapfd}", tapFds).replace("{vhostfd}", vhostFdList)).toList();
+            Spawn.Child child = Spawn.start(argv, System.getenv(), passed);
+            vhostFds.forEach(VhostNet::close);
+            device.close();
+            return child.waitFor();
+        } finally {
+            vhostFds.forEach(VhostNet::close);
+        }
+    }
+}

@@ -1,0 +1,215 @@
+package dev.vhostnet.tools;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.vhostnet.ctl.VhostNet;
+import dev.vhostnet.tap.Command;
+import dev.vhostnet.tap.Names;
+import dev.vhostnet.tap.TapInfo;
+import dev.vhostnet.tap.Tun;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/** Each command run as a process ({@code java -cp <test classpath> dev.vhostnet.tools.Main ...}): output, exit code, real state. */
+class CommandLineTest {
+    record Run(int exit, String out, String err) {}
+
+    static Run withInput(String stdin, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        command.addAll(Arrays.asList(args));
+        Process p = new ProcessBuilder(command).start();
+        p.getOutputStream().write(stdin.getBytes(UTF_8));
+        p.getOutputStream().close();
+        byte[][] streams = new byte[2][];
+        Thread err = new Thread(() -> {
+            try {
+                streams[1] = p.getErrorStream().readAllBytes();
+            } catch (java.io.IOException e) {
+                streams[1] = e.toString().getBytes(UTF_8);
+            }
+        });
+        err.start();
+        streams[0] = p.getInputStream().readAllBytes();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "vhostnet " + String.join(" ", args) + " finished within 60 s");
+        err.join();
+        return new Run(p.exitValue(), new String(streams[0], UTF_8), new String(streams[1], UTF_8));
+    }
+
+    static Run vhostnet(String... args) throws Exception {
+        return withInput("", args);
+    }
+
+    static void assumeRoot() {
+        assumeTrue(Tun.isAvailable(), () -> "needs /dev/net/tun: " + Tun.unavailabilityCause().getMessage());
+        assumeTrue(new com.sun.security.auth.module.UnixSystem().getUid() == 0, "needs root to create taps and namespaces");
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")), "needs iproute2's ip");
+    }
+
+    @Test
+    void probePrintsEachPieceAndTheBackendAsATableAndAsJson() throws Exception {
+        Run table = vhostnet("probe");
+        assertEquals(0, table.exit(), table.err());
+        for (String row : List.of("vhost-net ", "max_mem_regions", "tun ", "kvm ", "huge pages ", "backend ")) {
+            assertTrue(table.out().contains(row), "row " + row + " in\n" + table.out());
+        }
+        Run json = vhostnet("probe", "--json");
+        assertEquals(0, json.exit(), json.err());
+        assertTrue(json.out().strip().startsWith("{\"vhostNet\":{\"status\":"), json.out());
+        for (String key : List.of("\"tun\":", "\"kvm\":", "\"hugePages\":", "\"backend\":{\"kind\":", "\"maxMemRegions\":")) {
+            assertTrue(json.out().contains(key), key + " in " + json.out());
+        }
+        if (!Files.exists(VhostNet.DEVICE)) {
+            assertTrue(table.out().contains("backend      emulated"), table.out());
+            assertTrue(json.out().contains("\"kind\":\"EMULATED\""), json.out());
+        }
+    }
+
+    @Test
+    void badUsageExitsWith2AndSaysWhatIsWrong() throws Exception {
+        assertEquals(2, vhostnet().exit());
+        Run unknown = vhostnet("frobnicate");
+        assertEquals(2, unknown.exit());
+        assertTrue(unknown.err().contains("Unmatched argument"), unknown.err());
+        assertEquals(2, vhostnet("tap", "create", "--queues", "x").exit());
+        Run queues = vhostnet("tap", "create", "--queues", "0", "vt0");
+        assertEquals(2, queues.exit());
+        assertEquals("vhostnet tap create: queues must be 1 to 256 (the kernel's MAX_TAP_QUEUES), not 0", queues.err().strip());
+        assertEquals(2, vhostnet("exec", "--tap", "t0").exit(), "exec without a command");
+        assertEquals(0, vhostnet("--help").exit());
+    }
+
+    @Test
+    void aMissingDeviceTapOrBridgeExitsWith3WithTheFix() throws Exception {
+        Run show = vhostnet("tap", "show", "vt-none");
+        assertEquals(3, show.exit());
+        assertTrue(show.err().contains("no tap named vt-none"), show.err());
+        assertEquals(1, show.err().strip().lines().count(), "one line: " + show.err());
+        Run bridge = vhostnet("tap", "create", "vt-nobr", "--bridge", "vt-nobr0");
+        assertEquals(3, bridge.exit());
+        assertTrue(bridge.err().contains("ip link add vt-nobr0 type bridge"), bridge.err());
+        assumeTrue(!Files.exists(VhostNet.DEVICE), "this host has /dev/vhost-net");
+        assumeRoot();
+        Run vhost = vhostnet("exec", "--vhost", "--", "true");
+        assertEquals(3, vhost.exit(), vhost.err());
+        assertTrue(vhost.err().contains("open(/dev/vhost-net): ENOENT"), vhost.err());
+    }
+
+    @Test
+    void tapCreateLeavesAPersistentTapThatIpListAndShowAgreeOnUntilDelete() throws Exception {
+        assumeRoot();
+        String name = Names.random("vc");
+        String bridge = Names.random("vb");
+        Command.run("ip", "link", "add", bridge, "type", "bridge");
+        try {
+            Run create = vhostnet("tap", "create", name, "--queues", "2", "--offload", "CSUM,TSO4", "--mtu", "9000",
+                    "--mac", "02:00:00:00:10:01", "--owner", "1000", "--group", "100", "--bridge", bridge);
+            assertEquals(0, create.exit(), create.err());
+            assertTrue(create.out().startsWith(name + ": tap persist vnet_hdr multi_queue"), create.out());
+            TapInfo info = TapInfo.read(name).orElseThrow();
+            assertTrue(info.persistent() && info.vnetHeader() && info.multiQueue(), info.toString());
+            assertEquals(OptionalInt.of(1000), info.owner());
+            assertEquals(OptionalInt.of(100), info.group());
+            assertEquals(9000, info.mtu());
+            assertEquals(bridge, info.master().orElseThrow());
+            String ip = Command.run("ip", "-d", "link", "show", "dev", name);
+            for (String s : List.of("mtu 9000", "master " + bridge, "02:00:00:00:10:01", "vnet_hdr on", "multi_queue",
+                    "persist on")) {
+                assertTrue(ip.contains(s), s + " in " + ip);
+            }
+            Run list = vhostnet("tap", "list");
+            assertEquals(0, list.exit(), list.err());
+            assertTrue(list.out().lines().anyMatch(l -> l.startsWith(name + " ") && l.contains("tap persist vnet_hdr multi_queue")
+                    && l.contains("9000") && l.contains(bridge)), list.out());
+            Run show = vhostnet("tap", "show", name, "--json");
+            assertTrue(show.out().contains("\"name\":\"" + name + "\"") && show.out().contains("\"owner\":1000"), show.out());
+            Run delete = vhostnet("tap", "delete", name);
+            assertEquals(0, delete.exit(), delete.err());
+            assertFalse(Command.hostHasLink(name), "ip link no longer shows " + name);
+            assertFalse(vhostnet("tap", "list").out().contains(name));
+        } finally {
+            if (Command.hostHasLink(name)) {
+                Command.run("ip", "link", "del", name);
+            }
+            Command.run("ip", "link", "del", bridge);
+        }
+    }
+
+    @Test
+    void execGivesTheCommandExactlyStdioAndTheTapFdsAndExitsWithItsStatus() throws Exception {
+        assumeRoot();
+        String name = Names.random("ve");
+        Run run = vhostnet("exec", "--tap", name, "--queues", "2", "--",
+                "sh", "-c", "ls /proc/$$/fd; echo tapfd={tapfd}; ls /sys/class/net/" + name + "/tun_flags; exit 7");
+        assertEquals(7, run.exit(), run.err());
+        Matcher m = Pattern.compile("tapfd=(\\d+),(\\d+)").matcher(run.out());
+        assertTrue(m.find(), run.out());
+        List<String> fds = run.out().lines().takeWhile(l -> l.matches("\\d+")).sorted().toList();
+        assertEquals(Stream.of("0", "1", "2", m.group(1), m.group(2)).sorted().toList(), fds, run.out());
+        assertTrue(run.out().contains("tun_flags"), "the tap exists while the command runs");
+        assertFalse(Command.hostHasLink(name), "and goes with the command's fds");
+    }
+
+    @Test
+    void qemuRunsOnTheTapFdThatExecPasses() throws Exception {
+        assumeRoot();
+        assumeTrue(Stream.of("/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64")
+                .anyMatch(p -> Files.isExecutable(Path.of(p))), "needs qemu-system-x86_64 (Debian: qemu-system-x86)");
+        String qmp = """
+                {"execute":"qmp_capabilities"}
+                {"execute":"human-monitor-command","arguments":{"command-line":"info network"}}
+                {"execute":"quit"}
+                """;
+        String name = Names.random("vq");
+        Run run = withInput(qmp, "exec", "--tap", name, "--", "qemu-system-x86_64", "-M", "pc", "-S", "-accel", "tcg",
+                "-nodefaults", "-display", "none", "-netdev", "tap,id=n0,fd={tapfd}", "-device",
+                "virtio-net-pci,netdev=n0,id=nic0", "-qmp", "stdio");
+        assertEquals(0, run.exit(), run.err());
+        Matcher m = Pattern.compile("n0: index=0,type=tap,fd=(\\d+)").matcher(run.out());
+        assertTrue(m.find(), "info network shows the tap backend on the passed fd:\n" + run.out());
+        assertTrue(run.out().contains("nic0: index=0,type=nic,model=virtio-net-pci"), run.out());
+        assertFalse(Command.hostHasLink(name));
+    }
+
+    @Test
+    void demoReportsBothDirectionsAndLatencyAndLeavesNoNamespaceOrTap() throws Exception {
+        assumeRoot();
+        Run run = vhostnet("demo", "--seconds", "1", "--pings", "200");
+        assertEquals(0, run.exit(), run.err() + run.out());
+        String out = run.out();
+        for (String row : List.of("backend ", "features ", "peer ", "driver -> ns ", "ns -> driver ", "round trip ", "cleanup ")) {
+            assertTrue(out.contains(row), row + " in\n" + out);
+        }
+        if (!Files.exists(VhostNet.DEVICE)) {
+            assertTrue(out.contains("backend       emulated: no /dev/vhost-net"), out);
+        }
+        assertTrue(out.contains("VERSION_1") && out.contains("MRG_RXBUF"), out);
+        Matcher flow = Pattern.compile("(driver -> ns|ns -> driver) +(\\d+) sent, (\\d+) received").matcher(out);
+        for (int i = 0; i < 2; i++) {
+            assertTrue(flow.find(), out);
+            assertTrue(Long.parseLong(flow.group(3)) > 256, flow.group(1) + " carried more than a ring's worth "
+                    + "(RX resumes after the ring filled): " + out);
+        }
+        Matcher rtt = Pattern.compile("(\\d+) UDP ping-pongs \\((\\d+) lost\\): p50 ([\\d.]+) us, p99 ([\\d.]+) us").matcher(out);
+        assertTrue(rtt.find(), out);
+        assertTrue(Integer.parseInt(rtt.group(1)) > 0);
+        assertTrue(Double.parseDouble(rtt.group(3)) <= Double.parseDouble(rtt.group(4)));
+        Matcher peer = Pattern.compile("tap (\\S+) in namespace (\\S+) ").matcher(out);
+        assertTrue(peer.find(), out);
+        assertFalse(Command.run("ip", "netns", "list").contains(peer.group(2)), "namespace removed");
+        assertFalse(Command.hostHasLink(peer.group(1)), "tap removed");
+    }
+}

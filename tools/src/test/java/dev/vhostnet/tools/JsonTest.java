@@ -1,0 +1,16 @@
+package dev.vhostnet.tools;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class JsonTest {
+    @Test
+    void writesObjectsInKeyOrderWithEscapedStringsNumbersAndNull() {
+        assertEquals("{\"a\":1,\"b\":[\"x\\\"y\\n\",true,null],\"c\":\"\\u0001\"}",
+                Json.write(Json.object("a", 1, "b", Arrays.asList("x\"y\n", true, null), "c", "\u0001")));
+        assertEquals("[]", Json.write(List.of()));
+    }
+}
