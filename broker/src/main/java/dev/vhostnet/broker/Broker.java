@@ -61,6 +61,7 @@ public final class Broker implements AutoCloseable {
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicLong ids = new AtomicLong();
     private final AtomicBoolean stopped = new AtomicBoolean();
+    private final Object createLock = new Object();
 
     private Broker(Builder b, AFUNIXServerSocket server) {
         this.socketPath = b.socket;
@@ -296,14 +297,18 @@ public final class Broker implements AutoCloseable {
                     }
                 }
                 String name = request.name();
-                if (!name.contains("%") && Files.exists(Path.of("/sys/class/net", name))) {
-                    throw new Refusal(BrokerReply.error(BrokerReply.Code.INVALID,
-                            "an interface named " + name + " exists already: the broker only hands out taps it creates"), request);
-                }
-                try {
-                    tap = TapDevice.open(request.tapConfig());
-                } catch (SysException e) {
-                    throw new Refusal(BrokerReply.error(BrokerReply.Code.FAILED, e.getMessage()), request);
+                // One creation at a time, so two clients asking for the same name cannot both pass
+                // the check and the second attach to the first one's tap.
+                synchronized (createLock) {
+                    if (!name.contains("%") && Files.exists(Path.of("/sys/class/net", name))) {
+                        throw new Refusal(BrokerReply.error(BrokerReply.Code.INVALID,
+                                "an interface named " + name + " exists already: the broker only hands out taps it creates"), request);
+                    }
+                    try {
+                        tap = TapDevice.open(request.tapConfig());
+                    } catch (SysException e) {
+                        throw new Refusal(BrokerReply.error(BrokerReply.Code.FAILED, e.getMessage()), request);
+                    }
                 }
                 int ifindex;
                 try (NetInterface link = NetInterface.open(tap.name())) {

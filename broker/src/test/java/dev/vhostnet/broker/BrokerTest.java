@@ -199,6 +199,50 @@ class BrokerTest {
     }
 
     @Test
+    void ofTwoClientsAskingForTheSameNameAtOnceOneGetsIt() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            Callable<BrokeredTap> same = () -> BrokerClient.openTap(socket, request("same").queues(2).build());
+            List<Future<BrokeredTap>> results = pool.invokeAll(List.of(same, same, same, same), 10, TimeUnit.SECONDS);
+            List<BrokeredTap> won = new ArrayList<>();
+            int refused = 0;
+            for (Future<BrokeredTap> f : results) {
+                try {
+                    won.add(f.get());
+                } catch (java.util.concurrent.ExecutionException e) {
+                    assertTrue(e.getCause() instanceof BrokerException, e.getCause().toString());
+                    refused++;
+                }
+            }
+            assertEquals(1, won.size());
+            assertEquals(3, refused);
+            won.forEach(BrokeredTap::close);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void refusesClientsBeyondItsLimitWithBusy() throws Exception {
+        broker.close();
+        broker = Broker.builder(socket, BrokerPolicy.builder().allowUid(0).tapPrefix(0, prefix).build()).maxClients(1).start();
+        try (BrokeredTap held = BrokerClient.openTap(socket, request("one").build())) {
+            BrokerException e = assertThrows(BrokerException.class, () -> BrokerClient.openTap(socket, request("two").build()));
+            assertEquals(BrokerReply.Code.BUSY, e.code());
+        }
+        // the slot comes back once the first client's thread has ended its lease
+        assertTrue(eventually(() -> {
+            try (BrokeredTap again = BrokerClient.openTap(socket, request("three").build())) {
+                return again.name().equals(prefix + "three");
+            } catch (BrokerException e) {
+                return false;
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }));
+    }
+
+    @Test
     void onStopDeletesItsNonPersistentTapsAndLeavesPersistentOnes() throws Exception {
         BrokeredTap plain = BrokerClient.openTap(socket, request("p0").build());
         String persistentName = prefix + "p1";
