@@ -62,6 +62,13 @@ public final class Broker implements AutoCloseable {
     private final AtomicLong ids = new AtomicLong();
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final Object createLock = new Object();
+    private final Set<AFUNIXSocket> lingering = ConcurrentHashMap.newKeySet();
+    private static final Duration BUSY_LINGER = Duration.ofSeconds(1);
+    private final java.util.concurrent.ScheduledThreadPoolExecutor closer = new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
+        Thread t = new Thread(r, "vhostnet-broker-closer");
+        t.setDaemon(true);
+        return t;
+    });
 
     private Broker(Builder b, AFUNIXServerSocket server) {
         this.socketPath = b.socket;
@@ -112,7 +119,7 @@ public final class Broker implements AutoCloseable {
             long id = ids.incrementAndGet();
             if (!slots.tryAcquire()) {
                 LOG.warn("client #{}: refused, all client slots are busy", id);
-                Connection.refuse(socket, BrokerReply.error(BrokerReply.Code.BUSY, "the broker serves as many clients as it may: try again"));
+                refuseBusy(socket);
                 continue;
             }
             Connection c = new Connection(id, socket);
@@ -137,6 +144,39 @@ public final class Broker implements AutoCloseable {
     }
 
     /**
+     * Replies BUSY without a thread of its own: the reply is written at once, and the socket closed
+     * a little later, so the client's request (sent right after its connect) still finds the
+     * socket open instead of failing with EPIPE before it reads the reply.
+     */
+    private void refuseBusy(AFUNIXSocket socket) {
+        try {
+            socket.getOutputStream().write(BrokerReply.error(BrokerReply.Code.BUSY,
+                    "the broker serves as many clients as it may: try again").encode());
+            socket.shutdownOutput();
+        } catch (IOException e) {
+            LOG.debug("sending BUSY failed: {}", e.toString());
+        }
+        lingering.add(socket);
+        try {
+            closer.schedule(() -> {
+                lingering.remove(socket);
+                closeQuietly(socket);
+            }, BUSY_LINGER.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            lingering.remove(socket);
+            closeQuietly(socket);
+        }
+    }
+
+    private static void closeQuietly(AFUNIXSocket socket) {
+        try {
+            socket.close();
+        } catch (IOException e) {
+            LOG.debug("close: {}", e.toString());
+        }
+    }
+
+    /**
      * Stops: no more clients, every connection closed, non-persistent taps this broker made deleted,
      * the socket file removed. Idempotent.
      */
@@ -155,6 +195,10 @@ public final class Broker implements AutoCloseable {
             acceptor.join(TimeUnit.SECONDS.toMillis(5));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        closer.shutdownNow();
+        for (AFUNIXSocket s : lingering) {
+            closeQuietly(s);
         }
         List<Connection> open = new ArrayList<>(connections);
         for (Connection c : open) {
@@ -230,14 +274,6 @@ public final class Broker implements AutoCloseable {
             this.id = id;
             this.socket = socket;
             this.who = "client #" + id;
-        }
-
-        static void refuse(AFUNIXSocket socket, BrokerReply reply) {
-            try (socket) {
-                socket.getOutputStream().write(reply.encode());
-            } catch (IOException e) {
-                LOG.debug("sending a refusal failed: {}", e.toString());
-            }
         }
 
         void serve() {
