@@ -80,6 +80,7 @@ class BrokerTest {
             assertTrue(tap.offloads().contains(Offload.CSUM));
             for (Fd fd : tap.queueFds()) {
                 assertEquals("/dev/net/tun", Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd.get())).toString());
+                assertTrue(fd.isCloseOnExec(), "received fd without FD_CLOEXEC: a forked helper would inherit the tap");
             }
             try (NetInterface link = NetInterface.open(name)) {
                 assertEquals(1400, link.mtu());
