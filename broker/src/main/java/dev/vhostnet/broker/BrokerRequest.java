@@ -1,0 +1,245 @@
+package dev.vhostnet.broker;
+
+import com.google.common.base.Preconditions;
+import com.google.common.collect.ImmutableSet;
+import dev.vhostnet.tap.MacAddress;
+import dev.vhostnet.tap.Offload;
+import dev.vhostnet.tap.TapConfig;
+import java.io.IOException;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+
+/**
+ * "Open a tap with these options and hand me its queue fds and {@code vhostFds} vhost-net fds".
+ * Immutable; {@link Builder#build()} applies the tap module's own checks ({@link TapConfig}), so a
+ * request the client could build is one the broker can parse, and one it cannot is refused with
+ * the same message on both sides.
+ *
+ * <p>Body of an {@code OPEN_TAP} message (kind 1), big-endian, every field required, nothing after:
+ * <pre>
+ *   u8   name length, then that many bytes of UTF-8: a name or a pattern with one %d
+ *   u16  queues                (1..256; the policy may allow fewer)
+ *   u16  vhost-net fds         (0..queues)
+ *   u8   vnet header size      (0, 10 or 12)
+ *   u32  offloads              (TUN_F_* bits of &lt;linux/if_tun.h&gt;)
+ *   u8   flags                 bit 0 persistent, bit 1 up, bit 2 MTU follows, bit 3 MAC follows; others 0
+ *   u32  MTU                   only with bit 2
+ *   6    MAC                   only with bit 3
+ * </pre>
+ */
+public final class BrokerRequest {
+    static final int FLAG_PERSISTENT = 1;
+    static final int FLAG_UP = 2;
+    static final int FLAG_MTU = 4;
+    static final int FLAG_MAC = 8;
+    static final int KNOWN_FLAGS = FLAG_PERSISTENT | FLAG_UP | FLAG_MTU | FLAG_MAC;
+
+    private final String name;
+    private final int queues;
+    private final int vhostFds;
+    private final int vnetHeaderSize;
+    private final ImmutableSet<Offload> offloads;
+    private final boolean persistent;
+    private final boolean up;
+    private final OptionalInt mtu;
+    private final Optional<MacAddress> mac;
+    private final TapConfig tapConfig;
+
+    private BrokerRequest(Builder b, TapConfig tapConfig) {
+        this.name = b.name;
+        this.queues = b.queues;
+        this.vhostFds = b.vhostFds;
+        this.vnetHeaderSize = b.vnetHeaderSize;
+        this.offloads = ImmutableSet.copyOf(b.offloads);
+        this.persistent = b.persistent;
+        this.up = b.up;
+        this.mtu = b.mtu;
+        this.mac = b.mac;
+        this.tapConfig = tapConfig;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The tap name or {@code %d} pattern asked for. */
+    public String name() {
+        return name;
+    }
+
+    public int queues() {
+        return queues;
+    }
+
+    /** How many {@code /dev/vhost-net} fds to open (one per queue pair). */
+    public int vhostFds() {
+        return vhostFds;
+    }
+
+    public int vnetHeaderSize() {
+        return vnetHeaderSize;
+    }
+
+    public ImmutableSet<Offload> offloads() {
+        return offloads;
+    }
+
+    public boolean persistent() {
+        return persistent;
+    }
+
+    public boolean up() {
+        return up;
+    }
+
+    public OptionalInt mtu() {
+        return mtu;
+    }
+
+    public Optional<MacAddress> mac() {
+        return mac;
+    }
+
+    /** The tap this asks for, as the tap module will open it (no owner or group: fds are handed over instead). */
+    public TapConfig tapConfig() {
+        return tapConfig;
+    }
+
+    /** The whole message, header included. */
+    public byte[] encode() {
+        Wire.Out out = new Wire.Out().str8(name).u16(queues).u16(vhostFds).u8(vnetHeaderSize)
+                .u32(Offload.flags(offloads))
+                .u8((persistent ? FLAG_PERSISTENT : 0) | (up ? FLAG_UP : 0)
+                        | (mtu.isPresent() ? FLAG_MTU : 0) | (mac.isPresent() ? FLAG_MAC : 0));
+        mtu.ifPresent(out::u32);
+        mac.ifPresent(m -> out.raw(m.bytes()));
+        return new Wire.Frame(Wire.KIND_OPEN_TAP, out.bytes()).encode();
+    }
+
+    /** Parses the body of a frame; any fault is a {@link ProtocolException} naming it. */
+    static BrokerRequest decode(Wire.Frame frame) throws IOException {
+        if (frame.kind() != Wire.KIND_OPEN_TAP) {
+            throw new ProtocolException(BrokerReply.Code.MALFORMED,
+                    "unknown request kind " + frame.kind() + " (this broker knows 1, OPEN_TAP)");
+        }
+        Wire.In in = new Wire.In(frame.body());
+        Builder b = builder();
+        b.name(in.str8("name"));
+        b.queues(in.u16("queues"));
+        b.vhostFds(in.u16("vhost fd count"));
+        b.vnetHeader(in.u8("vnet header size"));
+        long offloadBits = in.u32("offloads");
+        int flags = in.u8("flags");
+        if ((flags & ~KNOWN_FLAGS) != 0) {
+            throw new ProtocolException(BrokerReply.Code.MALFORMED, String.format("unknown flag bits 0x%02x", flags & ~KNOWN_FLAGS));
+        }
+        b.persistent((flags & FLAG_PERSISTENT) != 0).up((flags & FLAG_UP) != 0);
+        if ((flags & FLAG_MTU) != 0) {
+            long mtu = in.u32("MTU");
+            b.mtu((int) Math.min(mtu, Integer.MAX_VALUE));
+        }
+        if ((flags & FLAG_MAC) != 0) {
+            b.mac(MacAddress.of(in.raw(6, "MAC")));
+        }
+        in.end();
+        Set<Offload> offloads = Offload.fromFlags((int) offloadBits);
+        if (offloadBits != Offload.flags(offloads)) {
+            throw new ProtocolException(BrokerReply.Code.MALFORMED,
+                    String.format("unknown offload bits 0x%x", offloadBits & ~Offload.flags(offloads)));
+        }
+        b.offloads(offloads.toArray(Offload[]::new));
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException(BrokerReply.Code.INVALID, e.getMessage());
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "BrokerRequest[" + name + ", queues=" + queues + ", vhostFds=" + vhostFds + ", vnetHeaderSize="
+                + vnetHeaderSize + ", offloads=" + offloads + ", persistent=" + persistent + ", up=" + up
+                + mtu.stream().mapToObj(m -> ", mtu=" + m).findFirst().orElse("")
+                + mac.map(m -> ", mac=" + m).orElse("") + "]";
+    }
+
+    /** Collects a request; {@link #build()} checks it as the broker will. */
+    public static final class Builder {
+        private String name = "tap%d";
+        private int queues = 1;
+        private int vhostFds;
+        private int vnetHeaderSize;
+        private final Set<Offload> offloads = EnumSet.noneOf(Offload.class);
+        private boolean persistent;
+        private boolean up;
+        private OptionalInt mtu = OptionalInt.empty();
+        private Optional<MacAddress> mac = Optional.empty();
+
+        private Builder() {}
+
+        /** A tap name or a pattern with one {@code %d}; the broker's policy decides which are allowed. */
+        public Builder name(String name) {
+            this.name = Preconditions.checkNotNull(name, "name");
+            return this;
+        }
+
+        public Builder queues(int queues) {
+            this.queues = queues;
+            return this;
+        }
+
+        /** vhost-net fds to open, 0 (the default) to the number of queues. */
+        public Builder vhostFds(int count) {
+            this.vhostFds = count;
+            return this;
+        }
+
+        public Builder vnetHeader(int size) {
+            this.vnetHeaderSize = size;
+            return this;
+        }
+
+        public Builder offloads(Offload... wanted) {
+            this.offloads.addAll(Arrays.asList(wanted));
+            return this;
+        }
+
+        public Builder persistent(boolean persistent) {
+            this.persistent = persistent;
+            return this;
+        }
+
+        public Builder up(boolean up) {
+            this.up = up;
+            return this;
+        }
+
+        public Builder mtu(int mtu) {
+            this.mtu = OptionalInt.of(mtu);
+            return this;
+        }
+
+        public Builder mac(MacAddress mac) {
+            this.mac = Optional.of(Preconditions.checkNotNull(mac, "mac"));
+            return this;
+        }
+
+        /** Checks the request with the tap module's rules, the fd counts and the size limit. */
+        public BrokerRequest build() {
+            TapConfig.Builder tap = TapConfig.builder().name(name).queues(queues).vnetHeader(vnetHeaderSize)
+                    .offloads(offloads.toArray(Offload[]::new)).persistent(persistent).up(up);
+            mtu.ifPresent(tap::mtu);
+            mac.ifPresent(tap::mac);
+            TapConfig config = tap.build();
+            Preconditions.checkArgument(vhostFds >= 0 && vhostFds <= queues,
+                    "vhost-net fds must be 0 to the number of queues (%s), one per queue pair, not %s", queues, vhostFds);
+            Preconditions.checkArgument(queues + vhostFds <= Wire.SCM_MAX_FD,
+                    "%s queue fds and %s vhost-net fds exceed the %s fds one message can carry (SCM_MAX_FD)",
+                    queues, vhostFds, Wire.SCM_MAX_FD);
+            return new BrokerRequest(this, config);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+package dev.vhostnet.tools;
+
+import dev.vhostnet.broker.Broker;
+import dev.vhostnet.broker.BrokerPolicy;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code vhostnet serve}: the privileged fd broker. Runs until SIGTERM or Ctrl-C, then stops
+ * accepting, deletes the non-persistent taps it made and removes its socket. Logs to stderr.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Hand taps and /dev/vhost-net fds to unprivileged VMMs over a Unix socket (SCM_RIGHTS).",
+                "A client is admitted by its SO_PEERCRED uid or gid, and gets only taps named with its uid's prefix.",
+                "Runs until SIGTERM or Ctrl-C; then deletes the non-persistent taps it made."},
+        footer = {"", "Example: vhostnet serve --socket /run/vhostnet/broker.sock --allow-uid 1000 --tap-prefix 1000=vm1000-"})
+public final class ServeCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = "--socket", required = true, paramLabel = "PATH", description = "The Unix socket to listen on.")
+    private Path socket;
+
+    @Option(names = "--allow-uid", split = ",", paramLabel = "UID", description = "Uids that may ask for taps (repeatable, or comma-separated).")
+    private List<Integer> allowUids = new ArrayList<>();
+
+    @Option(names = "--allow-gid", split = ",", paramLabel = "GID", description = "Gids (the peer's primary gid) that may ask for taps.")
+    private List<Integer> allowGids = new ArrayList<>();
+
+    @Option(names = "--tap-prefix", paramLabel = "UID=PREFIX",
+            description = "Taps of UID must be named PREFIX...; *=PREFIX for uids without a rule of their own. A uid without a prefix gets no tap.")
+    private List<String> tapPrefixes = new ArrayList<>();
+
+    @Option(names = "--max-queues", paramLabel = "N", defaultValue = "" + BrokerPolicy.DEFAULT_MAX_QUEUES,
+            description = "Most queues (and so vhost-net fds) one tap may have (default: ${DEFAULT-VALUE}).")
+    private int maxQueues;
+
+    @Option(names = "--allow-persistent", description = "Let clients ask for persistent taps (left in place when the client or broker stops).")
+    private boolean allowPersistent;
+
+    @Option(names = "--read-timeout-ms", paramLabel = "MS", defaultValue = "5000",
+            description = "How long a client has to send its request (default: ${DEFAULT-VALUE}).")
+    private long readTimeoutMillis;
+
+    @Option(names = "--max-clients", paramLabel = "N", defaultValue = "64",
+            description = "Clients served at once, leases included (default: ${DEFAULT-VALUE}).")
+    private int maxClients;
+
+    @Option(names = "--socket-mode", paramLabel = "MODE", defaultValue = "rw-rw-rw-",
+            description = "Permissions of the socket file (default: ${DEFAULT-VALUE}; admission is by credentials).")
+    private String socketMode;
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        System.setProperty("org.slf4j.simpleLogger.showDateTime", System.getProperty("org.slf4j.simpleLogger.showDateTime", "true"));
+        System.setProperty("org.slf4j.simpleLogger.dateTimeFormat",
+                System.getProperty("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"));
+        System.setProperty("org.slf4j.simpleLogger.logFile", System.getProperty("org.slf4j.simpleLogger.logFile", "System.err"));
+        BrokerPolicy policy;
+        Broker.Builder builder;
+        try {
+            BrokerPolicy.Builder p = BrokerPolicy.builder().maxQueues(maxQueues).allowPersistent(allowPersistent);
+            allowUids.forEach(p::allowUid);
+            allowGids.forEach(p::allowGid);
+            tapPrefixes.forEach(p::tapPrefix);
+            policy = p.build();
+            builder = Broker.builder(socket, policy).readTimeout(Duration.ofMillis(readTimeoutMillis))
+                    .maxClients(maxClients).socketMode(socketMode);
+        } catch (IllegalArgumentException e) {
+            err.println("vhostnet serve: " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        if (policy.allowedUids().isEmpty() && policy.allowedGids().isEmpty()) {
+            err.println("vhostnet serve: no client would be admitted: give --allow-uid or --allow-gid");
+            err.flush();
+            return 2;
+        }
+        Broker broker;
+        try {
+            broker = builder.start();
+        } catch (IOException e) {
+            err.println("vhostnet serve: cannot listen on " + socket + ": " + e.getMessage());
+            err.flush();
+            return 1;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            broker.close();
+            stopped.countDown();
+        }, "vhostnet-serve-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            Runtime.getRuntime().removeShutdownHook(hook);
+            broker.close();
+        }
+        return 0;
+    }
+}
