@@ -4,6 +4,7 @@ import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSet;
 import dev.vhostnet.ctl.VhostNet;
+import dev.vhostnet.sys.Netlink;
 import dev.vhostnet.sys.Errno;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.tap.NetInterface;
@@ -242,7 +243,7 @@ public final class Broker implements AutoCloseable {
                 try (NetInterface link = NetInterface.open(name)) {
                     int index = link.index();
                     if (index == ifindex) {
-                        LinkRemover.delete(ifindex, name);
+                        Netlink.deleteLink(ifindex, name);
                         LOG.info("{}: deleted tap {}", who, name);
                     } else {
                         LOG.warn("{}: tap {} now has index {}, not {}: left alone", who, name, index, ifindex);

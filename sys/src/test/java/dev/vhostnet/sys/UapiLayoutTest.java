@@ -11,7 +11,7 @@ class UapiLayoutTest {
     void everyNumberTheNativeLayerUsesMatchesTheKernelHeaders() throws Exception {
         HeaderCheck check = new HeaderCheck(List.of("errno.h", "fcntl.h", "sched.h", "sys/mman.h",
                 "sys/eventfd.h", "sys/socket.h", "poll.h", "linux/vhost.h", "linux/kvm.h", "linux/if.h",
-                "linux/if_tun.h", "linux/if_arp.h", "linux/sockios.h"))
+                "linux/if_tun.h", "linux/if_arp.h", "linux/sockios.h", "linux/netlink.h", "linux/rtnetlink.h"))
                 .add(Errno.class)
                 .add(Fcntl.class)
                 .add(Mman.class)
@@ -20,7 +20,8 @@ class UapiLayoutTest {
                 .add(PollUapi.class)
                 .add(VhostUapi.class)
                 .add(KvmUapi.class)
-                .add(TunUapi.class);
+                .add(TunUapi.class)
+                .add(NetlinkUapi.class);
         assertTrue(check.size() > 150, "checked only " + check.size() + " numbers");
         assertEquals(List.of(), check.mismatches());
     }
