@@ -1,0 +1,58 @@
+package dev.vhostnet.it;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.vhostnet.tap.Names;
+import dev.vhostnet.tools.Main;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** The {@code vhostnet} command where vhost-net exists: the demo takes the kernel backend, and QEMU takes the vhost-net fd exec passes. */
+@Tag("vhost-net")
+class CommandLineKernelTest {
+    private static String vhostnet(String stdin, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        command.addAll(Arrays.asList(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        p.getOutputStream().write(stdin.getBytes(UTF_8));
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), UTF_8);
+        assertTrue(p.waitFor(240, TimeUnit.SECONDS), "vhostnet " + String.join(" ", args) + " finished");
+        assertEquals(0, p.exitValue(), out);
+        return out;
+    }
+
+    @Test
+    void theDemoTakesTheKernelBackendWhereVhostNetExists() throws Exception {
+        NetFixture.assumeVhostNet();
+        String out = vhostnet("", "demo", "--seconds", "1", "--pings", "50");
+        assertTrue(out.contains("backend       kernel"), out);
+        assertTrue(out.contains("cleanup ") && out.contains("removed"), out);
+    }
+
+    @Test
+    void qemuStartsWithVhostOnTheVhostNetFdExecPasses() throws Exception {
+        NetFixture.assumeVhostNet();
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")), "needs qemu-system-x86_64 (Debian: qemu-system-x86)");
+        String qmp = """
+                {"execute":"qmp_capabilities"}
+                {"execute":"human-monitor-command","arguments":{"command-line":"info network"}}
+                {"execute":"quit"}
+                """;
+        String out = vhostnet(qmp, "exec", "--tap", Names.random("vq"), "--vhost", "--", "qemu-system-x86_64", "-M", "pc",
+                "-S", "-accel", "tcg", "-nodefaults", "-display", "none",
+                "-netdev", "tap,id=n0,fd={tapfd},vhost=on,vhostfd={vhostfd}",
+                "-device", "virtio-net-pci,netdev=n0,id=nic0", "-qmp", "stdio");
+        assertTrue(out.contains("n0: index=0,type=tap"), "QEMU accepted the tap and vhost-net fds (vhost=on fails to start otherwise):\n" + out);
+    }
+}
