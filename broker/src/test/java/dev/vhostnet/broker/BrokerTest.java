@@ -28,6 +28,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -96,7 +97,9 @@ class BrokerTest {
         assertTrue(eventually(() -> broker.leasedTaps().isEmpty()));
     }
 
+    /** Tagged so the test VM runs it too: there vhost-net exists and the fds are checked. */
     @Test
+    @Tag("vhost-net")
     void vhostNetFdsOrTheReasonThereAreNone() throws Exception {
         BrokerRequest wanted = request("v").queues(2).vhostFds(2).vnetHeader(12).build();
         if (Files.exists(VhostNet.DEVICE)) {
