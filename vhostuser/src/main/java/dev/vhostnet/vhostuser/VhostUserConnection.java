@@ -98,6 +98,11 @@ final class VhostUserConnection implements AutoCloseable {
             byte[] body;
             try {
                 VhostUserMessage.checkReplyHeader(request, h);
+                int expected = ack ? VhostUserMessage.U64_SIZE : request.replySize();
+                if (expected >= 0 && h.size() != expected) {
+                    throw VhostUserException.protocol(request, "the reply has " + h.size() + " payload bytes, not the "
+                            + expected + " its payload kind has");
+                }
                 body = new byte[h.size()];
                 in.readFully(body);
                 if (ack) {

@@ -298,12 +298,17 @@ public final class VhostUserFrontend implements VhostBackend {
     public int getVringBase(int index) throws SysException {
         int v = vring(index);
         byte[] reply = connection.call(VhostUserRequest.GET_VRING_BASE, VhostUserMessage.vringState(v, 0), List.of(), false);
-        int base = VhostUserMessage.decodeVringState(VhostUserRequest.GET_VRING_BASE, v, reply);
-        if (base < 0 || base > 0xffff) {
-            throw VhostUserException.protocol(VhostUserRequest.GET_VRING_BASE, "vring " + v + " base " + base
-                    + " is not a 16-bit index");
+        try {
+            int base = VhostUserMessage.decodeVringState(VhostUserRequest.GET_VRING_BASE, v, reply);
+            if (base < 0 || base > 0xffff) {
+                throw VhostUserException.protocol(VhostUserRequest.GET_VRING_BASE, "vring " + v + " base " + base
+                        + " is not a 16-bit index");
+            }
+            return base;
+        } catch (VhostUserException e) {
+            connection.close(); // a wrong reply: the spec's answer is to close the connection
+            throw e;
         }
-        return base;
     }
 
     @Override

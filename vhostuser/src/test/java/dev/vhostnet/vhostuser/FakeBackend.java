@@ -184,6 +184,8 @@ final class FakeBackend implements AutoCloseable {
         if (s != null) {
             s.close();
         }
-        thread.join(5000);
+        if (Thread.currentThread() != thread) {
+            thread.join(5000);
+        }
     }
 }
