@@ -95,6 +95,8 @@ class TestpmdTest {
             txPackets = Long.parseLong(m.group(3));
             dropped = Long.parseLong(m.group(2)) + Long.parseLong(m.group(4));
             System.out.printf("testpmd totals: RX-packets %d TX-packets %d dropped %d%n", rxPackets, txPackets, dropped);
+            log.lines().filter(l -> l.startsWith("VHOST_CONFIG") || l.matches("(?i).*(error|fail|warn).*"))
+                    .forEach(l -> System.out.println("testpmd: " + l));
         }
     }
 
