@@ -133,6 +133,11 @@ class VhostUserFrontendTest {
             for (FakeBackend.Received m : r.subList(4, r.size())) {
                 assertEquals(!m.kind().hasReply(), m.needReply(), m.kind() + " NEED_REPLY");
             }
+            // fds go only with the requests that carry them (junixsocket sends them with one write, then forgets them).
+            for (FakeBackend.Received m : r) {
+                boolean carries = m.kind() == SET_MEM_TABLE || m.kind() == SET_VRING_KICK || m.kind() == SET_VRING_CALL;
+                assertEquals(carries ? 1 : 0, m.fds(), m.kind() + " fds");
+            }
             // One memfd with the table, mapping the same pages.
             FakeBackend.Received mem = r.get(8);
             assertEquals(1, mem.fds());
