@@ -7,6 +7,8 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.util.List;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -27,6 +29,7 @@ final class VhostUserConnection implements AutoCloseable {
     private final String peer;
     private final OutputStream out;
     private final DataInputStream in;
+    private final int timeoutMillis;
     private boolean closed;
 
     private VhostUserConnection(AFUNIXSocket socket, String peer) throws IOException {
@@ -35,12 +38,17 @@ final class VhostUserConnection implements AutoCloseable {
         this.out = socket.getOutputStream();
         InputStream raw = socket.getInputStream();
         this.in = new DataInputStream(raw);
+        this.timeoutMillis = socket.getSoTimeout();
     }
 
-    /** Connects to a back-end listening on {@code path} (the front-end as client). */
-    static VhostUserConnection connect(Path path) throws VhostUserException {
+    /**
+     * Connects to a back-end listening on {@code path} (the front-end as client); a reply that takes
+     * longer than {@code replyTimeout} fails its request (and closes the connection).
+     */
+    static VhostUserConnection connect(Path path, Duration replyTimeout) throws VhostUserException {
         try {
             AFUNIXSocket s = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path));
+            s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, replyTimeout.toMillis())));
             return new VhostUserConnection(s, path.toString());
         } catch (IOException e) {
             throw new VhostUserException("connect(" + path + ")", VhostUserException.EIO,
@@ -120,6 +128,10 @@ final class VhostUserConnection implements AutoCloseable {
                 }
             }
             return body;
+        } catch (SocketTimeoutException e) {
+            close();
+            throw new VhostUserException(request.specName() + " to " + peer, VhostUserException.EIO,
+                    "no reply within " + timeoutMillis() + " ms: the back-end is stuck or does not answer this request");
         } catch (EOFException e) {
             close();
             throw new VhostUserException(request.specName() + " to " + peer, VhostUserException.EIO,
@@ -131,6 +143,10 @@ final class VhostUserConnection implements AutoCloseable {
             throw new VhostUserException(request.specName() + " to " + peer, VhostUserException.EIO,
                     "reading the reply: " + e.getMessage());
         }
+    }
+
+    private int timeoutMillis() {
+        return timeoutMillis;
     }
 
     synchronized boolean isClosed() {

@@ -9,6 +9,7 @@ import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.SysException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -73,9 +74,17 @@ public final class VhostUserFrontend implements VhostBackend {
         this.pair = pair;
     }
 
+    /** How long a reply may take by default (QEMU waits for ever; a library should not). */
+    public static final Duration DEFAULT_REPLY_TIMEOUT = Duration.ofSeconds(10);
+
     /** Connects to a back-end listening on {@code socket} and negotiates the protocol; the view of queue pair 0. */
     public static VhostUserFrontend connect(Path socket) throws SysException {
-        return init(VhostUserConnection.connect(socket));
+        return connect(socket, DEFAULT_REPLY_TIMEOUT);
+    }
+
+    /** As {@link #connect(Path)}; a reply not there within {@code replyTimeout} fails its request and closes the connection. */
+    public static VhostUserFrontend connect(Path socket, Duration replyTimeout) throws SysException {
+        return init(VhostUserConnection.connect(socket, replyTimeout));
     }
 
     /** Takes a socket already connected to a back-end (a test's socket pair, a back-end that dialled in). */

@@ -300,6 +300,19 @@ class VhostUserFrontendTest {
     }
 
     @Test
+    void aBackEndThatNeverRepliesIsAnErrorAfterTheTimeout() throws Exception {
+        backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
+        backend.override = m -> m.kind() == GET_VRING_BASE ? new byte[0] : null;
+        VhostUserFrontend f = VhostUserFrontend.connect(dir.resolve("backend.sock"), java.time.Duration.ofMillis(200));
+        long t0 = System.nanoTime();
+        VhostUserException e = assertThrows(VhostUserException.class, () -> f.getVringBase(1));
+        assertTrue(e.getMessage().contains("VHOST_USER_GET_VRING_BASE") && e.getMessage().contains("no reply within 200 ms"),
+                e.getMessage());
+        assertTrue(System.nanoTime() - t0 < 5_000_000_000L);
+        assertFalse(f.isOpen(), "a late reply would put the stream out of step: closed");
+    }
+
+    @Test
     void aMalformedAnswerAtConnectFailsTheConnect() throws Exception {
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         backend.override = m -> m.kind() == GET_QUEUE_NUM ? FakeBackend.reply(GET_QUEUE_NUM.id(), new byte[2]) : null;
