@@ -11,9 +11,9 @@ import java.util.stream.Collectors;
  *
  * <p>Ids and reply payloads from QEMU's {@code docs/interop/vhost-user.rst}, section "Front-end
  * message types" (the {@code :id:} and {@code :reply payload:} of each entry), cross-checked against
- * QEMU's {@code hw/virtio/vhost-user.c} {@code enum VhostUserRequest} and rust-vmm's
- * {@code vhost/src/vhost_user/message.rs} {@code FrontendReq}. Only the requests this front-end
- * sends are listed; the spec has more (up to 40 and beyond).
+ * QEMU's {@code enum VhostUserRequest} (hw/virtio/vhost-user.c, 1-40) and rust-vmm's
+ * {@code vhost/src/vhost_user/message.rs} ({@code MasterReq} in the version read, 1-30; newer ones
+ * call it {@code FrontendReq}). Only the requests this front-end knows are listed; the spec has more.
  */
 public enum VhostUserRequest {
     GET_FEATURES(1, 8),
