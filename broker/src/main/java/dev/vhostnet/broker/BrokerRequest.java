@@ -6,8 +6,6 @@ import dev.vhostnet.tap.MacAddress;
 import dev.vhostnet.tap.Offload;
 import dev.vhostnet.tap.TapConfig;
 import java.io.IOException;
-import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
@@ -37,28 +35,12 @@ public final class BrokerRequest {
     static final int FLAG_MAC = 8;
     static final int KNOWN_FLAGS = FLAG_PERSISTENT | FLAG_UP | FLAG_MTU | FLAG_MAC;
 
-    private final String name;
-    private final int queues;
-    private final int vhostFds;
-    private final int vnetHeaderSize;
-    private final ImmutableSet<Offload> offloads;
-    private final boolean persistent;
-    private final boolean up;
-    private final OptionalInt mtu;
-    private final Optional<MacAddress> mac;
     private final TapConfig tapConfig;
+    private final int vhostFds;
 
-    private BrokerRequest(Builder b, TapConfig tapConfig) {
-        this.name = b.name;
-        this.queues = b.queues;
-        this.vhostFds = b.vhostFds;
-        this.vnetHeaderSize = b.vnetHeaderSize;
-        this.offloads = ImmutableSet.copyOf(b.offloads);
-        this.persistent = b.persistent;
-        this.up = b.up;
-        this.mtu = b.mtu;
-        this.mac = b.mac;
+    private BrokerRequest(TapConfig tapConfig, int vhostFds) {
         this.tapConfig = tapConfig;
+        this.vhostFds = vhostFds;
     }
 
     public static Builder builder() {
@@ -67,11 +49,11 @@ public final class BrokerRequest {
 
     /** The tap name or {@code %d} pattern asked for. */
     public String name() {
-        return name;
+        return tapConfig.name();
     }
 
     public int queues() {
-        return queues;
+        return tapConfig.queues();
     }
 
     /** How many {@code /dev/vhost-net} fds to open (one per queue pair). */
@@ -80,27 +62,27 @@ public final class BrokerRequest {
     }
 
     public int vnetHeaderSize() {
-        return vnetHeaderSize;
+        return tapConfig.vnetHeaderSize();
     }
 
     public ImmutableSet<Offload> offloads() {
-        return offloads;
+        return tapConfig.offloads();
     }
 
     public boolean persistent() {
-        return persistent;
+        return tapConfig.persistent();
     }
 
     public boolean up() {
-        return up;
+        return tapConfig.up();
     }
 
     public OptionalInt mtu() {
-        return mtu;
+        return tapConfig.mtu();
     }
 
     public Optional<MacAddress> mac() {
-        return mac;
+        return tapConfig.mac();
     }
 
     /** The tap this asks for, as the tap module will open it (no owner or group: fds are handed over instead). */
@@ -110,12 +92,12 @@ public final class BrokerRequest {
 
     /** The whole message, header included. */
     public byte[] encode() {
-        Wire.Out out = new Wire.Out().str8(name).u16(queues).u16(vhostFds).u8(vnetHeaderSize)
-                .u32(Offload.flags(offloads))
-                .u8((persistent ? FLAG_PERSISTENT : 0) | (up ? FLAG_UP : 0)
-                        | (mtu.isPresent() ? FLAG_MTU : 0) | (mac.isPresent() ? FLAG_MAC : 0));
-        mtu.ifPresent(out::u32);
-        mac.ifPresent(m -> out.raw(m.bytes()));
+        Wire.Out out = new Wire.Out().str8(name()).u16(queues()).u16(vhostFds).u8(vnetHeaderSize())
+                .u32(Offload.flags(offloads()))
+                .u8((persistent() ? FLAG_PERSISTENT : 0) | (up() ? FLAG_UP : 0)
+                        | (mtu().isPresent() ? FLAG_MTU : 0) | (mac().isPresent() ? FLAG_MAC : 0));
+        mtu().ifPresent(out::u32);
+        mac().ifPresent(m -> out.raw(m.bytes()));
         return new Wire.Frame(Wire.KIND_OPEN_TAP, out.bytes()).encode();
     }
 
@@ -160,34 +142,24 @@ public final class BrokerRequest {
 
     @Override
     public String toString() {
-        return "BrokerRequest[" + name + ", queues=" + queues + ", vhostFds=" + vhostFds + ", vnetHeaderSize="
-                + vnetHeaderSize + ", offloads=" + offloads + ", persistent=" + persistent + ", up=" + up
-                + mtu.stream().mapToObj(m -> ", mtu=" + m).findFirst().orElse("")
-                + mac.map(m -> ", mac=" + m).orElse("") + "]";
+        return "BrokerRequest[" + tapConfig + ", vhostFds=" + vhostFds + "]";
     }
 
     /** Collects a request; {@link #build()} checks it as the broker will. */
     public static final class Builder {
-        private String name = "tap%d";
-        private int queues = 1;
+        private final TapConfig.Builder tap = TapConfig.builder();
         private int vhostFds;
-        private int vnetHeaderSize;
-        private final Set<Offload> offloads = EnumSet.noneOf(Offload.class);
-        private boolean persistent;
-        private boolean up;
-        private OptionalInt mtu = OptionalInt.empty();
-        private Optional<MacAddress> mac = Optional.empty();
 
         private Builder() {}
 
         /** A tap name or a pattern with one {@code %d}; the broker's policy decides which are allowed. */
         public Builder name(String name) {
-            this.name = Preconditions.checkNotNull(name, "name");
+            tap.name(Preconditions.checkNotNull(name, "name"));
             return this;
         }
 
         public Builder queues(int queues) {
-            this.queues = queues;
+            tap.queues(queues);
             return this;
         }
 
@@ -198,48 +170,45 @@ public final class BrokerRequest {
         }
 
         public Builder vnetHeader(int size) {
-            this.vnetHeaderSize = size;
+            tap.vnetHeader(size);
             return this;
         }
 
         public Builder offloads(Offload... wanted) {
-            this.offloads.addAll(Arrays.asList(wanted));
+            tap.offloads(wanted);
             return this;
         }
 
         public Builder persistent(boolean persistent) {
-            this.persistent = persistent;
+            tap.persistent(persistent);
             return this;
         }
 
         public Builder up(boolean up) {
-            this.up = up;
+            tap.up(up);
             return this;
         }
 
         public Builder mtu(int mtu) {
-            this.mtu = OptionalInt.of(mtu);
+            tap.mtu(mtu);
             return this;
         }
 
         public Builder mac(MacAddress mac) {
-            this.mac = Optional.of(Preconditions.checkNotNull(mac, "mac"));
+            tap.mac(Preconditions.checkNotNull(mac, "mac"));
             return this;
         }
 
         /** Checks the request with the tap module's rules, the fd counts and the size limit. */
         public BrokerRequest build() {
-            TapConfig.Builder tap = TapConfig.builder().name(name).queues(queues).vnetHeader(vnetHeaderSize)
-                    .offloads(offloads.toArray(Offload[]::new)).persistent(persistent).up(up);
-            mtu.ifPresent(tap::mtu);
-            mac.ifPresent(tap::mac);
             TapConfig config = tap.build();
+            int queues = config.queues();
             Preconditions.checkArgument(vhostFds >= 0 && vhostFds <= queues,
                     "vhost-net fds must be 0 to the number of queues (%s), one per queue pair, not %s", queues, vhostFds);
             Preconditions.checkArgument(queues + vhostFds <= Wire.SCM_MAX_FD,
                     "%s queue fds and %s vhost-net fds exceed the %s fds one message can carry (SCM_MAX_FD)",
                     queues, vhostFds, Wire.SCM_MAX_FD);
-            return new BrokerRequest(this, config);
+            return new BrokerRequest(config, vhostFds);
         }
     }
 }
