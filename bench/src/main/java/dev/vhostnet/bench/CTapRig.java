@@ -126,7 +126,7 @@ final class CTapRig extends Rig {
                 packets = peer.sunk() - sunk0;
             }
             long bytes = packets * size * (direction == Direction.RR ? 2L : 1L);
-            return new Rep(packets, bytes, sent, Math.max(1, maxNanos), 0, cpu, cpu, p50, p99);
+            return new Rep(packets, bytes, sent, Math.max(1, maxNanos), 0, cpu, cpu, p50, p99, 0, 0);
         } finally {
             for (Process proc : procs) {
                 proc.destroyForcibly();

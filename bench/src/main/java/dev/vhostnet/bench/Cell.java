@@ -64,6 +64,14 @@ public record Cell(BenchPath path, Direction direction, int size, int pairs, Lis
         return median(r -> r.packets() == 0 ? 0 : (double) r.totalCpuNanos() / r.packets());
     }
 
+    public double deviceAllocPerPacket() {
+        return median(r -> r.packets() == 0 ? 0 : (double) r.deviceAllocBytes() / r.packets());
+    }
+
+    public double driverAllocPerPacket() {
+        return median(r -> r.packets() == 0 ? 0 : (double) r.driverAllocBytes() / r.packets());
+    }
+
     public double p50Micros() {
         return median(r -> r.p50Nanos() / 1e3);
     }

@@ -45,6 +45,7 @@ final class DeviceRig extends Rig {
     private final List<DriverPort> ports = new ArrayList<>();
     private final List<Path> deviceThreads = new ArrayList<>();
     private final List<Path> outsideThreads = new ArrayList<>();
+    private long[] loopIds = new long[0];
 
     private DeviceRig(BackendChoice.Kind kind, BenchNet net, Peer peer, int pairs, MemoryTable memory,
             List<EventFd> fds, NetDevice device) {
@@ -83,9 +84,12 @@ final class DeviceRig extends Rig {
                 rig.ports.add(new DriverPort(driver, queues.get(2 * p).call()));
             }
             if (device instanceof EmulatedNetDevice emulated) {
+                List<Long> ids = new ArrayList<>();
                 for (IoEventLoop loop : emulated.loops()) {
                     rig.deviceThreads.add(loop.submit(ThreadCpu::currentThread).get());
+                    ids.add(loop.submit(() -> Thread.currentThread().getId()).get());
                 }
+                rig.loopIds = ids.stream().mapToLong(Long::longValue).toArray();
             } else {
                 List<List<Path>> workers = ThreadCpu.vhostWorkers();
                 rig.outsideThreads.addAll(workers.get(0));
@@ -135,6 +139,11 @@ final class DeviceRig extends Rig {
     @Override
     List<Path> deviceThreads() {
         return deviceThreads;
+    }
+
+    @Override
+    long[] deviceJavaThreads() {
+        return loopIds;
     }
 
     @Override

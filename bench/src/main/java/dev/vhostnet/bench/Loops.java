@@ -18,7 +18,11 @@ final class Loops {
     private Loops() {}
 
     /** What one guest thread did in a repetition. */
-    record Result(long sent, long received, long cpuNanos, long[] latencies, int latencyCount) {}
+    record Result(long sent, long received, long cpuNanos, long allocBytes, long[] latencies, int latencyCount) {}
+
+    static long allocated() {
+        return ((com.sun.management.ThreadMXBean) THREADS).getCurrentThreadAllocatedBytes();
+    }
 
     /**
      * TX: sends the prepared frame in batches, at most {@code window} in flight against
@@ -26,6 +30,7 @@ final class Loops {
      */
     static Result tx(GuestPort port, int window, LongSupplier delivered, long limit, long deadline) throws Exception {
         long cpu0 = THREADS.getCurrentThreadCpuTime();
+        long alloc0 = allocated();
         Window flow = new Window(window);
         long sent = 0;
         long base = delivered.getAsLong();
@@ -44,7 +49,7 @@ final class Loops {
                 Thread.onSpinWait();
             }
         }
-        return new Result(sent, 0, THREADS.getCurrentThreadCpuTime() - cpu0, null, 0);
+        return new Result(sent, 0, THREADS.getCurrentThreadCpuTime() - cpu0, allocated() - alloc0, null, 0);
     }
 
     /**
@@ -53,6 +58,7 @@ final class Loops {
      */
     static Result rx(GuestPort port, int size, AtomicLong received, java.util.function.BooleanSupplier stop) throws Exception {
         long cpu0 = THREADS.getCurrentThreadCpuTime();
+        long alloc0 = allocated();
         long n = 0;
         int spins = 0;
         while (!stop.getAsBoolean()) {
@@ -69,7 +75,7 @@ final class Loops {
                 Thread.onSpinWait();
             }
         }
-        return new Result(0, n, THREADS.getCurrentThreadCpuTime() - cpu0, null, 0);
+        return new Result(0, n, THREADS.getCurrentThreadCpuTime() - cpu0, allocated() - alloc0, null, 0);
     }
 
     /**
@@ -78,6 +84,7 @@ final class Loops {
      */
     static Result rr(GuestPort port, int size, long limit, long deadline, long[] latencies) throws Exception {
         long cpu0 = THREADS.getCurrentThreadCpuTime();
+        long alloc0 = allocated();
         long sent = 0;
         long done = 0;
         int count = 0;
@@ -112,6 +119,6 @@ final class Loops {
                 }
             }
         }
-        return new Result(sent, done, THREADS.getCurrentThreadCpuTime() - cpu0, latencies, count);
+        return new Result(sent, done, THREADS.getCurrentThreadCpuTime() - cpu0, allocated() - alloc0, latencies, count);
     }
 }

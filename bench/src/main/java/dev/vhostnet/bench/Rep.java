@@ -13,9 +13,11 @@ package dev.vhostnet.bench;
  * @param totalCpuNanos CPU of this process (or the C program) plus vhost workers outside it
  * @param p50Nanos median round trip (RR only, else 0)
  * @param p99Nanos 99th percentile round trip (RR only, else 0)
+ * @param deviceAllocBytes heap bytes the emulated backend's event loops allocated (ThreadMXBean; 0 elsewhere)
+ * @param driverAllocBytes heap bytes the guest-side threads allocated (the C loop: 0, not measured)
  */
 public record Rep(long packets, long bytes, long sent, long nanos, long deviceCpuNanos, long driverCpuNanos,
-        long totalCpuNanos, long p50Nanos, long p99Nanos) {
+        long totalCpuNanos, long p50Nanos, long p99Nanos, long deviceAllocBytes, long driverAllocBytes) {
 
     public double packetsPerSecond() {
         return nanos == 0 ? 0 : packets * 1e9 / nanos;

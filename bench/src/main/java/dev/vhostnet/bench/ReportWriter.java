@@ -33,20 +33,21 @@ public final class ReportWriter {
         s.append("Machine: ").append(r.machine()).append("  \n");
         s.append("Run: ").append(r.started()).append(", ").append(r.config()).append("\n\n");
         s.append("| path | dir | frame B | pairs | packets/s (median) | spread | Gbit/s | RTT p50 µs | RTT p99 µs "
-                + "| device CPU ns/pkt | driver CPU ns/pkt | total CPU ns/pkt | % of raw Java | % of raw C | lost |\n");
-        s.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+                + "| device CPU ns/pkt | driver CPU ns/pkt | total CPU ns/pkt | % of raw Java | % of raw C | lost | device alloc B/pkt |\n");
+        s.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
         for (Cell c : r.cells()) {
             if (!c.ran()) {
                 continue;
             }
             boolean rr = c.direction() == Direction.RR;
-            s.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %,.0f | %.0f%% | %.3f | %s | %s | %s | %.0f | %.0f | %s | %s | %d |%n",
+            s.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %,.0f | %.0f%% | %.3f | %s | %s | %s | %.0f | %.0f | %s | %s | %d | %s |%n",
                     c.path().label(), c.direction(), c.size(), c.pairs(), c.packetsPerSecond(), c.spread() * 100,
                     c.gbitPerSecond(), rr ? fmt(c.p50Micros()) : "", rr ? fmt(c.p99Micros()) : "",
                     c.path().isDevice() ? String.format(Locale.ROOT, "%.0f", c.deviceCpuPerPacket()) : "",
                     c.driverCpuPerPacket(), c.totalCpuPerPacket(),
                     pct(r.fractionOf(BenchPath.RAW_JAVA, c), c.path() == BenchPath.RAW_JAVA),
-                    pct(r.fractionOf(BenchPath.RAW_C, c), c.path() == BenchPath.RAW_C), c.lost()));
+                    pct(r.fractionOf(BenchPath.RAW_C, c), c.path() == BenchPath.RAW_C), c.lost(),
+                    c.path() == BenchPath.EMULATED ? String.format(Locale.ROOT, "%.2f", c.deviceAllocPerPacket()) : ""));
         }
         List<Cell> emulated = r.cells().stream().filter(c -> c.path() == BenchPath.EMULATED && c.ran()).toList();
         if (emulated.stream().anyMatch(c -> r.on(BenchPath.KERNEL, c).isPresent())) {
@@ -106,17 +107,20 @@ public final class ReportWriter {
             }
             e.append(String.format(Locale.ROOT, ", \"packetsPerSecond\": %.1f, \"spread\": %.4f, \"gbitPerSecond\": %.4f"
                             + ", \"rttP50Micros\": %.2f, \"rttP99Micros\": %.2f, \"deviceCpuNanosPerPacket\": %.1f"
-                            + ", \"driverCpuNanosPerPacket\": %.1f, \"totalCpuNanosPerPacket\": %.1f, \"lost\": %d",
+                            + ", \"driverCpuNanosPerPacket\": %.1f, \"totalCpuNanosPerPacket\": %.1f, \"lost\": %d"
+                            + ", \"deviceAllocBytesPerPacket\": %.3f, \"driverAllocBytesPerPacket\": %.3f",
                     c.packetsPerSecond(), c.spread(), c.gbitPerSecond(), c.p50Micros(), c.p99Micros(),
-                    c.deviceCpuPerPacket(), c.driverCpuPerPacket(), c.totalCpuPerPacket(), c.lost()));
+                    c.deviceCpuPerPacket(), c.driverCpuPerPacket(), c.totalCpuPerPacket(), c.lost(),
+                    c.deviceAllocPerPacket(), c.driverAllocPerPacket()));
             r.kernelOverEmulatedRate(c).ifPresent(x -> e.append(String.format(Locale.ROOT, ", \"kernelOverEmulated\": %.3f", x)));
             e.append(", \"reps\": [");
             List<String> reps = new ArrayList<>();
             for (Rep p : c.reps()) {
                 reps.add(String.format(Locale.ROOT, "{\"packets\": %d, \"bytes\": %d, \"sent\": %d, \"nanos\": %d, "
-                                + "\"deviceCpuNanos\": %d, \"driverCpuNanos\": %d, \"totalCpuNanos\": %d, \"p50Nanos\": %d, \"p99Nanos\": %d}",
+                                + "\"deviceCpuNanos\": %d, \"driverCpuNanos\": %d, \"totalCpuNanos\": %d, \"p50Nanos\": %d, \"p99Nanos\": %d, "
+                                + "\"deviceAllocBytes\": %d, \"driverAllocBytes\": %d}",
                         p.packets(), p.bytes(), p.sent(), p.nanos(), p.deviceCpuNanos(), p.driverCpuNanos(),
-                        p.totalCpuNanos(), p.p50Nanos(), p.p99Nanos()));
+                        p.totalCpuNanos(), p.p50Nanos(), p.p99Nanos(), p.deviceAllocBytes(), p.driverAllocBytes()));
             }
             e.append(String.join(", ", reps)).append("]}");
             cells.add(e.toString());

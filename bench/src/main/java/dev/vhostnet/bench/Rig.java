@@ -47,6 +47,19 @@ abstract class Rig implements AutoCloseable {
         return List.of();
     }
 
+    /** The Java thread ids of the device's threads (the emulated backend's event loops), or none. */
+    long[] deviceJavaThreads() {
+        return new long[0];
+    }
+
+    private static long allocated(long[] ids) {
+        long total = 0;
+        for (long a : ((com.sun.management.ThreadMXBean) Loops.THREADS).getThreadAllocatedBytes(ids)) {
+            total += Math.max(0, a);
+        }
+        return total;
+    }
+
     /** vhost workers outside this process, whose CPU adds to the process's. */
     List<Path> outsideThreads() {
         return List.of();
@@ -68,6 +81,9 @@ abstract class Rig implements AutoCloseable {
         long dev0 = ThreadCpu.nanos(dev);
         long out0 = ThreadCpu.nanos(outside);
         long proc0 = ThreadCpu.process();
+        long[] devIds = deviceJavaThreads();
+        long alloc0 = allocated(devIds);
+        long driverAlloc = 0;
         long t0 = System.nanoTime();
         long deadline = t0 + nanos;
         long perPair = limit == 0 ? 0 : Math.max(1, limit / pairs);
@@ -92,6 +108,7 @@ abstract class Rig implements AutoCloseable {
                 List<Loops.Result> results = join(tasks);
                 sent = results.stream().mapToLong(Loops.Result::sent).sum();
                 driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
+                driverAlloc = results.stream().mapToLong(Loops.Result::allocBytes).sum();
                 long[] last = {0};
                 end = drain(() -> {
                     long d = 0;
@@ -131,6 +148,7 @@ abstract class Rig implements AutoCloseable {
                 List<Loops.Result> results = join(tasks);
                 packets = total.getAsLong();
                 driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
+                driverAlloc = results.stream().mapToLong(Loops.Result::allocBytes).sum();
             }
             case RR -> {
                 List<FutureTask<Loops.Result>> tasks = new ArrayList<>();
@@ -145,6 +163,7 @@ abstract class Rig implements AutoCloseable {
                 sent = results.stream().mapToLong(Loops.Result::sent).sum();
                 packets = results.stream().mapToLong(Loops.Result::received).sum();
                 driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
+                driverAlloc = results.stream().mapToLong(Loops.Result::allocBytes).sum();
                 int n = results.stream().mapToInt(Loops.Result::latencyCount).sum();
                 long[] all = new long[n];
                 int at = 0;
@@ -160,7 +179,8 @@ abstract class Rig implements AutoCloseable {
         long devCpu = ThreadCpu.nanos(dev) - dev0;
         long total = ThreadCpu.process() - proc0 + ThreadCpu.nanos(outside) - out0;
         long bytes = packets * size * (direction == Direction.RR ? 2L : 1L);
-        return new Rep(packets, bytes, sent, Math.max(1, end - t0), devCpu, driverCpu, total, p50, p99);
+        return new Rep(packets, bytes, sent, Math.max(1, end - t0), devCpu, driverCpu, total, p50, p99,
+                allocated(devIds) - alloc0, driverAlloc);
     }
 
     private static boolean stopped(boolean[] stop) {
