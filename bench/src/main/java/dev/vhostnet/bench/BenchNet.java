@@ -91,10 +91,10 @@ final class BenchNet implements AutoCloseable {
             }
             try {
                 body.run();
+            } catch (java.nio.channels.ClosedChannelException | InterruptedException closing) {
+                // the peer is closing: its channels closed, its threads interrupted
             } catch (Exception e) {
-                if (!Thread.currentThread().isInterrupted()) {
-                    System.err.println(name + ": " + e);
-                }
+                System.err.println(name + ": " + e);
             }
         }, name);
         t.setDaemon(true);
@@ -126,7 +126,6 @@ final class BenchNet implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        List<Exception> errors = new ArrayList<>();
         try {
             tap.close();
         } finally {

@@ -22,9 +22,9 @@ import java.util.concurrent.TimeUnit;
  * under {@code ip netns exec}: each process attaches a queue of its own to the Java ceiling's
  * multiqueue tap by name while the Java queues are detached, so all traffic reaches it.
  *
- * <p>Unlike the Java loops it sends without a window (the sink's count is in this process, not
- * in C's): for TX the packets counted are those the sink received; what the tap or the socket
- * dropped shows as lost. Its CPU time is the C process's own ({@code getrusage}).
+ * <p>It keeps the same window as the Java loops: the sink's count (TX) and the C loop's own count
+ * (RX, for the source) are shared through a 16-byte file both map. For TX the packets counted
+ * are those the sink received. Its CPU time is the C process's own ({@code getrusage}).
  */
 final class CTapRig extends Rig {
     private final RawTapRig javaRig;
@@ -70,6 +70,7 @@ final class CTapRig extends Rig {
         long perPair = limit == 0 ? 0 : Math.max(1, limit / pairs);
         String mode = direction.name().toLowerCase(Locale.ROOT);
         List<Process> procs = new ArrayList<>();
+        List<java.nio.MappedByteBuffer> counters = new ArrayList<>();
         javaRig.attach(false);
         try {
             for (int p = 0; p < pairs; p++) {
@@ -79,9 +80,21 @@ final class CTapRig extends Rig {
                 RawTapRig.writeFrame(b, frame, header(size));
                 Path file = dir.resolve("frame-" + p + ".bin");
                 Files.write(file, Arrays.copyOf(b.array(), b.remaining()));
+                Path counterFile = dir.resolve("counter-" + p + ".bin");
+                Files.write(counterFile, new byte[16]);
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(counterFile,
+                        java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+                    java.nio.MappedByteBuffer m = ch.map(java.nio.channels.FileChannel.MapMode.READ_WRITE, 0, 16);
+                    m.order(java.nio.ByteOrder.nativeOrder());
+                    counters.add(m);
+                }
+                if (direction == Direction.TX) {
+                    peer.mirror(p, counters.get(p));
+                }
                 Process proc = new ProcessBuilder("ip", "netns", "exec", net.ns, binary.toString(), net.tap.name(), mode,
                         file.toString(), String.format(Locale.ROOT, "%.3f", nanos / 1e9),
-                        Long.toString(perPair), Integer.toString(12 + size))
+                        Long.toString(perPair), Integer.toString(12 + size), counterFile.toString(),
+                        Integer.toString(window))
                         .redirectError(ProcessBuilder.Redirect.INHERIT).start();
                 procs.add(proc);
                 String ready = new BufferedReader(new InputStreamReader(proc.getInputStream(), UTF_8)).readLine();
@@ -96,7 +109,13 @@ final class CTapRig extends Rig {
                 in.flush();
             }
             if (direction == Direction.RX) {
-                peer.source().start(size, 0, 0, () -> 0);
+                peer.source().start(size, 0, window, () -> {
+                    long received = 0;
+                    for (java.nio.MappedByteBuffer m : counters) {
+                        received += m.getLong(8);
+                    }
+                    return received;
+                });
             }
             long packets = 0;
             long sent = 0;
@@ -128,6 +147,9 @@ final class CTapRig extends Rig {
             long bytes = packets * size * (direction == Direction.RR ? 2L : 1L);
             return new Rep(packets, bytes, sent, Math.max(1, maxNanos), 0, cpu, cpu, p50, p99, 0, 0);
         } finally {
+            for (int p = 0; p < pairs; p++) {
+                peer.mirror(p, null);
+            }
             for (Process proc : procs) {
                 proc.destroyForcibly();
             }
@@ -141,6 +163,7 @@ final class CTapRig extends Rig {
         Files.deleteIfExists(dir.resolve("raw_tap.c"));
         for (int p = 0; p < 8; p++) {
             Files.deleteIfExists(dir.resolve("frame-" + p + ".bin"));
+            Files.deleteIfExists(dir.resolve("counter-" + p + ".bin"));
         }
         Files.deleteIfExists(dir);
     }

@@ -26,10 +26,12 @@ final class Peer implements AutoCloseable {
     private final List<DatagramChannel> channels = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
     private final AtomicLong[] sunk;
+    private final java.util.concurrent.atomic.AtomicReferenceArray<ByteBuffer> mirrors;
     private final Source source;
 
     private Peer(int pairs) {
         this.sunk = new AtomicLong[pairs];
+        this.mirrors = new java.util.concurrent.atomic.AtomicReferenceArray<>(pairs);
         for (int p = 0; p < pairs; p++) {
             sunk[p] = new AtomicLong();
         }
@@ -42,7 +44,7 @@ final class Peer implements AutoCloseable {
             for (int p = 0; p < pairs; p++) {
                 int pair = p;
                 DatagramChannel sink = peer.open(net, new InetSocketAddress(BenchNet.HOST_IP, SINK_PORT + p));
-                peer.threads.add(net.startInNamespace("bench-sink-" + p, () -> peer.sink(sink, peer.sunk[pair])));
+                peer.threads.add(net.startInNamespace("bench-sink-" + p, () -> peer.sink(sink, pair)));
                 DatagramChannel echo = peer.open(net, new InetSocketAddress(BenchNet.HOST_IP, ECHO_PORT + p));
                 peer.threads.add(net.startInNamespace("bench-echo-" + p, () -> echo(echo)));
             }
@@ -86,13 +88,30 @@ final class Peer implements AutoCloseable {
         return made[0];
     }
 
-    private void sink(DatagramChannel ch, AtomicLong count) throws IOException {
+    private void sink(DatagramChannel ch, int pair) throws IOException {
+        AtomicLong count = sunk[pair];
         ByteBuffer buf = ByteBuffer.allocateDirect(70_000);
         while (true) {
             buf.clear();
             ch.receive(buf);
-            count.lazySet(count.get() + 1);
+            long n = count.get() + 1;
+            count.lazySet(n);
+            ByteBuffer mirror = mirrors.get(pair);
+            if (mirror != null) {
+                mirror.putLong(0, n);
+            }
         }
+    }
+
+    /**
+     * Mirrors the count of {@code pair}'s sink into the first 8 bytes of {@code shared} (native
+     * order), for the C loop's window; null stops it.
+     */
+    void mirror(int pair, ByteBuffer shared) {
+        if (shared != null) {
+            shared.putLong(0, sunk[pair].get());
+        }
+        mirrors.set(pair, shared);
     }
 
     private static void echo(DatagramChannel ch) throws IOException {
