@@ -15,6 +15,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,7 @@ int main(int argc, char **argv) {
 
     long long max_samples = 2000000, n_samples = 0;
     long long *lat = strcmp(mode, "rr") == 0 ? malloc(sizeof(long long) * max_samples) : NULL;
+    int window_spins = 0;
     long long packets = 0, sent = 0, base = counter[0], written_off = 0, last_seen = -1, last_progress = now_ns();
     long long t0 = now_ns(), end = t0 + (long long) (seconds * 1e9), t = t0;
     struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -84,8 +86,10 @@ int main(int argc, char **argv) {
                 /* as the Java loops' Window: a count that stalls 200 ms writes off what is in flight */
                 if (delivered != last_seen) { last_seen = delivered; last_progress = t; }
                 else if (t - last_progress > 200000000LL) { written_off = sent - delivered; last_progress = t; }
+                if (++window_spins > SPINS) sched_yield(); /* as Loops.tx: Thread.yield() */
                 continue;
             }
+            window_spins = 0;
             if (write(fd, frame, len) == (ssize_t) len) { sent++; packets++; }
         } else if (mode[1] == 'x') { /* rx */
             static int spins;
