@@ -61,30 +61,41 @@ final class ThreadCpu {
                 .getProcessCpuTime();
     }
 
-    /** The vhost-net workers of this process: {@code [kernel threads outside it, threads inside it]}. */
+    /**
+     * The vhost-net workers of this process: {@code [kernel threads outside it, threads inside it]}.
+     * A worker is named {@code vhost-<id>} after the thread that issued {@code VHOST_SET_OWNER}
+     * (its thread id, which is the pid only for the main thread), so any thread id of this process
+     * matches.
+     */
     static List<List<Path>> vhostWorkers() {
         long pid = ProcessHandle.current().pid();
-        String name = "vhost-" + pid;
-        List<Path> outside = new ArrayList<>();
+        java.util.Set<String> names = new java.util.HashSet<>();
+        names.add("vhost-" + pid);
         List<Path> inside = new ArrayList<>();
+        List<Path> ownTasks = new ArrayList<>();
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+            for (Path t : tasks) {
+                names.add("vhost-" + t.getFileName());
+                ownTasks.add(Path.of("/proc", Long.toString(pid), "task", t.getFileName().toString()));
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot list /proc/self/task", e);
+        }
+        for (Path t : ownTasks) {
+            String c = comm(t);
+            if (c != null && c.matches("vhost-[0-9]+")) {
+                inside.add(t);
+            }
+        }
+        List<Path> outside = new ArrayList<>();
         try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> isNumber(p))) {
             for (Path p : procs) {
-                if (name.equals(comm(p))) {
+                if (!p.getFileName().toString().equals(Long.toString(pid)) && names.contains(comm(p))) {
                     outside.add(p);
                 }
             }
         } catch (IOException e) {
             throw new IllegalStateException("cannot list /proc", e);
-        }
-        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
-            for (Path t : tasks) {
-                String c = comm(t);
-                if (c != null && c.startsWith("vhost-")) {
-                    inside.add(Path.of("/proc", Long.toString(pid), "task", t.getFileName().toString()));
-                }
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot list /proc/self/task", e);
         }
         return List.of(outside, inside);
     }
