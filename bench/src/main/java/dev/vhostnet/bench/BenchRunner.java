@@ -1,0 +1,190 @@
+package dev.vhostnet.bench;
+
+import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.VhostNet;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a {@link BenchConfig}: for each queue pair count, each backend (the kernel one only where
+ * {@code /dev/vhost-net} exists; otherwise its cells are skipped with the reason), then the Java and
+ * C raw tap ceilings, every direction and size: a warm-up repetition, then the timed ones.
+ * Needs root (namespaces, taps). Writing the report is {@link ReportWriter}'s.
+ */
+public final class BenchRunner {
+    private static final Logger log = LoggerFactory.getLogger(BenchRunner.class);
+
+    private final BenchConfig config;
+    private final Progress progress;
+
+    public BenchRunner(BenchConfig config, Progress progress) {
+        this.config = config;
+        this.progress = progress;
+    }
+
+    public BenchReport run() throws Exception {
+        Instant started = Instant.now();
+        List<Cell> cells = new ArrayList<>();
+        List<String> notes = new ArrayList<>();
+        List<BenchPath> paths = new ArrayList<>();
+        if (config.backends().contains(BackendChoice.Kind.KERNEL)) {
+            paths.add(BenchPath.KERNEL);
+        }
+        if (config.backends().contains(BackendChoice.Kind.EMULATED)) {
+            paths.add(BenchPath.EMULATED);
+        }
+        if (config.javaCeiling() || config.cCeiling()) {
+            paths.add(BenchPath.RAW_JAVA);
+        }
+        if (config.cCeiling()) {
+            paths.add(BenchPath.RAW_C);
+        }
+        int total = config.pairs().size() * paths.size() * config.directions().size() * config.sizes().size();
+        int[] done = {0};
+        for (int pairs : config.pairs()) {
+            for (BenchPath path : paths) {
+                if (path == BenchPath.RAW_C) {
+                    continue;
+                }
+                String missing = missing(path);
+                if (missing != null) {
+                    skipAll(cells, path, pairs, missing, done, total);
+                    if (path == BenchPath.RAW_JAVA && paths.contains(BenchPath.RAW_C)) {
+                        skipAll(cells, BenchPath.RAW_C, pairs, missing, done, total);
+                    }
+                    continue;
+                }
+                try (Rig rig = open(path, pairs, notes)) {
+                    if (path != BenchPath.RAW_JAVA || config.javaCeiling()) {
+                        measureAll(rig, cells, done, total);
+                    }
+                    if (path == BenchPath.RAW_JAVA && paths.contains(BenchPath.RAW_C)) {
+                        CTapRig c;
+                        try {
+                            c = CTapRig.start((RawTapRig) rig);
+                        } catch (Exception e) {
+                            skipAll(cells, BenchPath.RAW_C, pairs, e.getMessage(), done, total);
+                            continue;
+                        }
+                        try (c) {
+                            measureAll(c, cells, done, total);
+                        }
+                    }
+                }
+            }
+        }
+        progress.done();
+        cells.sort(Comparator.comparingInt(Cell::pairs).thenComparing(Cell::direction).thenComparingInt(Cell::size)
+                .thenComparing(Cell::path));
+        notes.add("CPU: per-thread from /proc/<pid>/task/<tid>/schedstat (else stat utime+stime); 'device' is the emulated "
+                + "backend's event-loop threads or vhost-net's vhost-<pid> workers; 'driver' is the guest-side threads "
+                + "(ThreadMXBean); 'total' is this whole process (driver, device loops, and the namespace peer's "
+                + "sink/source/echo threads, which run in this process) plus vhost workers that are kernel threads "
+                + "outside it (Linux < 6.4). For the C ceiling, the C process's getrusage.");
+        notes.add("RR: packets/s counts round trips (transactions/s); Gbit/s counts both directions.");
+        return new BenchReport(machine(), started, config.toString(), cells, notes);
+    }
+
+    private Rig open(BenchPath path, int pairs, List<String> notes) throws Exception {
+        return switch (path) {
+            case KERNEL, EMULATED -> {
+                DeviceRig rig = DeviceRig.start(path == BenchPath.KERNEL ? BackendChoice.Kind.KERNEL
+                        : BackendChoice.Kind.EMULATED, pairs);
+                if (path == BenchPath.KERNEL) {
+                    notes.add(String.format(Locale.ROOT, "kernel backend, %d pair(s): %d vhost worker thread(s), %s",
+                            pairs, rig.workerThreads(), rig.workersOutsideProcess()
+                                    ? "kernel threads outside this process (counted in addition to it)"
+                                    : "threads of this process (already in its CPU time)"));
+                }
+                yield rig;
+            }
+            case RAW_JAVA -> RawTapRig.start(pairs);
+            case RAW_C -> throw new IllegalArgumentException("the C ceiling rides on the Java one");
+        };
+    }
+
+    private static String missing(BenchPath path) {
+        if (path == BenchPath.KERNEL && !Files.exists(VhostNet.DEVICE)) {
+            return "no /dev/vhost-net on this host (modprobe vhost_net; the kernel needs CONFIG_VHOST_NET)";
+        }
+        return null;
+    }
+
+    private void skipAll(List<Cell> cells, BenchPath path, int pairs, String why, int[] done, int total) {
+        for (Direction d : config.directions()) {
+            for (int size : config.sizes()) {
+                cells.add(Cell.skipped(path, d, size, pairs, why));
+                progress.update(++done[0], total, path.label() + " " + d + " " + size + " B " + pairs + "qp: skipped");
+            }
+        }
+        log.info("{} with {} pair(s) skipped: {}", path.label(), pairs, why);
+    }
+
+    private void measureAll(Rig rig, List<Cell> cells, int[] done, int total) throws Exception {
+        for (Direction d : config.directions()) {
+            for (int size : config.sizes()) {
+                int index = ++done[0];
+                String name = String.format(Locale.ROOT, "%s %s %d B %dqp", rig.path().label(), d, size, rig.pairs);
+                var why = rig.unsupported(d, size);
+                if (why.isPresent()) {
+                    cells.add(Cell.skipped(rig.path(), d, size, rig.pairs, why.get()));
+                    progress.update(index, total, name + ": skipped");
+                    continue;
+                }
+                cells.add(measure(rig, d, size, index, total, name));
+            }
+        }
+    }
+
+    private Cell measure(Rig rig, Direction d, int size, int index, int total, String name) throws Exception {
+        long limit = config.packetsPerRep();
+        if (d == Direction.RR && limit > 0) {
+            limit = Math.max(1, limit / 10);
+        }
+        long repNanos = config.repTime().toNanos();
+        int window = config.window(size);
+        if (!config.warmUp().isZero()) {
+            progress.update(index, total, name + ": warm-up");
+            rig.run(d, size, 0, config.warmUp().toNanos(), window);
+        }
+        List<Rep> reps = new ArrayList<>();
+        for (int r = 0; r < config.repetitions(); r++) {
+            Rep rep = rig.run(d, size, limit, repNanos, window);
+            reps.add(rep);
+            progress.update(index, total, String.format(Locale.ROOT, "%s: rep %d/%d %,.0f pkt/s %.3f Gbit/s%s", name,
+                    r + 1, config.repetitions(), rep.packetsPerSecond(), rep.gbitPerSecond(),
+                    rep.lost() > 0 ? " lost " + rep.lost() : ""));
+        }
+        return new Cell(rig.path(), d, size, rig.pairs, reps, null);
+    }
+
+    /** What this machine is: CPU model and count, kernel, JVM. */
+    static String machine() {
+        String cpu = "unknown CPU";
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    cpu = line.substring(line.indexOf(':') + 1).trim();
+                    break;
+                }
+            }
+        } catch (Exception ignored) {
+            // unknown CPU
+        }
+        String kernel;
+        try {
+            kernel = Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim();
+        } catch (Exception e) {
+            kernel = System.getProperty("os.version");
+        }
+        return String.format(Locale.ROOT, "%s, %d CPUs, Linux %s, Java %s", cpu, Runtime.getRuntime().availableProcessors(),
+                kernel, System.getProperty("java.version"));
+    }
+}

@@ -1,0 +1,241 @@
+package dev.vhostnet.bench;
+
+import static dev.vhostnet.ctl.VirtioUapi.bit;
+
+import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.NetDevice;
+import dev.vhostnet.ctl.NetDeviceConfig;
+import dev.vhostnet.ctl.NetDevices;
+import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.driver.DriverMemory;
+import dev.vhostnet.ctl.driver.RxFrame;
+import dev.vhostnet.ctl.driver.VirtioNetDriver;
+import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import dev.vhostnet.eventfd.EventFd;
+import dev.vhostnet.memtable.MemoryTable;
+import io.netty.channel.IoEventLoop;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A virtio-net device on one backend with this process as its guest driver ({@link VirtioNetDriver},
+ * one per queue pair, rings and buffers laid out by {@link DriverMemory} in 64 MiB of guest memory),
+ * its tap in the bench namespace.
+ */
+final class DeviceRig extends Rig {
+    static final long RAM = 64L << 20;
+    static final long DRIVER_BASE = 1L << 20;
+    static final int RING = 256;
+    static final int BUFFER = 2048;
+    /** What the driver asks for: the features of the data path tests, plus UFO for 64 KiB TX. */
+    static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
+            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
+            | bit(VirtioUapi.VIRTIO_NET_F_CSUM) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM)
+            | bit(VirtioUapi.VIRTIO_NET_F_HOST_UFO);
+
+    private final BackendChoice.Kind kind;
+    private final MemoryTable memory;
+    private final List<EventFd> fds;
+    private final NetDevice device;
+    private final List<DriverPort> ports = new ArrayList<>();
+    private final List<Path> deviceThreads = new ArrayList<>();
+    private final List<Path> outsideThreads = new ArrayList<>();
+    private long[] loopIds = new long[0];
+
+    private DeviceRig(BackendChoice.Kind kind, BenchNet net, Peer peer, int pairs, MemoryTable memory,
+            List<EventFd> fds, NetDevice device) {
+        super(net, peer, pairs);
+        this.kind = kind;
+        this.memory = memory;
+        this.fds = fds;
+        this.device = device;
+    }
+
+    static DeviceRig start(BackendChoice.Kind kind, int pairs) throws Exception {
+        MemoryTable memory = MemoryTable.builder().region(0, RAM).build();
+        List<EventFd> fds = new ArrayList<>();
+        BenchNet net = null;
+        Peer peer = null;
+        NetDevice device = null;
+        try {
+            net = BenchNet.open(pairs);
+            peer = Peer.start(net, pairs);
+            DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, RING, BUFFER);
+            NetDeviceConfig.Builder config = NetDeviceConfig.builder().memory(memory).tap(net.tap).driverFeatures(FEATURES);
+            List<Virtqueue> queues = new ArrayList<>();
+            for (DriverMemory.QueuePair p : layout.queuePairs()) {
+                Virtqueue rx = new Virtqueue(p.rx(), add(fds, EventFd.create()), add(fds, EventFd.create()));
+                Virtqueue tx = new Virtqueue(p.tx(), add(fds, EventFd.create()), add(fds, EventFd.create()));
+                queues.add(rx);
+                queues.add(tx);
+                config.queuePair(new QueuePair(rx, tx));
+            }
+            device = NetDevices.start(config.build(), kind, new int[pairs * 2]);
+            DeviceRig rig = new DeviceRig(kind, net, peer, pairs, memory, fds, device);
+            for (int p = 0; p < pairs; p++) {
+                VirtioNetDriver driver = new VirtioNetDriver(memory, layout.queuePair(p), device.features().virtio(),
+                        queues.get(2 * p).kick(), queues.get(2 * p + 1).kick());
+                driver.refillRx();
+                rig.ports.add(new DriverPort(driver, queues.get(2 * p).call()));
+            }
+            if (device instanceof EmulatedNetDevice emulated) {
+                List<Long> ids = new ArrayList<>();
+                for (IoEventLoop loop : emulated.loops()) {
+                    rig.deviceThreads.add(loop.submit(ThreadCpu::currentThread).get());
+                    ids.add(loop.submit(() -> Thread.currentThread().getId()).get());
+                }
+                rig.loopIds = ids.stream().mapToLong(Long::longValue).toArray();
+            } else {
+                List<List<Path>> workers = ThreadCpu.vhostWorkers();
+                rig.outsideThreads.addAll(workers.get(0));
+                rig.deviceThreads.addAll(workers.get(0));
+                rig.deviceThreads.addAll(workers.get(1));
+            }
+            return rig;
+        } catch (Exception | Error e) {
+            if (device != null) {
+                device.close();
+            }
+            if (peer != null) {
+                peer.close();
+            }
+            fds.forEach(EventFd::close);
+            if (net != null) {
+                net.close();
+            }
+            memory.close();
+            throw e;
+        }
+    }
+
+    private static EventFd add(List<EventFd> fds, EventFd fd) {
+        fds.add(fd);
+        return fd;
+    }
+
+    @Override
+    BenchPath path() {
+        return kind == BackendChoice.Kind.KERNEL ? BenchPath.KERNEL : BenchPath.EMULATED;
+    }
+
+    @Override
+    Optional<String> unsupported(Direction direction, int size) {
+        if (direction == Direction.TX && size > LARGEST_RX && !device.has(VirtioUapi.VIRTIO_NET_F_HOST_UFO)) {
+            return Optional.of("VIRTIO_NET_F_HOST_UFO not negotiated: a " + size + "-byte frame cannot be sent");
+        }
+        return super.unsupported(direction, size);
+    }
+
+    @Override
+    GuestPort port(int pair) {
+        return ports.get(pair);
+    }
+
+    @Override
+    List<Path> deviceThreads() {
+        return deviceThreads;
+    }
+
+    @Override
+    long[] deviceJavaThreads() {
+        return loopIds;
+    }
+
+    @Override
+    List<Path> outsideThreads() {
+        return outsideThreads;
+    }
+
+    /** How many vhost worker threads were found (kernel backend), for the report's notes. */
+    int workerThreads() {
+        return deviceThreads.size();
+    }
+
+    boolean workersOutsideProcess() {
+        return !outsideThreads.isEmpty();
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            device.close();
+            peer.close();
+            fds.forEach(EventFd::close);
+        } finally {
+            try {
+                net.close();
+            } finally {
+                memory.close();
+            }
+        }
+    }
+
+    /** The driver of one queue pair as a {@link GuestPort}. */
+    private static final class DriverPort implements GuestPort {
+        private final VirtioNetDriver driver;
+        private final EventFd rxCall;
+        private byte[] frame;
+        private VirtioNetHeader hdr;
+        private int sinceRefill;
+
+        DriverPort(VirtioNetDriver driver, EventFd rxCall) {
+            this.driver = driver;
+            this.rxCall = rxCall;
+        }
+
+        @Override
+        public void prepare(byte[] frame, VirtioNetHeader hdr) {
+            this.frame = frame;
+            this.hdr = hdr;
+        }
+
+        @Override
+        public int send(int n) {
+            int k = 0;
+            while (k < n && driver.enqueue(hdr, frame, 0, frame.length)) {
+                k++;
+            }
+            if (k == 0) {
+                driver.reclaimTx();
+            }
+            return k;
+        }
+
+        @Override
+        public void flush() throws Exception {
+            driver.flush();
+        }
+
+        @Override
+        public int receive() throws Exception {
+            Optional<RxFrame> f = driver.receive();
+            if (f.isEmpty()) {
+                if (sinceRefill > 0) {
+                    driver.refillRx();
+                    sinceRefill = 0;
+                }
+                return -1;
+            }
+            if (++sinceRefill >= 32) {
+                driver.refillRx();
+                sinceRefill = 0;
+            }
+            return f.get().frame().length;
+        }
+
+        @Override
+        public void awaitReceive() throws Exception {
+            driver.refillRx();
+            driver.reclaimTx();
+            if (!driver.enableRxInterrupts()) {
+                rxCall.await(1);
+            }
+            driver.disableRxInterrupts();
+        }
+    }
+}

@@ -1,0 +1,229 @@
+package dev.vhostnet.bench;
+
+import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One path set up for {@code pairs} queue pairs, with its namespace and peer, that runs
+ * repetitions: the guest threads ({@link Loops}) on {@link GuestPort}s, CPU read around them.
+ */
+abstract class Rig implements AutoCloseable {
+    /** The largest frame RX and RR measure: without guest offloads an RX buffer chain holds an MTU-sized frame. */
+    static final int LARGEST_RX = 1514;
+
+    final BenchNet net;
+    final Peer peer;
+    final int pairs;
+
+    Rig(BenchNet net, Peer peer, int pairs) {
+        this.net = net;
+        this.peer = peer;
+        this.pairs = pairs;
+    }
+
+    abstract BenchPath path();
+
+    /** Why this rig cannot measure the cell, or empty when it can. */
+    Optional<String> unsupported(Direction direction, int size) {
+        if (direction != Direction.TX && size > LARGEST_RX) {
+            return Optional.of(direction + " above 1514 bytes needs guest offloads (GUEST_UFO/TSO, big RX buffers) and a 64 KiB MTU on the tap: not measured");
+        }
+        return Optional.empty();
+    }
+
+    /** The guest end of {@code pair}. */
+    abstract GuestPort port(int pair);
+
+    /** The device's threads ({@code /proc} directories), or none. */
+    List<Path> deviceThreads() {
+        return List.of();
+    }
+
+    /** The Java thread ids of the device's threads (the emulated backend's event loops), or none. */
+    long[] deviceJavaThreads() {
+        return new long[0];
+    }
+
+    private static long allocated(long[] ids) {
+        long total = 0;
+        for (long a : ((com.sun.management.ThreadMXBean) Loops.THREADS).getThreadAllocatedBytes(ids)) {
+            total += Math.max(0, a);
+        }
+        return total;
+    }
+
+    /** vhost workers outside this process, whose CPU adds to the process's. */
+    List<Path> outsideThreads() {
+        return List.of();
+    }
+
+    /** The header the frames of {@code size} go out behind: UFO above 1514 bytes, else none. */
+    static VirtioNetHeader header(int size) {
+        if (size <= LARGEST_RX) {
+            return VirtioNetHeader.NONE;
+        }
+        return new VirtioNetHeader(VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM, VirtioUapi.VIRTIO_NET_HDR_GSO_UDP,
+                Udp.HEADERS, 1472, Udp.ETH_HLEN + Udp.IP_HLEN, 6, 0);
+    }
+
+    /** One repetition: {@code limit} packets in all (0: until {@code nanos} pass), at most {@code nanos}. */
+    Rep run(Direction direction, int size, long limit, long nanos, int window) throws Exception {
+        List<Path> dev = deviceThreads();
+        List<Path> outside = outsideThreads();
+        long dev0 = ThreadCpu.nanos(dev);
+        long out0 = ThreadCpu.nanos(outside);
+        long proc0 = ThreadCpu.process();
+        long[] devIds = deviceJavaThreads();
+        long alloc0 = allocated(devIds);
+        long driverAlloc = 0;
+        long t0 = System.nanoTime();
+        long deadline = t0 + nanos;
+        long perPair = limit == 0 ? 0 : Math.max(1, limit / pairs);
+        long packets;
+        long sent;
+        long end;
+        long driverCpu = 0;
+        long p50 = 0;
+        long p99 = 0;
+        switch (direction) {
+            case TX -> {
+                long[] sunk0 = new long[pairs];
+                for (int p = 0; p < pairs; p++) {
+                    sunk0[p] = peer.sunk(p);
+                    port(p).prepare(net.frameToHost(40000 + p, Peer.SINK_PORT + p, size), header(size));
+                }
+                List<FutureTask<Loops.Result>> tasks = new ArrayList<>();
+                for (int p = 0; p < pairs; p++) {
+                    int pair = p;
+                    tasks.add(start("bench-tx-" + p, () -> Loops.tx(port(pair), window, () -> peer.sunk(pair), perPair, deadline)));
+                }
+                List<Loops.Result> results = join(tasks);
+                sent = results.stream().mapToLong(Loops.Result::sent).sum();
+                driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
+                driverAlloc = results.stream().mapToLong(Loops.Result::allocBytes).sum();
+                long[] last = {0};
+                end = drain(() -> {
+                    long d = 0;
+                    for (int p = 0; p < pairs; p++) {
+                        d += peer.sunk(p) - sunk0[p];
+                    }
+                    last[0] = d;
+                    return d;
+                }, sent);
+                packets = last[0];
+            }
+            case RX -> {
+                AtomicLong[] received = new AtomicLong[pairs];
+                boolean[] stop = {false};
+                List<FutureTask<Loops.Result>> tasks = new ArrayList<>();
+                for (int p = 0; p < pairs; p++) {
+                    int pair = p;
+                    received[p] = new AtomicLong();
+                    tasks.add(start("bench-rx-" + p, () -> Loops.rx(port(pair), size, received[pair], () -> stopped(stop))));
+                }
+                java.util.function.LongSupplier total = () -> {
+                    long t = 0;
+                    for (AtomicLong r : received) {
+                        t += r.get();
+                    }
+                    return t;
+                };
+                peer.source().start(size, limit, window, total);
+                while (System.nanoTime() < deadline && (limit == 0 || peer.source().sent() < limit)) {
+                    Thread.sleep(1);
+                }
+                sent = peer.source().stop();
+                end = drain(total, sent);
+                synchronized (stop) {
+                    stop[0] = true;
+                }
+                List<Loops.Result> results = join(tasks);
+                packets = total.getAsLong();
+                driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
+                driverAlloc = results.stream().mapToLong(Loops.Result::allocBytes).sum();
+            }
+            case RR -> {
+                List<FutureTask<Loops.Result>> tasks = new ArrayList<>();
+                int samples = (int) Math.min(limit > 0 ? perPair : 2_000_000, 2_000_000);
+                for (int p = 0; p < pairs; p++) {
+                    int pair = p;
+                    port(p).prepare(net.frameToHost(41000 + p, Peer.ECHO_PORT + p, size), header(size));
+                    tasks.add(start("bench-rr-" + p, () -> Loops.rr(port(pair), size, perPair, deadline, new long[samples])));
+                }
+                List<Loops.Result> results = join(tasks);
+                end = System.nanoTime();
+                sent = results.stream().mapToLong(Loops.Result::sent).sum();
+                packets = results.stream().mapToLong(Loops.Result::received).sum();
+                driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
+                driverAlloc = results.stream().mapToLong(Loops.Result::allocBytes).sum();
+                int n = results.stream().mapToInt(Loops.Result::latencyCount).sum();
+                long[] all = new long[n];
+                int at = 0;
+                for (Loops.Result r : results) {
+                    System.arraycopy(r.latencies(), 0, all, at, r.latencyCount());
+                    at += r.latencyCount();
+                }
+                p50 = Cell.percentile(all, n, 0.50);
+                p99 = Cell.percentile(all, n, 0.99);
+            }
+            default -> throw new IllegalArgumentException(direction.toString());
+        }
+        long devCpu = ThreadCpu.nanos(dev) - dev0;
+        long total = ThreadCpu.process() - proc0 + ThreadCpu.nanos(outside) - out0;
+        long bytes = packets * size * (direction == Direction.RR ? 2L : 1L);
+        return new Rep(packets, bytes, sent, Math.max(1, end - t0), devCpu, driverCpu, total, p50, p99,
+                allocated(devIds) - alloc0, driverAlloc);
+    }
+
+    private static boolean stopped(boolean[] stop) {
+        synchronized (stop) {
+            return stop[0];
+        }
+    }
+
+    /** Waits until {@code count} reaches {@code target} or stops moving for 300 ms; returns when it last moved. */
+    static long drain(java.util.function.LongSupplier count, long target) throws InterruptedException {
+        long last = count.getAsLong();
+        long movedAt = System.nanoTime();
+        while (last < target && System.nanoTime() - movedAt < 300_000_000L) {
+            Thread.sleep(0, 100_000);
+            long now = count.getAsLong();
+            if (now != last) {
+                last = now;
+                movedAt = System.nanoTime();
+            }
+        }
+        return movedAt;
+    }
+
+    static <T> FutureTask<T> start(String name, Callable<T> body) {
+        FutureTask<T> task = new FutureTask<>(body);
+        Thread t = new Thread(task, name);
+        t.setDaemon(true);
+        t.start();
+        return task;
+    }
+
+    static <T> List<T> join(List<FutureTask<T>> tasks) throws Exception {
+        List<T> out = new ArrayList<>();
+        for (FutureTask<T> t : tasks) {
+            try {
+                out.add(t.get());
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof Exception cause) {
+                    throw cause;
+                }
+                throw e;
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,85 @@
+package dev.vhostnet.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ReportTest {
+    static Rep rep(long packets, long nanos, long devCpu) {
+        return new Rep(packets, packets * 64, packets, nanos, devCpu, 0, devCpu, 0, 0, 0, 0);
+    }
+
+    static BenchReport report() {
+        Cell kernel = new Cell(BenchPath.KERNEL, Direction.TX, 64, 1,
+                List.of(rep(300, 1_000_000_000L, 300_000), rep(100, 1_000_000_000L, 100_000), rep(200, 1_000_000_000L, 200_000)), null);
+        Cell emulated = new Cell(BenchPath.EMULATED, Direction.TX, 64, 1,
+                List.of(rep(100, 1_000_000_000L, 400_000)), null);
+        Cell raw = new Cell(BenchPath.RAW_JAVA, Direction.TX, 64, 1, List.of(rep(400, 1_000_000_000L, 0)), null);
+        Cell skipped = Cell.skipped(BenchPath.RAW_C, Direction.RX, 65536, 1, "a \"reason\"\nwith a newline");
+        return new BenchReport("test machine", Instant.EPOCH, "config", List.of(kernel, emulated, raw, skipped), List.of("a note"));
+    }
+
+    @Test
+    void aCellQuotesTheMedianOfItsRepetitionsAndTheirSpread() {
+        Cell kernel = report().cells().get(0);
+        assertEquals(200, kernel.packetsPerSecond(), 1e-9);
+        assertEquals(1.0, kernel.spread(), 1e-9, "(300 - 100) / 200");
+        assertEquals(1000, kernel.deviceCpuPerPacket(), 1e-9);
+    }
+
+    @Test
+    void ratiosCompareTheSameCellOnTwoPaths() {
+        BenchReport r = report();
+        Cell emulated = r.cells().get(1);
+        assertEquals(2.0, r.kernelOverEmulatedRate(emulated).orElseThrow(), 1e-9);
+        assertEquals(4.0, r.emulatedOverKernelDeviceCpu(emulated).orElseThrow(), 1e-9);
+        assertEquals(0.25, r.fractionOf(BenchPath.RAW_JAVA, emulated).orElseThrow(), 1e-9);
+        assertTrue(r.fractionOf(BenchPath.RAW_C, emulated).isEmpty(), "the C ceiling did not run");
+    }
+
+    @Test
+    void percentilesAreNearestRank() {
+        long[] samples = {5, 1, 4, 2, 3, 6, 7, 8, 9, 10};
+        assertEquals(5, Cell.percentile(samples, 10, 0.5));
+        assertEquals(10, Cell.percentile(samples, 10, 0.99));
+        assertEquals(0, Cell.percentile(samples, 0, 0.5));
+    }
+
+    @Test
+    void theWritersNameEveryPathAndEscapeWhatJsonMust() {
+        BenchReport r = report();
+        String md = ReportWriter.markdown(r);
+        assertTrue(md.contains("| kernel | TX | 64 | 1 | 200 |"), md);
+        assertTrue(md.contains("Kernel / emulated"), md);
+        String json = ReportWriter.json(r);
+        assertTrue(json.contains("\"skipped\": \"a \\\"reason\\\"\\nwith a newline\""), json);
+        assertTrue(json.contains("\"kernelOverEmulated\": 2.000"), json);
+        String svg = ReportWriter.svg(r);
+        assertTrue(svg.startsWith("<svg") && svg.contains("raw tap (Java)") && svg.trim().endsWith("</svg>"), svg);
+    }
+
+    @Test
+    void aConfigRejectsWhatCannotBeMeasured() {
+        assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().sizes(List.of(40)).build());
+        assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().pairs(List.of(0)).build());
+        assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().repetitions(0).build());
+        assertEquals(128, BenchConfig.builder().build().window(64));
+        assertEquals(3, BenchConfig.builder().build().window(65536));
+    }
+
+    @Test
+    void aWindowWritesOffWhatTheFarEndNeverCounts() throws Exception {
+        Window w = new Window(4);
+        assertEquals(4, w.room(0, 0));
+        assertEquals(0, w.room(4, 0));
+        assertEquals(2, w.room(4, 2));
+        Thread.sleep(Window.STALL_MILLIS + 50);
+        w.room(6, 2);
+        Thread.sleep(Window.STALL_MILLIS + 50);
+        assertEquals(4, w.room(6, 2), "stalled: the 4 in flight are written off");
+    }
+}

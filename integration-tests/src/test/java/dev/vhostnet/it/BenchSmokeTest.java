@@ -1,0 +1,58 @@
+package dev.vhostnet.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.vhostnet.bench.BenchConfig;
+import dev.vhostnet.bench.BenchPath;
+import dev.vhostnet.bench.BenchReport;
+import dev.vhostnet.bench.BenchRunner;
+import dev.vhostnet.bench.Cell;
+import dev.vhostnet.bench.Direction;
+import dev.vhostnet.bench.Progress;
+import dev.vhostnet.bench.ReportWriter;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CI bench: the quick configuration ({@link BenchConfig#quick()}: both backends and the raw
+ * ceilings, TX/RX/RR at 64 and 1500 bytes, one pair, a fixed packet count per repetition), its
+ * Markdown table printed, the report written to {@code target/testvm/bench} (shared back to the
+ * host from the test VM). Fails only if a cell moves no packets or the backends disagree on bytes
+ * delivered — never on speed.
+ */
+@Tag("vhost-net")
+class BenchSmokeTest {
+
+    @Test
+    void bothBackendsMovePacketsInEveryCellAndDeliverTheSameBytes() throws Exception {
+        NetFixture.assumeVhostNet();
+        BenchConfig config = BenchConfig.quick().outputDir(Path.of("target/testvm/bench")).build();
+        BenchReport report = new BenchRunner(config, Progress.to(System.out, false)).run();
+        ReportWriter.write(report, config.outputDir());
+        System.out.println(ReportWriter.markdown(report));
+
+        for (Cell c : report.cells()) {
+            String name = c.path().label() + " " + c.direction() + " " + c.size() + " B";
+            if (c.path() == BenchPath.RAW_C && !c.ran()) {
+                continue; // the C ceiling needs gcc; the backends do not
+            }
+            assertTrue(c.ran(), () -> name + " did not run: " + c.skipped());
+            assertTrue(c.packets() > 0, () -> name + " moved no packets");
+        }
+        for (Direction d : new Direction[] {Direction.TX, Direction.RX}) {
+            for (int size : config.sizes()) {
+                Optional<Cell> kernel = report.cell(BenchPath.KERNEL, d, size, 1);
+                Optional<Cell> emulated = report.cell(BenchPath.EMULATED, d, size, 1);
+                assertTrue(kernel.isPresent() && emulated.isPresent(), d + " " + size + " B ran on both backends");
+                String cell = d + " " + size + " B";
+                assertEquals(0, kernel.get().lost(), () -> cell + ": the kernel backend lost packets");
+                assertEquals(0, emulated.get().lost(), () -> cell + ": the emulated backend lost packets");
+                assertEquals(kernel.get().bytes(), emulated.get().bytes(),
+                        () -> cell + ": the backends delivered different bytes for the same packet count");
+            }
+        }
+    }
+}

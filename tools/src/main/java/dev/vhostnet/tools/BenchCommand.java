@@ -1,0 +1,105 @@
+package dev.vhostnet.tools;
+
+import dev.vhostnet.bench.BenchConfig;
+import dev.vhostnet.bench.BenchReport;
+import dev.vhostnet.bench.BenchRunner;
+import dev.vhostnet.bench.Direction;
+import dev.vhostnet.bench.Progress;
+import dev.vhostnet.bench.ReportWriter;
+import dev.vhostnet.ctl.BackendChoice;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code vhostnet bench}: measures the kernel (where {@code /dev/vhost-net} exists) and emulated
+ * backends side by side with the raw tap ceilings, prints the Markdown table and writes
+ * {@code bench.md}, {@code bench.json} and {@code bench.svg} to {@code --out}. Needs root.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Measure the kernel (vhost-net) and emulated virtio-net backends side by side, with raw tap "
+                + "ceilings (Java and C) from the same run: packets/s, Gbit/s, round-trip latency, CPU per packet.",
+                "Needs root: it makes network namespaces and taps. Writes bench.md, bench.json and bench.svg."})
+public final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--backend", split = ",", paramLabel = "KIND",
+            description = "Backends to measure: ${COMPLETION-CANDIDATES} (default: both; kernel is skipped where /dev/vhost-net is missing).")
+    List<BackendChoice.Kind> backends = List.of(BackendChoice.Kind.values());
+
+    @Option(names = "--direction", split = ",", paramLabel = "DIR",
+            description = "Directions: ${COMPLETION-CANDIDATES} (default: all).")
+    List<Direction> directions = List.of(Direction.values());
+
+    @Option(names = "--size", split = ",", paramLabel = "BYTES",
+            description = "Ethernet frame sizes (default: 64,512,1500,65536; 65536 is TX only, sent with UFO).")
+    List<Integer> sizes;
+
+    @Option(names = "--pairs", split = ",", paramLabel = "N", description = "Queue pair counts (default: 1,2).")
+    List<Integer> pairs;
+
+    @Option(names = "--warmup", paramLabel = "SECONDS", description = "Warm-up per cell (default: 1).")
+    Double warmUp;
+
+    @Option(names = "--reps", paramLabel = "N", description = "Timed repetitions per cell (default: 5).")
+    Integer reps;
+
+    @Option(names = "--seconds", paramLabel = "SECONDS", description = "Length of a repetition (default: 2).")
+    Double seconds;
+
+    @Option(names = "--packets", paramLabel = "N",
+            description = "Packets per repetition instead of a fixed time (RR: a tenth as many round trips).")
+    Long packets;
+
+    @Option(names = "--window", paramLabel = "N", description = "Most TX/RX packets in flight (default: 128).")
+    Integer window;
+
+    @Option(names = "--no-c", description = "Skip the C raw tap ceiling (needs gcc).")
+    boolean noC;
+
+    @Option(names = "--no-java-ceiling", description = "Skip the Java raw tap ceiling.")
+    boolean noJava;
+
+    @Option(names = "--quick", description = "The short CI run: 64 and 1500 bytes, 1 pair, 3 reps of 20,000 packets.")
+    boolean quick;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Where to write the report (default: bench-out).")
+    Path out = Path.of("bench-out");
+
+    @Override
+    public Integer call() throws Exception {
+        BenchConfig.Builder b = quick ? BenchConfig.quick() : BenchConfig.builder();
+        b.backends(backends).directions(directions).outputDir(out).cCeiling(!noC).javaCeiling(!noJava);
+        if (sizes != null) {
+            b.sizes(sizes);
+        }
+        if (pairs != null) {
+            b.pairs(pairs);
+        }
+        if (warmUp != null) {
+            b.warmUp(Duration.ofMillis(Math.round(warmUp * 1000)));
+        }
+        if (reps != null) {
+            b.repetitions(reps);
+        }
+        if (seconds != null) {
+            b.repTime(Duration.ofMillis(Math.round(seconds * 1000)));
+        }
+        if (packets != null) {
+            b.packetsPerRep(packets);
+        }
+        if (window != null) {
+            b.window(window);
+        }
+        BenchConfig config = b.build();
+        BenchReport report = new BenchRunner(config, Progress.to(System.err, System.console() != null)).run();
+        List<Path> files = ReportWriter.write(report, config.outputDir());
+        System.out.print(ReportWriter.markdown(report));
+        System.out.println();
+        System.out.println("wrote " + files);
+        return 0;
+    }
+}
