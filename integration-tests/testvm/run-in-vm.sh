@@ -55,10 +55,12 @@ started=$SECONDS
 log "booting the VM (timeout ${timeout}s; console: $results/console.log)"
 qemu_status=0
 # QEMU's option parser reads ',' as a separator; ',,' is a literal comma.
-# AVX is off: Debian 12's QEMU 7.2 brought AVX/AVX2 to TCG, and JVMs using it there crashed now
-# and then with SIGSEGV in JIT-compiled JDK code (String.startsWith, Buffer.position, ...).
+# TCG runs single-threaded: with one host thread per vCPU, JVMs in the guest crashed now and then
+# (SIGSEGV at JIT-compiled code, e.g. at a method's first instruction: 3 of 4 bench runs), which
+# points at cross-modifying code between vCPU threads; with thread=single, 0 of 5. AVX is off as
+# well: Debian 12's QEMU 7.2 brought AVX/AVX2 to TCG, the JVM's first suspect.
 timeout --kill-after=30 "$timeout" qemu-system-x86_64 \
-    -accel tcg -cpu max,avx=off,avx2=off -smp 2 -m 1024 \
+    -accel tcg,thread=single -cpu max,avx=off,avx2=off -smp 2 -m 1024 \
     -nodefaults -no-reboot -display none -monitor none \
     -serial "file:$results/console.log" \
     -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
