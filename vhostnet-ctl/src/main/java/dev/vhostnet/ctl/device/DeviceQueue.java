@@ -306,7 +306,15 @@ public final class DeviceQueue {
     }
 
     private Violation checkIndirect() {
-        detail = String.format("indirect table [gpa 0x%x, +%d)", dAddr, dLen);
+        Violation v = indirectViolation();
+        if (v != null) {
+            detail = String.format("indirect table [gpa 0x%x, +%d)", dAddr, dLen);
+        }
+        return v;
+    }
+
+    /** The first rule an indirect descriptor breaks, or null; builds no message (the data path allocates nothing). */
+    private Violation indirectViolation() {
         if (!indirectDesc) {
             return Violation.INDIRECT_NOT_NEGOTIATED;
         }
