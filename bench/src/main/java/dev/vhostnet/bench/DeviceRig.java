@@ -232,10 +232,7 @@ final class DeviceRig extends Rig {
         public void awaitReceive() throws Exception {
             driver.refillRx();
             driver.reclaimTx();
-            if (!driver.enableRxInterrupts()) {
-                rxCall.await(1);
-            }
-            driver.disableRxInterrupts();
+            driver.awaitRx(rxCall, 1);
         }
     }
 }

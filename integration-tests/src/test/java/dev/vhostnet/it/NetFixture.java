@@ -135,23 +135,7 @@ final class NetFixture implements AutoCloseable {
 
     /** Waits up to {@code millis} for a frame on {@code pair}'s RX queue, re-posting buffers. */
     Optional<RxFrame> receive(int pair, int millis) throws Exception {
-        VirtioNetDriver driver = drivers.get(pair);
-        long deadline = System.nanoTime() + millis * 1_000_000L;
-        while (true) {
-            Optional<RxFrame> frame = driver.receive();
-            if (frame.isPresent()) {
-                driver.refillRx();
-                return frame;
-            }
-            long left = (deadline - System.nanoTime()) / 1_000_000L;
-            if (left <= 0) {
-                return Optional.empty();
-            }
-            if (!driver.enableRxInterrupts()) {
-                queues.get(2 * pair).call().await((int) Math.min(left, 100));
-            }
-            driver.disableRxInterrupts();
-        }
+        return drivers.get(pair).receive(queues.get(2 * pair).call(), millis);
     }
 
     @Override

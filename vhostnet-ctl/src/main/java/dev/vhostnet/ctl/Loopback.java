@@ -237,7 +237,7 @@ public final class Loopback implements AutoCloseable {
             long bytes = 0;
             long quietSince = System.nanoTime();
             while (sender.isAlive() || System.nanoTime() - quietSince < 200_000_000L) {
-                Optional<RxFrame> rx = receive(50);
+                Optional<RxFrame> rx = driver.receive(rxCall, 50);
                 if (rx.isPresent()) {
                     quietSince = System.nanoTime();
                     if (EthernetFrames.isUdpTo(rx.get().frame(), 0, GUEST_PORT)) {
@@ -300,7 +300,7 @@ public final class Loopback implements AutoCloseable {
 
     private boolean awaitReply(int seq, long deadline) throws Exception {
         while (System.nanoTime() < deadline) {
-            Optional<RxFrame> rx = receive((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
+            Optional<RxFrame> rx = driver.receive(rxCall, (int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
             if (rx.isPresent() && EthernetFrames.isUdpTo(rx.get().frame(), 0, GUEST_PORT)) {
                 byte[] reply = EthernetFrames.udpPayload(rx.get().frame(), 0);
                 if (reply.length >= 4 && ByteBuffer.wrap(reply).getInt() == seq) {
@@ -319,25 +319,6 @@ public final class Loopback implements AutoCloseable {
         return sorted[Math.max(0, index)] / 1e3;
     }
 
-    /** The next received frame within {@code millis}, buffers re-posted; waits on the RX call eventfd. */
-    private Optional<RxFrame> receive(int millis) throws Exception {
-        long deadline = System.nanoTime() + millis * 1_000_000L;
-        while (true) {
-            Optional<RxFrame> frame = driver.receive();
-            if (frame.isPresent()) {
-                driver.refillRx();
-                return frame;
-            }
-            long left = (deadline - System.nanoTime()) / 1_000_000L;
-            if (left <= 0) {
-                return Optional.empty();
-            }
-            if (!driver.enableRxInterrupts()) {
-                rxCall.await((int) Math.min(left, 100));
-            }
-            driver.disableRxInterrupts();
-        }
-    }
 
     /**
      * Stops the device, closes its eventfds, removes the tap and namespace and unmaps guest memory —

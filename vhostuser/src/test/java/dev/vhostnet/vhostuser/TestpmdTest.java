@@ -208,10 +208,7 @@ class TestpmdTest {
             }
             Optional<RxFrame> got = driver.receive();
             if (got.isEmpty()) {
-                if (!driver.enableRxInterrupts()) {
-                    queues.rx().call().await(100);
-                }
-                driver.disableRxInterrupts();
+                driver.awaitRx(queues.rx().call(), 100);
                 continue;
             }
             driver.refillRx();

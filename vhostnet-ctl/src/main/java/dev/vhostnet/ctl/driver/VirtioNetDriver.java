@@ -286,6 +286,35 @@ public final class VirtioNetDriver {
     }
 
     /**
+     * Waits up to {@code millis} for RX work without spinning: enables RX interrupts and, unless
+     * frames arrived meanwhile, waits on {@code rxCall} (the call eventfd of this pair's RX queue),
+     * then suppresses interrupts again.
+     */
+    public void awaitRx(EventFd rxCall, int millis) throws SysException {
+        if (!enableRxInterrupts()) {
+            rxCall.await(millis);
+        }
+        disableRxInterrupts();
+    }
+
+    /** The next frame received within {@code millis} (waiting on {@code rxCall}), buffers re-posted after it. */
+    public Optional<RxFrame> receive(EventFd rxCall, int millis) throws SysException {
+        long deadline = System.nanoTime() + millis * 1_000_000L;
+        while (true) {
+            Optional<RxFrame> frame = receive();
+            if (frame.isPresent()) {
+                refillRx();
+                return frame;
+            }
+            long left = (deadline - System.nanoTime()) / 1_000_000L;
+            if (left <= 0) {
+                return Optional.empty();
+            }
+            awaitRx(rxCall, (int) Math.min(left, 100));
+        }
+    }
+
+    /**
      * The next received frame, its {@code num_buffers} buffers merged with {@code MRG_RXBUF}; empty
      * when none is waiting. Frames with a bad length or buffer count are dropped and counted.
      * Buffers are freed, not re-posted: call {@link #refillRx()} after a batch.
