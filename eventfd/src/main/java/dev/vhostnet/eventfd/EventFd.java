@@ -51,6 +51,14 @@ public final class EventFd implements AutoCloseable {
         return new EventFd(Syscalls.eventfd(0, bits), flags.contains(Flag.NONBLOCK));
     }
 
+    /**
+     * Takes an eventfd another process made and passed here (a vhost-user front-end's kick or call
+     * notifier); closing this closes {@code fd}.
+     */
+    public static EventFd adopt(Fd fd) throws SysException {
+        return new EventFd(fd, fd.isNonBlocking());
+    }
+
     /** Adds 1 to the counter, waking a reader (or the kernel side listening). */
     public void signal() throws SysException {
         signal(1);

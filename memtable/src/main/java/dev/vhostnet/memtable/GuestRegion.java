@@ -6,11 +6,14 @@ import dev.vhostnet.sys.Mman;
 import dev.vhostnet.sys.Mmap;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.Syscalls;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * One region of guest RAM: a memfd mapped {@code MAP_SHARED} at a fixed address of this process
  * (its HVA, which the vhost worker and KVM use), placed at a guest-physical address. Owned by its
- * {@link MemoryTable}.
+ * {@link MemoryTable}. Made here ({@link Backing}) or mapped from another process's fd.
  */
 public final class GuestRegion {
     private final int slot;
@@ -44,6 +47,35 @@ public final class GuestRegion {
         }
     }
 
+    /**
+     * Maps {@code size} bytes of {@code fd} from {@code offset}, {@code MAP_SHARED}: memory another
+     * process made (a vhost-user front-end's guest RAM). The region takes {@code fd}, also on failure.
+     * The fd must hold the whole range: touching a mapping past the end of its file is SIGBUS.
+     */
+    static GuestRegion map(int slot, long gpa, long size, Fd fd, long offset) throws SysException {
+        try {
+            long fileSize = fileSize(fd);
+            if (Long.compareUnsigned(offset + size, fileSize) > 0 || offset + size < offset) {
+                throw new IllegalArgumentException(String.format("region [gpa 0x%x, +0x%x) at offset 0x%x of %s "
+                        + "reaches past the end of its file (0x%x bytes)", gpa, size, offset, fd.what(), fileSize));
+            }
+            Mmap mapping = Mmap.map(fd, size, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_SHARED, offset);
+            return new GuestRegion(slot, gpa, size, fd, mapping);
+        } catch (SysException | RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /** The size of the file behind {@code fd}, as {@code fstat(2)} sees it through {@code /proc/self/fd}. */
+    private static long fileSize(Fd fd) {
+        try {
+            return Files.size(Path.of("/proc/self/fd/" + fd.get()));
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot tell the size of " + fd.what() + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The index of this region in its table, also its KVM memslot number. */
     public int slot() {
         return slot;
@@ -68,7 +100,7 @@ public final class GuestRegion {
         return mapping.address();
     }
 
-    /** The memfd behind the region, to share it (vhost-user, another process). */
+    /** The fd behind the region, to share it (vhost-user, another process). */
     public Fd memfd() {
         return memfd;
     }

@@ -6,6 +6,7 @@ import com.google.common.collect.Range;
 import com.google.common.collect.RangeMap;
 import com.google.common.collect.TreeRangeMap;
 import com.sun.jna.Memory;
+import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.VhostUapi.VhostMemory;
 import dev.vhostnet.sys.VhostUapi.VhostMemoryRegion;
@@ -190,7 +191,8 @@ public final class MemoryTable implements AutoCloseable {
 
     /** Describes the regions, validates them together, then allocates and maps them. */
     public static final class Builder {
-        private record Spec(long gpa, long size) {}
+        /** A region to create, or ({@code fd} set) to map from {@code offset} of another process's fd. */
+        private record Spec(long gpa, long size, Fd fd, long offset) {}
 
         private final List<Spec> specs = new ArrayList<>();
         private Backing backing = Backing.MEMFD;
@@ -200,7 +202,18 @@ public final class MemoryTable implements AutoCloseable {
 
         /** A region of {@code size} bytes at guest-physical {@code gpa}. */
         public Builder region(long gpa, long size) {
-            specs.add(new Spec(gpa, size));
+            specs.add(new Spec(gpa, size, null, 0));
+            return this;
+        }
+
+        /**
+         * A region of {@code size} bytes at guest-physical {@code gpa} mapped from {@code offset} of
+         * {@code fd}, memory another process made (a vhost-user front-end's guest RAM). The table
+         * takes {@code fd}: it is closed with the table, or by {@link #build()} if that fails.
+         */
+        public Builder mapped(long gpa, long size, Fd fd, long offset) {
+            Preconditions.checkNotNull(fd, "fd");
+            specs.add(new Spec(gpa, size, fd, offset));
             return this;
         }
 
@@ -221,18 +234,20 @@ public final class MemoryTable implements AutoCloseable {
          * {@code max_mem_regions}), then creates the regions; on failure closes those it made.
          */
         public MemoryTable build() throws SysException {
-            validate();
-            if (backing == Backing.HUGETLB) {
-                HugePages.check(specs.stream().mapToLong(Spec::size).sum());
-            }
             List<GuestRegion> made = new ArrayList<>();
             try {
+                validate();
+                if (backing == Backing.HUGETLB) {
+                    HugePages.check(specs.stream().filter(s -> s.fd() == null).mapToLong(Spec::size).sum());
+                }
                 for (Spec s : specs) {
-                    made.add(GuestRegion.create(made.size(), s.gpa(), s.size(), backing));
+                    made.add(s.fd() == null ? GuestRegion.create(made.size(), s.gpa(), s.size(), backing)
+                            : GuestRegion.map(made.size(), s.gpa(), s.size(), s.fd(), s.offset()));
                 }
                 return new MemoryTable(made);
             } catch (SysException | RuntimeException e) {
                 made.forEach(GuestRegion::close);
+                specs.stream().map(Spec::fd).filter(fd -> fd != null).forEach(Fd::close);
                 throw e;
             }
         }
@@ -249,8 +264,9 @@ public final class MemoryTable implements AutoCloseable {
                 Preconditions.checkArgument(s.size() > 0, "%s is empty", name);
                 Preconditions.checkArgument(s.gpa() >= 0 && s.gpa() + s.size() > s.gpa(),
                         "%s lies beyond the 2^63 guest-physical addresses this library supports", name);
-                Preconditions.checkArgument(s.gpa() % page == 0 && s.size() % page == 0,
+                Preconditions.checkArgument(s.gpa() % page == 0 && s.size() % page == 0 && s.offset() % page == 0,
                         "%s is not aligned to the %s-byte pages of %s", name, page, backing);
+                Preconditions.checkArgument(s.offset() >= 0, "%s has a negative file offset", name);
                 Range<Long> range = Range.closedOpen(s.gpa(), s.gpa() + s.size());
                 RangeMap<Long, Spec> overlap = seen.subRangeMap(range);
                 if (!overlap.asMapOfRanges().isEmpty()) {

@@ -9,6 +9,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
+import dev.vhostnet.sys.Fcntl;
+import dev.vhostnet.sys.Fd;
+import dev.vhostnet.sys.Hint;
 import dev.vhostnet.sys.OpenFds;
 import dev.vhostnet.sys.VhostUapi.VhostMemory;
 import dev.vhostnet.sys.VhostUapi.VhostMemoryRegion;
@@ -133,6 +136,32 @@ class MemoryTableTest {
             assertEquals(2 * MIB, bytes.length);
             assertEquals(0x78, bytes[0x100]);
         }
+    }
+
+    @Test
+    void mapsRegionsFromAnotherOwnersFdAtTheirOffsets() throws Exception {
+        Set<Integer> before = OpenFds.snapshot();
+        try (MemoryTable owner = MemoryTable.builder().region(0, 4 * MIB).build()) {
+            owner.putLong(3 * MIB + 8, 0x1122334455667788L);
+            Fd shared = reopen(owner.regions().get(0).memfd());
+            try (MemoryTable peer = MemoryTable.builder().mapped(0x1000_0000L, 2 * MIB, shared, 2 * MIB).build()) {
+                assertEquals(0x1122334455667788L, peer.getLong(0x1000_0000L + MIB + 8), "the owner's byte at offset 3 MiB");
+                peer.putInt(0x1000_0000L, 42);
+                assertEquals(42, owner.getInt(2 * MIB), "and the peer's writes reach the owner");
+            }
+            assertFalse(shared.isOpen(), "the table closed the fd it took");
+            Fd again = reopen(owner.regions().get(0).memfd());
+            IllegalArgumentException past = assertThrows(IllegalArgumentException.class,
+                    () -> MemoryTable.builder().mapped(0, 2 * MIB, again, 3 * MIB).build());
+            assertTrue(past.getMessage().contains("reaches past the end of its file (0x400000 bytes)"), past.getMessage());
+            assertFalse(again.isOpen(), "a refused region's fd is closed");
+        }
+        assertEquals("", OpenFds.leakedSince(before));
+    }
+
+    /** The same memfd opened anew, as another process receiving it would hold it. */
+    private static Fd reopen(Fd memfd) throws Exception {
+        return Fd.open("/proc/self/fd/" + memfd.get(), Fcntl.O_RDWR, Hint.NONE);
     }
 
     @Test

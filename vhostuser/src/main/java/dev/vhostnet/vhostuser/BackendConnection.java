@@ -1,0 +1,99 @@
+package dev.vhostnet.vhostuser;
+
+import dev.vhostnet.sys.Fd;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+/**
+ * The back-end's end of one vhost-user socket: reads each request with the fds that came with it,
+ * and writes replies. A header that breaks the protocol (not version 1, a reply bit, a payload
+ * over {@value VhostUserMessage#MAX_PAYLOAD} bytes) leaves the stream out of step, so it is an
+ * error that ends the connection. Owns the socket.
+ */
+final class BackendConnection implements AutoCloseable {
+    /** Room for the fds of the largest request (8 memory regions) and a few surplus ones to count. */
+    private static final int ANCILLARY_BYTES = 512;
+
+    private final AFUNIXSocket socket;
+    private final DataInputStream in;
+    private final OutputStream out;
+
+    BackendConnection(AFUNIXSocket socket) throws IOException {
+        this.socket = socket;
+        socket.setAncillaryReceiveBufferSize(ANCILLARY_BYTES);
+        this.in = new DataInputStream(socket.getInputStream());
+        this.out = socket.getOutputStream();
+    }
+
+    /** The next request, or {@code null} when the front-end closed the connection between requests. */
+    FrontendRequest read() throws IOException, VhostUserException {
+        byte[] header = new byte[VhostUserMessage.HEADER_SIZE];
+        List<Fd> fds = new ArrayList<>();
+        try {
+            int first = in.read(header);
+            if (first < 0) {
+                return null;
+            }
+            collectFds(fds);
+            in.readFully(header, first, header.length - first);
+            collectFds(fds);
+            VhostUserMessage.Header h = VhostUserMessage.decodeHeader(header);
+            String name = name(h.request());
+            if (h.version() != VhostUserMessage.VERSION || h.isReply()) {
+                throw new VhostUserException(name, VhostUserException.EPROTO,
+                        String.format("flags 0x%x: a request has version 1 and no REPLY bit", h.flags()));
+            }
+            if (h.size() < 0 || h.size() > VhostUserMessage.MAX_PAYLOAD) {
+                throw new VhostUserException(name, VhostUserException.EPROTO, "the header announces "
+                        + Integer.toUnsignedString(h.size()) + " payload bytes, more than " + VhostUserMessage.MAX_PAYLOAD);
+            }
+            byte[] payload = new byte[h.size()];
+            in.readFully(payload);
+            collectFds(fds);
+            return new FrontendRequest(h.request(), h.flags(), payload, fds);
+        } catch (EOFException e) {
+            fds.forEach(Fd::close);
+            throw new EOFException("the front-end closed the connection in the middle of a request");
+        } catch (IOException | RuntimeException e) {
+            fds.forEach(Fd::close);
+            throw e;
+        }
+    }
+
+    private static String name(int id) {
+        VhostUserRequest type = VhostUserRequest.of(id);
+        return type != null ? type.specName() : "vhost-user request " + id;
+    }
+
+    private void collectFds(List<Fd> into) throws IOException {
+        FileDescriptor[] received = socket.getReceivedFileDescriptors();
+        if (received == null) {
+            return;
+        }
+        for (FileDescriptor fd : received) {
+            into.add(Fd.adopt(FileDescriptorCast.using(fd).as(Integer.class), "vhost-user fd"));
+        }
+    }
+
+    /** Sends the reply to request {@code id}: header with the REPLY bit, then {@code payload}. */
+    void reply(int id, byte[] payload) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(VhostUserMessage.HEADER_SIZE + payload.length).order(ByteOrder.nativeOrder());
+        b.putInt(id).putInt(VhostUserMessage.VERSION | VhostUserMessage.FLAG_REPLY).putInt(payload.length).put(payload);
+        out.write(b.array());
+        out.flush();
+    }
+
+    @Override
+    public void close() throws IOException {
+        socket.close();
+    }
+}

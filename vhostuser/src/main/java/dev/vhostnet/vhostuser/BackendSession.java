@@ -1,0 +1,312 @@
+package dev.vhostnet.vhostuser;
+
+import dev.vhostnet.ctl.NetDeviceConfig;
+import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import dev.vhostnet.ctl.ring.VringLayout;
+import dev.vhostnet.eventfd.EventFd;
+import dev.vhostnet.sys.SysException;
+import dev.vhostnet.tap.TapDevice;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The back-end's state for one front-end connection, as DPDK's {@code vhost_user.c} keeps it: the
+ * features and protocol features agreed, the guest memory mapped from the front-end's fds, what each
+ * of the two vrings of the one queue pair has been told, and the emulated device that serves them
+ * on the tap once both are ready. Each request is checked before it changes anything; a request
+ * that breaks the protocol is a {@link VhostUserException}, and the caller drops the connection.
+ *
+ * <p>The device runs while memory, features and both vrings are complete, both vrings started (a
+ * kick) and enabled. A request that changes what a running device uses (memory, a ring, an
+ * eventfd, the features) stops it first, keeping each vring's next available index as its base,
+ * and the device starts again from there once the vrings are ready; {@code GET_VRING_BASE} stops
+ * the vring it names until its next kick, as the spec says. Used on the connection's thread only.
+ */
+final class BackendSession implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(BackendSession.class);
+
+    /** Protocol features this back-end offers: {@code MQ} (one queue pair) and {@code REPLY_ACK}. */
+    static final long PROTOCOL_OFFER = (1L << VhostUserFrontend.PROTOCOL_F_MQ)
+            | (1L << VhostUserFrontend.PROTOCOL_F_REPLY_ACK);
+    private static final long PROTOCOL_FEATURES_BIT = 1L << VhostUserFrontend.F_PROTOCOL_FEATURES;
+
+    private final TapDevice tap;
+    private final long offer;
+    private final String peer;
+    private final BackendVring[] vrings = {new BackendVring(QueuePair.RX), new BackendVring(QueuePair.TX)};
+    private long acked;
+    private boolean featuresSet;
+    private long protocol;
+    private FrontendMemory memory;
+    private EmulatedNetDevice device;
+
+    BackendSession(TapDevice tap, long offer, String peer) {
+        this.tap = tap;
+        this.offer = offer;
+        this.peer = peer;
+    }
+
+    /** Whether the emulated device is serving the vrings. */
+    boolean running() {
+        return device != null;
+    }
+
+    /**
+     * Handles {@code r}; returns the reply payload, or {@code null} when none is due. Fds the
+     * request brought are taken or left in it for the caller to close.
+     */
+    byte[] handle(FrontendRequest r) throws VhostUserException, SysException {
+        VhostUserRequest type = r.type();
+        if (type == null) {
+            throw r.violation("this back-end does not know the request");
+        }
+        byte[] reply = switch (type) {
+            case GET_FEATURES -> {
+                r.expectEmpty();
+                yield VhostUserMessage.u64(offer);
+            }
+            case SET_FEATURES -> {
+                setFeatures(r, r.u64());
+                yield null;
+            }
+            case SET_OWNER -> {
+                r.expectEmpty();
+                yield null;
+            }
+            case RESET_OWNER -> {
+                r.expectEmpty();
+                reset();
+                yield null;
+            }
+            case GET_PROTOCOL_FEATURES -> {
+                r.expectEmpty();
+                yield VhostUserMessage.u64(PROTOCOL_OFFER);
+            }
+            case SET_PROTOCOL_FEATURES -> {
+                long p = r.u64();
+                if ((p & ~PROTOCOL_OFFER) != 0) {
+                    throw r.violation(String.format("asks for protocol features 0x%x; this back-end offers 0x%x",
+                            p, PROTOCOL_OFFER));
+                }
+                protocol = p;
+                yield null;
+            }
+            case GET_QUEUE_NUM -> {
+                requireProtocol(r, VhostUserFrontend.PROTOCOL_F_MQ, "MQ");
+                r.expectEmpty();
+                yield VhostUserMessage.u64(vrings.length);
+            }
+            case SET_MEM_TABLE -> {
+                setMemTable(r);
+                yield null;
+            }
+            case SET_VRING_NUM -> {
+                FrontendRequest.VringState s = r.vringState();
+                BackendVring v = vring(r, s.index());
+                if (s.num() < 1 || s.num() > VringLayout.MAX_SIZE || Integer.bitCount(s.num()) != 1) {
+                    throw r.violation("vring " + s.index() + " of size " + s.num()
+                            + ": a split ring's size is a power of two from 1 to " + VringLayout.MAX_SIZE);
+                }
+                stopDevice();
+                v.num = s.num();
+                yield null;
+            }
+            case SET_VRING_ADDR -> {
+                FrontendRequest.VringAddress a = r.vringAddress();
+                BackendVring v = vring(r, a.index());
+                if (a.flags() != 0) {
+                    throw r.violation(String.format("vring %d has flags 0x%x: dirty logging (VHOST_VRING_F_LOG) is "
+                            + "not offered by this back-end, and no other flag exists", a.index(), a.flags()));
+                }
+                stopDevice();
+                v.address = a;
+                yield null;
+            }
+            case SET_VRING_BASE -> {
+                FrontendRequest.VringState s = r.vringState();
+                BackendVring v = vring(r, s.index());
+                if (s.num() < 0 || s.num() > 0xffff) {
+                    throw r.violation("vring " + s.index() + " base " + Integer.toUnsignedString(s.num())
+                            + ": a split ring's index is 16 bits");
+                }
+                stopDevice();
+                v.base = s.num();
+                yield null;
+            }
+            case GET_VRING_BASE -> {
+                FrontendRequest.VringState s = r.vringState();
+                BackendVring v = vring(r, s.index());
+                stopDevice();
+                v.started = false;
+                yield VhostUserMessage.vringState(v.index, v.base);
+            }
+            case SET_VRING_KICK -> {
+                FrontendRequest.VringFile f = r.vringFile();
+                BackendVring v = vring(r, f.index(), f);
+                if (f.fd() == null) {
+                    throw r.violation("vring " + f.index() + " without a kick fd (NOFD): polling is not offered; "
+                            + "this back-end waits on the kick eventfd");
+                }
+                stopDevice();
+                v.setKick(EventFd.adopt(f.fd()));
+                v.started = true;
+                if ((acked & PROTOCOL_FEATURES_BIT) == 0) {
+                    v.enabled = true;
+                }
+                yield null;
+            }
+            case SET_VRING_CALL -> {
+                FrontendRequest.VringFile f = r.vringFile();
+                BackendVring v = vring(r, f.index(), f);
+                stopDevice();
+                // NOFD: the front-end polls the used ring; the device signals an eventfd nobody reads.
+                v.setCall(f.fd() != null ? EventFd.adopt(f.fd()) : EventFd.create());
+                yield null;
+            }
+            case SET_VRING_ERR -> {
+                FrontendRequest.VringFile f = r.vringFile();
+                BackendVring v = vring(r, f.index(), f);
+                v.setErr(f.fd() != null ? EventFd.adopt(f.fd()) : null);
+                yield null;
+            }
+            case SET_VRING_ENABLE -> {
+                FrontendRequest.VringState s = r.vringState();
+                BackendVring v = vring(r, s.index());
+                if ((acked & PROTOCOL_FEATURES_BIT) == 0 && featuresSet) {
+                    throw r.violation("VHOST_USER_F_PROTOCOL_FEATURES was not acknowledged: rings are enabled by their kick");
+                }
+                if (s.num() != 0 && s.num() != 1) {
+                    throw r.violation("vring " + s.index() + " enable " + s.num() + ": 1 enables, 0 disables");
+                }
+                if (s.num() == 0) {
+                    stopDevice();
+                }
+                v.enabled = s.num() == 1;
+                yield null;
+            }
+            default -> throw r.violation(String.format("not offered by this back-end (features 0x%x, protocol "
+                    + "features 0x%x: no dirty log, RARP, MTU, config space or memory slots)", offer, PROTOCOL_OFFER));
+        };
+        startIfReady(r);
+        if (reply == null && r.needReply() && (protocol & (1L << VhostUserFrontend.PROTOCOL_F_REPLY_ACK)) != 0) {
+            return VhostUserMessage.u64(0);
+        }
+        return reply;
+    }
+
+    private void setFeatures(FrontendRequest r, long features) throws VhostUserException {
+        if ((features & ~offer) != 0) {
+            throw r.violation(String.format("acknowledges features 0x%x that were not offered (offer 0x%x)",
+                    features & ~offer, offer));
+        }
+        if (featuresSet && features != acked) {
+            stopDevice();
+        }
+        acked = features;
+        featuresSet = true;
+    }
+
+    private void setMemTable(FrontendRequest r) throws VhostUserException {
+        List<VhostUserMessage.MemRegion> regions = r.memTable();
+        FrontendMemory mapped;
+        try {
+            mapped = FrontendMemory.map(regions, r.takeAll());
+        } catch (SysException | IllegalArgumentException e) {
+            throw r.violation("the regions do not map: " + e.getMessage());
+        }
+        stopDevice();
+        if (memory != null) {
+            memory.close();
+        }
+        memory = mapped;
+        log.debug("vhost-user {}: memory table of {} regions mapped", peer, regions.size());
+    }
+
+    private void requireProtocol(FrontendRequest r, int bit, String name) throws VhostUserException {
+        if ((protocol & (1L << bit)) == 0) {
+            throw r.violation("needs protocol feature " + name + ", which was not negotiated");
+        }
+    }
+
+    private BackendVring vring(FrontendRequest r, int index) throws VhostUserException {
+        if (index < 0 || index >= vrings.length) {
+            throw r.violation("vring " + index + ": this back-end has one queue pair, vrings 0 (RX) and 1 (TX)");
+        }
+        return vrings[index];
+    }
+
+    /** As {@link #vring(FrontendRequest, int)}; closes the file's fd if the index is wrong. */
+    private BackendVring vring(FrontendRequest r, int index, FrontendRequest.VringFile f) throws VhostUserException {
+        try {
+            return vring(r, index);
+        } catch (VhostUserException e) {
+            if (f.fd() != null) {
+                f.fd().close();
+            }
+            throw e;
+        }
+    }
+
+    private void startIfReady(FrontendRequest r) throws VhostUserException, SysException {
+        if (device != null || memory == null || !featuresSet || !vrings[0].ready() || !vrings[1].ready()) {
+            return;
+        }
+        try {
+            QueuePair pair = new QueuePair(virtqueue(vrings[0]), virtqueue(vrings[1]));
+            NetDeviceConfig config = NetDeviceConfig.builder().memory(memory.table()).tap(tap).queuePair(pair)
+                    .driverFeatures(acked & ~PROTOCOL_FEATURES_BIT).build();
+            device = EmulatedNetDevice.start(config, new int[] {vrings[0].base, vrings[1].base});
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw r.violation("the device cannot start on these vrings: " + e.getMessage());
+        }
+        log.info("vhost-user {}: device running (features {}, bases {}/{})", peer,
+                dev.vhostnet.ctl.Features.names(device.features().virtio()), vrings[0].base, vrings[1].base);
+    }
+
+    private Virtqueue virtqueue(BackendVring v) {
+        return new Virtqueue(v.layout(memory), v.kick, v.call);
+    }
+
+    private void stopDevice() {
+        if (device == null) {
+            return;
+        }
+        int[] bases = device.stop();
+        device.close();
+        device = null;
+        vrings[0].base = bases[0];
+        vrings[1].base = bases[1];
+        log.debug("vhost-user {}: device stopped at bases {}/{}", peer, bases[0], bases[1]);
+    }
+
+    private void reset() {
+        stopDevice();
+        for (int i = 0; i < vrings.length; i++) {
+            vrings[i].close();
+            vrings[i] = new BackendVring(i);
+        }
+        featuresSet = false;
+        acked = 0;
+    }
+
+    /** The device's frames dropped so far (0 when it is not running). */
+    long dropped() {
+        return device != null ? device.dropped() : 0;
+    }
+
+    /** Stops the device and closes the eventfds and the memory mappings; the tap stays the caller's. */
+    @Override
+    public void close() {
+        stopDevice();
+        for (BackendVring v : vrings) {
+            v.close();
+        }
+        if (memory != null) {
+            memory.close();
+            memory = null;
+        }
+    }
+}

@@ -1,0 +1,277 @@
+package dev.vhostnet.vhostuser;
+
+import static dev.vhostnet.ctl.VirtioUapi.bit;
+
+import com.google.common.base.Preconditions;
+import com.google.common.collect.ImmutableList;
+import dev.vhostnet.ctl.Features;
+import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import dev.vhostnet.sys.SysException;
+import dev.vhostnet.tap.Offload;
+import dev.vhostnet.tap.TapDevice;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This process as a vhost-user back-end: the emulated virtio-net device served to a front-end (QEMU's
+ * {@code -netdev vhost-user}, or this library's {@link VhostUserNetDevice}) over a Unix socket, moving
+ * packets between the front-end's guest memory and a tap — what DPDK's vhost library and OVS-DPDK
+ * do. One queue pair.
+ *
+ * <p>It listens on the socket and serves one front-end at a time on a thread of its own; when that
+ * front-end goes, or breaks the protocol (a malformed request, a wrong size, fds missing or surplus,
+ * memory that does not map), its connection is dropped with the reason logged and kept
+ * ({@link #drops()}), everything it brought is closed, and the next front-end is accepted — so QEMU
+ * can reconnect. The offer: the emulated device's ring features, the net offloads the tap takes, and
+ * {@code VHOST_USER_F_PROTOCOL_FEATURES} with {@code MQ} and {@code REPLY_ACK}.
+ */
+public final class VhostUserNetBackend implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(VhostUserNetBackend.class);
+
+    /** How often the accepting thread looks whether the back-end was closed (closing a listener under accept() is racy). */
+    private static final int ACCEPT_POLL_MILLIS = 100;
+
+    private final Path path;
+    private final TapDevice tap;
+    private final long offer;
+    private final AFUNIXServerSocket server;
+    private final Thread thread;
+    private final List<String> drops = new ArrayList<>();
+    private AFUNIXSocket current;
+    private int connections;
+    private boolean running;
+    private boolean closed;
+
+    private VhostUserNetBackend(Path path, TapDevice tap, long offer, AFUNIXServerSocket server) {
+        this.path = path;
+        this.tap = tap;
+        this.offer = offer;
+        this.server = server;
+        this.thread = new Thread(this::serve, "vhost-user-backend " + path.getFileName());
+        thread.setDaemon(true);
+    }
+
+    /**
+     * Listens on {@code socket} (which must not exist yet) and serves front-ends on {@code tap}: one
+     * queue, opened with a vnet header. The tap stays the caller's; close the back-end first.
+     */
+    public static VhostUserNetBackend listen(Path socket, TapDevice tap) throws SysException {
+        Preconditions.checkArgument(tap.queues().size() == 1, "tap %s has %s queues; this back-end serves one queue pair",
+                tap.name(), tap.queues().size());
+        Preconditions.checkArgument(tap.config().vnetHeader(),
+                "tap %s has no vnet header; open it with vnetHeader(12): the guest's virtio-net header goes to the tap",
+                tap.name());
+        Preconditions.checkArgument(!Files.exists(socket),
+                "%s already exists: remove it (a back-end that died leaves its socket) or choose another path", socket);
+        long offer = offer(tap.setOffloads(EnumSet.copyOf(Features.GUEST_OFFLOADS.values())));
+        AFUNIXServerSocket server;
+        try {
+            server = AFUNIXServerSocket.newInstance();
+            server.bind(AFUNIXSocketAddress.of(socket));
+            server.setSoTimeout(ACCEPT_POLL_MILLIS);
+        } catch (IOException e) {
+            throw new VhostUserException("bind(" + socket + ")", VhostUserException.EIO,
+                    e.getMessage() + ": is the directory there and writable?");
+        }
+        VhostUserNetBackend backend = new VhostUserNetBackend(socket, tap, offer, server);
+        backend.thread.start();
+        log.info("vhost-user back-end listening on {} for tap {} (features 0x{})", socket, tap.name(), Long.toHexString(offer));
+        return backend;
+    }
+
+    /** The features offered: ring bits of the emulated device, net offloads the tap took, protocol features. */
+    private static long offer(Set<Offload> tapAccepts) {
+        long offloads = Features.HOST_OFFLOADS;
+        for (Map.Entry<Integer, Offload> e : Features.GUEST_OFFLOADS.entrySet()) {
+            if (tapAccepts.contains(e.getValue())) {
+                offloads |= bit(e.getKey());
+            }
+        }
+        return EmulatedNetDevice.OFFER | offloads | (1L << VhostUserFrontend.F_PROTOCOL_FEATURES);
+    }
+
+    /** The socket front-ends connect to. */
+    public Path socket() {
+        return path;
+    }
+
+    /** What {@code VHOST_USER_GET_FEATURES} answers. */
+    public long offeredFeatures() {
+        return offer;
+    }
+
+    /** Front-ends accepted so far. */
+    public synchronized int connections() {
+        return connections;
+    }
+
+    /** Why each dropped connection was dropped, oldest first (a front-end that hung up is not a drop). */
+    public synchronized ImmutableList<String> drops() {
+        return ImmutableList.copyOf(drops);
+    }
+
+    /** Whether the device is serving a front-end's vrings now. */
+    public synchronized boolean isRunning() {
+        return running;
+    }
+
+    /** Waits until the device runs; false if it did not within {@code timeout}. */
+    public synchronized boolean awaitRunning(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!running && !closed) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            wait(Math.max(1, left / 1_000_000));
+        }
+        return running;
+    }
+
+    /** Waits until {@code count} connections have been dropped; false if not within {@code timeout}. */
+    public synchronized boolean awaitDrops(int count, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (drops.size() < count) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            wait(Math.max(1, left / 1_000_000));
+        }
+        return true;
+    }
+
+    private void serve() {
+        while (true) {
+            AFUNIXSocket socket;
+            try {
+                socket = server.accept();
+            } catch (SocketTimeoutException e) {
+                if (isClosed()) {
+                    return;
+                }
+                continue;
+            } catch (IOException e) {
+                synchronized (this) {
+                    if (!closed) {
+                        log.error("vhost-user back-end on {} stopped accepting: {}", path, e.toString());
+                    }
+                }
+                return;
+            }
+            synchronized (this) {
+                if (closed) {
+                    closeQuietly(socket);
+                    return;
+                }
+                current = socket;
+                connections++;
+            }
+            serve(socket);
+        }
+    }
+
+    private void serve(AFUNIXSocket socket) {
+        String peer = path + " #" + connections();
+        String drop = null;
+        try (BackendConnection connection = new BackendConnection(socket);
+                BackendSession session = new BackendSession(tap, offer, peer)) {
+            try {
+                while (true) {
+                    FrontendRequest request = connection.read();
+                    if (request == null) {
+                        log.info("vhost-user {}: the front-end closed the connection", peer);
+                        break;
+                    }
+                    try (request) {
+                        byte[] reply = session.handle(request);
+                        setRunning(session.running());
+                        if (reply != null) {
+                            connection.reply(request.id(), reply);
+                        }
+                    }
+                }
+            } catch (VhostUserException | EOFException e) {
+                drop = e.getMessage();
+            } catch (SysException e) {
+                drop = "serving it failed: " + e.getMessage();
+            } catch (IOException e) {
+                if (!isClosed()) {
+                    drop = "the socket failed: " + e.getMessage();
+                }
+            } catch (RuntimeException e) {
+                drop = "serving it failed: " + e;
+            }
+        } catch (IOException e) {
+            drop = "the socket failed: " + e.getMessage();
+        }
+        synchronized (this) {
+            current = null;
+            running = false;
+            if (drop != null) {
+                log.warn("vhost-user {}: connection dropped: {}", peer, drop);
+                drops.add(drop);
+            }
+            notifyAll();
+        }
+    }
+
+    private synchronized void setRunning(boolean now) {
+        if (running != now) {
+            running = now;
+            notifyAll();
+        }
+    }
+
+    private synchronized boolean isClosed() {
+        return closed;
+    }
+
+    /** Stops accepting, drops the front-end being served (stopping the device), removes the socket. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            notifyAll();
+            if (current != null) {
+                closeQuietly(current);
+            }
+        }
+        try {
+            thread.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        closeQuietly(server);
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException e) {
+            log.warn("cannot remove {}: {}", path, e.getMessage());
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            log.debug("closing: {}", e.toString());
+        }
+    }
+}
