@@ -198,6 +198,8 @@ public final class VhostUserNetBackend implements AutoCloseable {
                         break;
                     }
                     try (request) {
+                        log.debug("vhost-user {}: {} ({} fds{})", peer, request.name(), request.fdCount(),
+                                request.needReply() ? ", reply asked" : "");
                         byte[] reply = session.handle(request);
                         setRunning(session.running());
                         if (reply != null) {

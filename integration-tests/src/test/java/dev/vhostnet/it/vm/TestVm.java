@@ -29,18 +29,28 @@ public final class TestVm {
     private final Path resultsDir;
     private final long timeoutSeconds;
 
-    private TestVm(Path moduleDir, long timeoutSeconds) {
+    private TestVm(Path moduleDir, String results, long timeoutSeconds) {
         this.moduleDir = moduleDir;
-        this.resultsDir = moduleDir.resolve("target/testvm");
+        this.resultsDir = moduleDir.resolve("target").resolve(results);
         this.timeoutSeconds = timeoutSeconds;
     }
 
     /** The test VM of the integration-tests module that this JVM runs the tests of. */
     public static TestVm forThisModule() {
+        return forThisModule("testvm");
+    }
+
+    /** As {@link #forThisModule()}, leaving its logs and results in {@code target/<results>}. */
+    public static TestVm forThisModule(String results) {
         Path moduleDir = Path.of(System.getProperty("basedir", System.getProperty("user.dir")))
                 .toAbsolutePath();
         String timeout = System.getenv().getOrDefault("VHOSTNET_TESTVM_TIMEOUT", "1200");
-        return new TestVm(moduleDir, Long.parseLong(timeout));
+        return new TestVm(moduleDir, results, Long.parseLong(timeout));
+    }
+
+    /** The directory the VM writes to (shared with it at the same path): logs, results. */
+    public Path resultsDir() {
+        return resultsDir;
     }
 
     /** Whether this host has {@code /dev/vhost-net}, after trying to load the module. */
@@ -90,17 +100,39 @@ public final class TestVm {
     }
 
     private List<InVmResult> runTestsOnce(String tag) throws IOException, InterruptedException {
-        Files.createDirectories(resultsDir);
         Path resultsFile = resultsDir.resolve("results.tsv");
-        Path exitCodeFile = resultsDir.resolve("exit-code");
+        Files.createDirectories(resultsDir);
         Files.deleteIfExists(resultsFile);
-        Files.deleteIfExists(exitCodeFile);
-        Process run = new ProcessBuilder(
-                moduleDir.resolve("testvm/run-in-vm.sh").toString(),
-                "--results", resultsDir.toString(), "--timeout", Long.toString(timeoutSeconds), "--",
+        String exit = Integer.toString(run(List.of(), List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:ErrorFile=" + resultsDir.resolve("hs_err_pid%p.log"),
-                "-cp", testClassPath(), InVmLauncher.class.getName(), resultsFile.toString(), tag)
+                "-cp", testClassPath(), InVmLauncher.class.getName(), resultsFile.toString(), tag)));
+        if (!Files.exists(resultsFile)) {
+            IllegalStateException failure = failure("the in-VM launcher exited with " + exit + " without writing results");
+            if (Integer.parseInt(exit) > 128) {
+                throw new JvmCrashed(failure.getMessage());
+            }
+            throw failure;
+        }
+        return InVmResult.readAll(resultsFile);
+    }
+
+    /**
+     * Boots the VM with {@code run-in-vm.sh}'s {@code options} (such as {@code --vhost-user SOCKET})
+     * and runs {@code command} in it; returns the command's exit code.
+     *
+     * @throws IllegalStateException if the VM did not boot or did not run the command
+     */
+    public int run(List<String> options, List<String> command) throws IOException, InterruptedException {
+        Files.createDirectories(resultsDir);
+        Path exitCodeFile = resultsDir.resolve("exit-code");
+        Files.deleteIfExists(exitCodeFile);
+        List<String> script = new java.util.ArrayList<>(List.of(moduleDir.resolve("testvm/run-in-vm.sh").toString(),
+                "--results", resultsDir.toString(), "--timeout", Long.toString(timeoutSeconds)));
+        script.addAll(options);
+        script.add("--");
+        script.addAll(command);
+        Process run = new ProcessBuilder(script)
                 .directory(moduleDir.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(runLog().toFile())
@@ -113,21 +145,13 @@ public final class TestVm {
             throw failure("the test VM run did not end");
         }
         if (!Files.exists(exitCodeFile)) {
-            throw failure("the test VM did not boot or did not run the launcher");
+            throw failure("the test VM did not boot or did not run the command");
         }
-        if (!Files.exists(resultsFile)) {
-            String exit = Files.readString(exitCodeFile).trim();
-            IllegalStateException failure = failure("the in-VM launcher exited with " + exit + " without writing results");
-            if (Integer.parseInt(exit) > 128) {
-                throw new JvmCrashed(failure.getMessage());
-            }
-            throw failure;
-        }
-        return InVmResult.readAll(resultsFile);
+        return Integer.parseInt(Files.readString(exitCodeFile).trim());
     }
 
     /** An error that points to the logs and quotes their last lines, for builds whose files are lost. */
-    private IllegalStateException failure(String what) throws IOException {
+    public IllegalStateException failure(String what) throws IOException {
         StringBuilder message = new StringBuilder(what).append("; see ").append(consoleLog())
                 .append(" and ").append(runLog());
         for (Path log : List.of(runLog(), consoleLog())) {
@@ -149,7 +173,7 @@ public final class TestVm {
      * This JVM's test class path. Surefire may launch its fork with only a manifest-only booter
      * jar; {@code surefire.test.class.path} then still holds the test class path.
      */
-    private static String testClassPath() {
+    public static String testClassPath() {
         return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     }
 }
