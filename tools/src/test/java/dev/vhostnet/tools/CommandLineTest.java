@@ -185,6 +185,39 @@ class CommandLineTest {
     }
 
     @Test
+    void vhostUserServesAFrontendOnTheSocketUntilSignalledThenRemovesSocketAndTap(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        assumeRoot();
+        String name = Names.random("vu");
+        Path socket = dir.resolve("vm.sock");
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), Main.class.getName(), "vhost-user", "--socket", socket.toString(),
+                "--tap", name).redirectErrorStream(true).start();
+        try {
+            java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), UTF_8));
+            List<String> lines = new ArrayList<>();
+            for (String line; lines.size() < 3 && (line = out.readLine()) != null; ) {
+                if (!line.contains(" INFO ")) {
+                    lines.add(line);
+                }
+            }
+            assertEquals("vhostnet vhost-user: serving " + socket + " on tap " + name, lines.get(0), String.join("\n", lines));
+            assertTrue(lines.get(1).matches("features +.*MRG_RXBUF.*VERSION_1, and PROTOCOL_FEATURES \\(MQ REPLY_ACK\\)"), lines.get(1));
+            assertTrue(lines.get(2).contains("-netdev vhost-user,id=net0,chardev=vu0"), lines.get(2));
+            assertTrue(Command.hostHasLink(name), "the tap exists while it serves");
+            try (dev.vhostnet.vhostuser.VhostUserFrontend frontend = dev.vhostnet.vhostuser.VhostUserFrontend.connect(socket)) {
+                assertTrue(frontend.protocolFeaturesNegotiated(), "a front-end negotiates protocol features with it");
+                assertEquals(1, frontend.queueNum(), "one queue pair");
+            }
+        } finally {
+            p.destroy();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "vhostnet vhost-user ends on SIGTERM");
+        }
+        assertFalse(Files.exists(socket), "socket removed");
+        assertFalse(Command.hostHasLink(name), "tap gone with the process");
+    }
+
+    @Test
     void demoReportsBothDirectionsAndLatencyAndLeavesNoNamespaceOrTap() throws Exception {
         assumeRoot();
         Run run = vhostnet("demo", "--seconds", "1", "--pings", "200");

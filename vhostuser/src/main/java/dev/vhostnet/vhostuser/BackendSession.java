@@ -97,7 +97,8 @@ final class BackendSession implements AutoCloseable {
             case GET_QUEUE_NUM -> {
                 requireProtocol(r, VhostUserFrontend.PROTOCOL_F_MQ, "MQ");
                 r.expectEmpty();
-                yield VhostUserMessage.u64(vrings.length);
+                // Queue pairs, as QEMU's vhost-user net and DPDK read it (QEMU compares it with queues=).
+                yield VhostUserMessage.u64(vrings.length / 2);
             }
             case SET_MEM_TABLE -> {
                 setMemTable(r);
