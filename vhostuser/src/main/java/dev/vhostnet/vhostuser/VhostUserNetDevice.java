@@ -303,7 +303,7 @@ public final class VhostUserNetDevice implements AutoCloseable {
     }
 
     /**
-     * Watches the connection (every {@link HangUpWatcher#POLL_MILLIS} ms) and, when the back-end of the
+     * Watches the connection (every 50 ms, a peek that reads nothing) and, when the back-end of the
      * running device hangs up, {@link #reconnect}s through {@code endpoint} within {@code timeout}. If
      * that fails the watcher gives up: the failure is kept ({@link #awaitRunning} throws it). Closing the
      * device stops the watcher, also while it waits for a back-end.
