@@ -158,8 +158,7 @@ public final class VhostNetDevice implements NetDevice {
                 try {
                     bases[p * 2 + v] = b.getVringBase(v);
                 } catch (SysException e) {
-                    VringLayout ring = config.queuePairs().get(p).vring(v).layout();
-                    bases[p * 2 + v] = config.memory().getShort(ring.usedGpa() + VirtioUapi.VRING_USED_IDX) & 0xffff;
+                    bases[p * 2 + v] = config.queuePairs().get(p).vring(v).layout().usedIndex(config.memory());
                     log.warn("GET_VRING_BASE on {} failed ({}); resuming from the used index {}",
                             QueuePair.describe(p, v), e.getMessage(), bases[p * 2 + v]);
                 }

@@ -46,14 +46,30 @@ final class VhostUserConnection implements AutoCloseable {
      * longer than {@code replyTimeout} fails its request (and closes the connection).
      */
     static VhostUserConnection connect(Path path, Duration replyTimeout) throws VhostUserException {
+        AFUNIXSocket s = null;
         try {
-            AFUNIXSocket s = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path));
-            s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, replyTimeout.toMillis())));
-            return new VhostUserConnection(s, path.toString());
+            s = AFUNIXSocket.newInstance();
+            s.connect(AFUNIXSocketAddress.of(path));
         } catch (IOException e) {
+            if (s != null) {
+                closeQuietly(s, path.toString()); // AFUNIXSocket.connectTo would leave it open
+            }
             throw new VhostUserException("connect(" + path + ")", VhostUserException.EIO,
                     e.getMessage() + ": is the vhost-user back-end listening there (server mode)?");
         }
+        return of(s, path.toString(), replyTimeout);
+    }
+
+    /** Wraps a connected socket whose replies must come within {@code replyTimeout}; closes it if that fails. */
+    static VhostUserConnection of(AFUNIXSocket socket, String peer, Duration replyTimeout) throws VhostUserException {
+        try {
+            socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, replyTimeout.toMillis())));
+        } catch (IOException e) {
+            closeQuietly(socket, peer);
+            throw new VhostUserException("vhost-user socket " + peer, VhostUserException.EIO,
+                    "setting the reply timeout: " + e.getMessage());
+        }
+        return of(socket, peer);
     }
 
     /** Wraps a connected socket (a back-end that connected to us, or a test's socket pair). */
@@ -61,6 +77,7 @@ final class VhostUserConnection implements AutoCloseable {
         try {
             return new VhostUserConnection(socket, peer);
         } catch (IOException e) {
+            closeQuietly(socket, peer);
             throw new VhostUserException("vhost-user socket " + peer, VhostUserException.EIO, e.getMessage());
         }
     }
@@ -153,12 +170,31 @@ final class VhostUserConnection implements AutoCloseable {
         return closed;
     }
 
+    /**
+     * Whether the back-end has gone: this side closed the connection, or the peer hung up (a peek,
+     * nothing is read; a back-end sends nothing unasked on this socket, so no reply is mistaken for it).
+     */
+    synchronized boolean hasHungUp() {
+        if (closed) {
+            return true;
+        }
+        try {
+            return socket.checkConnectionClosed();
+        } catch (IOException e) {
+            return true;
+        }
+    }
+
     @Override
     public synchronized void close() {
         if (closed) {
             return;
         }
         closed = true;
+        closeQuietly(socket, peer);
+    }
+
+    private static void closeQuietly(AFUNIXSocket socket, String peer) {
         try {
             socket.close();
         } catch (IOException e) {

@@ -92,7 +92,8 @@ public final class VhostUserFrontend implements VhostBackend {
         return init(VhostUserConnection.of(socket, peer));
     }
 
-    private static VhostUserFrontend init(VhostUserConnection connection) throws SysException {
+    /** Negotiates the protocol on {@code connection}; closes it if that fails. */
+    static VhostUserFrontend init(VhostUserConnection connection) throws SysException {
         VhostUserFrontend f = new VhostUserFrontend(connection, new Session(), 0);
         try {
             f.negotiateProtocol();
@@ -390,6 +391,11 @@ public final class VhostUserFrontend implements VhostBackend {
 
     public boolean isOpen() {
         return !connection.isClosed();
+    }
+
+    /** Whether the back-end has gone (it hung up, or this side closed the connection after an error): time to reconnect. */
+    public boolean hasHungUp() {
+        return connection.hasHungUp();
     }
 
     private VhostUserException unsupported(String what, String why) {

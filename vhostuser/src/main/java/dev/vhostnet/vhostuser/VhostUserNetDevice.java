@@ -12,7 +12,9 @@ import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +32,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Queue pair {@code p} runs on vrings {@code 2p}, {@code 2p+1} of the one connection
  * ({@link VhostUserFrontend#queuePair(int)}).
+ *
+ * <p>Reconnection (QEMU's {@code reconnect=} / {@code server=on} chardev): {@link #reconnect} takes a
+ * new connection from a {@link VhostUserEndpoint} and sends the whole set-up again, each vring from
+ * the base {@link #stop} saved or, when the back-end could not be asked (it died), from the used
+ * index in guest memory. {@link #reconnectOnHangUp} does that by itself when the back-end hangs up.
  */
 public final class VhostUserNetDevice implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VhostUserNetDevice.class);
@@ -46,24 +53,29 @@ public final class VhostUserNetDevice implements AutoCloseable {
     public enum State {
         RUNNING,
         STOPPED,
+        /** The back-end is gone; {@link #reconnect} sets the device up again on a new one. */
+        DISCONNECTED,
         CLOSED
     }
 
-    private final VhostUserFrontend frontend;
-    private final List<VhostUserFrontend> pairs;
     private final MemoryTable memory;
     private final ImmutableList<QueuePair> queuePairs;
-    private final Features.Negotiated features;
+    private final long driverFeatures;
     private final int[] bases;
+    /** From the first set-up; every later back-end must grant the same, since the driver runs with them. */
+    private Features.Negotiated features;
+    private VhostUserFrontend frontend;
+    private List<VhostUserFrontend> pairs;
     private State state;
+    private int connections;
+    private volatile boolean closing;
+    private Thread watcher;
+    private SysException reconnectFailure;
 
-    private VhostUserNetDevice(VhostUserFrontend frontend, List<VhostUserFrontend> pairs, MemoryTable memory,
-            ImmutableList<QueuePair> queuePairs, Features.Negotiated features, int[] bases) {
-        this.frontend = frontend;
-        this.pairs = pairs;
+    private VhostUserNetDevice(MemoryTable memory, ImmutableList<QueuePair> queuePairs, long driverFeatures, int[] bases) {
         this.memory = memory;
         this.queuePairs = queuePairs;
-        this.features = features;
+        this.driverFeatures = driverFeatures;
         this.bases = bases;
     }
 
@@ -120,28 +132,48 @@ public final class VhostUserNetDevice implements AutoCloseable {
                 queuePairs.get(p).vring(v).layout().checkIn(memory, "vring " + (2 * p + v));
             }
         }
-        try {
-            List<VhostUserFrontend> pairs = new ArrayList<>();
-            for (int p = 0; p < queuePairs.size(); p++) {
-                pairs.add(frontend.queuePair(p));
+        VhostUserNetDevice device = new VhostUserNetDevice(memory, ImmutableList.copyOf(queuePairs), driverFeatures,
+                bases.clone());
+        synchronized (device) {
+            try {
+                device.setUp(frontend);
+            } catch (SysException | RuntimeException e) {
+                frontend.close();
+                throw e;
             }
-            step("SET_OWNER", "the device", frontend::setOwner);
-            long offer = frontend.getFeatures();
-            Features.Negotiated features = negotiate(offer, driverFeatures);
-            log.debug("vhost-user features: driver 0x{}, back-end offer 0x{}, negotiated 0x{}",
-                    Long.toHexString(driverFeatures), Long.toHexString(offer), Long.toHexString(features.vhost()));
-            for (VhostUserFrontend pair : pairs) {
-                step("SET_FEATURES", "queue pair " + pair.pair(), () -> pair.setFeatures(features.vhost()));
-            }
-            step("SET_MEM_TABLE", "the device", () -> frontend.setMemTable(memory));
-            VhostUserNetDevice device = new VhostUserNetDevice(frontend, pairs, memory, ImmutableList.copyOf(queuePairs),
-                    features, bases.clone());
-            device.attachAll();
-            return device;
-        } catch (SysException | RuntimeException e) {
-            frontend.close();
-            throw e;
         }
+        return device;
+    }
+
+    /**
+     * The whole set-up on {@code fresh}: SET_OWNER, GET_FEATURES, SET_FEATURES (per pair),
+     * SET_MEM_TABLE, then every vring from {@link #bases} and enabled.
+     */
+    private void setUp(VhostUserFrontend fresh) throws SysException {
+        List<VhostUserFrontend> views = new ArrayList<>();
+        for (int p = 0; p < queuePairs.size(); p++) {
+            views.add(fresh.queuePair(p));
+        }
+        step("SET_OWNER", "the device", fresh::setOwner);
+        long offer = fresh.getFeatures();
+        Features.Negotiated granted = negotiate(offer, driverFeatures);
+        log.debug("vhost-user features: driver 0x{}, back-end offer 0x{}, negotiated 0x{}",
+                Long.toHexString(driverFeatures), Long.toHexString(offer), Long.toHexString(granted.vhost()));
+        if (features != null && granted.vhost() != features.vhost()) {
+            throw new VhostUserException("GET_FEATURES on " + fresh.peer(), VhostUserException.EOPNOTSUPP, String.format(
+                    "the new back-end grants 0x%x, but the driver runs with 0x%x: start the back-end with the same "
+                            + "features, or reset the device", granted.vhost(), features.vhost()));
+        }
+        for (VhostUserFrontend pair : views) {
+            step("SET_FEATURES", "queue pair " + pair.pair(), () -> pair.setFeatures(granted.vhost()));
+        }
+        step("SET_MEM_TABLE", "the device", () -> fresh.setMemTable(memory));
+        features = granted;
+        frontend = fresh;
+        pairs = views;
+        attachAll();
+        connections++;
+        notifyAll();
     }
 
     /** Per vring: NUM, BASE, ADDR, KICK, CALL; then, the rings being set up, ENABLE for each; then a kick each. */
@@ -216,11 +248,120 @@ public final class VhostUserNetDevice implements AutoCloseable {
         attachAll();
     }
 
+    /**
+     * Lets go of the back-end and sets the device up on a new connection from {@code endpoint},
+     * waiting for it up to {@code timeout}: protocol negotiation, SET_OWNER, features (the same as
+     * before, or it fails), SET_MEM_TABLE, every vring, enable; the device then runs. Each vring resumes
+     * from the base {@link #stop} saved when the device was stopped; from a running device the bases
+     * are asked for first ({@code GET_VRING_BASE}), and where the back-end cannot answer (it died),
+     * every vring resumes from its used index in guest memory — frames the back-end had taken but
+     * not returned are lost, none is repeated. A failure leaves the device {@link State#DISCONNECTED}
+     * (call again) and nothing of the new connection open.
+     */
+    public void reconnect(VhostUserEndpoint endpoint, Duration timeout) throws SysException {
+        synchronized (this) {
+            Preconditions.checkState(state != State.CLOSED, "device is closed");
+            disconnect();
+        }
+        VhostUserFrontend fresh = endpoint.open(timeout, () -> closing);
+        synchronized (this) {
+            try {
+                if (state != State.DISCONNECTED) {
+                    throw VhostUserEndpoint.cancelled("reconnect(" + endpoint.path() + ")");
+                }
+                setUp(fresh);
+            } catch (SysException | RuntimeException e) {
+                fresh.close();
+                throw e;
+            }
+        }
+        log.info("vhost-user device running again on {} (connection {})", endpoint.path(), connections);
+    }
+
+    /** Saves the bases to resume from, closes the connection, and marks the device disconnected. */
+    private void disconnect() {
+        if (state == State.RUNNING) {
+            try {
+                if (frontend.hasHungUp()) {
+                    throw new VhostUserException("GET_VRING_BASE to " + frontend.peer(), VhostUserException.EIO,
+                            "the back-end is gone");
+                }
+                stop();
+            } catch (SysException | RuntimeException e) {
+                for (int p = 0; p < queuePairs.size(); p++) {
+                    for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
+                        bases[p * 2 + v] = queuePairs.get(p).vring(v).layout().usedIndex(memory);
+                    }
+                }
+                log.warn("{}; resuming every vring from its used index: {}", e.getMessage(), Arrays.toString(bases));
+            }
+        }
+        if (state != State.DISCONNECTED) {
+            frontend.close();
+            state = State.DISCONNECTED;
+        }
+    }
+
+    /**
+     * Watches the connection (every 50 ms, a peek that reads nothing) and, when the back-end of the
+     * running device hangs up, {@link #reconnect}s through {@code endpoint} within {@code timeout}. If
+     * that fails the watcher gives up: the failure is kept ({@link #awaitRunning} throws it). Closing the
+     * device stops the watcher, also while it waits for a back-end.
+     */
+    public synchronized void reconnectOnHangUp(VhostUserEndpoint endpoint, Duration timeout) {
+        Preconditions.checkState(state != State.CLOSED, "device is closed");
+        Preconditions.checkState(watcher == null || !watcher.isAlive(), "already watching");
+        reconnectFailure = null;
+        watcher = new Thread(new HangUpWatcher(this, endpoint, timeout), "vhost-user-reconnect " + endpoint.path());
+        watcher.setDaemon(true);
+        watcher.start();
+    }
+
+    /** Whether the running device's back-end is gone (for the watcher). */
+    synchronized boolean hasLostBackEnd() {
+        return state == State.RUNNING && frontend.hasHungUp();
+    }
+
+    boolean isClosing() {
+        return closing;
+    }
+
+    /** The watcher gave up. */
+    synchronized void reconnectFailed(SysException e) {
+        reconnectFailure = e;
+        notifyAll();
+    }
+
+    /**
+     * Waits up to {@code timeout} until the device runs on its {@code connection}-th connection (1: the
+     * one it started on); false if it does not by then. Throws the failure of a reconnection given up.
+     */
+    public synchronized boolean awaitRunning(int connection, Duration timeout) throws SysException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!(state == State.RUNNING && connections >= connection)) {
+            if (reconnectFailure != null) {
+                throw reconnectFailure;
+            }
+            long left = (deadline - System.nanoTime()) / 1_000_000;
+            if (left <= 0 || state == State.CLOSED) {
+                return false;
+            }
+            wait(left);
+        }
+        return true;
+    }
+
+    /** Connections the device was set up on: 1 at start, one more per reconnection. */
+    public synchronized int connections() {
+        return connections;
+    }
+
     public Features.Negotiated features() {
         return features;
     }
 
-    public VhostUserFrontend frontend() {
+    /** The front-end of the current (or last) connection. */
+    public synchronized VhostUserFrontend frontend() {
         return frontend;
     }
 
@@ -232,21 +373,39 @@ public final class VhostUserNetDevice implements AutoCloseable {
         return bases.clone();
     }
 
-    /** Stops the device if it runs, then closes the connection. Memory and eventfds stay the caller's. */
+    /**
+     * Stops reconnecting, stops the device if it runs, then closes the connection. Memory and eventfds
+     * stay the caller's.
+     */
     @Override
-    public synchronized void close() {
-        if (state == State.CLOSED) {
-            return;
+    public void close() {
+        closing = true;
+        Thread w;
+        synchronized (this) {
+            w = watcher;
         }
-        if (state == State.RUNNING && frontend.isOpen()) {
+        if (w != null && w != Thread.currentThread()) {
             try {
-                stop();
-            } catch (SysException | RuntimeException e) {
-                log.warn("stopping before close: {}", e.getMessage());
+                w.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
-        frontend.close();
-        state = State.CLOSED;
+        synchronized (this) {
+            if (state == State.CLOSED) {
+                return;
+            }
+            if (state == State.RUNNING && frontend.isOpen()) {
+                try {
+                    stop();
+                } catch (SysException | RuntimeException e) {
+                    log.warn("stopping before close: {}", e.getMessage());
+                }
+            }
+            frontend.close();
+            state = State.CLOSED;
+            notifyAll();
+        }
     }
 
     static String describe(int pair, int vring) {

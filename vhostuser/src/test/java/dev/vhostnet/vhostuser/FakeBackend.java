@@ -18,8 +18,8 @@ import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
- * A minimal vhost-user back-end on a thread, for tests: listens on a path, accepts one front-end,
- * records every request (id, flags, payload, how many fds came with it, and the first bytes of a
+ * A minimal vhost-user back-end on a thread, for tests: listens on a path and accepts one front-end
+ * (or, {@link #dialing}, connects to a front-end that listens), records every request (id, flags, payload, how many fds came with it, and the first bytes of a
  * memory-table fd), and answers as a back-end must — or, through {@link #override}, wrongly.
  */
 final class FakeBackend implements AutoCloseable {
@@ -45,23 +45,40 @@ final class FakeBackend implements AutoCloseable {
     volatile Function<Received, byte[]> override = r -> null;
 
     final List<Received> received = Collections.synchronizedList(new ArrayList<>());
+    /** Null when dialing. */
     private final AFUNIXServerSocket server;
     private final Thread thread;
     private volatile AFUNIXSocket socket;
     volatile Throwable failure;
 
+    /** Listens on {@code path} (a stale socket file there is replaced) for one front-end. */
     FakeBackend(Path path, long features, long protocolFeatures) throws IOException {
+        this(listen(path), null, features, protocolFeatures);
+    }
+
+    /** Connects to a front-end listening on {@code path} (server mode). */
+    static FakeBackend dialing(Path path, long features, long protocolFeatures) throws IOException {
+        return new FakeBackend(null, AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path)), features, protocolFeatures);
+    }
+
+    private FakeBackend(AFUNIXServerSocket server, AFUNIXSocket dialed, long features, long protocolFeatures) {
         this.features = features;
         this.protocolFeatures = protocolFeatures;
-        server = AFUNIXServerSocket.newInstance();
-        server.bind(AFUNIXSocketAddress.of(path));
+        this.server = server;
+        this.socket = dialed;
         thread = new Thread(this::serve, "fake-vhost-user-backend");
         thread.setDaemon(true);
         thread.start();
     }
 
+    private static AFUNIXServerSocket listen(Path path) throws IOException {
+        AFUNIXServerSocket server = AFUNIXServerSocket.newInstance();
+        server.bind(AFUNIXSocketAddress.of(path));
+        return server;
+    }
+
     private void serve() {
-        try (AFUNIXSocket s = server.accept()) {
+        try (AFUNIXSocket s = server != null ? server.accept() : socket) {
             socket = s;
             s.setAncillaryReceiveBufferSize(1024);
             DataInputStream in = new DataInputStream(s.getInputStream());
@@ -177,9 +194,12 @@ final class FakeBackend implements AutoCloseable {
         }
     }
 
+    /** Hangs up, as a back-end that dies: the connection (and the listening socket) close. */
     @Override
     public void close() throws Exception {
-        server.close();
+        if (server != null) {
+            server.close();
+        }
         AFUNIXSocket s = socket;
         if (s != null) {
             s.close();

@@ -73,6 +73,11 @@ class VhostUserFrontendTest {
     }
 
     private Virtqueue queue(dev.vhostnet.ctl.ring.VringLayout layout) throws Exception {
+        return queue(layout, fds);
+    }
+
+    /** A virtqueue on {@code layout} with new kick and call eventfds, added to {@code fds} for closing. */
+    static Virtqueue queue(dev.vhostnet.ctl.ring.VringLayout layout, List<EventFd> fds) throws Exception {
         EventFd kick = EventFd.create();
         EventFd call = EventFd.create();
         fds.add(kick);
@@ -238,6 +243,29 @@ class VhostUserFrontendTest {
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         try (VhostUserFrontend f = connect()) {
             assertArrayEquals(new byte[] {6, 7, 8}, f.getConfig(6, 3));
+        }
+    }
+
+    @Test
+    void getConfigRefusedByTheBackEndOrNotOfferedFailsCleanly() throws Exception {
+        backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
+        backend.override = m -> m.kind() == VhostUserRequest.GET_CONFIG
+                ? FakeBackend.reply(VhostUserRequest.GET_CONFIG.id(), new byte[0]) : null;
+        try (VhostUserFrontend f = connect()) {
+            VhostUserException e = assertThrows(VhostUserException.class, () -> f.getConfig(0, 6));
+            assertEquals(VhostUserException.EIO, e.errno());
+            assertTrue(e.getMessage().contains("VHOST_USER_GET_CONFIG") && e.getMessage().contains("refused"), e.getMessage());
+            assertTrue(f.isOpen(), "a refusal is a whole reply: the stream stays in step");
+            f.setVringNum(0, 256);
+        }
+        backend.close();
+        backend(OFFER | PROTOCOL, PROTOCOL_OFFER & ~(1L << VhostUserFrontend.PROTOCOL_F_CONFIG));
+        try (VhostUserFrontend f = connect()) {
+            VhostUserException e = assertThrows(VhostUserException.class, () -> f.getConfig(0, 6));
+            assertEquals(VhostUserException.EOPNOTSUPP, e.errno());
+            assertTrue(e.getMessage().contains("CONFIG protocol feature"), e.getMessage());
+            backend.awaitRequests(4);
+            assertFalse(backend.kinds().contains(VhostUserRequest.GET_CONFIG), "nothing sent");
         }
     }
 

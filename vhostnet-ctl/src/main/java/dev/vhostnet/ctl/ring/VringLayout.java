@@ -61,6 +61,15 @@ public record VringLayout(int size, long descGpa, long availGpa, long usedGpa) {
     }
 
     /**
+     * The used ring's {@code idx} as the device last published it in {@code memory}: where a restarted
+     * device resumes when it could not be asked ({@code GET_VRING_BASE} failed, the back-end died) —
+     * QEMU's {@code virtio_queue_restore_last_avail_idx}.
+     */
+    public int usedIndex(MemoryTable memory) {
+        return memory.getShort(usedGpa + VirtioUapi.VRING_USED_IDX) & 0xffff;
+    }
+
+    /**
      * Checks that each part lies wholly inside one region of {@code memory}; names the part and
      * the queue otherwise.
      */

@@ -1,0 +1,125 @@
+package dev.vhostnet.vhostuser;
+
+import com.google.common.base.Preconditions;
+import dev.vhostnet.sys.SysException;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.BooleanSupplier;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/**
+ * Server mode (QEMU's {@code -chardev socket,server=on}): this process listens on a Unix socket and
+ * the back-end connects (DPDK's vhost PMD with {@code client=1}). Owns the listening socket; a stale
+ * socket file at the path is replaced, and the file is removed on {@link #close}. Each
+ * {@link #accept} takes one back-end, so after a back-end restarts the next one is accepted here.
+ */
+public final class VhostUserListener implements VhostUserEndpoint, AutoCloseable {
+    /** How often a waiting {@link #open} looks at its {@code cancelled}. */
+    static final int ACCEPT_SLICE_MILLIS = 200;
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFSOCK = 0140000;
+
+    private final Path path;
+    private final Duration replyTimeout;
+    private final AFUNIXServerSocket server;
+
+    private VhostUserListener(Path path, Duration replyTimeout, AFUNIXServerSocket server) {
+        this.path = path;
+        this.replyTimeout = replyTimeout;
+        this.server = server;
+    }
+
+    /** Listens on {@code path}; replies within {@link VhostUserFrontend#DEFAULT_REPLY_TIMEOUT}. */
+    public static VhostUserListener bind(Path path) throws SysException {
+        return bind(path, VhostUserFrontend.DEFAULT_REPLY_TIMEOUT);
+    }
+
+    /** Listens on {@code path}; a reply not there within {@code replyTimeout} fails its request. Refuses a path that is not a socket. */
+    public static VhostUserListener bind(Path path, Duration replyTimeout) throws SysException {
+        Preconditions.checkNotNull(replyTimeout, "replyTimeout");
+        String call = "bind(" + path + ")";
+        AFUNIXServerSocket server = null;
+        try {
+            if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)
+                    && ((int) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS) & S_IFMT) != S_IFSOCK) {
+                throw new VhostUserException(call, 17 /* EEXIST */, "the path exists and is not a socket: remove it or listen elsewhere");
+            }
+            server = AFUNIXServerSocket.newInstance();
+            server.setDeleteOnClose(true);
+            server.bind(AFUNIXSocketAddress.of(path));
+            return new VhostUserListener(path, replyTimeout, server);
+        } catch (IOException e) {
+            closeQuietly(server);
+            if (e instanceof VhostUserException v) {
+                throw v;
+            }
+            throw new VhostUserException(call, VhostUserException.EIO, e.getMessage() + ": is the directory there and writable?");
+        }
+    }
+
+    @Override
+    public Path path() {
+        return path;
+    }
+
+    /** Waits up to {@code timeout} for a back-end to connect; the connection's protocol negotiated. */
+    public VhostUserFrontend accept(Duration timeout) throws SysException {
+        return open(timeout, () -> false);
+    }
+
+    @Override
+    public VhostUserFrontend open(Duration timeout, BooleanSupplier cancelled) throws SysException {
+        String call = "accept(" + path + ")";
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            if (cancelled.getAsBoolean()) {
+                throw VhostUserEndpoint.cancelled(call);
+            }
+            long left = (deadline - System.nanoTime()) / 1_000_000;
+            if (left <= 0) {
+                throw new VhostUserException(call, VhostUserException.ETIMEDOUT, String.format(
+                        "no vhost-user back-end connected within %d ms — start the back-end as a client of this socket "
+                                + "(DPDK: --vdev net_vhost0,iface=%s,client=1), or, for one that listens, use a VhostUserDialer",
+                        timeout.toMillis(), path));
+            }
+            AFUNIXSocket socket;
+            try {
+                server.setSoTimeout((int) Math.min(left, ACCEPT_SLICE_MILLIS));
+                socket = server.accept();
+            } catch (SocketTimeoutException e) {
+                continue;
+            } catch (IOException e) {
+                throw new VhostUserException(call, VhostUserException.EIO, e.getMessage()
+                        + (server.isClosed() ? ": the listener is closed" : ""));
+            }
+            return VhostUserFrontend.init(VhostUserConnection.of(socket, path.toString(), replyTimeout));
+        }
+    }
+
+    /** Stops listening and removes the socket file; connections already accepted stay open. */
+    @Override
+    public void close() {
+        closeQuietly(server);
+    }
+
+    private static void closeQuietly(java.io.Closeable c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (IOException e) {
+                // nothing left to release: the descriptor is gone either way
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "vhost-user listener on " + path;
+    }
+}
