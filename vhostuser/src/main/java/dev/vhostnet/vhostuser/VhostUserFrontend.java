@@ -65,7 +65,7 @@ public final class VhostUserFrontend implements VhostBackend {
         boolean protocolFeatures;
         long protocolOffer;
         long protocol;
-        int queueNum = 2;
+        int queueNum = 1;
     }
 
     private VhostUserFrontend(VhostUserConnection connection, Session session, int pair) {
@@ -138,8 +138,8 @@ public final class VhostUserFrontend implements VhostBackend {
         }
         Preconditions.checkState(pair == 0 || hasProtocol(PROTOCOL_F_MQ),
                 "queue pair %s needs the MQ protocol feature, which the back-end at %s does not offer", pair, connection.peer());
-        Preconditions.checkState(2 * pair + 1 < session.queueNum,
-                "queue pair %s needs %s queues; the back-end at %s has %s", pair, 2 * pair + 2, connection.peer(), session.queueNum);
+        Preconditions.checkState(pair < session.queueNum,
+                "queue pair %s needs %s queue pairs; the back-end at %s has %s", pair, pair + 1, connection.peer(), session.queueNum);
         return new VhostUserFrontend(connection, session, pair);
     }
 
@@ -172,7 +172,11 @@ public final class VhostUserFrontend implements VhostBackend {
         return (session.protocol & (1L << bit)) != 0;
     }
 
-    /** Queues (vrings) the back-end supports: {@code GET_QUEUE_NUM} with {@code MQ}, else 2. */
+    /**
+     * Queue pairs the back-end supports: {@code GET_QUEUE_NUM} with {@code MQ}, else 1. For a net
+     * device the answer counts queue pairs, as QEMU's vhost-user net (it compares it with {@code queues=})
+     * and DPDK ({@code VHOST_MAX_QUEUE_PAIRS}) read it.
+     */
     public int queueNum() {
         return session.queueNum;
     }
