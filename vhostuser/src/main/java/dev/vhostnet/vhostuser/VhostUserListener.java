@@ -48,7 +48,7 @@ public final class VhostUserListener implements VhostUserEndpoint, AutoCloseable
         try {
             if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)
                     && ((int) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS) & S_IFMT) != S_IFSOCK) {
-                throw new VhostUserException(call, 17 /* EEXIST */, "the path exists and is not a socket: remove it or listen elsewhere");
+                throw new VhostUserException(call, dev.vhostnet.sys.Errno.EEXIST.number(), "the path exists and is not a socket: remove it or listen elsewhere");
             }
             server = AFUNIXServerSocket.newInstance();
             server.setDeleteOnClose(true);
