@@ -2,9 +2,7 @@ package dev.vhostnet.ctl;
 
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
-import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.eventfd.EventFd;
-import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,7 +57,7 @@ public final class VhostNetDevice implements NetDevice {
         try {
             for (int p = 0; p < pairs; p++) {
                 backends.add(config.opener().open());
-                step("SET_OWNER", device(p), backends.get(p)::setOwner);
+                VringSetup.step("SET_OWNER", device(p), backends.get(p)::setOwner);
             }
             long offer = backends.get(0).getFeatures();
             Features.Negotiated features = Features.negotiate(config, offer);
@@ -73,11 +71,11 @@ public final class VhostNetDevice implements NetDevice {
             VhostNetDevice device = new VhostNetDevice(config, backends, features, dirtyLog, errors, bases.clone());
             for (int p = 0; p < pairs; p++) {
                 VhostBackend b = backends.get(p);
-                step("SET_FEATURES", device(p), () -> b.setFeatures(features.vhost()));
-                step("SET_MEM_TABLE", device(p), () -> b.setMemTable(config.memory()));
+                VringSetup.step("SET_FEATURES", device(p), () -> b.setFeatures(features.vhost()));
+                VringSetup.step("SET_MEM_TABLE", device(p), () -> b.setMemTable(config.memory()));
                 if (dirtyLog != null) {
                     long logAddress = dirtyLog.address();
-                    step("SET_LOG_BASE", device(p), () -> b.setLogBase(logAddress));
+                    VringSetup.step("SET_LOG_BASE", device(p), () -> b.setLogBase(logAddress));
                 }
             }
             device.attachAll();
@@ -95,78 +93,28 @@ public final class VhostNetDevice implements NetDevice {
         }
     }
 
-    /**
-     * Per pair, per vring in QEMU's order, then the tap as backend of each vring, then one kick of
-     * each vring so that buffers the driver posted while the device was stopped are seen.
-     */
+    /** Per pair: both vrings programmed, the tap attached, a kick each ({@link VringSetup#attach}). */
     private void attachAll() throws VhostStepException {
-        MemoryTable memory = config.memory();
         for (int p = 0; p < backends.size(); p++) {
-            VhostBackend b = backends.get(p);
-            QueuePair pair = config.queuePairs().get(p);
-            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
-                int vring = v;
-                String q = QueuePair.describe(p, v);
-                Virtqueue queue = pair.vring(v);
-                VringLayout ring = queue.layout();
-                int base = bases[p * 2 + v];
-                EventFd err = errors.eventFd(p * 2 + v);
-                step("SET_VRING_NUM", q, () -> b.setVringNum(vring, ring.size()));
-                step("SET_VRING_BASE", q, () -> b.setVringBase(vring, base));
-                step("SET_VRING_ADDR", q, () -> b.setVringAddr(vring,
-                        memory.translate(ring.descGpa(), VringLayout.descBytes(ring.size())),
-                        memory.translate(ring.usedGpa(), VringLayout.usedBytes(ring.size())),
-                        memory.translate(ring.availGpa(), VringLayout.availBytes(ring.size())),
-                        dirtyLog != null, ring.usedGpa()));
-                step("SET_VRING_KICK", q, () -> b.setVringKick(vring, queue.kick()));
-                step("SET_VRING_CALL", q, () -> b.setVringCall(vring, queue.call()));
-                step("SET_VRING_ERR", q, () -> b.setVringErr(vring, err));
-            }
-            int tapFd = config.tap().queue(p).rawFd();
-            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
-                int vring = v;
-                step("NET_SET_BACKEND", QueuePair.describe(p, v), () -> b.setBackend(vring, tapFd));
-            }
-            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
-                Virtqueue queue = pair.vring(v);
-                step("kick", QueuePair.describe(p, v), () -> queue.kick().signal());
-            }
+            VringSetup.attach(backends.get(p), p, config.queuePairs().get(p), config.memory(), bases,
+                    new EventFd[] {errors.eventFd(p * 2), errors.eventFd(p * 2 + 1)}, dirtyLog != null,
+                    config.tap().queue(p).rawFd());
         }
         state = State.RUNNING;
     }
 
     /**
      * Detaches the tap from every vring and saves each vring's next available index
-     * ({@code VHOST_GET_VRING_BASE}; where that fails, the used index in guest memory, as QEMU does).
-     * Returns the saved bases, {@code pair * 2 + vring}.
+     * ({@link VringSetup#detach}: {@code VHOST_GET_VRING_BASE}, or the used index in guest memory where
+     * that fails, as QEMU does). Returns the saved bases, {@code pair * 2 + vring}.
      */
     @Override
     public synchronized int[] stop() throws VhostStepException {
         Preconditions.checkState(state == State.RUNNING, "device is %s, not running", state);
-        VhostStepException first = null;
-        for (int p = 0; p < backends.size(); p++) {
-            VhostBackend b = backends.get(p);
-            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
-                int vring = v;
-                try {
-                    step("NET_SET_BACKEND", QueuePair.describe(p, v), () -> b.setBackend(vring, -1));
-                } catch (VhostStepException e) {
-                    first = first == null ? e : first;
-                }
-            }
-            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
-                try {
-                    bases[p * 2 + v] = b.getVringBase(v);
-                } catch (SysException e) {
-                    bases[p * 2 + v] = config.queuePairs().get(p).vring(v).layout().usedIndex(config.memory());
-                    log.warn("GET_VRING_BASE on {} failed ({}); resuming from the used index {}",
-                            QueuePair.describe(p, v), e.getMessage(), bases[p * 2 + v]);
-                }
-            }
-        }
-        state = State.STOPPED;
-        if (first != null) {
-            throw first;
+        try {
+            VringSetup.detachAll(backends, config.queuePairs(), config.memory(), bases);
+        } finally {
+            state = State.STOPPED;
         }
         return bases.clone();
     }
@@ -233,20 +181,6 @@ public final class VhostNetDevice implements NetDevice {
 
     private static String device(int pair) {
         return "queue pair " + pair;
-    }
-
-    @FunctionalInterface
-    private interface Step {
-        void run() throws SysException;
-    }
-
-    private static void step(String name, String queue, Step step) throws VhostStepException {
-        log.debug("{} on {}", name, queue);
-        try {
-            step.run();
-        } catch (SysException e) {
-            throw new VhostStepException(name, queue, e);
-        }
     }
 
     /** The error eventfds of every vring, and the thread that tells the listener when one is signalled. */

@@ -1,5 +1,6 @@
 package dev.vhostnet.vhostuser;
 
+import dev.vhostnet.ctl.VhostStepException;
 import dev.vhostnet.sys.SysException;
 import java.time.Duration;
 import org.slf4j.Logger;
@@ -39,6 +40,12 @@ final class HangUpWatcher implements Runnable {
             if (!device.isClosing()) {
                 log.warn("giving up reconnecting: {}", e.getMessage());
                 device.reconnectFailed(e);
+            }
+        } catch (VhostStepException e) {
+            if (!device.isClosing()) {
+                log.warn("giving up reconnecting: {}", e.getMessage());
+                device.reconnectFailed(new VhostUserException("reconnect(" + endpoint.path() + ")",
+                        e.sysException().errno(), e.getMessage()));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -74,6 +74,12 @@ public final class VhostUserFrontend implements VhostBackend {
         this.pair = pair;
     }
 
+    /**
+     * The datapath argument of {@link #setBackend} that enables a vring: a vhost-user back-end owns
+     * its datapath, so where vhost-net takes the tap's fd, any fd of 0 or more only enables.
+     */
+    public static final int ENABLE = 0;
+
     /** How long a reply may take by default (QEMU waits for ever; a library should not). */
     public static final Duration DEFAULT_REPLY_TIMEOUT = Duration.ofSeconds(10);
 

@@ -8,8 +8,8 @@ import com.google.common.collect.ImmutableSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioUapi;
-import dev.vhostnet.ctl.Virtqueue;
-import dev.vhostnet.ctl.ring.VringLayout;
+import dev.vhostnet.ctl.VhostStepException;
+import dev.vhostnet.ctl.VringSetup;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
 import java.time.Duration;
@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A virtio-net device whose datapath runs in a vhost-user back-end (DPDK, OVS-DPDK...): the
  * vhost-user counterpart of {@link dev.vhostnet.ctl.VhostNetDevice}, in QEMU's order
- * ({@code vhost_dev_start}, then {@code vhost_net_start}'s {@code SET_VRING_ENABLE}).
+ * ({@code vhost_dev_start}, then {@code vhost_net_start}'s {@code SET_VRING_ENABLE}). Its rings are
+ * set up and stopped by the same {@link VringSetup} steps as vhost-net's, over {@link VhostUserFrontend}.
  *
  * <p>A class of its own rather than {@code VhostNetDevice} with a vhost-user opener because there is
  * no tap: {@code NetDeviceConfig} requires one, and {@link Features#negotiate(dev.vhostnet.ctl.NetDeviceConfig, long)}
@@ -117,13 +118,13 @@ public final class VhostUserNetDevice implements AutoCloseable {
      * device takes the front-end: closing the device closes the connection.
      */
     public static VhostUserNetDevice start(VhostUserFrontend frontend, MemoryTable memory, List<QueuePair> queuePairs,
-            long driverFeatures) throws SysException {
+            long driverFeatures) throws SysException, VhostStepException {
         return start(frontend, memory, queuePairs, driverFeatures, new int[queuePairs.size() * 2]);
     }
 
     /** As {@link #start(VhostUserFrontend, MemoryTable, List, long)}, each vring from {@code bases[pair * 2 + vring]}. */
     public static VhostUserNetDevice start(VhostUserFrontend frontend, MemoryTable memory, List<QueuePair> queuePairs,
-            long driverFeatures, int[] bases) throws SysException {
+            long driverFeatures, int[] bases) throws SysException, VhostStepException {
         Preconditions.checkArgument(!queuePairs.isEmpty(), "at least one queue pair");
         Preconditions.checkArgument(bases.length == queuePairs.size() * 2, "%s bases for %s vrings", bases.length,
                 queuePairs.size() * 2);
@@ -137,7 +138,7 @@ public final class VhostUserNetDevice implements AutoCloseable {
         synchronized (device) {
             try {
                 device.setUp(frontend);
-            } catch (SysException | RuntimeException e) {
+            } catch (SysException | VhostStepException | RuntimeException e) {
                 frontend.close();
                 throw e;
             }
@@ -149,12 +150,12 @@ public final class VhostUserNetDevice implements AutoCloseable {
      * The whole set-up on {@code fresh}: SET_OWNER, GET_FEATURES, SET_FEATURES (per pair),
      * SET_MEM_TABLE, then every vring from {@link #bases} and enabled.
      */
-    private void setUp(VhostUserFrontend fresh) throws SysException {
+    private void setUp(VhostUserFrontend fresh) throws SysException, VhostStepException {
         List<VhostUserFrontend> views = new ArrayList<>();
         for (int p = 0; p < queuePairs.size(); p++) {
             views.add(fresh.queuePair(p));
         }
-        step("SET_OWNER", "the device", fresh::setOwner);
+        VringSetup.step("SET_OWNER", "the device", fresh::setOwner);
         long offer = fresh.getFeatures();
         Features.Negotiated granted = negotiate(offer, driverFeatures);
         log.debug("vhost-user features: driver 0x{}, back-end offer 0x{}, negotiated 0x{}",
@@ -165,9 +166,9 @@ public final class VhostUserNetDevice implements AutoCloseable {
                             + "features, or reset the device", granted.vhost(), features.vhost()));
         }
         for (VhostUserFrontend pair : views) {
-            step("SET_FEATURES", "queue pair " + pair.pair(), () -> pair.setFeatures(granted.vhost()));
+            VringSetup.step("SET_FEATURES", "queue pair " + pair.pair(), () -> pair.setFeatures(granted.vhost()));
         }
-        step("SET_MEM_TABLE", "the device", () -> fresh.setMemTable(memory));
+        VringSetup.step("SET_MEM_TABLE", "the device", () -> fresh.setMemTable(memory));
         features = granted;
         frontend = fresh;
         pairs = views;
@@ -176,74 +177,34 @@ public final class VhostUserNetDevice implements AutoCloseable {
         notifyAll();
     }
 
-    /** Per vring: NUM, BASE, ADDR, KICK, CALL; then, the rings being set up, ENABLE for each; then a kick each. */
-    private void attachAll() throws SysException {
+    /**
+     * Per pair ({@link VringSetup#attach}): NUM, BASE, ADDR, KICK, CALL for each vring; then, the rings
+     * being set up, ENABLE for each (the vhost-user form of attaching the datapath); then a kick each.
+     */
+    private void attachAll() throws VhostStepException {
         for (int p = 0; p < pairs.size(); p++) {
-            VhostUserFrontend b = pairs.get(p);
-            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
-                int vring = v;
-                String q = describe(p, v);
-                Virtqueue queue = queuePairs.get(p).vring(v);
-                VringLayout ring = queue.layout();
-                int base = bases[p * 2 + v];
-                step("SET_VRING_NUM", q, () -> b.setVringNum(vring, ring.size()));
-                step("SET_VRING_BASE", q, () -> b.setVringBase(vring, base));
-                step("SET_VRING_ADDR", q, () -> b.setVringAddr(vring,
-                        memory.translate(ring.descGpa(), VringLayout.descBytes(ring.size())),
-                        memory.translate(ring.usedGpa(), VringLayout.usedBytes(ring.size())),
-                        memory.translate(ring.availGpa(), VringLayout.availBytes(ring.size())), false, 0));
-                step("SET_VRING_KICK", q, () -> b.setVringKick(vring, queue.kick()));
-                step("SET_VRING_CALL", q, () -> b.setVringCall(vring, queue.call()));
-            }
-        }
-        if (frontend.protocolFeaturesNegotiated()) {
-            for (int p = 0; p < pairs.size(); p++) {
-                for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
-                    int vring = v;
-                    VhostUserFrontend b = pairs.get(p);
-                    step("SET_VRING_ENABLE", describe(p, v), () -> b.setVringEnable(vring, true));
-                }
-            }
-        }
-        for (int p = 0; p < pairs.size(); p++) {
-            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
-                Virtqueue queue = queuePairs.get(p).vring(v);
-                step("kick", describe(p, v), () -> queue.kick().signal());
-            }
+            VringSetup.attach(pairs.get(p), p, queuePairs.get(p), memory, bases, null, false, VhostUserFrontend.ENABLE);
         }
         state = State.RUNNING;
     }
 
     /**
      * Disables every vring ({@code SET_VRING_ENABLE 0}, with protocol features) and stops it with
-     * {@code GET_VRING_BASE}, whose answer is saved; returns the bases, {@code pair * 2 + vring}.
+     * {@code GET_VRING_BASE}, whose answer is saved ({@link VringSetup#detachAll}); returns the bases,
+     * {@code pair * 2 + vring}.
      */
-    public synchronized int[] stop() throws SysException {
+    public synchronized int[] stop() throws VhostStepException {
         Preconditions.checkState(state == State.RUNNING, "device is %s, not running", state);
-        if (frontend.protocolFeaturesNegotiated()) {
-            for (int p = 0; p < pairs.size(); p++) {
-                for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
-                    int vring = v;
-                    VhostUserFrontend b = pairs.get(p);
-                    step("SET_VRING_ENABLE", describe(p, v), () -> b.setVringEnable(vring, false));
-                }
-            }
+        try {
+            VringSetup.detachAll(pairs, queuePairs, memory, bases);
+        } finally {
+            state = State.STOPPED;
         }
-        for (int p = 0; p < pairs.size(); p++) {
-            for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
-                int vring = v;
-                VhostUserFrontend b = pairs.get(p);
-                int[] got = new int[1];
-                step("GET_VRING_BASE", describe(p, v), () -> got[0] = b.getVringBase(vring));
-                bases[p * 2 + v] = got[0];
-            }
-        }
-        state = State.STOPPED;
         return bases.clone();
     }
 
     /** Sets the rings up again from the bases {@link #stop()} saved. */
-    public synchronized void restart() throws SysException {
+    public synchronized void restart() throws SysException, VhostStepException {
         Preconditions.checkState(state == State.STOPPED, "device is %s, not stopped", state);
         attachAll();
     }
@@ -258,7 +219,7 @@ public final class VhostUserNetDevice implements AutoCloseable {
      * not returned are lost, none is repeated. A failure leaves the device {@link State#DISCONNECTED}
      * (call again) and nothing of the new connection open.
      */
-    public void reconnect(VhostUserEndpoint endpoint, Duration timeout) throws SysException {
+    public void reconnect(VhostUserEndpoint endpoint, Duration timeout) throws SysException, VhostStepException {
         synchronized (this) {
             Preconditions.checkState(state != State.CLOSED, "device is closed");
             disconnect();
@@ -270,7 +231,7 @@ public final class VhostUserNetDevice implements AutoCloseable {
                     throw VhostUserEndpoint.cancelled("reconnect(" + endpoint.path() + ")");
                 }
                 setUp(fresh);
-            } catch (SysException | RuntimeException e) {
+            } catch (SysException | VhostStepException | RuntimeException e) {
                 fresh.close();
                 throw e;
             }
@@ -287,7 +248,7 @@ public final class VhostUserNetDevice implements AutoCloseable {
                             "the back-end is gone");
                 }
                 stop();
-            } catch (SysException | RuntimeException e) {
+            } catch (SysException | VhostStepException | RuntimeException e) {
                 for (int p = 0; p < queuePairs.size(); p++) {
                     for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
                         bases[p * 2 + v] = queuePairs.get(p).vring(v).layout().usedIndex(memory);
@@ -398,7 +359,7 @@ public final class VhostUserNetDevice implements AutoCloseable {
             if (state == State.RUNNING && frontend.isOpen()) {
                 try {
                     stop();
-                } catch (SysException | RuntimeException e) {
+                } catch (VhostStepException | RuntimeException e) {
                     log.warn("stopping before close: {}", e.getMessage());
                 }
             }
@@ -408,22 +369,4 @@ public final class VhostUserNetDevice implements AutoCloseable {
         }
     }
 
-    static String describe(int pair, int vring) {
-        return String.format("vring %d (%s) of pair %d", pair * 2 + vring, vring == QueuePair.RX ? "RX" : "TX", pair);
-    }
-
-    @FunctionalInterface
-    private interface Step {
-        void run() throws SysException;
-    }
-
-    /** Runs a step; a failure names the step and the vring. */
-    private static void step(String name, String where, Step step) throws SysException {
-        log.debug("{} on {}", name, where);
-        try {
-            step.run();
-        } catch (VhostUserException e) {
-            throw new VhostUserException(name + " on " + where, e.errno(), e.getMessage());
-        }
-    }
 }

@@ -120,14 +120,15 @@ class VhostUserFrontendTest {
 
             List<VhostUserRequest> expected = new ArrayList<>(List.of(GET_FEATURES, GET_PROTOCOL_FEATURES,
                     SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_OWNER, GET_FEATURES, SET_FEATURES, SET_FEATURES, SET_MEM_TABLE));
-            for (int v = 0; v < 4; v++) {
-                expected.addAll(List.of(SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ADDR, SET_VRING_KICK, SET_VRING_CALL));
+            // Per pair, as VhostNetDevice does (VringSetup): both rings set up, then both enabled.
+            for (int p = 0; p < 2; p++) {
+                for (int v = 0; v < 2; v++) {
+                    expected.addAll(List.of(SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ADDR, SET_VRING_KICK, SET_VRING_CALL));
+                }
+                expected.addAll(List.of(SET_VRING_ENABLE, SET_VRING_ENABLE));
             }
-            for (int v = 0; v < 8; v++) {
-                expected.add(SET_VRING_ENABLE);
-            }
-            for (int v = 0; v < 4; v++) {
-                expected.add(GET_VRING_BASE);
+            for (int p = 0; p < 2; p++) {
+                expected.addAll(List.of(SET_VRING_ENABLE, SET_VRING_ENABLE, GET_VRING_BASE, GET_VRING_BASE));
             }
             backend.awaitRequests(expected.size());
             assertEquals(expected, backend.kinds());
@@ -157,10 +158,11 @@ class VhostUserFrontendTest {
             assertEquals(40 - 32 + 32, mem.payload().length);
             // Pair p's vrings are 2p and 2p+1, with the right ring addresses.
             for (int v = 0; v < 4; v++) {
-                FakeBackend.Received num = r.get(9 + 5 * v);
+                int at = 9 + 5 * v + 2 * (v / 2); // pair 1's rings come after pair 0's two enables
+                FakeBackend.Received num = r.get(at);
                 assertEquals(v, num.body().getInt());
                 assertEquals(RING, num.body().getInt(4));
-                FakeBackend.Received addr = r.get(11 + 5 * v);
+                FakeBackend.Received addr = r.get(at + 2);
                 ByteBuffer a = addr.body();
                 assertEquals(v, a.getInt());
                 assertEquals(0, a.getInt(), "flags: no log");
@@ -168,16 +170,16 @@ class VhostUserFrontendTest {
                 assertEquals(memory.translate(ring.descGpa(), 1), a.getLong());
                 assertEquals(memory.translate(ring.usedGpa(), 1), a.getLong());
                 assertEquals(memory.translate(ring.availGpa(), 1), a.getLong());
-                FakeBackend.Received kick = r.get(12 + 5 * v);
+                FakeBackend.Received kick = r.get(at + 3);
                 assertEquals(v, kick.body().getLong(), "index, no NOFD");
                 assertEquals(1, kick.fds());
-                assertEquals(1, r.get(13 + 5 * v).fds());
+                assertEquals(1, r.get(at + 4).fds());
             }
             for (int v = 0; v < 4; v++) {
-                ByteBuffer on = r.get(29 + v).body();
+                ByteBuffer on = r.get(19 + v + 10 * (v / 2)).body(); // after each pair's rings
                 assertEquals(v, on.getInt());
                 assertEquals(1, on.getInt(), "enabled after set-up");
-                ByteBuffer off = r.get(33 + v).body();
+                ByteBuffer off = r.get(33 + v + 2 * (v / 2)).body(); // each pair: disable both, then GET_VRING_BASE
                 assertEquals(v, off.getInt());
                 assertEquals(0, off.getInt(), "disabled at stop");
             }
