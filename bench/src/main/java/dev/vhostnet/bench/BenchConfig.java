@@ -134,7 +134,7 @@ public final class BenchConfig {
     }
 
     public static final class Builder {
-        private Collection<BackendChoice.Kind> backends = EnumSet.allOf(BackendChoice.Kind.class);
+        private Collection<BackendChoice.Kind> backends = EnumSet.of(BackendChoice.Kind.KERNEL, BackendChoice.Kind.EMULATED);
         private Collection<Direction> directions = EnumSet.allOf(Direction.class);
         private List<Integer> sizes = DEFAULT_SIZES;
         private List<Integer> pairs = List.of(1, 2);
@@ -149,7 +149,11 @@ public final class BenchConfig {
 
         private Builder() {}
 
+        /** The kernel and/or the emulated backend (the bench has no vhost-user peer of its own). */
         public Builder backends(Collection<BackendChoice.Kind> backends) {
+            com.google.common.base.Preconditions.checkArgument(!backends.contains(BackendChoice.Kind.VHOST_USER),
+                    "the bench measures the kernel and the emulated backend; a vhost-user one needs a back-end "
+                            + "process (TestpmdTest drives dpdk-testpmd)");
             this.backends = EnumSet.copyOf(backends);
             return this;
         }

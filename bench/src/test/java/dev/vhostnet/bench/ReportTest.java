@@ -67,6 +67,11 @@ class ReportTest {
         assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().sizes(List.of(40)).build());
         assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().pairs(List.of(0)).build());
         assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().repetitions(0).build());
+        IllegalArgumentException vhostUser = assertThrows(IllegalArgumentException.class,
+                () -> BenchConfig.builder().backends(List.of(dev.vhostnet.ctl.BackendChoice.Kind.VHOST_USER)));
+        assertTrue(vhostUser.getMessage().contains("the kernel and the emulated backend"), vhostUser.getMessage());
+        assertEquals(java.util.Set.of(dev.vhostnet.ctl.BackendChoice.Kind.KERNEL, dev.vhostnet.ctl.BackendChoice.Kind.EMULATED),
+                BenchConfig.builder().build().backends(), "both by default");
         assertEquals(128, BenchConfig.builder().build().window(64));
         assertEquals(3, BenchConfig.builder().build().window(65536));
     }

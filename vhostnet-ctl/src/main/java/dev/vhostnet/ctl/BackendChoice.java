@@ -12,12 +12,14 @@ import org.slf4j.LoggerFactory;
 public record BackendChoice(Kind kind, String reason) {
     private static final Logger log = LoggerFactory.getLogger(BackendChoice.class);
 
-    /** The two datapaths. */
+    /** The datapaths. A policy chooses between the first two; a vhost-user device is started on its socket. */
     public enum Kind {
         /** vhost-net: the datapath in the host kernel. */
         KERNEL,
         /** The userspace virtio-net device on Netty's epoll loop. */
-        EMULATED
+        EMULATED,
+        /** A vhost-user back-end in another process (DPDK, OVS-DPDK) over a Unix socket: module {@code vhostuser}. */
+        VHOST_USER
     }
 
     /** What the user asked for. */

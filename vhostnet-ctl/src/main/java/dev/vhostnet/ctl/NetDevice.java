@@ -2,15 +2,20 @@ package dev.vhostnet.ctl;
 
 /**
  * A running virtio-net device, whichever backend moves its packets: the kernel's vhost-net
- * ({@link VhostNetDevice}) or the emulated device in this process. Both take the same
- * {@link NetDeviceConfig}, stop returning each vring's next available index, and start from such
- * indices — so a device can move from one backend to the other under traffic.
+ * ({@link VhostNetDevice}), the emulated device in this process, or a vhost-user back-end in another
+ * process ({@code dev.vhostnet.vhostuser.VhostUserNetDevice}). The first two take the same
+ * {@link NetDeviceConfig}; all stop returning each vring's next available index and start from such
+ * indices — so a device can move from one backend to another under traffic.
  */
 public interface NetDevice extends AutoCloseable {
-    /** Running: moving packets. Stopped: rings detached, bases saved. Closed: resources released. */
+    /**
+     * Running: moving packets. Stopped: rings detached, bases saved. Disconnected (vhost-user): the
+     * back-end went away, bases saved, the device can reconnect. Closed: resources released.
+     */
     enum State {
         RUNNING,
         STOPPED,
+        DISCONNECTED,
         CLOSED
     }
 

@@ -16,8 +16,16 @@ public final class NetDevices {
         return start(config, BackendChoice.choose(policy).kind(), new int[config.queuePairs().size() * 2]);
     }
 
-    /** Starts {@code config} on {@code kind}, each vring from its base in {@code bases} ({@code pair * 2 + vring}). */
+    /**
+     * Starts {@code config} on {@code kind} (the kernel or the emulated device), each vring from its base
+     * in {@code bases} ({@code pair * 2 + vring}).
+     */
     public static NetDevice start(NetDeviceConfig config, BackendChoice.Kind kind, int[] bases) throws IOException {
-        return kind == BackendChoice.Kind.KERNEL ? VhostNetDevice.start(config, bases) : EmulatedNetDevice.start(config, bases);
+        return switch (kind) {
+            case KERNEL -> VhostNetDevice.start(config, bases);
+            case EMULATED -> EmulatedNetDevice.start(config, bases);
+            case VHOST_USER -> throw new IllegalArgumentException("a vhost-user device starts on its back-end's socket, "
+                    + "not from a tap: VhostUserNetDevice.start(VhostUserDialer.of(path).open(...), memory, pairs, features)");
+        };
     }
 }

@@ -33,4 +33,11 @@ class BackendChoiceTest {
             throw new AssertionError("not asked");
         }).kind());
     }
+
+    @Test
+    void aVhostUserDeviceIsNotStartedFromATapConfiguration() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> NetDevices.start(null, Kind.VHOST_USER, new int[2]));
+        assertTrue(e.getMessage().contains("starts on its back-end's socket"), e.getMessage());
+    }
 }

@@ -5,7 +5,9 @@ import static dev.vhostnet.ctl.VirtioUapi.bit;
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSet;
+import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.Features;
+import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioUapi;
 import dev.vhostnet.ctl.VhostStepException;
@@ -39,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * the base {@link #stop} saved or, when the back-end could not be asked (it died), from the used
  * index in guest memory. {@link #reconnectOnHangUp} does that by itself when the back-end hangs up.
  */
-public final class VhostUserNetDevice implements AutoCloseable {
+public final class VhostUserNetDevice implements NetDevice {
     private static final Logger log = LoggerFactory.getLogger(VhostUserNetDevice.class);
 
     /** Net offloads the back-end may grant (both directions): it offers them, the driver asks, both agree. */
@@ -50,14 +52,6 @@ public final class VhostUserNetDevice implements AutoCloseable {
     /** Ring and transport bits this library implements (no dirty log yet: LOG_SHMFD is not implemented). */
     public static final long RING_BITS = Features.SUPPORTED_VHOST_BITS & ~bit(dev.vhostnet.sys.VhostUapi.VHOST_F_LOG_ALL)
             & ~bit(dev.vhostnet.sys.VhostUapi.VHOST_NET_F_VIRTIO_NET_HDR);
-
-    public enum State {
-        RUNNING,
-        STOPPED,
-        /** The back-end is gone; {@link #reconnect} sets the device up again on a new one. */
-        DISCONNECTED,
-        CLOSED
-    }
 
     private final MemoryTable memory;
     private final ImmutableList<QueuePair> queuePairs;
@@ -193,6 +187,7 @@ public final class VhostUserNetDevice implements AutoCloseable {
      * {@code GET_VRING_BASE}, whose answer is saved ({@link VringSetup#detachAll}); returns the bases,
      * {@code pair * 2 + vring}.
      */
+    @Override
     public synchronized int[] stop() throws VhostStepException {
         Preconditions.checkState(state == State.RUNNING, "device is %s, not running", state);
         try {
@@ -204,6 +199,7 @@ public final class VhostUserNetDevice implements AutoCloseable {
     }
 
     /** Sets the rings up again from the bases {@link #stop()} saved. */
+    @Override
     public synchronized void restart() throws SysException, VhostStepException {
         Preconditions.checkState(state == State.STOPPED, "device is %s, not stopped", state);
         attachAll();
@@ -317,6 +313,12 @@ public final class VhostUserNetDevice implements AutoCloseable {
         return connections;
     }
 
+    @Override
+    public BackendChoice.Kind kind() {
+        return BackendChoice.Kind.VHOST_USER;
+    }
+
+    @Override
     public Features.Negotiated features() {
         return features;
     }
@@ -326,6 +328,8 @@ public final class VhostUserNetDevice implements AutoCloseable {
         return frontend;
     }
 
+    /** {@link State#DISCONNECTED} when the back-end is gone: {@link #reconnect} sets the device up again on a new one. */
+    @Override
     public synchronized State state() {
         return state;
     }

@@ -84,6 +84,7 @@ class VhostUserNetBackendTest {
         assertTrue((backend.offeredFeatures() & bit(VhostUserFrontend.F_PROTOCOL_FEATURES)) != 0, "protocol features offered");
         try (Driver driver = new Driver(backend.socket())) {
             assertTrue(backend.awaitRunning(Duration.ofSeconds(10)), "the device runs once the vrings are enabled");
+            assertEquals(dev.vhostnet.ctl.BackendChoice.Kind.VHOST_USER, driver.device.kind(), "a NetDevice like the others");
             net.addGuestNeighbour();
             exchange(net, driver, 0);
             int[] bases = driver.device.stop();
