@@ -6,8 +6,10 @@ import java.io.EOFException;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -17,7 +19,9 @@ import org.newsclub.net.unix.FileDescriptorCast;
  * The back-end's end of one vhost-user socket: reads each request with the fds that came with it,
  * and writes replies. A header that breaks the protocol (not version 1, a reply bit, a payload
  * over {@value VhostUserMessage#MAX_PAYLOAD} bytes) leaves the stream out of step, so it is an
- * error that ends the connection. Owns the socket.
+ * error that ends the connection. A front-end may be silent between requests for as long as it
+ * likes (a running device needs none), but not before its first request nor in the middle of one:
+ * there it has {@code patience}, or the connection ends. Owns the socket.
  */
 final class BackendConnection implements AutoCloseable {
     /** Room for the fds of the largest request (8 memory regions) and a few surplus ones to count. */
@@ -26,9 +30,12 @@ final class BackendConnection implements AutoCloseable {
     private final AFUNIXSocket socket;
     private final DataInputStream in;
     private final OutputStream out;
+    private final int patienceMillis;
+    private boolean greeted;
 
-    BackendConnection(AFUNIXSocket socket) throws IOException {
+    BackendConnection(AFUNIXSocket socket, Duration patience) throws IOException {
         this.socket = socket;
+        this.patienceMillis = (int) Math.min(Integer.MAX_VALUE, Math.max(1, patience.toMillis()));
         socket.setAncillaryReceiveBufferSize(ANCILLARY_BYTES);
         this.in = new DataInputStream(socket.getInputStream());
         this.out = socket.getOutputStream();
@@ -39,10 +46,19 @@ final class BackendConnection implements AutoCloseable {
         byte[] header = new byte[VhostUserMessage.HEADER_SIZE];
         List<Fd> fds = new ArrayList<>();
         try {
-            int first = in.read(header);
+            socket.setSoTimeout(greeted ? 0 : patienceMillis);
+            int first;
+            try {
+                first = in.read(header);
+            } catch (SocketTimeoutException e) {
+                throw new VhostUserException("vhost-user connection", VhostUserException.ETIMEDOUT,
+                        "the front-end sent no request within " + patienceMillis + " ms of connecting");
+            }
             if (first < 0) {
                 return null;
             }
+            greeted = true;
+            socket.setSoTimeout(patienceMillis);
             collectFds(fds);
             in.readFully(header, first, header.length - first);
             collectFds(fds);
@@ -60,6 +76,10 @@ final class BackendConnection implements AutoCloseable {
             in.readFully(payload);
             collectFds(fds);
             return new FrontendRequest(h.request(), h.flags(), payload, fds);
+        } catch (SocketTimeoutException e) {
+            fds.forEach(Fd::close);
+            throw new VhostUserException("vhost-user connection", VhostUserException.ETIMEDOUT,
+                    "the front-end stopped within a request for more than " + patienceMillis + " ms");
         } catch (EOFException e) {
             fds.forEach(Fd::close);
             throw new EOFException("the front-end closed the connection in the middle of a request");

@@ -32,11 +32,13 @@ import org.slf4j.LoggerFactory;
  * packets between the front-end's guest memory and a tap — what DPDK's vhost library and OVS-DPDK
  * do. One queue pair.
  *
- * <p>It listens on the socket and serves one front-end at a time on a thread of its own; when that
- * front-end goes, or breaks the protocol (a malformed request, a wrong size, fds missing or surplus,
- * memory that does not map), its connection is dropped with the reason logged and kept
- * ({@link #drops()}), everything it brought is closed, and the next front-end is accepted — so QEMU
- * can reconnect. The offer: the emulated device's ring features, the net offloads the tap takes, and
+ * <p>It listens on the socket and serves one front-end at a time on a thread of its own; a second
+ * one that connects meanwhile is refused (its connection closed, the reason kept) rather than left
+ * waiting for replies that would not come. When the front-end goes, or breaks the protocol (a
+ * malformed request, a wrong size, fds missing or surplus, memory that does not map, silence before
+ * its first request or in the middle of one), its connection is dropped with the reason logged and
+ * kept ({@link #drops()}), everything it brought is closed, and the next front-end is served — so
+ * QEMU can reconnect. The offer: the emulated device's ring features, the net offloads the tap takes, and
  * {@code VHOST_USER_F_PROTOCOL_FEATURES} with {@code MQ} and {@code REPLY_ACK}.
  */
 public final class VhostUserNetBackend implements AutoCloseable {
@@ -44,24 +46,30 @@ public final class VhostUserNetBackend implements AutoCloseable {
 
     /** How often the accepting thread looks whether the back-end was closed (closing a listener under accept() is racy). */
     private static final int ACCEPT_POLL_MILLIS = 100;
+    /** How long a front-end may take to send its first request, or the rest of one it began. */
+    public static final Duration DEFAULT_PATIENCE = Duration.ofSeconds(10);
 
     private final Path path;
     private final TapDevice tap;
     private final long offer;
     private final AFUNIXServerSocket server;
+    private final Duration patience;
     private final Thread thread;
     private final List<String> drops = new ArrayList<>();
     private AFUNIXSocket current;
+    private int currentNumber;
+    private Thread serving;
     private int connections;
     private boolean running;
     private boolean closed;
 
-    private VhostUserNetBackend(Path path, TapDevice tap, long offer, AFUNIXServerSocket server) {
+    private VhostUserNetBackend(Path path, TapDevice tap, long offer, AFUNIXServerSocket server, Duration patience) {
         this.path = path;
         this.tap = tap;
         this.offer = offer;
         this.server = server;
-        this.thread = new Thread(this::serve, "vhost-user-backend " + path.getFileName());
+        this.patience = patience;
+        this.thread = new Thread(this::accept, "vhost-user-accept " + path.getFileName());
         thread.setDaemon(true);
     }
 
@@ -70,6 +78,12 @@ public final class VhostUserNetBackend implements AutoCloseable {
      * queue, opened with a vnet header. The tap stays the caller's; close the back-end first.
      */
     public static VhostUserNetBackend listen(Path socket, TapDevice tap) throws SysException {
+        return listen(socket, tap, DEFAULT_PATIENCE);
+    }
+
+    /** As {@link #listen(Path, TapDevice)}; a front-end silent for {@code patience} before or within a request is dropped. */
+    public static VhostUserNetBackend listen(Path socket, TapDevice tap, Duration patience) throws SysException {
+        Preconditions.checkArgument(!patience.isNegative() && !patience.isZero(), "patience must be positive: %s", patience);
         Preconditions.checkArgument(tap.queues().size() == 1, "tap %s has %s queues; this back-end serves one queue pair",
                 tap.name(), tap.queues().size());
         Preconditions.checkArgument(tap.config().vnetHeader(),
@@ -87,7 +101,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
             throw new VhostUserException("bind(" + socket + ")", VhostUserException.EIO,
                     e.getMessage() + ": is the directory there and writable?");
         }
-        VhostUserNetBackend backend = new VhostUserNetBackend(socket, tap, offer, server);
+        VhostUserNetBackend backend = new VhostUserNetBackend(socket, tap, offer, server, patience);
         backend.thread.start();
         log.info("vhost-user back-end listening on {} for tap {} (features 0x{})", socket, tap.name(), Long.toHexString(offer));
         return backend;
@@ -114,7 +128,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
         return offer;
     }
 
-    /** Front-ends accepted so far. */
+    /** Front-ends that connected so far, the refused ones included. */
     public synchronized int connections() {
         return connections;
     }
@@ -155,7 +169,8 @@ public final class VhostUserNetBackend implements AutoCloseable {
         return true;
     }
 
-    private void serve() {
+    /** Accepts front-ends until closed: the first one served on a thread of its own, others while it is served refused. */
+    private void accept() {
         while (true) {
             AFUNIXSocket socket;
             try {
@@ -178,17 +193,32 @@ public final class VhostUserNetBackend implements AutoCloseable {
                     closeQuietly(socket);
                     return;
                 }
-                current = socket;
                 connections++;
+                if (current != null) {
+                    refuse(socket, "front-end #" + connections + " refused: #" + currentNumber
+                            + " is being served (one at a time)");
+                    continue;
+                }
+                current = socket;
+                currentNumber = connections;
+                String peer = path + " #" + connections;
+                serving = new Thread(() -> serve(socket, peer), "vhost-user-backend " + path.getFileName() + " #" + connections);
+                serving.setDaemon(true);
+                serving.start();
             }
-            serve(socket);
         }
     }
 
-    private void serve(AFUNIXSocket socket) {
-        String peer = path + " #" + connections();
+    private void refuse(AFUNIXSocket socket, String why) {
+        closeQuietly(socket);
+        log.warn("vhost-user {}: {}", path, why);
+        drops.add(why);
+        notifyAll();
+    }
+
+    private void serve(AFUNIXSocket socket, String peer) {
         String drop = null;
-        try (BackendConnection connection = new BackendConnection(socket);
+        try (BackendConnection connection = new BackendConnection(socket, patience);
                 BackendSession session = new BackendSession(tap, offer, peer)) {
             try {
                 while (true) {
@@ -256,8 +286,15 @@ public final class VhostUserNetBackend implements AutoCloseable {
                 closeQuietly(current);
             }
         }
+        Thread s;
+        synchronized (this) {
+            s = serving;
+        }
         try {
             thread.join(30_000);
+            if (s != null) {
+                s.join(30_000);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -66,9 +66,13 @@ class VhostUserNetBackendTest {
 
     /** Runs {@code scenario} on a fresh back-end and checks that closing it left no descriptor open. */
     private void onBackend(Scenario scenario) throws Exception {
+        onBackend(VhostUserNetBackend.DEFAULT_PATIENCE, scenario);
+    }
+
+    private void onBackend(Duration patience, Scenario scenario) throws Exception {
         try (TapInNamespace net = TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vub")) {
             Set<Integer> before = fdsWith(net);
-            try (VhostUserNetBackend backend = VhostUserNetBackend.listen(dir.resolve("backend.sock"), net.tap)) {
+            try (VhostUserNetBackend backend = VhostUserNetBackend.listen(dir.resolve("backend.sock"), net.tap, patience)) {
                 scenario.run(net, backend);
             }
             assertEquals("", OpenFds.leakedSince(before), "descriptors left open");
@@ -149,6 +153,36 @@ class VhostUserNetBackendTest {
             exchange(net, driver, 0);
         }
         assertEquals(expected.size() + 1, backend.connections(), "every front-end was accepted in turn");
+    }
+
+    @Test
+    void refusesASecondFrontendWhileOneIsServedAndDropsSilentOnes() throws Exception {
+        onBackend(Duration.ofMillis(300), (net, backend) -> {
+            try (Driver driver = new Driver(backend.socket())) {
+                assertTrue(backend.awaitRunning(Duration.ofSeconds(10)));
+                try (AFUNIXSocket second = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(backend.socket()))) {
+                    assertTrue(backend.awaitDrops(1, Duration.ofSeconds(5)), "the second front-end is refused");
+                    assertEquals("front-end #2 refused: #1 is being served (one at a time)", backend.drops().get(0));
+                    second.setSoTimeout(5000);
+                    assertEquals(-1, second.getInputStream().read(), "its connection is closed, not left waiting");
+                }
+                Thread.sleep(600); // longer than the patience: a served front-end may be silent between requests
+                net.addGuestNeighbour();
+                exchange(net, driver, 0);
+                assertTrue(backend.isRunning(), "the first is served on");
+            }
+            try (AFUNIXSocket silent = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(backend.socket()))) {
+                assertTrue(backend.awaitDrops(2, Duration.ofSeconds(5)), "a front-end that says nothing is dropped");
+                assertTrue(backend.drops().get(1).contains("sent no request within 300 ms of connecting"), backend.drops().get(1));
+            }
+            try (AFUNIXSocket stalled = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(backend.socket()))) {
+                byte[] half = java.util.Arrays.copyOf(
+                        VhostUserMessage.request(VhostUserRequest.SET_FEATURES, false, VhostUserMessage.u64(0)), 16);
+                stalled.getOutputStream().write(half);
+                assertTrue(backend.awaitDrops(3, Duration.ofSeconds(5)), "a front-end that stops within a request is dropped");
+                assertTrue(backend.drops().get(2).contains("stopped within a request for more than 300 ms"), backend.drops().get(2));
+            }
+        });
     }
 
     @Test
