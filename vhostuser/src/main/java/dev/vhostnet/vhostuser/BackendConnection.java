@@ -63,7 +63,7 @@ final class BackendConnection implements AutoCloseable {
             in.readFully(header, first, header.length - first);
             collectFds(fds);
             VhostUserMessage.Header h = VhostUserMessage.decodeHeader(header);
-            String name = name(h.request());
+            String name = FrontendRequest.nameOf(h.request());
             if (h.version() != VhostUserMessage.VERSION || h.isReply()) {
                 throw new VhostUserException(name, VhostUserException.EPROTO,
                         String.format("flags 0x%x: a request has version 1 and no REPLY bit", h.flags()));
@@ -87,11 +87,6 @@ final class BackendConnection implements AutoCloseable {
             fds.forEach(Fd::close);
             throw e;
         }
-    }
-
-    private static String name(int id) {
-        VhostUserRequest type = VhostUserRequest.of(id);
-        return type != null ? type.specName() : "vhost-user request " + id;
     }
 
     private void collectFds(List<Fd> into) throws IOException {

@@ -47,7 +47,12 @@ final class FrontendRequest implements AutoCloseable {
 
     /** The spec's name, or the bare id for an unknown request. */
     String name() {
-        VhostUserRequest type = type();
+        return nameOf(id);
+    }
+
+    /** The spec's name of request {@code id}, or the bare id for one this back-end does not know. */
+    static String nameOf(int id) {
+        VhostUserRequest type = VhostUserRequest.of(id);
         return type != null ? type.specName() : "vhost-user request " + id;
     }
 
