@@ -33,8 +33,9 @@ import org.slf4j.LoggerFactory;
  * do. One queue pair.
  *
  * <p>It listens on the socket and serves one front-end at a time on a thread of its own; a second
- * one that connects meanwhile is refused (its connection closed, the reason kept) rather than left
- * waiting for replies that would not come. When the front-end goes, or breaks the protocol (a
+ * one that connects meanwhile waits up to the patience for the first to end (a front-end that
+ * reconnects at once may come before its old connection is torn down), then is refused (its
+ * connection closed, the reason kept) rather than left waiting for replies that would not come. When the front-end goes, or breaks the protocol (a
  * malformed request, a wrong size, fds missing or surplus, memory that does not map, silence before
  * its first request or in the middle of one), its connection is dropped with the reason logged and
  * kept ({@link #drops()}), everything it brought is closed, and the next front-end is served — so
@@ -194,6 +195,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
                     return;
                 }
                 connections++;
+                awaitEnded();
                 if (current != null) {
                     refuse(socket, "front-end #" + connections + " refused: #" + currentNumber
                             + " is being served (one at a time)");
@@ -206,6 +208,21 @@ public final class VhostUserNetBackend implements AutoCloseable {
                 serving.setDaemon(true);
                 serving.start();
             }
+        }
+    }
+
+    /**
+     * Waits, up to the patience, for the front-end being served to end: one that reconnects at once
+     * may come before its old connection has been torn down (its device stopped).
+     */
+    private void awaitEnded() {
+        long deadline = System.nanoTime() + patience.toNanos();
+        try {
+            while (current != null && System.nanoTime() < deadline) {
+                wait(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
