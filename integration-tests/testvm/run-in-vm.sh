@@ -11,7 +11,8 @@
 # means the VM did not boot or the command did not run: then this script exits with 125.
 # The VM is killed after SECONDS (default: $VHOSTNET_TESTVM_TIMEOUT, else 1200).
 # With --vhost-user, the VM also gets a virtio-net NIC whose datapath is the vhost-user back-end
-# listening on SOCKET (QEMU connects as client), its RAM a shared memfd the back-end can map. The
+# listening on SOCKET (QEMU connects as client, and again a second after the back-end goes away:
+# reconnect=1), its RAM a shared memfd the back-end can map. The
 # NIC has no MSI-X (vectors=0, INTx): Debian 12's QEMU 7.2 under TCG segfaults (a NULL read at 0x28)
 # when the guest's virtio_net driver starts a vhost-user NIC that has MSI-X, before it sends
 # SET_FEATURES; with INTx it runs.
@@ -63,7 +64,7 @@ nic=()
 if [[ -n $vhost_user ]]; then
     [[ -S $vhost_user ]] || { log "error: no vhost-user back-end listening on $vhost_user"; exit 2; }
     memory=(-m 1024 -object memory-backend-memfd,id=ram,size=1024M,share=on -machine memory-backend=ram)
-    nic=(-chardev "socket,id=vhost-user,path=${vhost_user//,/,,}"
+    nic=(-chardev "socket,id=vhost-user,path=${vhost_user//,/,,},reconnect=1"
         -netdev vhost-user,id=net0,chardev=vhost-user
         -device virtio-net-pci,netdev=net0,mac=52:54:00:77:00:02,vectors=0)
 fi

@@ -1,6 +1,7 @@
 package dev.vhostnet.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -16,9 +17,14 @@ import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.BitSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -30,26 +36,37 @@ import org.junit.jupiter.api.Test;
  * process's {@link VhostUserNetBackend}, whose tap sits in a network namespace. In the guest, the
  * interface gets {@value #GUEST_CIDR}, pings the namespace, and sends {@value #DATAGRAMS} datagrams
  * of {@value EchoTraffic#SIZE} bytes that a peer in the namespace checks and echoes; the guest checks
- * every echo. Needs root and QEMU ({@code qemu-system-x86}); no vhost-net, no KVM.
+ * every echo. Then the back-end is closed under the running guest and a new one listens on the same
+ * socket: QEMU reconnects ({@code reconnect=1}) and sets the device up again from the rings' used
+ * indexes, and the guest sends as many datagrams more. Needs root and QEMU ({@code qemu-system-x86});
+ * no vhost-net, no KVM.
  */
 class VhostUserGuestTest {
     static final String GUEST_CIDR = TapInNamespace.GUEST_IP + "/24";
     static final int DATAGRAMS = 4000;
     static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+    static final Duration GUEST_STEP = Duration.ofMinutes(5);
 
     @Test
-    void aLinuxGuestOnQemuExchangesTrafficWithANamespaceThroughTheBackend() throws Exception {
+    void aLinuxGuestOnQemuExchangesTrafficWithANamespaceThroughTheBackendAndAcrossItsRestart() throws Exception {
         assumeTrue(Files.isExecutable(QEMU), "no " + QEMU + ": apt-get install qemu-system-x86 (./test.sh does)");
         TestVm vm = TestVm.forThisModule("testvm-vhost-user");
-        Files.createDirectories(vm.resultsDir());
-        Path socket = vm.resultsDir().resolve("backend.sock");
-        Path guestResults = vm.resultsDir().resolve("guest-echo.txt");
-        Path pingLog = vm.resultsDir().resolve("ping.txt");
-        Files.deleteIfExists(socket);
-        Files.deleteIfExists(guestResults);
+        Path dir = vm.resultsDir();
+        Files.createDirectories(dir);
+        Path socket = dir.resolve("backend.sock");
+        Path before = dir.resolve("guest-echo-1.txt");
+        Path after = dir.resolve("guest-echo-2.txt");
+        Path restarted = dir.resolve("backend-restarted");
+        Path pingLog = dir.resolve("ping.txt");
+        for (Path p : List.of(socket, before, after, restarted, pingLog)) {
+            Files.deleteIfExists(p);
+        }
+        ExecutorService guestRunner = Executors.newSingleThreadExecutor();
         try (TapInNamespace net = TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vug");
-                VhostUserNetBackend backend = VhostUserNetBackend.listen(socket, net.tap);
                 EchoPeer peer = new EchoPeer(net.socket())) {
+            VhostUserNetBackend first = VhostUserNetBackend.listen(socket, net.tap);
+            String echo = Path.of(System.getProperty("java.home"), "bin", "java") + " -cp " + TestVm.testClassPath() + " "
+                    + GuestEchoClient.class.getName() + " " + TapInNamespace.HOST_IP + " " + peer.port() + " ";
             String guestJob = String.join("; ",
                     "set -e",
                     "dev=$(ls /sys/class/net | grep -v '^lo$' | head -1)",
@@ -57,38 +74,69 @@ class VhostUserGuestTest {
                     "ip addr add " + GUEST_CIDR + " dev $dev",
                     "ip link set $dev up",
                     "busybox ping -c 5 -W 5 " + TapInNamespace.HOST_IP + " >" + pingLog + " 2>&1",
-                    "exec " + Path.of(System.getProperty("java.home"), "bin", "java") + " -cp " + TestVm.testClassPath()
-                            + " " + GuestEchoClient.class.getName() + " " + TapInNamespace.HOST_IP + " " + peer.port()
-                            + " " + DATAGRAMS + " " + guestResults);
-            int exit = vm.run(List.of("--vhost-user", socket.toString()), List.of("bash", "-c", guestJob));
-            String ping = Files.exists(pingLog) ? Files.readString(pingLog) : "(no ping output)";
-            System.out.println("guest ping:\n" + ping);
-            if (exit != 0) {
-                throw vm.failure("the guest's job exited with " + exit + "; ping: " + ping);
+                    echo + "0 " + DATAGRAMS + " " + before,
+                    "for i in $(seq 3000); do [ -e " + restarted + " ] && break; sleep 0.1; done",
+                    "[ -e " + restarted + " ]",
+                    "exec " + echo + DATAGRAMS + " " + DATAGRAMS + " " + after);
+            Future<Integer> guest = guestRunner.submit(
+                    () -> vm.run(List.of("--vhost-user", socket.toString()), List.of("bash", "-c", guestJob)));
+            try {
+                awaitFile(before, guest, vm);
+            } finally {
+                first.close();
             }
-            assertTrue(ping.contains("5 packets transmitted, 5 packets received"), ping);
-
-            String result = Files.readString(guestResults).trim();
-            System.out.println("guest: " + result + "; namespace peer: " + peer);
-            Matcher m = Pattern.compile("datagrams (\\d+) bytes (\\d+) resent (\\d+) sha256 (\\w+) millis (\\d+)").matcher(result);
-            assertTrue(m.matches(), result);
-            assertEquals(DATAGRAMS, Integer.parseInt(m.group(1)), "datagrams the guest got back byte-exact");
-            assertEquals(sha256OfAll(), m.group(4), "SHA-256 of what the guest sent: the datagrams 0..N-1 themselves");
-            assertEquals(DATAGRAMS, peer.distinct(), "distinct datagrams the namespace got byte-exact");
-            assertEquals(0, peer.corrupt.get(), "datagrams that reached the namespace altered");
-            assertEquals(1, backend.connections(), "QEMU connected once");
-            assertEquals(List.of(), backend.drops(), "connections dropped");
+            assertEquals(1, first.connections(), "QEMU connected once to the first back-end");
+            assertEquals(List.of(), first.drops(), "connections the first back-end dropped");
+            assertFalse(Files.exists(socket), "the first back-end removed its socket");
+            try (VhostUserNetBackend second = VhostUserNetBackend.listen(socket, net.tap)) {
+                assertTrue(second.awaitRunning(Duration.ofSeconds(60)),
+                        "QEMU reconnected to the new back-end and its device runs again");
+                Files.writeString(restarted, "");
+                int exit = guest.get(GUEST_STEP.toSeconds(), TimeUnit.SECONDS);
+                String ping = Files.exists(pingLog) ? Files.readString(pingLog) : "(no ping output)";
+                System.out.println("guest ping:\n" + ping);
+                if (exit != 0) {
+                    throw vm.failure("the guest's job exited with " + exit + "; ping: " + ping);
+                }
+                assertTrue(ping.contains("5 packets transmitted, 5 packets received"), ping);
+                assertRound(before, 0);
+                assertRound(after, DATAGRAMS);
+                System.out.println("namespace peer: " + peer);
+                assertEquals(2 * DATAGRAMS, peer.distinct(), "distinct datagrams the namespace got byte-exact, both rounds");
+                assertEquals(0, peer.corrupt.get(), "datagrams that reached the namespace altered");
+                assertEquals(1, second.connections(), "QEMU reconnected once");
+                assertEquals(List.of(), second.drops(), "connections the second back-end dropped");
+            }
+        } finally {
+            guestRunner.shutdownNow();
         }
     }
 
-    private static String sha256OfAll() throws Exception {
+    /** Waits for the guest to write {@code file}, failing at once if the guest's job ends first. */
+    private static void awaitFile(Path file, Future<Integer> guest, TestVm vm) throws Exception {
+        long deadline = System.nanoTime() + GUEST_STEP.toNanos();
+        while (!Files.exists(file)) {
+            if (guest.isDone()) {
+                throw vm.failure("the guest's job ended (exit " + guest.get() + ") before it wrote " + file.getFileName());
+            }
+            assertTrue(System.nanoTime() < deadline, () -> "no " + file.getFileName() + " from the guest within " + GUEST_STEP);
+            Thread.sleep(100);
+        }
+    }
+
+    /** The guest's report of datagrams {@code first}.. : all echoed byte-exact, and what it sent was those datagrams. */
+    private static void assertRound(Path results, int first) throws Exception {
+        String result = Files.readString(results).trim();
+        System.out.println("guest, datagrams from " + first + ": " + result);
+        Matcher m = Pattern.compile("datagrams (\\d+) bytes (\\d+) resent (\\d+) sha256 (\\w+) millis (\\d+)").matcher(result);
+        assertTrue(m.matches(), result);
+        assertEquals(DATAGRAMS, Integer.parseInt(m.group(1)), "datagrams the guest got back byte-exact");
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
-        for (int i = 0; i < DATAGRAMS; i++) {
+        for (int i = first; i < first + DATAGRAMS; i++) {
             sha.update(EchoTraffic.datagram(i));
         }
-        return HexFormat.of().formatHex(sha.digest());
+        assertEquals(HexFormat.of().formatHex(sha.digest()), m.group(4), "SHA-256 of what the guest sent");
     }
-
     /** The namespace's end: checks each datagram against {@link EchoTraffic} and echoes it. */
     private static final class EchoPeer implements AutoCloseable {
         final DatagramSocket socket;

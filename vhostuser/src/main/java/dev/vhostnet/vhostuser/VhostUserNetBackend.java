@@ -241,7 +241,8 @@ public final class VhostUserNetBackend implements AutoCloseable {
                 while (true) {
                     FrontendRequest request = connection.read();
                     if (request == null) {
-                        log.info("vhost-user {}: the front-end closed the connection", peer);
+                        log.info("vhost-user {}: {}", peer, isClosed() ? "the back-end is closing"
+                                : "the front-end closed the connection");
                         break;
                     }
                     try (request) {

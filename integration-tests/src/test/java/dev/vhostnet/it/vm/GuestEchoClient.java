@@ -11,12 +11,12 @@ import java.security.MessageDigest;
 import java.util.HexFormat;
 
 /**
- * Runs in a guest: sends {@link EchoTraffic} datagrams 0..N-1 to a host peer that echoes each, one
+ * Runs in a guest: sends {@link EchoTraffic} datagrams FIRST..FIRST+N-1 to a host peer that echoes each, one
  * at a time, and checks every echo byte for byte; a datagram whose echo does not come in time is
  * sent again (UDP may drop). Writes {@code datagrams N bytes B resent R sha256 H millis T} to the
  * results file and exits 0, or exits 1 with the reason.
  *
- * <p>Arguments: host address, port, datagram count, results file.
+ * <p>Arguments: host address, port, first datagram number, datagram count, results file.
  */
 public final class GuestEchoClient {
     private static final int TIMEOUT_MILLIS = 500;
@@ -25,18 +25,19 @@ public final class GuestEchoClient {
     private GuestEchoClient() {}
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 4) {
-            System.err.println("usage: GuestEchoClient HOST PORT COUNT RESULTS_FILE");
+        if (args.length != 5) {
+            System.err.println("usage: GuestEchoClient HOST PORT FIRST COUNT RESULTS_FILE");
             System.exit(2);
         }
         InetSocketAddress peer = new InetSocketAddress(args[0], Integer.parseInt(args[1]));
-        int count = Integer.parseInt(args[2]);
-        Path results = Path.of(args[3]);
+        int first = Integer.parseInt(args[2]);
+        int count = Integer.parseInt(args[3]);
+        Path results = Path.of(args[4]);
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
         long started = System.nanoTime();
         int resent = 0;
         try (DatagramSocket socket = new DatagramSocket()) {
-            resent = exchangeAll(socket, peer, count, sha);
+            resent = exchangeAll(socket, peer, first, count, sha);
         } catch (IOException e) {
             fail(results, e.getMessage());
         }
@@ -47,13 +48,13 @@ public final class GuestEchoClient {
         System.out.println("GuestEchoClient: " + line);
     }
 
-    /** Sends datagrams 0..count-1, each until its echo is back; returns how many were sent again. */
-    private static int exchangeAll(DatagramSocket socket, InetSocketAddress peer, int count, MessageDigest sha)
+    /** Sends datagrams first..first+count-1, each until its echo is back; returns how many were sent again. */
+    private static int exchangeAll(DatagramSocket socket, InetSocketAddress peer, int first, int count, MessageDigest sha)
             throws IOException {
         int resent = 0;
         socket.setSoTimeout(TIMEOUT_MILLIS);
         byte[] in = new byte[EchoTraffic.SIZE + 1];
-        for (int seq = 0; seq < count; seq++) {
+        for (int seq = first; seq < first + count; seq++) {
             byte[] out = EchoTraffic.datagram(seq);
             int tries = 0;
             while (!exchange(socket, peer, out, in, seq)) {

@@ -139,15 +139,27 @@ public final class TestVm {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .start();
         // run-in-vm.sh kills the VM at the timeout; the margin covers building the image.
-        if (!run.waitFor(timeoutSeconds + 300, TimeUnit.SECONDS)) {
-            run.descendants().forEach(ProcessHandle::destroyForcibly);
-            run.destroyForcibly();
+        boolean ended;
+        try {
+            ended = run.waitFor(timeoutSeconds + 300, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            kill(run);
+            throw e;
+        }
+        if (!ended) {
+            kill(run);
             throw failure("the test VM run did not end");
         }
         if (!Files.exists(exitCodeFile)) {
             throw failure("the test VM did not boot or did not run the command");
         }
         return Integer.parseInt(Files.readString(exitCodeFile).trim());
+    }
+
+    /** Kills run-in-vm.sh and what it started (QEMU). */
+    private static void kill(Process run) {
+        run.descendants().forEach(ProcessHandle::destroyForcibly);
+        run.destroyForcibly();
     }
 
     /** An error that points to the logs and quotes their last lines, for builds whose files are lost. */
