@@ -76,6 +76,8 @@ abstract class Rig implements AutoCloseable {
 
     /** One repetition: {@code limit} packets in all (0: until {@code nanos} pass), at most {@code nanos}. */
     Rep run(Direction direction, int size, long limit, long nanos, int window) throws Exception {
+        // RX: the receive loops start, and take what an earlier repetition left in the rings, before the clock does.
+        RxLoops rx = direction == Direction.RX ? new RxLoops(size) : null;
         List<Path> dev = deviceThreads();
         List<Path> outside = outsideThreads();
         long dev0 = ThreadCpu.nanos(dev);
@@ -121,32 +123,14 @@ abstract class Rig implements AutoCloseable {
                 packets = last[0];
             }
             case RX -> {
-                AtomicLong[] received = new AtomicLong[pairs];
-                boolean[] stop = {false};
-                List<FutureTask<Loops.Result>> tasks = new ArrayList<>();
-                for (int p = 0; p < pairs; p++) {
-                    int pair = p;
-                    received[p] = new AtomicLong();
-                    tasks.add(start("bench-rx-" + p, () -> Loops.rx(port(pair), size, received[pair], () -> stopped(stop))));
-                }
-                java.util.function.LongSupplier total = () -> {
-                    long t = 0;
-                    for (AtomicLong r : received) {
-                        t += r.get();
-                    }
-                    return t;
-                };
-                peer.source().start(size, limit, window, total);
+                peer.source().start(size, limit, window, rx::received);
                 while (System.nanoTime() < deadline && (limit == 0 || peer.source().sent() < limit)) {
                     Thread.sleep(1);
                 }
                 sent = peer.source().stop();
-                end = drain(total, sent);
-                synchronized (stop) {
-                    stop[0] = true;
-                }
-                List<Loops.Result> results = join(tasks);
-                packets = total.getAsLong();
+                end = drain(rx::received, sent);
+                List<Loops.Result> results = rx.stop();
+                packets = rx.received();
                 driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
                 driverAlloc = results.stream().mapToLong(Loops.Result::allocBytes).sum();
             }
@@ -183,10 +167,59 @@ abstract class Rig implements AutoCloseable {
                 allocated(devIds) - alloc0, driverAlloc);
     }
 
-    private static boolean stopped(boolean[] stop) {
-        synchronized (stop) {
-            return stop[0];
+    /**
+     * The RX receive loops of one repetition, one per pair. Frames an earlier repetition left behind
+     * (sent, not yet taken when it stopped: under TCG a loop can stall longer than {@link #drain}
+     * waits) arrive first; the loops take them until nothing arrives for 200 ms, and they do not count.
+     */
+    private final class RxLoops {
+        private final AtomicLong[] received = new AtomicLong[pairs];
+        private final List<FutureTask<Loops.Result>> tasks = new ArrayList<>();
+        private volatile boolean stop;
+        private final long stale;
+
+        RxLoops(int size) throws InterruptedException {
+            for (int p = 0; p < pairs; p++) {
+                int pair = p;
+                received[p] = new AtomicLong();
+                tasks.add(start("bench-rx-" + p, () -> Loops.rx(port(pair), size, received[pair], () -> stop)));
+            }
+            stale = settle(this::all);
         }
+
+        private long all() {
+            long t = 0;
+            for (AtomicLong r : received) {
+                t += r.get();
+            }
+            return t;
+        }
+
+        /** Frames of this repetition received so far. */
+        long received() {
+            return all() - stale;
+        }
+
+        List<Loops.Result> stop() throws Exception {
+            stop = true;
+            return join(tasks);
+        }
+    }
+
+    /** Waits until {@code count} has not moved for 200 ms (at most 5 s); returns it then. */
+    static long settle(java.util.function.LongSupplier count) throws InterruptedException {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        long last = count.getAsLong();
+        long movedAt = System.nanoTime();
+        while (System.nanoTime() - movedAt < 200_000_000L && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+            long now = count.getAsLong();
+            if (now != last) {
+                last = now;
+                movedAt = System.nanoTime();
+            }
+        }
+        return last;
     }
 
     /** Waits until {@code count} reaches {@code target} or stops moving for 300 ms; returns when it last moved. */
