@@ -130,7 +130,9 @@ abstract class Rig implements AutoCloseable {
                 sent = peer.source().stop();
                 end = drain(rx::received, sent);
                 List<Loops.Result> results = rx.stop();
-                packets = rx.received();
+                // More than were sent: an earlier repetition's frames came after its drain and this
+                // one's settling (TCG stalls); they are not this repetition's.
+                packets = Math.min(rx.received(), sent);
                 driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
                 driverAlloc = results.stream().mapToLong(Loops.Result::allocBytes).sum();
             }

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The CI bench: the quick configuration ({@link BenchConfig#quick()}: the backends this host has
  * and the raw ceilings, TX/RX/RR at 64 and 1500 bytes, one pair, a fixed packet count per
- * repetition), its Markdown table printed, the report written to {@code target/bench}. Fails only
+ * repetition), its Markdown table printed, the report written to {@code target/bench} (in the test VM {@code target/testvm/bench}, kept on the host). Fails only
  * if a cell moves no packets or loses some, or two backends disagree on bytes delivered — never
  * on speed. Tagged, so the test VM runs it with both backends; the host runs it with the emulated one.
  */
@@ -34,7 +34,9 @@ class BenchSmokeTest {
     void everyBackendHereMovesPacketsInEveryCellWithoutLoss() throws Exception {
         List<BackendChoice.Kind> backends = Files.exists(VhostNet.DEVICE)
                 ? List.of(BackendChoice.Kind.KERNEL, BackendChoice.Kind.EMULATED) : List.of(BackendChoice.Kind.EMULATED);
-        BenchConfig config = BenchConfig.quick().backends(backends).outputDir(Path.of("target/testvm/bench")).build();
+        // In the test VM, target/testvm is the share the host keeps; the host's own run writes beside it.
+        Path out = Path.of(Files.exists(VhostNet.DEVICE) ? "target/testvm/bench" : "target/bench");
+        BenchConfig config = BenchConfig.quick().backends(backends).outputDir(out).build();
         BenchReport report = new BenchRunner(config, Progress.to(System.out, false)).run();
         ReportWriter.write(report, config.outputDir());
         System.out.println(ReportWriter.markdown(report));
