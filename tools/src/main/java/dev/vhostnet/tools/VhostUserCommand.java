@@ -27,7 +27,7 @@ public final class VhostUserCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--socket", required = true, paramLabel = "PATH", description = "The Unix socket to listen on (must not exist).")
+    @Option(names = "--socket", required = true, paramLabel = "PATH", description = "The Unix socket to listen on (a stale socket there, left by a back-end that died, is replaced).")
     private Path socket;
 
     @Option(names = "--tap", required = true, paramLabel = "NAME",

@@ -7,8 +7,6 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.SocketTimeoutException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -101,9 +99,7 @@ final class BackendConnection implements AutoCloseable {
 
     /** Sends the reply to request {@code id}: header with the REPLY bit, then {@code payload}. */
     void reply(int id, byte[] payload) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(VhostUserMessage.HEADER_SIZE + payload.length).order(ByteOrder.nativeOrder());
-        b.putInt(id).putInt(VhostUserMessage.VERSION | VhostUserMessage.FLAG_REPLY).putInt(payload.length).put(payload);
-        out.write(b.array());
+        out.write(VhostUserMessage.reply(id, payload));
         out.flush();
     }
 

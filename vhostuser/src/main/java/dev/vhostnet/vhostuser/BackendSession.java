@@ -1,5 +1,6 @@
 package dev.vhostnet.vhostuser;
 
+import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.Virtqueue;
@@ -264,7 +265,7 @@ final class BackendSession implements AutoCloseable {
             throw r.violation("the device cannot start on these vrings: " + e.getMessage());
         }
         log.info("vhost-user {}: device running (features {}, bases {}/{})", peer,
-                dev.vhostnet.ctl.Features.names(device.features().virtio()), vrings[0].base, vrings[1].base);
+                Features.names(device.features().virtio()), vrings[0].base, vrings[1].base);
     }
 
     private Virtqueue virtqueue(BackendVring v) {

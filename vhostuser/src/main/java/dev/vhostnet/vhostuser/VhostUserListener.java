@@ -4,14 +4,11 @@ import com.google.common.base.Preconditions;
 import dev.vhostnet.sys.SysException;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
  * Server mode (QEMU's {@code -chardev socket,server=on}): this process listens on a Unix socket and
@@ -22,8 +19,6 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 public final class VhostUserListener implements VhostUserEndpoint, AutoCloseable {
     /** How often a waiting {@link #open} looks at its {@code cancelled}. */
     static final int ACCEPT_SLICE_MILLIS = 200;
-    private static final int S_IFMT = 0170000;
-    private static final int S_IFSOCK = 0140000;
 
     private final Path path;
     private final Duration replyTimeout;
@@ -43,24 +38,7 @@ public final class VhostUserListener implements VhostUserEndpoint, AutoCloseable
     /** Listens on {@code path}; a reply not there within {@code replyTimeout} fails its request. Refuses a path that is not a socket. */
     public static VhostUserListener bind(Path path, Duration replyTimeout) throws SysException {
         Preconditions.checkNotNull(replyTimeout, "replyTimeout");
-        String call = "bind(" + path + ")";
-        AFUNIXServerSocket server = null;
-        try {
-            if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)
-                    && ((int) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS) & S_IFMT) != S_IFSOCK) {
-                throw new VhostUserException(call, dev.vhostnet.sys.Errno.EEXIST.number(), "the path exists and is not a socket: remove it or listen elsewhere");
-            }
-            server = AFUNIXServerSocket.newInstance();
-            server.setDeleteOnClose(true);
-            server.bind(AFUNIXSocketAddress.of(path));
-            return new VhostUserListener(path, replyTimeout, server);
-        } catch (IOException e) {
-            closeQuietly(server);
-            if (e instanceof VhostUserException v) {
-                throw v;
-            }
-            throw new VhostUserException(call, VhostUserException.EIO, e.getMessage() + ": is the directory there and writable?");
-        }
+        return new VhostUserListener(path, replyTimeout, ListeningSocket.bind(path, ACCEPT_SLICE_MILLIS));
     }
 
     @Override

@@ -69,6 +69,13 @@ public final class VhostUserMessage {
         return b.array();
     }
 
+    /** Header (REPLY bit set) and payload of a back-end's reply to request {@code id}. */
+    public static byte[] reply(int id, byte[] payload) {
+        Preconditions.checkArgument(payload.length <= MAX_PAYLOAD, "payload of %s bytes", payload.length);
+        return buffer(HEADER_SIZE + payload.length).putInt(id).putInt(VERSION | FLAG_REPLY).putInt(payload.length)
+                .put(payload).array();
+    }
+
     public static Header decodeHeader(byte[] header) {
         Preconditions.checkArgument(header.length == HEADER_SIZE, "a header is %s bytes, not %s", HEADER_SIZE, header.length);
         ByteBuffer b = ByteBuffer.wrap(header).order(ByteOrder.nativeOrder());

@@ -12,7 +12,6 @@ import dev.vhostnet.tap.TapDevice;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,7 +21,6 @@ import java.util.Map;
 import java.util.Set;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -75,7 +73,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
     }
 
     /**
-     * Listens on {@code socket} (which must not exist yet) and serves front-ends on {@code tap}: one
+     * Listens on {@code socket} (a stale socket file there is replaced, anything else refused) and serves front-ends on {@code tap}: one
      * queue, opened with a vnet header. The tap stays the caller's; close the back-end first.
      */
     public static VhostUserNetBackend listen(Path socket, TapDevice tap) throws SysException {
@@ -90,18 +88,8 @@ public final class VhostUserNetBackend implements AutoCloseable {
         Preconditions.checkArgument(tap.config().vnetHeader(),
                 "tap %s has no vnet header; open it with vnetHeader(12): the guest's virtio-net header goes to the tap",
                 tap.name());
-        Preconditions.checkArgument(!Files.exists(socket),
-                "%s already exists: remove it (a back-end that died leaves its socket) or choose another path", socket);
         long offer = offer(tap.setOffloads(EnumSet.copyOf(Features.GUEST_OFFLOADS.values())));
-        AFUNIXServerSocket server;
-        try {
-            server = AFUNIXServerSocket.newInstance();
-            server.bind(AFUNIXSocketAddress.of(socket));
-            server.setSoTimeout(ACCEPT_POLL_MILLIS);
-        } catch (IOException e) {
-            throw new VhostUserException("bind(" + socket + ")", VhostUserException.EIO,
-                    e.getMessage() + ": is the directory there and writable?");
-        }
+        AFUNIXServerSocket server = ListeningSocket.bind(socket, ACCEPT_POLL_MILLIS);
         VhostUserNetBackend backend = new VhostUserNetBackend(socket, tap, offer, server, patience);
         backend.thread.start();
         log.info("vhost-user back-end listening on {} for tap {} (features 0x{})", socket, tap.name(), Long.toHexString(offer));
@@ -317,11 +305,6 @@ public final class VhostUserNetBackend implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         closeQuietly(server);
-        try {
-            Files.deleteIfExists(path);
-        } catch (IOException e) {
-            log.warn("cannot remove {}: {}", path, e.getMessage());
-        }
     }
 
     private static void closeQuietly(AutoCloseable c) {

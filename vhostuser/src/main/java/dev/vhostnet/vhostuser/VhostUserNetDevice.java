@@ -238,19 +238,14 @@ public final class VhostUserNetDevice implements NetDevice {
     /** Saves the bases to resume from, closes the connection, and marks the device disconnected. */
     private void disconnect() {
         if (state == State.RUNNING) {
+            if (frontend.hasHungUp()) {
+                // Nothing to ask: each GET_VRING_BASE then fails at once, and VringSetup.detach takes the used index.
+                frontend.close();
+            }
             try {
-                if (frontend.hasHungUp()) {
-                    throw new VhostUserException("GET_VRING_BASE to " + frontend.peer(), VhostUserException.EIO,
-                            "the back-end is gone");
-                }
                 stop();
-            } catch (SysException | VhostStepException | RuntimeException e) {
-                for (int p = 0; p < queuePairs.size(); p++) {
-                    for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
-                        bases[p * 2 + v] = queuePairs.get(p).vring(v).layout().usedIndex(memory);
-                    }
-                }
-                log.warn("{}; resuming every vring from its used index: {}", e.getMessage(), Arrays.toString(bases));
+            } catch (VhostStepException e) {
+                log.warn("stopping the rings of the lost back-end: {}; resuming from {}", e.getMessage(), Arrays.toString(bases));
             }
         }
         if (state != State.DISCONNECTED) {

@@ -169,9 +169,7 @@ final class FakeBackend implements AutoCloseable {
 
     /** A well-formed reply to {@code request}. */
     static byte[] reply(int request, byte[] payload) {
-        return ByteBuffer.allocate(VhostUserMessage.HEADER_SIZE + payload.length).order(ByteOrder.nativeOrder())
-                .putInt(request).putInt(VhostUserMessage.VERSION | VhostUserMessage.FLAG_REPLY).putInt(payload.length)
-                .put(payload).array();
+        return VhostUserMessage.reply(request, payload);
     }
 
     /** A reply with any header. */
