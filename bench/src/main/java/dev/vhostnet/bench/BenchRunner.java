@@ -1,7 +1,7 @@
 package dev.vhostnet.bench;
 
 import dev.vhostnet.ctl.BackendChoice;
-import dev.vhostnet.ctl.VhostNet;
+import dev.vhostnet.ctl.kernel.VhostNet;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;

@@ -1,18 +1,18 @@
 package dev.vhostnet.bench;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
-import dev.vhostnet.ctl.driver.DriverMemory;
-import dev.vhostnet.ctl.driver.RxFrame;
-import dev.vhostnet.ctl.driver.VirtioNetDriver;
-import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import dev.vhostnet.driver.DriverMemory;
+import dev.vhostnet.driver.RxFrame;
+import dev.vhostnet.driver.VirtioNetDriver;
+import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;

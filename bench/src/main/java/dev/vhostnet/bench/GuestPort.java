@@ -1,6 +1,6 @@
 package dev.vhostnet.bench;
 
-import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import dev.vhostnet.driver.VirtioNetHeader;
 
 /**
  * The guest end of one queue pair as the workloads see it: the project's virtio-net driver over a

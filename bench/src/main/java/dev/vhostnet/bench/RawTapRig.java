@@ -1,6 +1,6 @@
 package dev.vhostnet.bench;
 
-import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.tap.TapEndpoint;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;

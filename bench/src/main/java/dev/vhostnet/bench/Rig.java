@@ -1,7 +1,7 @@
 package dev.vhostnet.bench;
 
-import dev.vhostnet.ctl.VirtioUapi;
-import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.driver.VirtioNetHeader;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,6 @@
 package dev.vhostnet.bench;
 
-import dev.vhostnet.tap.EthernetFrames;
+import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.tap.MacAddress;
 import java.nio.ByteBuffer;
 

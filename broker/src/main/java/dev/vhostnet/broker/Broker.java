@@ -3,7 +3,7 @@ package dev.vhostnet.broker;
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSet;
-import dev.vhostnet.ctl.VhostNet;
+import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.sys.Netlink;
 import dev.vhostnet.sys.Errno;
 import dev.vhostnet.sys.SysException;

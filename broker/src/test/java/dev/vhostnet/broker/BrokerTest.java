@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.vhostnet.ctl.VhostNet;
+import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.OpenFds;
 import dev.vhostnet.tap.Command;

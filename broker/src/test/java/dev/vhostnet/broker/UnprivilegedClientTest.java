@@ -6,11 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.sys.Capabilities;
-import dev.vhostnet.tap.EthernetFrames;
+import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.tap.MacAddress;
 import dev.vhostnet.tap.NetInterface;
-import dev.vhostnet.tap.NetNamespace;
-import dev.vhostnet.tap.TapInNamespace;
+import dev.vhostnet.testkit.NetNamespace;
+import dev.vhostnet.testkit.TapInNamespace;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.BackendChoice.Kind;
-import dev.vhostnet.tap.EthernetFrames;
-import dev.vhostnet.tap.TapInNamespace;
+import dev.vhostnet.testkit.EthernetFrames;
+import dev.vhostnet.testkit.TapInNamespace;
 import java.net.DatagramSocket;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;

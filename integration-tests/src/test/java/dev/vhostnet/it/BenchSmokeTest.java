@@ -14,7 +14,7 @@ import dev.vhostnet.bench.ReportWriter;
 import java.nio.file.Path;
 import java.util.Optional;
 import dev.vhostnet.ctl.BackendChoice;
-import dev.vhostnet.ctl.VhostNet;
+import dev.vhostnet.ctl.kernel.VhostNet;
 import java.nio.file.Files;
 import java.util.List;
 import org.junit.jupiter.api.Tag;

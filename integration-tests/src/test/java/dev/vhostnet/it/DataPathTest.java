@@ -1,17 +1,17 @@
 package dev.vhostnet.it;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.BackendChoice;
-import dev.vhostnet.ctl.VirtioUapi;
-import dev.vhostnet.ctl.driver.RxFrame;
-import dev.vhostnet.ctl.driver.VirtioNetDriver;
-import dev.vhostnet.ctl.driver.VirtioNetHeader;
-import dev.vhostnet.tap.EthernetFrames;
-import dev.vhostnet.tap.TapInNamespace;
+import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.driver.RxFrame;
+import dev.vhostnet.driver.VirtioNetDriver;
+import dev.vhostnet.driver.VirtioNetHeader;
+import dev.vhostnet.testkit.EthernetFrames;
+import dev.vhostnet.testkit.TapInNamespace;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.nio.ByteBuffer;

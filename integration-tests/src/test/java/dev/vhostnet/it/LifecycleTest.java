@@ -9,12 +9,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.BackendChoice;
-import dev.vhostnet.ctl.DirtyLog;
+import dev.vhostnet.ctl.kernel.DirtyLog;
 import dev.vhostnet.ctl.NetDevice;
-import dev.vhostnet.ctl.VhostNetDevice;
-import dev.vhostnet.ctl.driver.DriverMemory;
-import dev.vhostnet.tap.EthernetFrames;
-import dev.vhostnet.tap.TapInNamespace;
+import dev.vhostnet.ctl.kernel.VhostNetDevice;
+import dev.vhostnet.driver.DriverMemory;
+import dev.vhostnet.testkit.EthernetFrames;
+import dev.vhostnet.testkit.TapInNamespace;
 import java.net.DatagramSocket;
 import java.util.List;
 import org.junit.jupiter.api.Tag;

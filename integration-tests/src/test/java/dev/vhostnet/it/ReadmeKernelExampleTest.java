@@ -1,23 +1,23 @@
 package dev.vhostnet.it;
 
-import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_F_VERSION_1;
-import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_NET_F_MRG_RXBUF;
-import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_RING_F_EVENT_IDX;
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.VIRTIO_F_VERSION_1;
+import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_F_MRG_RXBUF;
+import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_EVENT_IDX;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevice;
-import dev.vhostnet.ctl.VhostNetDevice;
+import dev.vhostnet.ctl.kernel.VhostNetDevice;
 import dev.vhostnet.ctl.Virtqueue;
-import dev.vhostnet.ctl.driver.DriverMemory;
-import dev.vhostnet.ctl.driver.VirtioNetDriver;
-import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import dev.vhostnet.driver.DriverMemory;
+import dev.vhostnet.driver.VirtioNetDriver;
+import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
-import dev.vhostnet.tap.EthernetFrames;
+import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.tap.MacAddress;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.tap.TapDevice;

@@ -5,7 +5,7 @@ import static dev.vhostnet.it.DataPathTest.payload;
 import static dev.vhostnet.it.DataPathTest.transmit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.vhostnet.tap.TapInNamespace;
+import dev.vhostnet.testkit.TapInNamespace;
 import java.net.DatagramSocket;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

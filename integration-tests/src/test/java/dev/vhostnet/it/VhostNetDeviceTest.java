@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.vhostnet.ctl.VhostNet;
-import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.ctl.kernel.VhostNet;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.eventfd.Kvm;
 import dev.vhostnet.eventfd.KvmVm;

@@ -1,16 +1,16 @@
 package dev.vhostnet.it;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VhostNet;
+import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.ctl.NetDeviceConfig;
-import dev.vhostnet.ctl.VhostNetDevice;
-import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.ctl.kernel.VhostNetDevice;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.eventfd.EventFd;

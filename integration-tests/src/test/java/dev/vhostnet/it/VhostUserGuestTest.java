@@ -9,7 +9,7 @@ import dev.vhostnet.it.vm.EchoTraffic;
 import dev.vhostnet.it.vm.GuestEchoClient;
 import dev.vhostnet.it.vm.TestVm;
 import dev.vhostnet.tap.TapConfig;
-import dev.vhostnet.tap.TapInNamespace;
+import dev.vhostnet.testkit.TapInNamespace;
 import dev.vhostnet.vhostuser.VhostUserNetBackend;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;

@@ -1,7 +1,6 @@
 package dev.vhostnet.tools;
 
 import dev.vhostnet.ctl.BackendChoice;
-import dev.vhostnet.ctl.Loopback;
 import dev.vhostnet.tap.Tun;
 import java.io.PrintWriter;
 import java.time.Duration;

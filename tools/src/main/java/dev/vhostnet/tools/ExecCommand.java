@@ -1,6 +1,6 @@
 package dev.vhostnet.tools;
 
-import dev.vhostnet.ctl.VhostNet;
+import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.Spawn;
 import dev.vhostnet.tap.TapConfig;

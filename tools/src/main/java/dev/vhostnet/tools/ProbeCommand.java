@@ -1,6 +1,5 @@
 package dev.vhostnet.tools;
 
-import dev.vhostnet.ctl.HostReport;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.vhostnet.ctl.VhostNet;
+import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.tap.Command;
 import dev.vhostnet.tap.Names;
 import dev.vhostnet.tap.TapInfo;

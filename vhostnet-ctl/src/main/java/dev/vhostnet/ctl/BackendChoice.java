@@ -1,5 +1,6 @@
 package dev.vhostnet.ctl;
 
+import dev.vhostnet.ctl.kernel.VhostNet;
 import com.google.common.base.Preconditions;
 import java.util.function.Supplier;
 import org.slf4j.Logger;

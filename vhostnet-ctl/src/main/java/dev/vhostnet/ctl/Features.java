@@ -1,6 +1,7 @@
 package dev.vhostnet.ctl;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import dev.vhostnet.sys.VirtioUapi;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;

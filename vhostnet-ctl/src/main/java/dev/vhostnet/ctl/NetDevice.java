@@ -1,5 +1,7 @@
 package dev.vhostnet.ctl;
 
+import dev.vhostnet.ctl.kernel.VhostNetDevice;
+
 /**
  * A running virtio-net device, whichever backend moves its packets: the kernel's vhost-net
  * ({@link VhostNetDevice}), the emulated device in this process, or a vhost-user back-end in another

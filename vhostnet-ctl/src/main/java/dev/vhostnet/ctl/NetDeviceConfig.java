@@ -1,5 +1,8 @@
 package dev.vhostnet.ctl;
 
+import dev.vhostnet.ctl.kernel.VhostNet;
+import dev.vhostnet.ctl.vhost.VhostBackend;
+import dev.vhostnet.ctl.vhost.VringErrorListener;
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import dev.vhostnet.memtable.MemoryTable;
@@ -70,7 +73,8 @@ public final class NetDeviceConfig {
         return dirtyLog;
     }
 
-    BackendOpener opener() {
+    /** How the kernel backend opens a vhost-net instance per queue pair (tests: a fake). */
+    public BackendOpener opener() {
         return opener;
     }
 

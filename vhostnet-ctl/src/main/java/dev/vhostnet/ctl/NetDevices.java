@@ -1,5 +1,6 @@
 package dev.vhostnet.ctl;
 
+import dev.vhostnet.ctl.kernel.VhostNetDevice;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import java.io.IOException;
 

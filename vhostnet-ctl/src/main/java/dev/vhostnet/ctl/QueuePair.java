@@ -19,7 +19,8 @@ public record QueuePair(Virtqueue rx, Virtqueue tx) {
         return index == RX ? rx : tx;
     }
 
-    static String describe(int pair, int vring) {
+    /** "queue 3 (TX) of pair 1": how errors name a vring. */
+    public static String describe(int pair, int vring) {
         return String.format("queue %d (%s) of pair %d", pair * 2 + vring, vring == RX ? "RX" : "TX", pair);
     }
 }

@@ -1,6 +1,8 @@
 package dev.vhostnet.ctl;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import dev.vhostnet.ctl.kernel.VhostNetDeviceTest;
+import dev.vhostnet.sys.VirtioUapi;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

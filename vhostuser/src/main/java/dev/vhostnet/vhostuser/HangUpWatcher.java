@@ -1,6 +1,6 @@
 package dev.vhostnet.vhostuser;
 
-import dev.vhostnet.ctl.VhostStepException;
+import dev.vhostnet.ctl.vhost.VhostStepException;
 import dev.vhostnet.sys.SysException;
 import java.time.Duration;
 import org.slf4j.Logger;

@@ -6,7 +6,7 @@ import dev.vhostnet.sys.SysException;
  * A vhost-user request that failed: the back-end refused it ({@code REPLY_ACK} non-zero), answered
  * with a malformed reply, closed the connection, or the request has no vhost-user form; or no
  * back-end could be reached on the socket in time. A
- * {@link SysException} so that it travels through {@link dev.vhostnet.ctl.VhostBackend} like a failed ioctl.
+ * {@link SysException} so that it travels through {@link dev.vhostnet.ctl.vhost.VhostBackend} like a failed ioctl.
  */
 public final class VhostUserException extends SysException {
     private static final long serialVersionUID = 1L;

@@ -2,7 +2,7 @@ package dev.vhostnet.vhostuser;
 
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
-import dev.vhostnet.ctl.VhostBackend;
+import dev.vhostnet.ctl.vhost.VhostBackend;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.GuestRegion;
 import dev.vhostnet.memtable.MemoryTable;

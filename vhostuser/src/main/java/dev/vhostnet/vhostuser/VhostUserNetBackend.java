@@ -1,6 +1,6 @@
 package dev.vhostnet.vhostuser;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;

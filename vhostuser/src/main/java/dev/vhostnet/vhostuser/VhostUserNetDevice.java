@@ -1,6 +1,6 @@
 package dev.vhostnet.vhostuser;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
@@ -9,9 +9,9 @@ import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VirtioUapi;
-import dev.vhostnet.ctl.VhostStepException;
-import dev.vhostnet.ctl.VringSetup;
+import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.ctl.vhost.VhostStepException;
+import dev.vhostnet.ctl.vhost.VringSetup;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
 import java.time.Duration;
@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A virtio-net device whose datapath runs in a vhost-user back-end (DPDK, OVS-DPDK...): the
- * vhost-user counterpart of {@link dev.vhostnet.ctl.VhostNetDevice}, in QEMU's order
+ * vhost-user counterpart of {@link dev.vhostnet.ctl.kernel.VhostNetDevice}, in QEMU's order
  * ({@code vhost_dev_start}, then {@code vhost_net_start}'s {@code SET_VRING_ENABLE}). Its rings are
  * set up and stopped by the same {@link VringSetup} steps as vhost-net's, over {@link VhostUserFrontend}.
  *

@@ -1,6 +1,6 @@
 package dev.vhostnet.vhostuser;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,12 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
-import dev.vhostnet.ctl.driver.DriverMemory;
-import dev.vhostnet.ctl.driver.RxFrame;
-import dev.vhostnet.ctl.driver.VirtioNetDriver;
-import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import dev.vhostnet.driver.DriverMemory;
+import dev.vhostnet.driver.RxFrame;
+import dev.vhostnet.driver.VirtioNetDriver;
+import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import java.io.IOException;

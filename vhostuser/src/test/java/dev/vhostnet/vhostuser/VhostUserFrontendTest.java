@@ -1,6 +1,6 @@
 package dev.vhostnet.vhostuser;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_FEATURES;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_PROTOCOL_FEATURES;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_QUEUE_NUM;
@@ -22,9 +22,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
-import dev.vhostnet.ctl.driver.DriverMemory;
+import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import java.nio.ByteBuffer;

@@ -1,6 +1,6 @@
 package dev.vhostnet.vhostuser;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,20 +8,20 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
-import dev.vhostnet.ctl.driver.DriverMemory;
-import dev.vhostnet.ctl.driver.RxFrame;
-import dev.vhostnet.ctl.driver.VirtioNetDriver;
-import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import dev.vhostnet.driver.DriverMemory;
+import dev.vhostnet.driver.RxFrame;
+import dev.vhostnet.driver.VirtioNetDriver;
+import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.OpenFds;
 import dev.vhostnet.sys.Syscalls;
-import dev.vhostnet.tap.EthernetFrames;
+import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.tap.TapConfig;
-import dev.vhostnet.tap.TapInNamespace;
+import dev.vhostnet.testkit.TapInNamespace;
 import java.io.FileDescriptor;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -27,8 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VirtioUapi;
-import dev.vhostnet.ctl.driver.DriverMemory;
+import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.OpenFds;

@@ -1,11 +1,11 @@
 package dev.vhostnet.bench.jmh;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 
-import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.DescriptorChain;
 import dev.vhostnet.ctl.device.DeviceQueue;
-import dev.vhostnet.ctl.ring.DriverQueue;
+import dev.vhostnet.driver.DriverQueue;
 import dev.vhostnet.ctl.ring.Segment;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;

@@ -1,7 +1,7 @@
 package dev.vhostnet.bench.jmh;
 
-import dev.vhostnet.ctl.VirtioUapi;
-import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.driver.VirtioNetHeader;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.TimeUnit;

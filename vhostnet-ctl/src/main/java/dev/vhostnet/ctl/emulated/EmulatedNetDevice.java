@@ -1,6 +1,6 @@
 package dev.vhostnet.ctl.emulated;
 
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
@@ -8,7 +8,7 @@ import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
-import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.QueueCounters;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.VhostUapi;

@@ -2,7 +2,7 @@ package dev.vhostnet.ctl.emulated;
 
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.DescriptorChain;
 import dev.vhostnet.ctl.device.DeviceQueue;
 import dev.vhostnet.memtable.MemoryTable;

@@ -1,7 +1,7 @@
 package dev.vhostnet.ctl.ring;
 
 import com.google.common.base.Preconditions;
-import dev.vhostnet.ctl.VirtioUapi;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.memtable.MemoryTable;
 
 /**

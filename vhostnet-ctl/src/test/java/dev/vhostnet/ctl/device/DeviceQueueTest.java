@@ -1,14 +1,14 @@
 package dev.vhostnet.ctl.device;
 
-import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_F_NOTIFY_ON_EMPTY;
-import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_RING_F_EVENT_IDX;
-import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_AVAIL_F_NO_INTERRUPT;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_F_INDIRECT;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_F_NEXT;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_F_WRITE;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_USED_F_NO_NOTIFY;
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.VIRTIO_F_NOTIFY_ON_EMPTY;
+import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_EVENT_IDX;
+import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC;
+import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_F_NO_INTERRUPT;
+import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_F_INDIRECT;
+import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_F_NEXT;
+import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_F_WRITE;
+import static dev.vhostnet.sys.VirtioUapi.VRING_USED_F_NO_NOTIFY;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,12 +1,12 @@
 package dev.vhostnet.ctl.device;
 
-import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_F_NOTIFY_ON_EMPTY;
-import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_RING_F_EVENT_IDX;
-import static dev.vhostnet.ctl.VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_F_INDIRECT;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_F_NEXT;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_SIZE;
-import static dev.vhostnet.ctl.VirtioUapi.bit;
+import static dev.vhostnet.sys.VirtioUapi.VIRTIO_F_NOTIFY_ON_EMPTY;
+import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_EVENT_IDX;
+import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC;
+import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_F_INDIRECT;
+import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_F_NEXT;
+import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_SIZE;
+import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

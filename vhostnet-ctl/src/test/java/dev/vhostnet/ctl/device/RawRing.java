@@ -1,18 +1,18 @@
 package dev.vhostnet.ctl.device;
 
-import static dev.vhostnet.ctl.VirtioUapi.VRING_AVAIL_FLAGS;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_AVAIL_IDX;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_AVAIL_RING;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_ADDR;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_FLAGS;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_LEN;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_NEXT;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_DESC_SIZE;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_USED_ELEM_LEN;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_USED_ELEM_SIZE;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_USED_FLAGS;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_USED_IDX;
-import static dev.vhostnet.ctl.VirtioUapi.VRING_USED_RING;
+import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_FLAGS;
+import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_IDX;
+import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_RING;
+import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_ADDR;
+import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_FLAGS;
+import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_LEN;
+import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_NEXT;
+import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_SIZE;
+import static dev.vhostnet.sys.VirtioUapi.VRING_USED_ELEM_LEN;
+import static dev.vhostnet.sys.VirtioUapi.VRING_USED_ELEM_SIZE;
+import static dev.vhostnet.sys.VirtioUapi.VRING_USED_FLAGS;
+import static dev.vhostnet.sys.VirtioUapi.VRING_USED_IDX;
+import static dev.vhostnet.sys.VirtioUapi.VRING_USED_RING;
 
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;

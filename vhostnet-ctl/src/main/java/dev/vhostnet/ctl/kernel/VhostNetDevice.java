@@ -1,0 +1,266 @@
+package dev.vhostnet.ctl.kernel;
+
+import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.Features;
+import dev.vhostnet.ctl.NetDevice;
+import dev.vhostnet.ctl.NetDeviceConfig;
+import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.vhost.VhostBackend;
+import dev.vhostnet.ctl.vhost.VhostStepException;
+import dev.vhostnet.ctl.vhost.VringErrorListener;
+import dev.vhostnet.ctl.vhost.VringSetup;
+import com.google.common.base.Preconditions;
+import com.google.common.collect.ImmutableList;
+import dev.vhostnet.eventfd.EventFd;
+import dev.vhostnet.sys.SysException;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A virtio-net device whose datapath runs in the kernel: one vhost-net instance per queue pair,
+ * brought up in QEMU's order ({@code vhost_dev_start}, {@code vhost_net_start}), stopped with the
+ * rings' next indices saved, restartable from them, closed. A failure half-way through a start
+ * closes every vhost-net fd it opened and names the step and queue.
+ */
+public final class VhostNetDevice implements NetDevice {
+    private static final Logger log = LoggerFactory.getLogger(VhostNetDevice.class);
+
+    private final NetDeviceConfig config;
+    private final List<VhostBackend> backends;
+    private final Features.Negotiated features;
+    private final DirtyLog dirtyLog;
+    private final VringErrorWatcher errors;
+    private final int[] bases;
+    private State state;
+
+    private VhostNetDevice(NetDeviceConfig config, List<VhostBackend> backends, Features.Negotiated features,
+            DirtyLog dirtyLog, VringErrorWatcher errors, int[] bases) {
+        this.config = config;
+        this.backends = backends;
+        this.features = features;
+        this.dirtyLog = dirtyLog;
+        this.errors = errors;
+        this.bases = bases;
+    }
+
+    /** Starts with every vring at index 0. */
+    public static VhostNetDevice start(NetDeviceConfig config) throws VhostStepException, SysException {
+        return start(config, new int[config.queuePairs().size() * 2]);
+    }
+
+    /**
+     * Starts with each vring's next available index from {@code bases} ({@code pair * 2 + vring}):
+     * to take over rings another backend ran, from the indices its stop returned.
+     */
+    public static VhostNetDevice start(NetDeviceConfig config, int[] bases) throws VhostStepException, SysException {
+        int pairs = config.queuePairs().size();
+        Preconditions.checkArgument(bases.length == pairs * 2, "%s bases for %s vrings", bases.length, pairs * 2);
+        for (int base : bases) {
+            Preconditions.checkArgument(base >= 0 && base <= 0xffff, "a vring base is a 16-bit index, not %s", base);
+        }
+        List<VhostBackend> backends = new ArrayList<>();
+        DirtyLog dirtyLog = null;
+        VringErrorWatcher errors = null;
+        try {
+            for (int p = 0; p < pairs; p++) {
+                backends.add(config.opener().open());
+                VringSetup.step("SET_OWNER", device(p), backends.get(p)::setOwner);
+            }
+            long offer = backends.get(0).getFeatures();
+            Features.Negotiated features = Features.negotiate(config, offer);
+            log.debug("features: driver 0x{}, vhost offer 0x{}, negotiated 0x{}, vhost 0x{}, tap offloads {}",
+                    Long.toHexString(config.driverFeatures()), Long.toHexString(offer),
+                    Long.toHexString(features.virtio()), Long.toHexString(features.vhost()), features.tapOffloads());
+            if (config.dirtyLog()) {
+                dirtyLog = DirtyLog.covering(config.memory());
+            }
+            errors = new VringErrorWatcher(pairs, config.errorListener());
+            VhostNetDevice device = new VhostNetDevice(config, backends, features, dirtyLog, errors, bases.clone());
+            for (int p = 0; p < pairs; p++) {
+                VhostBackend b = backends.get(p);
+                VringSetup.step("SET_FEATURES", device(p), () -> b.setFeatures(features.vhost()));
+                VringSetup.step("SET_MEM_TABLE", device(p), () -> b.setMemTable(config.memory()));
+                if (dirtyLog != null) {
+                    long logAddress = dirtyLog.address();
+                    VringSetup.step("SET_LOG_BASE", device(p), () -> b.setLogBase(logAddress));
+                }
+            }
+            device.attachAll();
+            errors.start();
+            return device;
+        } catch (VhostStepException | SysException | RuntimeException e) {
+            if (errors != null) {
+                errors.close();
+            }
+            if (dirtyLog != null) {
+                dirtyLog.close();
+            }
+            backends.forEach(VhostBackend::close);
+            throw e;
+        }
+    }
+
+    /** Per pair: both vrings programmed, the tap attached, a kick each ({@link VringSetup#attach}). */
+    private void attachAll() throws VhostStepException {
+        for (int p = 0; p < backends.size(); p++) {
+            VringSetup.attach(backends.get(p), p, config.queuePairs().get(p), config.memory(), bases,
+                    new EventFd[] {errors.eventFd(p * 2), errors.eventFd(p * 2 + 1)}, dirtyLog != null,
+                    config.tap().queue(p).rawFd());
+        }
+        state = State.RUNNING;
+    }
+
+    /**
+     * Detaches the tap from every vring and saves each vring's next available index
+     * ({@link VringSetup#detach}: {@code VHOST_GET_VRING_BASE}, or the used index in guest memory where
+     * that fails, as QEMU does). Returns the saved bases, {@code pair * 2 + vring}.
+     */
+    @Override
+    public synchronized int[] stop() throws VhostStepException {
+        Preconditions.checkState(state == State.RUNNING, "device is %s, not running", state);
+        try {
+            VringSetup.detachAll(backends, config.queuePairs(), config.memory(), bases);
+        } finally {
+            state = State.STOPPED;
+        }
+        return bases.clone();
+    }
+
+    /** Starts a stopped device again from the bases {@link #stop()} saved. */
+    @Override
+    public synchronized void restart() throws VhostStepException {
+        Preconditions.checkState(state == State.STOPPED, "device is %s, not stopped", state);
+        attachAll();
+    }
+
+    @Override
+    public BackendChoice.Kind kind() {
+        return BackendChoice.Kind.KERNEL;
+    }
+
+    /** The negotiated features: what the driver gets, what vhost-net was told, the tap's offloads. */
+    @Override
+    public Features.Negotiated features() {
+        return features;
+    }
+
+    /** The dirty log, when {@link NetDeviceConfig#dirtyLog()} asked for one. */
+    public DirtyLog dirtyLog() {
+        Preconditions.checkState(dirtyLog != null, "dirty logging was not asked for: NetDeviceConfig.dirtyLog(true)");
+        return dirtyLog;
+    }
+
+    @Override
+    public synchronized State state() {
+        return state;
+    }
+
+    /** The vring bases saved at the last stop (or given at start). */
+    public synchronized int[] bases() {
+        return bases.clone();
+    }
+
+    /** The control planes, one per queue pair (to hand a vhost-net fd to another process). */
+    public ImmutableList<VhostBackend> backends() {
+        return ImmutableList.copyOf(backends);
+    }
+
+    /** Stops the device if it runs, then closes every vhost-net fd. The tap, memory and eventfds stay the caller's. */
+    @Override
+    public synchronized void close() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        if (state == State.RUNNING) {
+            try {
+                stop();
+            } catch (VhostStepException e) {
+                log.warn("stopping before close: {}", e.getMessage());
+            }
+        }
+        errors.close();
+        backends.forEach(VhostBackend::close);
+        if (dirtyLog != null) {
+            dirtyLog.close();
+        }
+        state = State.CLOSED;
+    }
+
+    private static String device(int pair) {
+        return "queue pair " + pair;
+    }
+
+    /** The error eventfds of every vring, and the thread that tells the listener when one is signalled. */
+    private static final class VringErrorWatcher implements AutoCloseable {
+        private final List<EventFd> fds = new ArrayList<>();
+        private final EventFd wakeup;
+        private final VringErrorListener listener;
+        private final Thread thread;
+        private volatile boolean closed;
+
+        VringErrorWatcher(int pairs, VringErrorListener listener) throws SysException {
+            this.listener = listener;
+            try {
+                for (int i = 0; i < pairs * 2; i++) {
+                    fds.add(EventFd.create());
+                }
+                wakeup = EventFd.create();
+            } catch (SysException e) {
+                fds.forEach(EventFd::close);
+                throw e;
+            }
+            thread = new Thread(this::watch, "vhost-net-vring-errors");
+            thread.setDaemon(true);
+        }
+
+        EventFd eventFd(int vring) {
+            return fds.get(vring);
+        }
+
+        void start() {
+            thread.start();
+        }
+
+        private void watch() {
+            List<dev.vhostnet.sys.Fd> all = new ArrayList<>();
+            fds.forEach(e -> all.add(e.fd()));
+            all.add(wakeup.fd());
+            try {
+                while (!closed) {
+                    int[] ready = dev.vhostnet.sys.Fd.pollAll(all, dev.vhostnet.sys.PollUapi.POLLIN, -1);
+                    for (int i = 0; i < fds.size(); i++) {
+                        if (ready[i] != 0) {
+                            long count = fds.get(i).read();
+                            log.warn("vhost-net reported an error on {} ({} times): the vring is stopped until reset",
+                                    QueuePair.describe(i / 2, i % 2), count);
+                            if (listener != null) {
+                                listener.onVringError(i / 2, i % 2, count);
+                            }
+                        }
+                    }
+                }
+            } catch (SysException | IllegalStateException e) {
+                if (!closed) {
+                    log.warn("vring error watcher stopped: {}", e.getMessage());
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            closed = true;
+            try {
+                wakeup.signal();
+                thread.join(5000);
+            } catch (SysException | IllegalStateException e) {
+                log.debug("waking the error watcher: {}", e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            fds.forEach(EventFd::close);
+            wakeup.close();
+        }
+    }
+}
