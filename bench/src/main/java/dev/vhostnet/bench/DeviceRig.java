@@ -1,5 +1,6 @@
 package dev.vhostnet.bench;
 
+import java.io.IOException;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 
 import dev.vhostnet.ctl.BackendChoice;
@@ -7,6 +8,7 @@ import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.driver.DriverMemory;
@@ -75,7 +77,7 @@ final class DeviceRig extends Rig {
                 queues.add(tx);
                 config.queuePair(new QueuePair(rx, tx));
             }
-            device = NetDevices.start(config.build(), kind, new int[pairs * 2]);
+            device = NetDevices.start(config.build(), kind, VringBases.zero(pairs));
             DeviceRig rig = new DeviceRig(kind, net, peer, pairs, memory, fds, device);
             for (int p = 0; p < pairs; p++) {
                 VirtioNetDriver driver = new VirtioNetDriver(memory, layout.queuePair(p), device.features().virtio(),
@@ -161,7 +163,7 @@ final class DeviceRig extends Rig {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         try {
             device.close();
             peer.close();

@@ -1,5 +1,6 @@
 package dev.vhostnet.bench;
 
+import java.io.IOException;
 import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.tap.TapEndpoint;
 import io.netty.buffer.ByteBuf;
@@ -70,7 +71,7 @@ final class RawTapRig extends Rig {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         for (RawPort p : ports) {
             p.release();
         }

@@ -1,5 +1,6 @@
 package dev.vhostnet.bench;
 
+import java.io.IOException;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.driver.VirtioNetHeader;
 import java.nio.file.Path;
@@ -16,6 +17,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * repetitions: the guest threads ({@link Loops}) on {@link GuestPort}s, CPU read around them.
  */
 abstract class Rig implements AutoCloseable {
+    @Override
+    public abstract void close() throws IOException;
+
     /** The largest frame RX and RR measure: without guest offloads an RX buffer chain holds an MTU-sized frame. */
     static final int LARGEST_RX = 1514;
 

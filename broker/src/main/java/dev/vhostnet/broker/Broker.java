@@ -486,7 +486,8 @@ public final class Broker implements AutoCloseable {
         public Broker start() throws IOException {
             AFUNIXSocketAddress address = AFUNIXSocketAddress.of(socket);
             if (Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                try (AFUNIXSocket probe = AFUNIXSocket.connectTo(address)) {
+                try {
+                    AFUNIXSocket.connectTo(address).close();
                     throw new IOException("a broker already serves " + socket + ": stop it first");
                 } catch (SocketException e) {
                     LOG.info("removing stale socket file {}", socket);

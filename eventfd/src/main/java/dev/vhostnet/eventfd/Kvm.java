@@ -51,7 +51,8 @@ public final class Kvm implements AutoCloseable {
         if (!Files.exists(DEVICE)) {
             return "no /dev/kvm: enable virtualization and load kvm-intel or kvm-amd";
         }
-        try (Kvm kvm = open()) {
+        try {
+            open().close();
             return null;
         } catch (SysException | RuntimeException e) {
             return e.getMessage();

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDevices;
@@ -95,7 +96,7 @@ class KvmWiredTest {
             NetDeviceConfig config = NetDeviceConfig.builder().memory(guest.memory).tap(net.tap).driverFeatures(FEATURES)
                     .queuePair(new QueuePair(new Virtqueue(rings.rx(), rxKick, rxCall), new Virtqueue(rings.tx(), txDoorbell, txCall)))
                     .build();
-            try (NetDevice device = NetDevices.start(config, kind, new int[2])) {
+            try (NetDevice device = NetDevices.start(config, kind, VringBases.zero(1))) {
                 // The driver's own TX kick goes to an eventfd nobody listens to: only the guest's doorbell reaches vhost.
                 VirtioNetDriver driver = new VirtioNetDriver(guest.memory, rings, device.features().virtio(), rxKick, javaTxKick);
                 driver.refillRx();

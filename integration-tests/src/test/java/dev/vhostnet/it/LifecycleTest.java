@@ -5,9 +5,12 @@ import static dev.vhostnet.it.DataPathTest.payload;
 import static dev.vhostnet.it.DataPathTest.receiveUdpTo;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.kernel.DirtyLog;
 import dev.vhostnet.ctl.NetDevice;
@@ -29,15 +32,31 @@ class LifecycleTest {
 
     @ParameterizedTest(name = "{0}")
     @EnumSource(value = BackendChoice.Kind.class, names = {"KERNEL", "EMULATED"})
+    void closingGuestMemoryUnderARunningDeviceFailsNamingTheDevice(BackendChoice.Kind kind) throws Exception {
+        NetFixture.assumeBackend(kind);
+        try (NetFixture k = NetFixture.start(kind, 1, FEATURES)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, k.memory::close);
+            String device = (kind == BackendChoice.Kind.KERNEL ? "vhost-net" : "emulated") + " device on tap " + k.net.tap.name();
+            assertTrue(e.getMessage().startsWith("guest memory is still used by " + device + ": close them first"),
+                    e.getMessage());
+            assertTrue(k.memory.isOpen(), "nothing was unmapped under the device");
+            assertEquals(NetDevice.State.RUNNING, k.device.state());
+            k.device.close();
+            assertEquals(NetDevice.State.CLOSED, k.device.state());
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = BackendChoice.Kind.class, names = {"KERNEL", "EMULATED"})
     void stopUnderTrafficAndRestartFromTheSavedBasesLosesAndRepeatsNothing(BackendChoice.Kind kind) throws Exception {
         NetFixture.assumeBackend(kind);
         try (NetFixture k = NetFixture.start(kind, 1, FEATURES); DatagramSocket socket = k.net.socket();
              SequencedTraffic traffic = new SequencedTraffic(k, socket, FRAMES)) {
             traffic.awaitReceived(FRAMES / 3);
-            int[] bases = k.device.stop();
+            VringBases bases = k.device.stop();
             assertEquals(NetDevice.State.STOPPED, k.device.state());
             int atStop = traffic.received();
-            assertTrue(bases[1] >= atStop, "the TX base " + bases[1] + " counts at least the " + atStop + " frames delivered");
+            assertTrue(bases.get(0, QueuePair.TX) >= atStop, "the TX base " + bases.get(0, QueuePair.TX) + " counts at least the " + atStop + " frames delivered");
 
             k.net.addGuestNeighbour();
             try (DatagramSocket toGuest = k.net.socket()) {

@@ -2,6 +2,7 @@ package dev.vhostnet.it;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
@@ -73,6 +74,7 @@ final class NetFixture implements AutoCloseable {
             UnaryOperator<NetDeviceConfig.Builder> more) throws Exception {
         MemoryTable memory = MemoryTable.builder().region(0, RAM).build();
         TapInNamespace net = null;
+        NetDevice device = null;
         List<EventFd> fds = new ArrayList<>();
         try {
             net = TapInNamespace.open(TapConfig.builder().queues(pairs).vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF));
@@ -87,7 +89,7 @@ final class NetFixture implements AutoCloseable {
                 config.queuePair(new QueuePair(rx, tx));
             }
             NetDeviceConfig built = more.apply(config).build();
-            NetDevice device = NetDevices.start(built, kind, new int[pairs * 2]);
+            device = NetDevices.start(built, kind, VringBases.zero(pairs));
             NetFixture kernelNet = new NetFixture(memory, net, layout, built, device);
             kernelNet.queues.addAll(queues);
             for (int p = 0; p < pairs; p++) {
@@ -98,6 +100,9 @@ final class NetFixture implements AutoCloseable {
             }
             return kernelNet;
         } catch (Exception | AssertionError e) {
+            if (device != null) {
+                device.close();
+            }
             fds.forEach(EventFd::close);
             if (net != null) {
                 net.close();
@@ -121,7 +126,7 @@ final class NetFixture implements AutoCloseable {
      */
     void switchTo(BackendChoice.Kind kind) throws Exception {
         Features.Negotiated before = device.features();
-        int[] bases = device.stop();
+        VringBases bases = device.stop();
         device.close();
         device = NetDevices.start(config, kind, bases);
         if (device.features().virtio() != before.virtio()) {

@@ -7,6 +7,7 @@ import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevice;
@@ -45,12 +46,12 @@ class ReadmeKernelExampleTest {
                 VirtioNetDriver driver = new VirtioNetDriver(ram, rings, device.features().virtio(), rxKick, txKick);
                 driver.refillRx();
                 driver.transmit(VirtioNetHeader.NONE, frame);
-                int[] bases = device.stop();
+                VringBases bases = device.stop();
                 device.restart();
 
                 assertEquals(12, driver.headerSize());
                 assertEquals(1, driver.counters().txFrames());
-                assertTrue(bases[1] <= 1, "TX base " + bases[1]);
+                assertTrue(bases.get(0, QueuePair.TX) <= 1, "TX base " + bases);
                 assertEquals(NetDevice.State.RUNNING, device.state());
             }
         }

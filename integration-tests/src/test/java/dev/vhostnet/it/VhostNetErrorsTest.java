@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vhostnet.ctl.vhost.VringAddress;
+import java.util.OptionalLong;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.ctl.NetDeviceConfig;
@@ -98,7 +100,7 @@ class VhostNetErrorsTest {
             vhost.setVringNum(0, 256);
             long hva = memory.regions().get(0).hva();
             SysException e = assertThrows(SysException.class,
-                    () -> vhost.setVringAddr(0, hva, hva + 0x2002, hva + 0x1000, false, 0));
+                    () -> vhost.setVringAddr(0, new VringAddress(hva, hva + 0x2002, hva + 0x1000, OptionalLong.empty())));
             assertTrue(e.is(Errno.EINVAL), e.getMessage());
             assertTrue(e.getMessage().startsWith("ioctl VHOST_SET_VRING_ADDR on /dev/vhost-net: EINVAL"), e.getMessage());
         }

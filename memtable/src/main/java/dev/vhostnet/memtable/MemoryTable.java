@@ -13,15 +13,20 @@ import dev.vhostnet.sys.VhostUapi.VhostMemoryRegion;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Guest RAM: an immutable set of {@link GuestRegion}s, GPA to HVA translation with bounds checks,
  * and the same table encoded for the kernel ({@code struct vhost_memory}; KVM memslots are made
  * from {@link #regions()}). Accessors check the table is open: after {@link #close()} they throw,
- * they never touch unmapped memory. Closing while another thread still accesses the table is the
- * caller's error (stop the devices first, as a VMM does).
+ * they never touch unmapped memory. Whatever hands the table's addresses to a kernel worker or
+ * another thread (a vhost-net device, an event loop, a vhost-user back-end) holds a {@link Lease};
+ * {@link #close()} refuses while one is held, naming the holders, so memory is never unmapped under
+ * a running device (crosvm drops the vhost fd before guest memory for the same reason).
  */
 public final class MemoryTable implements AutoCloseable {
     private final ImmutableList<GuestRegion> regions;
@@ -29,6 +34,8 @@ public final class MemoryTable implements AutoCloseable {
     private final GuestRegion[] byGpa;
     private final long[] starts;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Guarded by {@code this}. */
+    private final Set<Lease> leases = new LinkedHashSet<>();
 
     private MemoryTable(List<GuestRegion> regions) {
         this.regions = ImmutableList.copyOf(regions);
@@ -181,11 +188,57 @@ public final class MemoryTable implements AutoCloseable {
         }
     }
 
-    /** Unmaps every region and closes its memfd. */
+    /**
+     * A use of the table by {@code holder} (e.g. "vhost-net device on tap vn0"): until the lease is
+     * closed, {@link #close()} refuses. Fails if the table is closed.
+     */
+    public synchronized Lease lease(String holder) {
+        checkOpen();
+        Lease lease = new Lease(Preconditions.checkNotNull(holder, "holder"));
+        leases.add(lease);
+        return lease;
+    }
+
+    /**
+     * Unmaps every region and closes its memfd; a second close does nothing. Refuses with the holders'
+     * names while a {@link Lease} is held: close the devices first.
+     */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
-            regions.forEach(GuestRegion::close);
+        synchronized (this) {
+            if (!leases.isEmpty()) {
+                throw new IllegalStateException("guest memory is still used by "
+                        + leases.stream().map(Lease::holder).collect(Collectors.joining(", "))
+                        + ": close them first (their kernel workers or threads would write into unmapped memory)");
+            }
+            if (!closed.compareAndSet(false, true)) {
+                return;
+            }
+        }
+        regions.forEach(GuestRegion::close);
+    }
+
+    /** A holder's use of the table; closing it (once; again does nothing) lets the table close. */
+    public final class Lease implements AutoCloseable {
+        private final String holder;
+        private final AtomicBoolean released = new AtomicBoolean();
+
+        private Lease(String holder) {
+            this.holder = holder;
+        }
+
+        /** Who holds it. */
+        public String holder() {
+            return holder;
+        }
+
+        @Override
+        public void close() {
+            if (released.compareAndSet(false, true)) {
+                synchronized (MemoryTable.this) {
+                    leases.remove(this);
+                }
+            }
         }
     }
 

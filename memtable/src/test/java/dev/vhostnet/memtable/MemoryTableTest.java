@@ -202,4 +202,23 @@ class MemoryTableTest {
         Files.writeString(param, "509\n");
         assertEquals(509, VhostLimits.maxMemRegions(param));
     }
+
+    @Test
+    void refusesToCloseWhileALeaseIsHeldNamingTheHolderAndClosesOnceAllAreReleased() throws Exception {
+        MemoryTable ram = MemoryTable.builder().region(0, 1 << 20).build();
+        MemoryTable.Lease device = ram.lease("vhost-net device on tap vn0");
+        MemoryTable.Lease loop = ram.lease("emulated device on tap vn1");
+        IllegalStateException e = assertThrows(IllegalStateException.class, ram::close);
+        assertEquals("guest memory is still used by vhost-net device on tap vn0, emulated device on tap vn1: close them "
+                + "first (their kernel workers or threads would write into unmapped memory)", e.getMessage());
+        assertTrue(ram.isOpen(), "a refused close unmaps nothing");
+        ram.putInt(0x100, 42);
+        device.close();
+        device.close();
+        assertThrows(IllegalStateException.class, ram::close, "one lease is still held");
+        loop.close();
+        ram.close();
+        assertFalse(ram.isOpen());
+        assertThrows(IllegalStateException.class, () -> ram.lease("late"), "a closed table gives no lease");
+    }
 }

@@ -18,6 +18,11 @@ public final class VhostUapi {
     public static final Ioctl VHOST_SET_LOG_FD = Ioctl.iow("VHOST_SET_LOG_FD", VHOST_VIRTIO, 0x07, 4);
     public static final Ioctl VHOST_SET_VRING_NUM = Ioctl.iow("VHOST_SET_VRING_NUM", VHOST_VIRTIO, 0x10, VhostVringState.SIZE);
     public static final Ioctl VHOST_SET_VRING_ADDR = Ioctl.iow("VHOST_SET_VRING_ADDR", VHOST_VIRTIO, 0x11, VhostVringAddr.SIZE);
+    /** Legacy (pre-1.0) cross-endian rings: {@code VHOST_VRING_LITTLE_ENDIAN} or {@code _BIG_ENDIAN}. */
+    public static final Ioctl VHOST_SET_VRING_ENDIAN = Ioctl.iow("VHOST_SET_VRING_ENDIAN", VHOST_VIRTIO, 0x13, VhostVringState.SIZE);
+    public static final Ioctl VHOST_GET_VRING_ENDIAN = Ioctl.iow("VHOST_GET_VRING_ENDIAN", VHOST_VIRTIO, 0x14, VhostVringState.SIZE);
+    public static final int VHOST_VRING_LITTLE_ENDIAN = 0;
+    public static final int VHOST_VRING_BIG_ENDIAN = 1;
     public static final Ioctl VHOST_SET_VRING_BASE = Ioctl.iow("VHOST_SET_VRING_BASE", VHOST_VIRTIO, 0x12, VhostVringState.SIZE);
     public static final Ioctl VHOST_GET_VRING_BASE = Ioctl.iowr("VHOST_GET_VRING_BASE", VHOST_VIRTIO, 0x12, VhostVringState.SIZE);
     public static final Ioctl VHOST_SET_VRING_KICK = Ioctl.iow("VHOST_SET_VRING_KICK", VHOST_VIRTIO, 0x20, VhostVringFile.SIZE);

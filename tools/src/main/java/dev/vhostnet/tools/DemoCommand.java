@@ -50,9 +50,10 @@ final class DemoCommand implements Callable<Integer> {
         }
         Loopback.Report report;
         try (Loopback loopback = Loopback.open(backend)) {
+            Loopback onSignal = loopback; // closed by the hook on Ctrl-C, else by the try (close is idempotent)
             Thread cleanup = new Thread(() -> {
                 try {
-                    loopback.close();
+                    onSignal.close();
                 } catch (Exception e) {
                     System.err.println("vhostnet demo: cleanup: " + e.getMessage());
                 }

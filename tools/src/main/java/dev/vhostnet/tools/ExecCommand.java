@@ -61,7 +61,7 @@ final class ExecCommand implements Callable<Integer> {
                     .map(a -> a.replace("{tapfd}", tapFds).replace("{vhostfd}", vhostFdList)).toList();
             Spawn.Child child = Spawn.start(argv, System.getenv(), passed);
             vhostFds.forEach(VhostNet::close);
-            device.close();
+            device.queues().forEach(TapQueue::close); // the child holds the tap now; this process lets go
             return child.waitFor();
         } finally {
             vhostFds.forEach(VhostNet::close);

@@ -7,6 +7,7 @@ import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.sys.VirtioUapi;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 
@@ -124,7 +125,7 @@ public final class Loopback implements AutoCloseable {
                     .queuePair(new QueuePair(new Virtqueue(rings.rx(), fds.get(0), fds.get(1)),
                             new Virtqueue(rings.tx(), fds.get(2), fds.get(3))))
                     .build();
-            device = NetDevices.start(config, backend.kind(), new int[2]);
+            device = NetDevices.start(config, backend.kind(), VringBases.zero(1));
             VirtioNetDriver driver = new VirtioNetDriver(memory, rings, device.features().virtio(), fds.get(0), fds.get(2));
             driver.refillRx();
             peer.addGuestNeighbour();
@@ -171,7 +172,8 @@ public final class Loopback implements AutoCloseable {
     }
 
     private Flow toNamespace(Options options) throws Exception {
-        try (DatagramSocket socket = peer.socket()) {
+        DatagramSocket socket = peer.socket();
+        try {
             socket.setReceiveBufferSize(4 << 20);
             AtomicLong received = new AtomicLong();
             AtomicLong bytes = new AtomicLong();
@@ -207,10 +209,12 @@ public final class Loopback implements AutoCloseable {
             driver.flush();
             awaitQuiet(received, sent);
             double seconds = (System.nanoTime() - start) / 1e9;
-            socket.close();
+            socket.close(); // ends the receiver
             receiver.join(1000);
             driver.reclaimTx();
             return new Flow(sent, received.get(), bytes.get(), seconds);
+        } finally {
+            socket.close();
         }
     }
 

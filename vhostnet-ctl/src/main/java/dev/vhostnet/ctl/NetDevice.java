@@ -6,8 +6,7 @@ import dev.vhostnet.ctl.kernel.VhostNetDevice;
  * A running virtio-net device, whichever backend moves its packets: the kernel's vhost-net
  * ({@link VhostNetDevice}), the emulated device in this process, or a vhost-user back-end in another
  * process ({@code dev.vhostnet.vhostuser.VhostUserNetDevice}). The first two take the same
- * {@link NetDeviceConfig}; all stop returning each vring's next available index and start from such
- * indices — so a device can move from one backend to another under traffic.
+ * {@link NetDeviceConfig}; all stop into {@link VringBases} and start from them — so a device can move from one backend to another under traffic.
  */
 public interface NetDevice extends AutoCloseable {
     /**
@@ -33,15 +32,18 @@ public interface NetDevice extends AutoCloseable {
     }
 
     /**
-     * Stops moving packets and returns each vring's next available index ({@code pair * 2 + vring}),
-     * what {@code VHOST_GET_VRING_BASE} returns.
+     * Stops moving packets and returns each vring's next available index, what
+     * {@code VHOST_GET_VRING_BASE} returns: another backend can start from them.
      */
-    int[] stop() throws java.io.IOException;
+    VringBases stop() throws java.io.IOException;
 
-    /** Moves packets again from the indices {@link #stop()} saved. */
+    /** Moves packets again from the bases {@link #stop()} saved. */
     void restart() throws java.io.IOException;
 
     State state();
+
+    /** The bases saved at the last stop, or given at start. */
+    VringBases bases();
 
     /** Stops if running, then releases what the device opened; the tap, memory and eventfds stay the caller's. */
     @Override

@@ -1,7 +1,7 @@
 package dev.vhostnet.ctl;
 
 import dev.vhostnet.ctl.kernel.VhostNet;
-import dev.vhostnet.ctl.vhost.VhostBackend;
+import dev.vhostnet.ctl.kernel.VhostNetBackend;
 import dev.vhostnet.ctl.vhost.VringErrorListener;
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
@@ -17,10 +17,10 @@ import java.util.List;
  * Immutable; checked at {@link Builder#build()} in plain Java, before any ioctl.
  */
 public final class NetDeviceConfig {
-    /** Opens the control plane of one queue pair (the kernel's vhost-net by default). */
+    /** Opens the vhost-net control plane of one queue pair (the kernel's by default; tests: a fake). */
     @FunctionalInterface
     public interface BackendOpener {
-        VhostBackend open() throws SysException;
+        VhostNetBackend open() throws SysException;
     }
 
     private final MemoryTable memory;

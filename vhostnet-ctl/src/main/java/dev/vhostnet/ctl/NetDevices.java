@@ -14,14 +14,14 @@ public final class NetDevices {
      * device, the reason logged (QEMU's {@code vhost=on}).
      */
     public static NetDevice start(NetDeviceConfig config, BackendChoice.Policy policy) throws IOException {
-        return start(config, BackendChoice.choose(policy).kind(), new int[config.queuePairs().size() * 2]);
+        return start(config, BackendChoice.choose(policy).kind(), VringBases.zero(config.queuePairs().size()));
     }
 
     /**
      * Starts {@code config} on {@code kind} (the kernel or the emulated device), each vring from its base
-     * in {@code bases} ({@code pair * 2 + vring}).
+     * in {@code bases}.
      */
-    public static NetDevice start(NetDeviceConfig config, BackendChoice.Kind kind, int[] bases) throws IOException {
+    public static NetDevice start(NetDeviceConfig config, BackendChoice.Kind kind, VringBases bases) throws IOException {
         return switch (kind) {
             case KERNEL -> VhostNetDevice.start(config, bases);
             case EMULATED -> EmulatedNetDevice.start(config, bases);

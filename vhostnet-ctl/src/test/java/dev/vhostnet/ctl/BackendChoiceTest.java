@@ -37,7 +37,7 @@ class BackendChoiceTest {
     @Test
     void aVhostUserDeviceIsNotStartedFromATapConfiguration() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> NetDevices.start(null, Kind.VHOST_USER, new int[2]));
+                () -> NetDevices.start(null, Kind.VHOST_USER, VringBases.zero(1)));
         assertTrue(e.getMessage().contains("starts on its back-end's socket"), e.getMessage());
     }
 }

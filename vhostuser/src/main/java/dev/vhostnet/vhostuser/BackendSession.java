@@ -3,6 +3,7 @@ package dev.vhostnet.vhostuser;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.ctl.ring.VringLayout;
@@ -260,7 +261,7 @@ final class BackendSession implements AutoCloseable {
             QueuePair pair = new QueuePair(virtqueue(vrings[0]), virtqueue(vrings[1]));
             NetDeviceConfig config = NetDeviceConfig.builder().memory(memory.table()).tap(tap).queuePair(pair)
                     .driverFeatures(acked & ~PROTOCOL_FEATURES_BIT).build();
-            device = EmulatedNetDevice.start(config, new int[] {vrings[0].base, vrings[1].base});
+            device = EmulatedNetDevice.start(config, VringBases.of(vrings[0].base, vrings[1].base));
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw r.violation("the device cannot start on these vrings: " + e.getMessage());
         }
@@ -276,12 +277,12 @@ final class BackendSession implements AutoCloseable {
         if (device == null) {
             return;
         }
-        int[] bases = device.stop();
+        VringBases bases = device.stop();
         device.close();
         device = null;
-        vrings[0].base = bases[0];
-        vrings[1].base = bases[1];
-        log.debug("vhost-user {}: device stopped at bases {}/{}", peer, bases[0], bases[1]);
+        vrings[0].base = bases.get(0, QueuePair.RX);
+        vrings[1].base = bases.get(0, QueuePair.TX);
+        log.debug("vhost-user {}: device stopped at bases {}", peer, bases);
     }
 
     private void reset() {

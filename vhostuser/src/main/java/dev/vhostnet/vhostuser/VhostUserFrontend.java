@@ -3,6 +3,8 @@ package dev.vhostnet.vhostuser;
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import dev.vhostnet.ctl.vhost.VhostBackend;
+import dev.vhostnet.ctl.vhost.VringAddress;
+import dev.vhostnet.ctl.vhost.VringDatapath;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.GuestRegion;
 import dev.vhostnet.memtable.MemoryTable;
@@ -34,10 +36,11 @@ import org.slf4j.LoggerFactory;
  * {@code vhost_user_one_time_request}, only pair 0 sends {@code SET_OWNER}, {@code RESET_OWNER} and
  * {@code SET_MEM_TABLE}; the others skip them. Closing pair 0 closes the connection.
  *
- * <p>{@code VHOST_NET_SET_BACKEND} has no vhost-user form (the back-end owns its datapath):
- * {@link #setBackend} sends {@code SET_VRING_ENABLE} instead — 1 for an fd ≥ 0, 0 for -1 — when
- * protocol features were negotiated (rings then start disabled, and this is the point where a
- * set-up ring is enabled); without them rings are enabled by their kick and it sends nothing.
+ * <p>{@code VHOST_NET_SET_BACKEND} has no vhost-user form (the back-end owns its datapath): the
+ * {@link #datapath()} step sends {@code SET_VRING_ENABLE} instead when protocol features were
+ * negotiated (rings then start disabled, and this is the point where a set-up ring is enabled);
+ * without them rings are enabled by their kick and it sends nothing. The kernel's own requests
+ * (log base as an address, busy polling, IOTLB versions) have no vhost-user form and are not here.
  */
 public final class VhostUserFrontend implements VhostBackend {
     private static final Logger log = LoggerFactory.getLogger(VhostUserFrontend.class);
@@ -73,12 +76,6 @@ public final class VhostUserFrontend implements VhostBackend {
         this.session = session;
         this.pair = pair;
     }
-
-    /**
-     * The datapath argument of {@link #setBackend} that enables a vring: a vhost-user back-end owns
-     * its datapath, so where vhost-net takes the tap's fd, any fd of 0 or more only enables.
-     */
-    public static final int ENABLE = 0;
 
     /** How long a reply may take by default (QEMU waits for ever; a library should not). */
     public static final Duration DEFAULT_REPLY_TIMEOUT = Duration.ofSeconds(10);
@@ -245,17 +242,6 @@ public final class VhostUserFrontend implements VhostBackend {
         send(VhostUserRequest.SET_FEATURES, VhostUserMessage.u64(sent));
     }
 
-    /** No vhost-user form: {@code VHOST_GET_BACKEND_FEATURES} is the kernel's IOTLB message version. */
-    @Override
-    public long getBackendFeatures() throws SysException {
-        throw unsupported("VHOST_GET_BACKEND_FEATURES", "vhost-user negotiates protocol features at connect instead: protocolFeatures()");
-    }
-
-    @Override
-    public void setBackendFeatures(long features) throws SysException {
-        throw unsupported("VHOST_SET_BACKEND_FEATURES", "vhost-user negotiates protocol features at connect instead");
-    }
-
     /**
      * {@code SET_MEM_TABLE}: every region as (guest address, size, address in this process, mmap
      * offset 0) with its memfd as SCM_RIGHTS, so the back-end maps the same pages. At most 8 regions.
@@ -280,16 +266,6 @@ public final class VhostUserFrontend implements VhostBackend {
         send(VhostUserRequest.SET_MEM_TABLE, VhostUserMessage.memTable(table), fds);
     }
 
-    /**
-     * The kernel's log base is an address in this process; a vhost-user back-end needs the log as a
-     * shared fd ({@code LOG_SHMFD}), which this front-end does not implement yet.
-     */
-    @Override
-    public void setLogBase(long address) throws SysException {
-        throw unsupported(VhostUserRequest.SET_LOG_BASE.specName(),
-                "dirty logging over vhost-user needs the log in shared memory (LOG_SHMFD): not implemented");
-    }
-
     @Override
     public void setLogFd(EventFd fd) throws SysException {
         Preconditions.checkArgument(fd != null, "SET_LOG_FD needs an eventfd (vhost-user has no NOFD form for it)");
@@ -302,10 +278,10 @@ public final class VhostUserFrontend implements VhostBackend {
     }
 
     @Override
-    public void setVringAddr(int index, long descAddress, long usedAddress, long availAddress, boolean log,
-            long logGuestAddress) throws SysException {
-        send(VhostUserRequest.SET_VRING_ADDR, VhostUserMessage.vringAddr(vring(index), log ? VhostUserMessage.VRING_F_LOG : 0,
-                descAddress, usedAddress, availAddress, log ? logGuestAddress : 0));
+    public void setVringAddr(int index, VringAddress address) throws SysException {
+        send(VhostUserRequest.SET_VRING_ADDR, VhostUserMessage.vringAddr(vring(index),
+                address.logged() ? VhostUserMessage.VRING_F_LOG : 0, address.desc(), address.used(), address.avail(),
+                address.logGuestAddress().orElse(0)));
     }
 
     @Override
@@ -373,22 +349,31 @@ public final class VhostUserFrontend implements VhostBackend {
         return VhostUserMessage.decodeConfig(VhostUserRequest.GET_CONFIG, offset, size, reply);
     }
 
-    @Override
-    public void setVringBusyloopTimeout(int index, int micros) throws SysException {
-        throw unsupported("VHOST_SET_VRING_BUSYLOOP_TIMEOUT", "vhost-user has no such request: the back-end polls as it likes");
-    }
+    /**
+     * The datapath step of {@code VringSetup} on this pair: {@code SET_VRING_ENABLE} 1 to attach and 0
+     * to detach with protocol features; without them nothing (the kick enables a ring).
+     */
+    public VringDatapath datapath() {
+        return new VringDatapath() {
+            @Override
+            public String request() {
+                return VhostUserRequest.SET_VRING_ENABLE.specName();
+            }
 
-    @Override
-    public int getVringBusyloopTimeout(int index) throws SysException {
-        throw unsupported("VHOST_GET_VRING_BUSYLOOP_TIMEOUT", "vhost-user has no such request");
-    }
+            @Override
+            public void attach(int index) throws SysException {
+                if (session.protocolFeatures) {
+                    setVringEnable(index, true);
+                }
+            }
 
-    /** See the class comment: {@code SET_VRING_ENABLE} 1 (fd ≥ 0) or 0 (fd -1); the fd itself is not used. */
-    @Override
-    public void setBackend(int index, int tapFd) throws SysException {
-        if (session.protocolFeatures) {
-            setVringEnable(index, tapFd >= 0);
-        }
+            @Override
+            public void detach(int index) throws SysException {
+                if (session.protocolFeatures) {
+                    setVringEnable(index, false);
+                }
+            }
+        };
     }
 
     /** Pair 0 closes the connection (the back-end then tears its device down); other pairs' views close nothing. */

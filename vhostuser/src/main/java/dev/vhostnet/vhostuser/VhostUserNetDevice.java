@@ -6,6 +6,9 @@ import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSet;
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.DeviceLifecycle;
+import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.ctl.vhost.VringDatapath;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.QueuePair;
@@ -16,7 +19,6 @@ import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,22 +58,24 @@ public final class VhostUserNetDevice implements NetDevice {
     private final MemoryTable memory;
     private final ImmutableList<QueuePair> queuePairs;
     private final long driverFeatures;
-    private final int[] bases;
+    private final DeviceLifecycle lifecycle;
     /** From the first set-up; every later back-end must grant the same, since the driver runs with them. */
     private Features.Negotiated features;
     private VhostUserFrontend frontend;
     private List<VhostUserFrontend> pairs;
-    private State state;
+    private List<VringDatapath> datapaths;
+    private MemoryTable.Lease lease;
     private int connections;
     private volatile boolean closing;
     private Thread watcher;
     private SysException reconnectFailure;
 
-    private VhostUserNetDevice(MemoryTable memory, ImmutableList<QueuePair> queuePairs, long driverFeatures, int[] bases) {
+    private VhostUserNetDevice(MemoryTable memory, ImmutableList<QueuePair> queuePairs, long driverFeatures,
+            VringBases bases) {
         this.memory = memory;
         this.queuePairs = queuePairs;
         this.driverFeatures = driverFeatures;
-        this.bases = bases;
+        this.lifecycle = new DeviceLifecycle("vhost-user device", State.DISCONNECTED, bases);
     }
 
     /**
@@ -113,41 +117,46 @@ public final class VhostUserNetDevice implements NetDevice {
      */
     public static VhostUserNetDevice start(VhostUserFrontend frontend, MemoryTable memory, List<QueuePair> queuePairs,
             long driverFeatures) throws SysException, VhostStepException {
-        return start(frontend, memory, queuePairs, driverFeatures, new int[queuePairs.size() * 2]);
+        return start(frontend, memory, queuePairs, driverFeatures, VringBases.zero(queuePairs.size()));
     }
 
-    /** As {@link #start(VhostUserFrontend, MemoryTable, List, long)}, each vring from {@code bases[pair * 2 + vring]}. */
+    /** As {@link #start(VhostUserFrontend, MemoryTable, List, long)}, each vring from its base in {@code bases}. */
     public static VhostUserNetDevice start(VhostUserFrontend frontend, MemoryTable memory, List<QueuePair> queuePairs,
-            long driverFeatures, int[] bases) throws SysException, VhostStepException {
+            long driverFeatures, VringBases bases) throws SysException, VhostStepException {
         Preconditions.checkArgument(!queuePairs.isEmpty(), "at least one queue pair");
-        Preconditions.checkArgument(bases.length == queuePairs.size() * 2, "%s bases for %s vrings", bases.length,
-                queuePairs.size() * 2);
+        bases.checkPairs(queuePairs.size());
         for (int p = 0; p < queuePairs.size(); p++) {
             for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
                 queuePairs.get(p).vring(v).layout().checkIn(memory, "vring " + (2 * p + v));
             }
         }
-        VhostUserNetDevice device = new VhostUserNetDevice(memory, ImmutableList.copyOf(queuePairs), driverFeatures,
-                bases.clone());
-        synchronized (device) {
-            try {
-                device.setUp(frontend);
-            } catch (SysException | VhostStepException | RuntimeException e) {
-                frontend.close();
-                throw e;
+        VhostUserNetDevice device = new VhostUserNetDevice(memory, ImmutableList.copyOf(queuePairs), driverFeatures, bases);
+        device.lifecycle.lock();
+        try {
+            device.lease = memory.lease("vhost-user device on " + frontend.peer());
+            device.setUp(frontend);
+        } catch (SysException | VhostStepException | RuntimeException e) {
+            frontend.close();
+            if (device.lease != null) {
+                device.lease.close();
             }
+            throw e;
+        } finally {
+            device.lifecycle.unlock();
         }
         return device;
     }
 
     /**
      * The whole set-up on {@code fresh}: SET_OWNER, GET_FEATURES, SET_FEATURES (per pair),
-     * SET_MEM_TABLE, then every vring from {@link #bases} and enabled.
+     * SET_MEM_TABLE, then every vring from the saved bases, enabled. Called with the lock held.
      */
     private void setUp(VhostUserFrontend fresh) throws SysException, VhostStepException {
         List<VhostUserFrontend> views = new ArrayList<>();
+        List<VringDatapath> paths = new ArrayList<>();
         for (int p = 0; p < queuePairs.size(); p++) {
             views.add(fresh.queuePair(p));
+            paths.add(views.get(p).datapath());
         }
         VringSetup.step("SET_OWNER", "the device", fresh::setOwner);
         long offer = fresh.getFeatures();
@@ -166,43 +175,41 @@ public final class VhostUserNetDevice implements NetDevice {
         features = granted;
         frontend = fresh;
         pairs = views;
-        attachAll();
+        datapaths = paths;
+        lifecycle.start(this::attachAll, State.DISCONNECTED);
         connections++;
-        notifyAll();
+        lifecycle.signal();
     }
 
     /**
      * Per pair ({@link VringSetup#attach}): NUM, BASE, ADDR, KICK, CALL for each vring; then, the rings
      * being set up, ENABLE for each (the vhost-user form of attaching the datapath); then a kick each.
      */
-    private void attachAll() throws VhostStepException {
+    private void attachAll(VringBases bases) throws VhostStepException {
         for (int p = 0; p < pairs.size(); p++) {
-            VringSetup.attach(pairs.get(p), p, queuePairs.get(p), memory, bases, null, false, VhostUserFrontend.ENABLE);
+            VringSetup.attach(pairs.get(p), p, queuePairs.get(p), memory, bases, null, false, datapaths.get(p));
         }
-        state = State.RUNNING;
+    }
+
+    private VringSetup.Detached detachAll(VringBases bases) {
+        return VringSetup.detachAll(pairs, queuePairs, datapaths, memory, bases);
     }
 
     /**
      * Disables every vring ({@code SET_VRING_ENABLE 0}, with protocol features) and stops it with
-     * {@code GET_VRING_BASE}, whose answer is saved ({@link VringSetup#detachAll}); returns the bases,
-     * {@code pair * 2 + vring}.
+     * {@code GET_VRING_BASE}, whose answer is saved ({@link VringSetup#detachAll}); returns the bases.
      */
     @Override
-    public synchronized int[] stop() throws VhostStepException {
-        Preconditions.checkState(state == State.RUNNING, "device is %s, not running", state);
-        try {
-            VringSetup.detachAll(pairs, queuePairs, memory, bases);
-        } finally {
-            state = State.STOPPED;
-        }
-        return bases.clone();
+    public VringBases stop() throws VhostStepException {
+        VringSetup.Detached detached = lifecycle.stop(this::detachAll);
+        detached.throwIfFailed();
+        return detached.bases();
     }
 
     /** Sets the rings up again from the bases {@link #stop()} saved. */
     @Override
-    public synchronized void restart() throws SysException, VhostStepException {
-        Preconditions.checkState(state == State.STOPPED, "device is %s, not stopped", state);
-        attachAll();
+    public void restart() throws VhostStepException {
+        lifecycle.start(this::attachAll);
     }
 
     /**
@@ -216,14 +223,18 @@ public final class VhostUserNetDevice implements NetDevice {
      * (call again) and nothing of the new connection open.
      */
     public void reconnect(VhostUserEndpoint endpoint, Duration timeout) throws SysException, VhostStepException {
-        synchronized (this) {
-            Preconditions.checkState(state != State.CLOSED, "device is closed");
+        lifecycle.lock();
+        try {
+            Preconditions.checkState(lifecycle.state() != State.CLOSED, "device is closed");
             disconnect();
+        } finally {
+            lifecycle.unlock();
         }
         VhostUserFrontend fresh = endpoint.open(timeout, () -> closing);
-        synchronized (this) {
+        lifecycle.lock();
+        try {
             try {
-                if (state != State.DISCONNECTED) {
+                if (lifecycle.state() != State.DISCONNECTED) {
                     throw VhostUserEndpoint.cancelled("reconnect(" + endpoint.path() + ")");
                 }
                 setUp(fresh);
@@ -231,26 +242,28 @@ public final class VhostUserNetDevice implements NetDevice {
                 fresh.close();
                 throw e;
             }
+        } finally {
+            lifecycle.unlock();
         }
         log.info("vhost-user device running again on {} (connection {})", endpoint.path(), connections);
     }
 
     /** Saves the bases to resume from, closes the connection, and marks the device disconnected. */
     private void disconnect() {
-        if (state == State.RUNNING) {
+        if (lifecycle.state() == State.RUNNING) {
             if (frontend.hasHungUp()) {
                 // Nothing to ask: each GET_VRING_BASE then fails at once, and VringSetup.detach takes the used index.
                 frontend.close();
             }
-            try {
-                stop();
-            } catch (VhostStepException e) {
-                log.warn("stopping the rings of the lost back-end: {}; resuming from {}", e.getMessage(), Arrays.toString(bases));
+            VhostStepException failure = lifecycle.stop(this::detachAll).failure();
+            if (failure != null) {
+                log.warn("stopping the rings of the lost back-end: {}; resuming from {}", failure.getMessage(),
+                        lifecycle.bases());
             }
         }
-        if (state != State.DISCONNECTED) {
+        if (lifecycle.state() != State.DISCONNECTED) {
             frontend.close();
-            state = State.DISCONNECTED;
+            lifecycle.moveTo(State.DISCONNECTED);
         }
     }
 
@@ -260,18 +273,28 @@ public final class VhostUserNetDevice implements NetDevice {
      * that fails the watcher gives up: the failure is kept ({@link #awaitRunning} throws it). Closing the
      * device stops the watcher, also while it waits for a back-end.
      */
-    public synchronized void reconnectOnHangUp(VhostUserEndpoint endpoint, Duration timeout) {
-        Preconditions.checkState(state != State.CLOSED, "device is closed");
-        Preconditions.checkState(watcher == null || !watcher.isAlive(), "already watching");
-        reconnectFailure = null;
-        watcher = new Thread(new HangUpWatcher(this, endpoint, timeout), "vhost-user-reconnect " + endpoint.path());
-        watcher.setDaemon(true);
-        watcher.start();
+    public void reconnectOnHangUp(VhostUserEndpoint endpoint, Duration timeout) {
+        lifecycle.lock();
+        try {
+            Preconditions.checkState(lifecycle.state() != State.CLOSED, "device is closed");
+            Preconditions.checkState(watcher == null || !watcher.isAlive(), "already watching");
+            reconnectFailure = null;
+            watcher = new Thread(new HangUpWatcher(this, endpoint, timeout), "vhost-user-reconnect " + endpoint.path());
+            watcher.setDaemon(true);
+            watcher.start();
+        } finally {
+            lifecycle.unlock();
+        }
     }
 
     /** Whether the running device's back-end is gone (for the watcher). */
-    synchronized boolean hasLostBackEnd() {
-        return state == State.RUNNING && frontend.hasHungUp();
+    boolean hasLostBackEnd() {
+        lifecycle.lock();
+        try {
+            return lifecycle.state() == State.RUNNING && frontend.hasHungUp();
+        } finally {
+            lifecycle.unlock();
+        }
     }
 
     boolean isClosing() {
@@ -279,33 +302,42 @@ public final class VhostUserNetDevice implements NetDevice {
     }
 
     /** The watcher gave up. */
-    synchronized void reconnectFailed(SysException e) {
-        reconnectFailure = e;
-        notifyAll();
+    void reconnectFailed(SysException e) {
+        lifecycle.lock();
+        try {
+            reconnectFailure = e;
+            lifecycle.signal();
+        } finally {
+            lifecycle.unlock();
+        }
     }
 
     /**
      * Waits up to {@code timeout} until the device runs on its {@code connection}-th connection (1: the
      * one it started on); false if it does not by then. Throws the failure of a reconnection given up.
      */
-    public synchronized boolean awaitRunning(int connection, Duration timeout) throws SysException, InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!(state == State.RUNNING && connections >= connection)) {
+    public boolean awaitRunning(int connection, Duration timeout) throws SysException, InterruptedException {
+        boolean running = lifecycle.await(() -> reconnectFailure != null || lifecycle.state() == State.CLOSED
+                || (lifecycle.state() == State.RUNNING && connections >= connection), timeout);
+        lifecycle.lock();
+        try {
             if (reconnectFailure != null) {
                 throw reconnectFailure;
             }
-            long left = (deadline - System.nanoTime()) / 1_000_000;
-            if (left <= 0 || state == State.CLOSED) {
-                return false;
-            }
-            wait(left);
+            return running && lifecycle.state() == State.RUNNING && connections >= connection;
+        } finally {
+            lifecycle.unlock();
         }
-        return true;
     }
 
     /** Connections the device was set up on: 1 at start, one more per reconnection. */
-    public synchronized int connections() {
-        return connections;
+    public int connections() {
+        lifecycle.lock();
+        try {
+            return connections;
+        } finally {
+            lifecycle.unlock();
+        }
     }
 
     @Override
@@ -319,18 +351,24 @@ public final class VhostUserNetDevice implements NetDevice {
     }
 
     /** The front-end of the current (or last) connection. */
-    public synchronized VhostUserFrontend frontend() {
-        return frontend;
+    public VhostUserFrontend frontend() {
+        lifecycle.lock();
+        try {
+            return frontend;
+        } finally {
+            lifecycle.unlock();
+        }
     }
 
     /** {@link State#DISCONNECTED} when the back-end is gone: {@link #reconnect} sets the device up again on a new one. */
     @Override
-    public synchronized State state() {
-        return state;
+    public State state() {
+        return lifecycle.state();
     }
 
-    public synchronized int[] bases() {
-        return bases.clone();
+    @Override
+    public VringBases bases() {
+        return lifecycle.bases();
     }
 
     /**
@@ -341,8 +379,11 @@ public final class VhostUserNetDevice implements NetDevice {
     public void close() {
         closing = true;
         Thread w;
-        synchronized (this) {
+        lifecycle.lock();
+        try {
             w = watcher;
+        } finally {
+            lifecycle.unlock();
         }
         if (w != null && w != Thread.currentThread()) {
             try {
@@ -351,21 +392,17 @@ public final class VhostUserNetDevice implements NetDevice {
                 Thread.currentThread().interrupt();
             }
         }
-        synchronized (this) {
-            if (state == State.CLOSED) {
-                return;
+        lifecycle.lock();
+        try {
+            if (lifecycle.state() == State.RUNNING && !frontend.isOpen()) {
+                lifecycle.moveTo(State.DISCONNECTED);
             }
-            if (state == State.RUNNING && frontend.isOpen()) {
-                try {
-                    stop();
-                } catch (VhostStepException | RuntimeException e) {
-                    log.warn("stopping before close: {}", e.getMessage());
-                }
-            }
-            frontend.close();
-            state = State.CLOSED;
-            notifyAll();
+            lifecycle.close(this::detachAll, () -> {
+                frontend.close();
+                lease.close();
+            });
+        } finally {
+            lifecycle.unlock();
         }
     }
-
 }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.driver.DriverMemory;
@@ -215,21 +216,20 @@ class TestpmdTest {
                 try (second) {
                     assertTrue(device.awaitRunning(2, Duration.ofSeconds(60)), "reconnected to the new testpmd");
                     long reconnectMillis = (System.nanoTime() - t0) / 1_000_000;
-                    int[] resumed = device.bases();
+                    VringBases resumed = device.bases();
                     System.out.printf("SIGKILLed testpmd after %d frames + %d in flight; a new testpmd started and the device "
                             + "ran again on it %d ms later, resuming from the used indexes RX %d TX %d%n", FRAMES, burst,
-                            reconnectMillis, resumed[0], resumed[1]);
+                            reconnectMillis, resumed.get(0, QueuePair.RX), resumed.get(0, QueuePair.TX));
                     long lostBefore = flow.lost;
                     exchange(driver, rig.queuePairs.get(0), flow, FRAMES);
-                    int[] bases = device.stop();
+                    VringBases bases = device.stop();
                     System.out.printf("after the reconnection: %d frames back (of %d sent), %d lost at the crash, "
-                            + "none repeated or altered; GET_VRING_BASE %s%n", flow.received, flow.next, flow.lost,
-                            Arrays.toString(bases));
+                            + "none repeated or altered; GET_VRING_BASE %s%n", flow.received, flow.next, flow.lost, bases);
                     assertEquals(lostBefore, flow.lost, "no frame sent after the reconnection is lost");
-                    assertEquals(2 * FRAMES + burst, bases[1], "every TX chain taken, by one testpmd or the other");
-                    assertEquals(flow.received, bases[0], "one RX buffer per frame that came back");
-                    assertEquals(resumed[1] - resumed[0], flow.lost, "lost: what the dead testpmd took and never returned");
-                    resumedTx[0] = resumed[1];
+                    assertEquals(2 * FRAMES + burst, bases.get(0, QueuePair.TX), "every TX chain taken, by one testpmd or the other");
+                    assertEquals(flow.received, bases.get(0, QueuePair.RX), "one RX buffer per frame that came back");
+                    assertEquals(resumed.get(0, QueuePair.TX) - resumed.get(0, QueuePair.RX), flow.lost, "lost: what the dead testpmd took and never returned");
+                    resumedTx[0] = resumed.get(0, QueuePair.TX);
                 }
                 assertEquals(2 * FRAMES + burst - resumedTx[0], second.rxPackets, "the new testpmd took the rest of the TX ring");
                 assertEquals(second.rxPackets, second.txPackets, "and forwarded all of it");
@@ -311,9 +311,9 @@ class TestpmdTest {
                     assertEquals(0, flows.get(p).lost, "pair " + p + ": frames lost");
                 }
                 System.out.printf("GET_VRING_BASE%s: %s%n", round == 1 ? " after the restart" : "",
-                        Arrays.toString(device.stop()));
+                        device.stop());
             }
-            return device.bases();
+            return device.bases().toArray();
         }
     }
 

@@ -22,6 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.ctl.kernel.VhostKernelBackend;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.driver.DriverMemory;
@@ -100,6 +102,22 @@ class VhostUserFrontendTest {
     }
 
     @Test
+    void closingGuestMemoryUnderARunningDeviceFailsNamingTheDevice() throws Exception {
+        backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
+        try (MemoryTable memory = MemoryTable.builder().region(0, RAM).build()) {
+            DriverMemory.QueuePair p = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, 1, RING, 2048).queuePair(0);
+            VhostUserFrontend f = connect();
+            try (VhostUserNetDevice device = VhostUserNetDevice.start(f, memory,
+                    List.of(new QueuePair(queue(p.rx()), queue(p.tx()))), DRIVER)) {
+                IllegalStateException e = assertThrows(IllegalStateException.class, memory::close);
+                assertTrue(e.getMessage().startsWith("guest memory is still used by vhost-user device on " + f.peer()),
+                        e.getMessage());
+                assertTrue(memory.isOpen(), "nothing was unmapped under the device");
+            }
+        }
+    }
+
+    @Test
     void bringsTwoQueuePairsUpOnOneConnectionInQemusOrder() throws Exception {
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         try (MemoryTable memory = MemoryTable.builder().region(0, RAM).build()) {
@@ -114,8 +132,8 @@ class VhostUserFrontendTest {
                     device.features().vhost(), "offered ∩ asked: no INDIRECT_DESC (not offered), no CSUM (not asked)");
             assertEquals(device.features().vhost() | bit(VirtioUapi.VIRTIO_NET_F_MAC), device.features().virtio());
             assertEquals(12, device.features().vnetHeaderSize());
-            int[] bases = device.stop();
-            assertArrayEquals(new int[] {7, 8, 9, 10}, bases, "GET_VRING_BASE of vrings 0..3");
+            VringBases bases = device.stop();
+            assertEquals(VringBases.of(7, 8, 9, 10), bases, "GET_VRING_BASE of vrings 0..3");
             device.close();
 
             List<VhostUserRequest> expected = new ArrayList<>(List.of(GET_FEATURES, GET_PROTOCOL_FEATURES,
@@ -196,7 +214,7 @@ class VhostUserFrontendTest {
             assertFalse(f.protocolFeaturesNegotiated());
             assertEquals(1, f.queueNum(), "one queue pair without MQ");
             assertThrows(IllegalStateException.class, () -> f.queuePair(1), "a second pair needs MQ");
-            f.setBackend(0, 5); // no SET_VRING_ENABLE without protocol features
+            f.datapath().attach(0); // no SET_VRING_ENABLE without protocol features
             VhostUserNetDevice device = VhostUserNetDevice.start(f, memory, List.of(new QueuePair(queue(p.rx()), queue(p.tx()))),
                     DRIVER);
             device.stop();
@@ -211,12 +229,12 @@ class VhostUserFrontendTest {
     }
 
     @Test
-    void setBackendIsSetVringEnable() throws Exception {
+    void theDatapathStepIsSetVringEnable() throws Exception {
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         try (VhostUserFrontend f = connect()) {
             VhostUserFrontend pair1 = f.queuePair(1);
-            pair1.setBackend(1, 42);
-            pair1.setBackend(0, -1);
+            pair1.datapath().attach(1);
+            pair1.datapath().detach(0);
             backend.awaitRequests(6);
             ByteBuffer on = backend.received.get(4).body();
             assertEquals(SET_VRING_ENABLE, backend.received.get(4).kind());
@@ -351,12 +369,11 @@ class VhostUserFrontendTest {
     }
 
     @Test
-    void requestsWithoutAVhostUserFormSaySo() throws Exception {
+    void refusesAFeatureTheBackEndDidNotOfferAndHasNoKernelOnlyRequests() throws Exception {
+        assertFalse(VhostKernelBackend.class.isAssignableFrom(VhostUserFrontend.class),
+                "the log base as an address, busy polling, IOTLB versions and NET_SET_BACKEND are the kernel's");
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         try (VhostUserFrontend f = connect()) {
-            assertEquals(VhostUserException.EOPNOTSUPP, assertThrows(VhostUserException.class, () -> f.setLogBase(0)).errno());
-            assertThrows(VhostUserException.class, () -> f.setVringBusyloopTimeout(0, 10));
-            assertThrows(VhostUserException.class, f::getBackendFeatures);
             assertThrows(VhostUserException.class, () -> f.setFeatures(bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)),
                     "a bit the back-end did not offer");
         }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.driver.DriverMemory;
@@ -91,9 +92,9 @@ class VhostUserNetBackendTest {
             assertEquals(dev.vhostnet.ctl.BackendChoice.Kind.VHOST_USER, driver.device.kind(), "a NetDevice like the others");
             net.addGuestNeighbour();
             exchange(net, driver, 0);
-            int[] bases = driver.device.stop();
+            VringBases bases = driver.device.stop();
             assertFalse(backend.isRunning(), "GET_VRING_BASE stops the device");
-            assertEquals(DATAGRAMS, bases[QueuePair.TX], "TX base: one chain per datagram sent");
+            assertEquals(DATAGRAMS, bases.get(0, QueuePair.TX), "TX base: one chain per datagram sent");
             driver.device.restart();
             assertTrue(backend.awaitRunning(Duration.ofSeconds(10)), "the device runs again after the restart");
             exchange(net, driver, DATAGRAMS);

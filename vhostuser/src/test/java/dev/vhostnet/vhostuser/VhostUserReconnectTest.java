@@ -27,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.eventfd.EventFd;
@@ -164,7 +165,7 @@ class VhostUserReconnectTest {
         FakeBackend first = listeningBackEnd(OFFER | PROTOCOL);
         VhostUserNetDevice device = keep(VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, DRIVER));
         publishUsedIndex(QueuePair.RX, 300);
-        assertArrayEquals(new int[] {7, 8}, device.stop(), "the fake's GET_VRING_BASE: 7 + vring");
+        assertEquals(VringBases.of(7, 8), device.stop(), "the fake's GET_VRING_BASE: 7 + vring");
         first.close();
         FakeBackend second = listeningBackEnd(OFFER | PROTOCOL);
         device.reconnect(VhostUserDialer.of(socket), Duration.ofSeconds(5));

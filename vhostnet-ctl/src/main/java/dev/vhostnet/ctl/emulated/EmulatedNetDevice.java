@@ -5,6 +5,11 @@ import static dev.vhostnet.sys.VirtioUapi.bit;
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.DeviceLifecycle;
+import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.ctl.vhost.VringSetup;
+import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
@@ -38,32 +43,32 @@ public final class EmulatedNetDevice implements NetDevice {
     private final List<EmulatedQueuePair> pairs;
     private final List<IoEventLoop> loops;
     private final Features.Negotiated features;
-    private final int[] bases;
-    private State state = State.STOPPED;
+    private final MemoryTable.Lease lease;
+    private final DeviceLifecycle lifecycle;
 
     private EmulatedNetDevice(MultiThreadIoEventLoopGroup group, List<EmulatedQueuePair> pairs, List<IoEventLoop> loops,
-            Features.Negotiated features, int[] bases) {
+            Features.Negotiated features, MemoryTable.Lease lease, String name, VringBases bases) {
         this.group = group;
         this.pairs = pairs;
         this.loops = loops;
         this.features = features;
-        this.bases = bases;
+        this.lease = lease;
+        this.lifecycle = new DeviceLifecycle(name, State.STOPPED, bases);
     }
 
     /** Starts with every vring at index 0. */
     public static EmulatedNetDevice start(NetDeviceConfig config) throws SysException {
-        return start(config, new int[config.queuePairs().size() * 2]);
+        return start(config, VringBases.zero(config.queuePairs().size()));
     }
 
-    /** Starts with each vring's next available index from {@code bases} ({@code pair * 2 + vring}). */
-    public static EmulatedNetDevice start(NetDeviceConfig config, int[] bases) throws SysException {
+    /** Starts with each vring's next available index from {@code bases}. */
+    public static EmulatedNetDevice start(NetDeviceConfig config, VringBases bases) throws SysException {
         int count = config.queuePairs().size();
-        Preconditions.checkArgument(bases.length == count * 2, "%s bases for %s vrings", bases.length, count * 2);
-        for (int base : bases) {
-            Preconditions.checkArgument(base >= 0 && base <= 0xffff, "a vring base is a 16-bit index, not %s", base);
-        }
+        bases.checkPairs(count);
         Preconditions.checkArgument(!config.dirtyLog(), "dirty logging needs the kernel backend (VHOST_F_LOG_ALL)");
         Features.Negotiated features = Features.negotiate(config, OFFER);
+        String name = "emulated device on tap " + config.tap().name();
+        MemoryTable.Lease lease = config.memory().lease(name);
         MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(count,
                 new DefaultThreadFactory("vhostnet-emulated", true), EpollIoHandler.newFactory());
         List<EmulatedQueuePair> pairs = new ArrayList<>();
@@ -75,12 +80,13 @@ public final class EmulatedNetDevice implements NetDevice {
                 pairs.add(new EmulatedQueuePair(p, config.memory(), config.queuePairs().get(p),
                         config.tap().queue(p).rawFd(), features, config.tap().config().vnetHeader(), loop));
             }
-            EmulatedNetDevice device = new EmulatedNetDevice(group, pairs, loops, features, bases.clone());
+            EmulatedNetDevice device = new EmulatedNetDevice(group, pairs, loops, features, lease, name, bases);
             device.restart();
             return device;
         } catch (RuntimeException e) {
             pairs.forEach(EmulatedQueuePair::release);
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            lease.close();
             throw e;
         }
     }
@@ -96,25 +102,28 @@ public final class EmulatedNetDevice implements NetDevice {
     }
 
     @Override
-    public synchronized int[] stop() {
-        Preconditions.checkState(state == State.RUNNING, "device is %s, not running", state);
+    public VringBases stop() {
+        return lifecycle.stop(this::detachAll).bases();
+    }
+
+    private VringSetup.Detached detachAll(VringBases bases) {
         for (int p = 0; p < pairs.size(); p++) {
-            EmulatedQueuePair pair = pairs.get(p);
-            int[] pairBases = onLoop(p, pair::detach);
-            bases[2 * p] = pairBases[0];
-            bases[2 * p + 1] = pairBases[1];
+            int[] pairBases = onLoop(p, pairs.get(p)::detach);
+            bases = bases.with(p, QueuePair.RX, pairBases[0]).with(p, QueuePair.TX, pairBases[1]);
         }
-        state = State.STOPPED;
-        return bases.clone();
+        return new VringSetup.Detached(bases, null);
     }
 
     @Override
-    public synchronized void restart() {
-        Preconditions.checkState(state == State.STOPPED, "device is %s, not stopped", state);
+    public void restart() {
+        lifecycle.start(this::attachAll);
+    }
+
+    private void attachAll(VringBases bases) {
         for (int p = 0; p < pairs.size(); p++) {
             EmulatedQueuePair pair = pairs.get(p);
-            int rxBase = bases[2 * p];
-            int txBase = bases[2 * p + 1];
+            int rxBase = bases.get(p, QueuePair.RX);
+            int txBase = bases.get(p, QueuePair.TX);
             try {
                 pair.register();
             } catch (InterruptedException e) {
@@ -128,7 +137,6 @@ public final class EmulatedNetDevice implements NetDevice {
                 return null;
             });
         }
-        state = State.RUNNING;
     }
 
     private <T> T onLoop(int pair, java.util.concurrent.Callable<T> task) {
@@ -143,13 +151,13 @@ public final class EmulatedNetDevice implements NetDevice {
     }
 
     @Override
-    public synchronized State state() {
-        return state;
+    public State state() {
+        return lifecycle.state();
     }
 
-    /** The saved bases (at the last stop, or given at start). */
-    public synchronized int[] bases() {
-        return bases.clone();
+    @Override
+    public VringBases bases() {
+        return lifecycle.bases();
     }
 
     /** The guest-facing counters of vring {@code vring} ({@code 0} RX, {@code 1} TX) of {@code pair}: pops, hostile-ring rules. */
@@ -175,22 +183,18 @@ public final class EmulatedNetDevice implements NetDevice {
     }
 
     @Override
-    public synchronized void close() {
-        if (state == State.CLOSED) {
-            return;
-        }
-        if (state == State.RUNNING) {
-            stop();
-        }
-        for (int p = 0; p < pairs.size(); p++) {
-            EmulatedQueuePair pair = pairs.get(p);
-            onLoop(p, () -> {
-                pair.dropPending();
-                pair.release();
-                return null;
-            });
-        }
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-        state = State.CLOSED;
+    public void close() {
+        lifecycle.close(this::detachAll, () -> {
+            for (int p = 0; p < pairs.size(); p++) {
+                EmulatedQueuePair pair = pairs.get(p);
+                onLoop(p, () -> {
+                    pair.dropPending();
+                    pair.release();
+                    return null;
+                });
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            lease.close();
+        });
     }
 }

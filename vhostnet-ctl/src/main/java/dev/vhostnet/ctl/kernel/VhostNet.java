@@ -1,6 +1,6 @@
 package dev.vhostnet.ctl.kernel;
 
-import dev.vhostnet.ctl.vhost.VhostBackend;
+import dev.vhostnet.ctl.vhost.VringAddress;
 import com.sun.jna.Memory;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
@@ -13,6 +13,7 @@ import dev.vhostnet.sys.VhostUapi;
 import dev.vhostnet.sys.VhostUapi.VhostVringAddr;
 import dev.vhostnet.sys.VhostUapi.VhostVringFile;
 import dev.vhostnet.sys.VhostUapi.VhostVringState;
+import dev.vhostnet.tap.TapQueue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -20,7 +21,7 @@ import java.nio.file.Path;
  * One vhost-net instance ({@code /dev/vhost-net}, {@code <linux/vhost.h>}): the kernel side of one
  * virtio-net queue pair. Each method issues the ioctl it is named after.
  */
-public final class VhostNet implements VhostBackend {
+public final class VhostNet implements VhostNetBackend {
     public static final Path DEVICE = Path.of("/dev/vhost-net");
 
     private final Fd fd;
@@ -59,7 +60,8 @@ public final class VhostNet implements VhostBackend {
         if (!Files.exists(DEVICE)) {
             return "no /dev/vhost-net: " + hint(Errno.ENOENT.number());
         }
-        try (VhostNet v = open()) {
+        try {
+            open().close();
             return null;
         } catch (SysException e) {
             return e.getMessage();
@@ -119,15 +121,14 @@ public final class VhostNet implements VhostBackend {
     }
 
     @Override
-    public void setVringAddr(int index, long descAddress, long usedAddress, long availAddress, boolean log,
-            long logGuestAddress) throws SysException {
+    public void setVringAddr(int index, VringAddress address) throws SysException {
         VhostVringAddr addr = new VhostVringAddr();
         addr.index = index;
-        addr.flags = log ? 1 << VhostUapi.VHOST_VRING_F_LOG : 0;
-        addr.desc_user_addr = descAddress;
-        addr.used_user_addr = usedAddress;
-        addr.avail_user_addr = availAddress;
-        addr.log_guest_addr = logGuestAddress;
+        addr.flags = address.logged() ? 1 << VhostUapi.VHOST_VRING_F_LOG : 0;
+        addr.desc_user_addr = address.desc();
+        addr.used_user_addr = address.used();
+        addr.avail_user_addr = address.avail();
+        addr.log_guest_addr = address.logGuestAddress().orElse(0);
         fd.ioctl(VhostUapi.VHOST_SET_VRING_ADDR, addr);
     }
 
@@ -175,8 +176,26 @@ public final class VhostNet implements VhostBackend {
     }
 
     @Override
-    public void setBackend(int index, int tapFd) throws SysException {
-        fd.ioctl(VhostUapi.VHOST_NET_SET_BACKEND, new VhostVringFile(index, tapFd));
+    public void setVringEndian(int index, boolean bigEndian) throws SysException {
+        fd.ioctl(VhostUapi.VHOST_SET_VRING_ENDIAN, new VhostVringState(index,
+                bigEndian ? VhostUapi.VHOST_VRING_BIG_ENDIAN : VhostUapi.VHOST_VRING_LITTLE_ENDIAN));
+    }
+
+    @Override
+    public boolean getVringEndian(int index) throws SysException {
+        VhostVringState state = new VhostVringState(index, 0);
+        fd.ioctl(VhostUapi.VHOST_GET_VRING_ENDIAN, state);
+        return state.num == VhostUapi.VHOST_VRING_BIG_ENDIAN;
+    }
+
+    @Override
+    public void setBackend(int index, TapQueue queue) throws SysException {
+        fd.ioctl(VhostUapi.VHOST_NET_SET_BACKEND, new VhostVringFile(index, queue.fd().get()));
+    }
+
+    @Override
+    public void removeBackend(int index) throws SysException {
+        fd.ioctl(VhostUapi.VHOST_NET_SET_BACKEND, new VhostVringFile(index, VhostUapi.VHOST_FILE_UNBIND));
     }
 
     private long getU64(Ioctl request) throws SysException {

@@ -11,7 +11,11 @@ import dev.vhostnet.ctl.vhost.VringErrorListener;
 import dev.vhostnet.ctl.vhost.VringSetup;
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
+import dev.vhostnet.ctl.DeviceLifecycle;
+import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.ctl.vhost.VringDatapath;
 import dev.vhostnet.eventfd.EventFd;
+import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,41 +32,49 @@ public final class VhostNetDevice implements NetDevice {
     private static final Logger log = LoggerFactory.getLogger(VhostNetDevice.class);
 
     private final NetDeviceConfig config;
-    private final List<VhostBackend> backends;
+    private final List<VhostNetBackend> backends;
+    private final List<VringDatapath> datapaths;
     private final Features.Negotiated features;
     private final DirtyLog dirtyLog;
     private final VringErrorWatcher errors;
-    private final int[] bases;
-    private State state;
+    private final MemoryTable.Lease lease;
+    private final DeviceLifecycle lifecycle;
 
-    private VhostNetDevice(NetDeviceConfig config, List<VhostBackend> backends, Features.Negotiated features,
-            DirtyLog dirtyLog, VringErrorWatcher errors, int[] bases) {
+    private VhostNetDevice(NetDeviceConfig config, List<VhostNetBackend> backends, Features.Negotiated features,
+            DirtyLog dirtyLog, VringErrorWatcher errors, MemoryTable.Lease lease, VringBases bases) {
         this.config = config;
         this.backends = backends;
         this.features = features;
         this.dirtyLog = dirtyLog;
         this.errors = errors;
-        this.bases = bases;
+        this.lease = lease;
+        this.datapaths = new ArrayList<>();
+        for (int p = 0; p < backends.size(); p++) {
+            datapaths.add(backends.get(p).datapath(config.tap().queue(p)));
+        }
+        this.lifecycle = new DeviceLifecycle(name(config), State.STOPPED, bases);
+    }
+
+    private static String name(NetDeviceConfig config) {
+        return "vhost-net device on tap " + config.tap().name();
     }
 
     /** Starts with every vring at index 0. */
     public static VhostNetDevice start(NetDeviceConfig config) throws VhostStepException, SysException {
-        return start(config, new int[config.queuePairs().size() * 2]);
+        return start(config, VringBases.zero(config.queuePairs().size()));
     }
 
     /**
-     * Starts with each vring's next available index from {@code bases} ({@code pair * 2 + vring}):
-     * to take over rings another backend ran, from the indices its stop returned.
+     * Starts with each vring's next available index from {@code bases}: to take over rings another
+     * backend ran, from the bases its stop returned.
      */
-    public static VhostNetDevice start(NetDeviceConfig config, int[] bases) throws VhostStepException, SysException {
+    public static VhostNetDevice start(NetDeviceConfig config, VringBases bases) throws VhostStepException, SysException {
         int pairs = config.queuePairs().size();
-        Preconditions.checkArgument(bases.length == pairs * 2, "%s bases for %s vrings", bases.length, pairs * 2);
-        for (int base : bases) {
-            Preconditions.checkArgument(base >= 0 && base <= 0xffff, "a vring base is a 16-bit index, not %s", base);
-        }
-        List<VhostBackend> backends = new ArrayList<>();
+        bases.checkPairs(pairs);
+        List<VhostNetBackend> backends = new ArrayList<>();
         DirtyLog dirtyLog = null;
         VringErrorWatcher errors = null;
+        MemoryTable.Lease lease = config.memory().lease(name(config));
         try {
             for (int p = 0; p < pairs; p++) {
                 backends.add(config.opener().open());
@@ -77,9 +89,9 @@ public final class VhostNetDevice implements NetDevice {
                 dirtyLog = DirtyLog.covering(config.memory());
             }
             errors = new VringErrorWatcher(pairs, config.errorListener());
-            VhostNetDevice device = new VhostNetDevice(config, backends, features, dirtyLog, errors, bases.clone());
+            VhostNetDevice device = new VhostNetDevice(config, backends, features, dirtyLog, errors, lease, bases);
             for (int p = 0; p < pairs; p++) {
-                VhostBackend b = backends.get(p);
+                VhostNetBackend b = backends.get(p);
                 VringSetup.step("SET_FEATURES", device(p), () -> b.setFeatures(features.vhost()));
                 VringSetup.step("SET_MEM_TABLE", device(p), () -> b.setMemTable(config.memory()));
                 if (dirtyLog != null) {
@@ -87,7 +99,7 @@ public final class VhostNetDevice implements NetDevice {
                     VringSetup.step("SET_LOG_BASE", device(p), () -> b.setLogBase(logAddress));
                 }
             }
-            device.attachAll();
+            device.lifecycle.start(device::attachAll);
             errors.start();
             return device;
         } catch (VhostStepException | SysException | RuntimeException e) {
@@ -98,41 +110,39 @@ public final class VhostNetDevice implements NetDevice {
                 dirtyLog.close();
             }
             backends.forEach(VhostBackend::close);
+            lease.close();
             throw e;
         }
     }
 
     /** Per pair: both vrings programmed, the tap attached, a kick each ({@link VringSetup#attach}). */
-    private void attachAll() throws VhostStepException {
+    private void attachAll(VringBases bases) throws VhostStepException {
         for (int p = 0; p < backends.size(); p++) {
             VringSetup.attach(backends.get(p), p, config.queuePairs().get(p), config.memory(), bases,
-                    new EventFd[] {errors.eventFd(p * 2), errors.eventFd(p * 2 + 1)}, dirtyLog != null,
-                    config.tap().queue(p).rawFd());
+                    new EventFd[] {errors.eventFd(p * 2), errors.eventFd(p * 2 + 1)}, dirtyLog != null, datapaths.get(p));
         }
-        state = State.RUNNING;
+    }
+
+    private VringSetup.Detached detachAll(VringBases bases) {
+        return VringSetup.detachAll(backends, config.queuePairs(), datapaths, config.memory(), bases);
     }
 
     /**
      * Detaches the tap from every vring and saves each vring's next available index
      * ({@link VringSetup#detach}: {@code VHOST_GET_VRING_BASE}, or the used index in guest memory where
-     * that fails, as QEMU does). Returns the saved bases, {@code pair * 2 + vring}.
+     * that fails, as QEMU does), and returns them.
      */
     @Override
-    public synchronized int[] stop() throws VhostStepException {
-        Preconditions.checkState(state == State.RUNNING, "device is %s, not running", state);
-        try {
-            VringSetup.detachAll(backends, config.queuePairs(), config.memory(), bases);
-        } finally {
-            state = State.STOPPED;
-        }
-        return bases.clone();
+    public VringBases stop() throws VhostStepException {
+        VringSetup.Detached detached = lifecycle.stop(this::detachAll);
+        detached.throwIfFailed();
+        return detached.bases();
     }
 
     /** Starts a stopped device again from the bases {@link #stop()} saved. */
     @Override
-    public synchronized void restart() throws VhostStepException {
-        Preconditions.checkState(state == State.STOPPED, "device is %s, not stopped", state);
-        attachAll();
+    public void restart() throws VhostStepException {
+        lifecycle.start(this::attachAll);
     }
 
     @Override
@@ -153,39 +163,31 @@ public final class VhostNetDevice implements NetDevice {
     }
 
     @Override
-    public synchronized State state() {
-        return state;
+    public State state() {
+        return lifecycle.state();
     }
 
-    /** The vring bases saved at the last stop (or given at start). */
-    public synchronized int[] bases() {
-        return bases.clone();
+    @Override
+    public VringBases bases() {
+        return lifecycle.bases();
     }
 
     /** The control planes, one per queue pair (to hand a vhost-net fd to another process). */
-    public ImmutableList<VhostBackend> backends() {
+    public ImmutableList<VhostNetBackend> backends() {
         return ImmutableList.copyOf(backends);
     }
 
     /** Stops the device if it runs, then closes every vhost-net fd. The tap, memory and eventfds stay the caller's. */
     @Override
-    public synchronized void close() {
-        if (state == State.CLOSED) {
-            return;
-        }
-        if (state == State.RUNNING) {
-            try {
-                stop();
-            } catch (VhostStepException e) {
-                log.warn("stopping before close: {}", e.getMessage());
+    public void close() {
+        lifecycle.close(this::detachAll, () -> {
+            errors.close();
+            backends.forEach(VhostBackend::close);
+            if (dirtyLog != null) {
+                dirtyLog.close();
             }
-        }
-        errors.close();
-        backends.forEach(VhostBackend::close);
-        if (dirtyLog != null) {
-            dirtyLog.close();
-        }
-        state = State.CLOSED;
+            lease.close();
+        });
     }
 
     private static String device(int pair) {

@@ -1,11 +1,12 @@
 package dev.vhostnet.ctl.kernel;
 
 import dev.vhostnet.ctl.NetDeviceConfig;
-import dev.vhostnet.ctl.vhost.VhostBackend;
+import dev.vhostnet.ctl.vhost.VringAddress;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.Errno;
 import dev.vhostnet.sys.SysException;
+import dev.vhostnet.tap.TapQueue;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -16,7 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * 1 256") and can be told to fail one of them with an errno, so the bring-up order and the
  * cleanup after a failure are tested without a kernel.
  */
-final class RecordingVhostBackend implements VhostBackend {
+final class RecordingVhostBackend implements VhostNetBackend {
     final List<String> log;
     final int pair;
     final long offer;
@@ -92,9 +93,9 @@ final class RecordingVhostBackend implements VhostBackend {
     }
 
     @Override
-    public void setVringAddr(int index, long desc, long used, long avail, boolean logged, long logGuestAddress)
-            throws SysException {
-        record("SET_VRING_ADDR " + index + (logged ? " log 0x" + Long.toHexString(logGuestAddress) : ""));
+    public void setVringAddr(int index, VringAddress address) throws SysException {
+        record("SET_VRING_ADDR " + index
+                + (address.logged() ? " log 0x" + Long.toHexString(address.logGuestAddress().getAsLong()) : ""));
     }
 
     @Override
@@ -136,8 +137,24 @@ final class RecordingVhostBackend implements VhostBackend {
     }
 
     @Override
-    public void setBackend(int index, int tapFd) throws SysException {
-        record("NET_SET_BACKEND " + index + (tapFd < 0 ? " detach" : " tap"));
+    public void setVringEndian(int index, boolean bigEndian) throws SysException {
+        record("SET_VRING_ENDIAN " + index + (bigEndian ? " big" : " little"));
+    }
+
+    @Override
+    public boolean getVringEndian(int index) throws SysException {
+        record("GET_VRING_ENDIAN " + index);
+        return false;
+    }
+
+    @Override
+    public void setBackend(int index, TapQueue queue) throws SysException {
+        record("NET_SET_BACKEND " + index + " tap");
+    }
+
+    @Override
+    public void removeBackend(int index) throws SysException {
+        record("NET_SET_BACKEND " + index + " detach");
     }
 
     @Override
@@ -159,7 +176,7 @@ final class RecordingVhostBackend implements VhostBackend {
         }
 
         @Override
-        public VhostBackend open() {
+        public VhostNetBackend open() {
             RecordingVhostBackend b = new RecordingVhostBackend(log, opened.size(), offer, failOn);
             opened.add(b);
             return b;

@@ -3,11 +3,11 @@ package dev.vhostnet.ctl.kernel;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.vhost.VhostStepException;
 import dev.vhostnet.sys.VirtioUapi;
 import static dev.vhostnet.sys.VirtioUapi.bit;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -123,10 +123,10 @@ public class VhostNetDeviceTest {
     @Test
     void stopSavesEachVringsBaseAndRestartResumesFromIt() throws Exception {
         RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER, null);
-        try (VhostNetDevice device = VhostNetDevice.start(config(1, opener).build(), new int[] {100, 200})) {
+        try (VhostNetDevice device = VhostNetDevice.start(config(1, opener).build(), VringBases.of(100, 200))) {
             opener.log.clear();
-            int[] bases = device.stop();
-            assertArrayEquals(new int[] {107, 207}, bases, "the fake's GET_VRING_BASE returns base + 7");
+            VringBases bases = device.stop();
+            assertEquals(VringBases.of(107, 207), bases, "the fake's GET_VRING_BASE returns base + 7");
             assertEquals(List.of("pair 0: NET_SET_BACKEND 0 detach", "pair 0: NET_SET_BACKEND 1 detach",
                     "pair 0: GET_VRING_BASE 0", "pair 0: GET_VRING_BASE 1"), opener.log);
             opener.log.clear();
@@ -188,7 +188,7 @@ public class VhostNetDeviceTest {
         assertTrue(ring.getMessage().startsWith("available ring of queue 0 (RX) of pair 0"), ring.getMessage());
         assertThrows(IllegalArgumentException.class,
                 () -> VhostNetDevice.start(NetDeviceConfig.builder().memory(memory).tap(tap).opener(opener)
-                        .queuePair(pair(0)).build(), new int[] {0, 65536}));
+                        .queuePair(pair(0)).build(), VringBases.of(0, 65536)));
         assertEquals(List.of(), opener.log, "nothing was opened");
     }
 
