@@ -1,6 +1,7 @@
 package dev.vhostnet.virtio;
 
 import com.google.common.base.Preconditions;
+import dev.vhostnet.memtable.GuestAddressException;
 import dev.vhostnet.memtable.MemoryTable;
 
 /**
@@ -38,11 +39,19 @@ public record QueueConfig(int index, int size, long descTable, long availRing, l
         return q;
     }
 
-    /** Throws if a part of the ring lies outside {@code memory} (a {@code GuestAddressException} naming the range). */
+    /** Throws {@link IllegalArgumentException} naming the queue and the part of the ring that lies outside {@code memory}. */
     public void checkInside(MemoryTable memory) {
-        memory.translate(descTable, descTableBytes(size));
-        memory.translate(availRing, availRingBytes(size));
-        memory.translate(usedRing, usedRingBytes(size));
+        checkInside(memory, "descriptor table", descTable, descTableBytes(size));
+        checkInside(memory, "available ring", availRing, availRingBytes(size));
+        checkInside(memory, "used ring", usedRing, usedRingBytes(size));
+    }
+
+    private void checkInside(MemoryTable memory, String part, long gpa, long bytes) {
+        try {
+            memory.translate(gpa, bytes);
+        } catch (GuestAddressException e) {
+            throw new IllegalArgumentException("queue " + index + ": " + part + " outside guest memory: " + e.getMessage(), e);
+        }
     }
 
     /** {@code 16·n}: the descriptor table. */
