@@ -28,6 +28,18 @@ final class QueueRegisters {
         enabled = null;
     }
 
+    /**
+     * Writes one 32-bit half of a ring address: {@code part} 0 the descriptor table, 1 the driver
+     * (available) ring, 2 the device (used) ring — the order both transports lay them out in.
+     */
+    void setAddressWord(int part, boolean high, long word) {
+        switch (part) {
+            case 0 -> descTable = high ? setHigh(descTable, word) : setLow(descTable, word);
+            case 1 -> availRing = high ? setHigh(availRing, word) : setLow(availRing, word);
+            default -> usedRing = high ? setHigh(usedRing, word) : setLow(usedRing, word);
+        }
+    }
+
     static long setLow(long value, long low) {
         return (value & 0xffff_ffff_0000_0000L) | (low & 0xffff_ffffL);
     }

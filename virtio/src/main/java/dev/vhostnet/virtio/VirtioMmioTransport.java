@@ -204,17 +204,8 @@ public final class VirtioMmioTransport implements AutoCloseable {
 
     private void writeQueueAddress(int offset, int value) {
         QueueRegisters q = state.writableQueue("queue address 0x" + Integer.toHexString(offset));
-        if (q == null) {
-            return;
-        }
-        long v = value & 0xffff_ffffL;
-        switch (offset) {
-            case VIRTIO_MMIO_QUEUE_DESC_LOW -> q.descTable = QueueRegisters.setLow(q.descTable, v);
-            case VIRTIO_MMIO_QUEUE_DESC_HIGH -> q.descTable = QueueRegisters.setHigh(q.descTable, v);
-            case VIRTIO_MMIO_QUEUE_AVAIL_LOW -> q.availRing = QueueRegisters.setLow(q.availRing, v);
-            case VIRTIO_MMIO_QUEUE_AVAIL_HIGH -> q.availRing = QueueRegisters.setHigh(q.availRing, v);
-            case VIRTIO_MMIO_QUEUE_USED_LOW -> q.usedRing = QueueRegisters.setLow(q.usedRing, v);
-            default -> q.usedRing = QueueRegisters.setHigh(q.usedRing, v);
+        if (q != null) {
+            q.setAddressWord((offset - VIRTIO_MMIO_QUEUE_DESC_LOW) / 0x10, (offset & 4) != 0, value & 0xffff_ffffL);
         }
     }
 

@@ -458,17 +458,8 @@ public final class VirtioPciTransport implements AutoCloseable {
 
     private void writeQueueAddress(int offset, int value) {
         QueueRegisters q = state.writableQueue("queue address at 0x" + Integer.toHexString(offset));
-        if (q == null) {
-            return;
-        }
-        long v = value & 0xffff_ffffL;
-        switch (offset) {
-            case VIRTIO_PCI_COMMON_Q_DESCLO -> q.descTable = QueueRegisters.setLow(q.descTable, v);
-            case VIRTIO_PCI_COMMON_Q_DESCHI -> q.descTable = QueueRegisters.setHigh(q.descTable, v);
-            case VIRTIO_PCI_COMMON_Q_AVAILLO -> q.availRing = QueueRegisters.setLow(q.availRing, v);
-            case VIRTIO_PCI_COMMON_Q_AVAILHI -> q.availRing = QueueRegisters.setHigh(q.availRing, v);
-            case VIRTIO_PCI_COMMON_Q_USEDLO -> q.usedRing = QueueRegisters.setLow(q.usedRing, v);
-            default -> q.usedRing = QueueRegisters.setHigh(q.usedRing, v);
+        if (q != null) {
+            q.setAddressWord((offset - VIRTIO_PCI_COMMON_Q_DESCLO) / 8, (offset & 4) != 0, value & 0xffff_ffffL);
         }
     }
 

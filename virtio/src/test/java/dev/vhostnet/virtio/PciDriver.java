@@ -76,8 +76,10 @@ final class PciDriver {
         int pos = cfg(PCI_CAPABILITY_LIST, 1);
         for (int guard = 0; pos != 0 && guard < 48; guard++) {
             int id = cfg(pos + PCI_CAP_LIST_ID, 1);
-            if (id == PCI_CAP_ID_VNDR && cfg(pos + VIRTIO_PCI_CAP_BAR, 1) == 0) {
-                capOffsets.putIfAbsent(cfg(pos + VIRTIO_PCI_CAP_CFG_TYPE, 1), pos);
+            int type = cfg(pos + VIRTIO_PCI_CAP_CFG_TYPE, 1);
+            // The PCI_CFG window's bar field is the driver's to write; the others must point into BAR0.
+            if (id == PCI_CAP_ID_VNDR && (type == VIRTIO_PCI_CAP_PCI_CFG || cfg(pos + VIRTIO_PCI_CAP_BAR, 1) == 0)) {
+                capOffsets.putIfAbsent(type, pos);
             } else if (id == PCI_CAP_ID_MSIX) {
                 msixCap = pos;
             }
