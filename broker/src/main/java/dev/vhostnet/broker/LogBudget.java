@@ -2,7 +2,6 @@ package dev.vhostnet.broker;
 
 import com.google.common.base.Preconditions;
 import java.time.Duration;
-import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 
 /**
@@ -15,23 +14,17 @@ final class LogBudget {
     private final String what;
     private final int lines;
     private final long windowNanos;
-    private final LongSupplier clock;
     private long windowStart;
     private int used;
     private long suppressed;
 
     LogBudget(Logger log, String what, int lines, Duration window) {
-        this(log, what, lines, window, System::nanoTime);
-    }
-
-    LogBudget(Logger log, String what, int lines, Duration window, LongSupplier clock) {
         Preconditions.checkArgument(lines >= 1, "lines must be 1 or more");
         this.log = log;
         this.what = what;
         this.lines = lines;
         this.windowNanos = window.toNanos();
-        this.clock = clock;
-        this.windowStart = clock.getAsLong();
+        this.windowStart = System.nanoTime();
     }
 
     /** Logs at WARN if the window's budget allows it, else counts it. */
@@ -49,7 +42,7 @@ final class LogBudget {
     }
 
     private synchronized boolean take() {
-        long now = clock.getAsLong();
+        long now = System.nanoTime();
         if (now - windowStart >= windowNanos) {
             reportSuppressed();
             windowStart = now;

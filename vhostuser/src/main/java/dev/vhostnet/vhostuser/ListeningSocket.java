@@ -12,12 +12,15 @@ import java.nio.file.Path;
  * replaced, anything else refused, the file removed on close while it is still this socket).
  */
 final class ListeningSocket {
+    /** Connections waiting to be accepted (QEMU's chardev listens with 1; a back-end and a prober fit). */
+    private static final int BACKLOG = 50;
+
     private ListeningSocket() {}
 
     /** A socket listening on {@code path}, accept() waiting at most {@code acceptTimeoutMillis} (0: for ever). */
     static UnixListener bind(Path path, int acceptTimeoutMillis) throws VhostUserException {
         try {
-            UnixListener listener = UnixListener.bind(path, SocketFile.Access.DEFAULT, 50);
+            UnixListener listener = UnixListener.bind(path, SocketFile.Access.DEFAULT, BACKLOG);
             listener.server().setSoTimeout(acceptTimeoutMillis);
             return listener;
         } catch (SysException e) {
