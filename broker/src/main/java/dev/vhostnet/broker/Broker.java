@@ -1,12 +1,13 @@
 package dev.vhostnet.broker;
 
 import com.google.common.base.Preconditions;
-import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSet;
 import dev.vhostnet.ctl.kernel.VhostNet;
-import dev.vhostnet.sys.Netlink;
 import dev.vhostnet.sys.Errno;
+import dev.vhostnet.sys.Netlink;
+import dev.vhostnet.sys.SocketFile;
 import dev.vhostnet.sys.SysException;
+import dev.vhostnet.sys.UnixListener;
 import dev.vhostnet.tap.NetInterface;
 import dev.vhostnet.tap.TapDevice;
 import dev.vhostnet.tap.TapQueue;
@@ -15,7 +16,6 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,59 +26,86 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Semaphore;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
 import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The privileged side: listens on a Unix socket, and for each client (a thread of its own, at most
- * {@link Builder#maxClients} at once) reads one {@link BrokerRequest} within the read timeout,
- * checks the peer's {@code SO_PEERCRED} and the request against the {@link BrokerPolicy}, opens the
- * vhost-net fds and the tap, and sends the fds with {@code SCM_RIGHTS} on the {@link BrokerReply}.
- * Every refusal or failure is an error reply and a log line; nothing a client sends stops the server.
+ * The privileged side: listens on a Unix socket and, for each client, checks its {@code SO_PEERCRED}
+ * as it is accepted (a peer the {@link BrokerPolicy} does not admit is refused before a byte is
+ * read), serves an admitted one on a thread of its own (at most {@link Builder#maxClients} at once and
+ * {@link Builder#maxClientsPerUid} per uid), reads one {@link BrokerRequest} within one deadline for
+ * the whole request, checks it against the policy, opens the vhost-net fds and the tap, and sends the
+ * fds with {@code SCM_RIGHTS} on the {@link BrokerReply}. Every refusal is an error reply and, within a
+ * log budget, a log line with the peer's text escaped; nothing a client sends stops the server.
  *
  * <p>A connection is a lease: the broker keeps its own fds on the tap while the client stays
  * connected. When the client disconnects, or the broker stops, a non-persistent tap the broker made
- * is deleted ({@code RTM_DELLINK}, even if the client still holds fds on it); a persistent one is left.
+ * is deleted ({@code RTM_DELLINK}, even if the client still holds fds on it); a persistent one is left
+ * and recorded in the {@link TapLedger}. On start, taps under the policy's prefixes that the ledger
+ * does not list are deleted: leftovers of a broker that was killed with leases open.
+ *
+ * <p>An error of {@code accept} (say {@code EMFILE}) is retried with a backoff; the broker stops
+ * accepting for good only when its socket is closed under it or its file is removed or replaced,
+ * and then completes {@link #failed()}, so that a command can exit non-zero for its supervisor.
  */
 public final class Broker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Broker.class);
+    private static final Duration BUSY_LINGER = Duration.ofSeconds(1);
+    /** Refused sockets kept open for {@link #BUSY_LINGER} at most at once; beyond, closed at once. */
+    private static final int MAX_LINGERING = 64;
+    /** How long accept() blocks before the loop checks the socket file. */
+    private static final int ACCEPT_SLICE_MILLIS = 1000;
+    private static final long BACKOFF_MIN_MILLIS = 10;
+    private static final long BACKOFF_MAX_MILLIS = 1000;
+    private static final Duration LOG_WINDOW = Duration.ofSeconds(10);
+    private static final int LOG_LINES_PER_WINDOW = 20;
 
-    private final Path socketPath;
     private final BrokerPolicy policy;
     private final Duration readTimeout;
+    private final UnixListener listener;
     private final AFUNIXServerSocket server;
-    private final Semaphore slots;
+    private final ClientSlots slots;
+    private final TapLedger ledger;
     private final Thread acceptor;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicLong ids = new AtomicLong();
     private final AtomicBoolean stopped = new AtomicBoolean();
+    private final CompletableFuture<IOException> failed = new CompletableFuture<>();
     private final Object createLock = new Object();
     private final Set<AFUNIXSocket> lingering = ConcurrentHashMap.newKeySet();
-    private static final Duration BUSY_LINGER = Duration.ofSeconds(1);
-    private final java.util.concurrent.ScheduledThreadPoolExecutor closer = new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
-        Thread t = new Thread(r, "vhostnet-broker-closer");
+    private final LogBudget peerLog = new LogBudget(LOG, "client refusal(s) and failure(s)", LOG_LINES_PER_WINDOW, LOG_WINDOW);
+    private final LogBudget acceptLog = new LogBudget(LOG, "accept failure(s)", LOG_LINES_PER_WINDOW, LOG_WINDOW);
+    private final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
+        Thread t = new Thread(r, "vhostnet-broker-timer");
         t.setDaemon(true);
         return t;
     });
 
-    private Broker(Builder b, AFUNIXServerSocket server) {
-        this.socketPath = b.socket;
+    private Broker(Builder b, UnixListener listener, TapLedger ledger) {
         this.policy = b.policy;
         this.readTimeout = b.readTimeout;
-        this.server = server;
-        this.slots = new Semaphore(b.maxClients);
+        this.listener = listener;
+        this.server = listener.server();
+        this.slots = new ClientSlots(b.maxClients, b.maxClientsPerUid);
+        this.ledger = ledger;
         this.acceptor = new Thread(this::acceptLoop, "vhostnet-broker-accept");
         this.acceptor.setDaemon(true);
+        timer.scheduleAtFixedRate(() -> {
+            peerLog.flush();
+            acceptLog.flush();
+        }, LOG_WINDOW.toMillis(), LOG_WINDOW.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     public static Builder builder(Path socket, BrokerPolicy policy) {
@@ -87,11 +114,19 @@ public final class Broker implements AutoCloseable {
 
     /** The socket clients connect to. */
     public Path socketPath() {
-        return socketPath;
+        return listener.file().path();
     }
 
     public BrokerPolicy policy() {
         return policy;
+    }
+
+    /**
+     * Completes, with the cause, when the broker stops accepting for good on its own (its socket
+     * closed under it, its socket file removed or replaced); never by {@link #close()}.
+     */
+    public CompletionStage<IOException> failed() {
+        return failed;
     }
 
     /** The names of the taps leased to clients connected now. */
@@ -107,63 +142,122 @@ public final class Broker implements AutoCloseable {
     }
 
     private void acceptLoop() {
+        long backoff = 0;
         while (!stopped.get()) {
             AFUNIXSocket socket;
             try {
                 socket = server.accept();
-            } catch (IOException e) {
-                if (!stopped.get()) {
-                    LOG.error("accept on {} failed; the broker stops accepting", socketPath, e);
+            } catch (SocketTimeoutException e) {
+                if (!listener.file().isInPlace()) {
+                    fail(new IOException("the socket file " + socketPath() + " was removed, moved or replaced:"
+                            + " clients can no longer reach this broker"));
+                    return;
                 }
-                return;
-            }
-            long id = ids.incrementAndGet();
-            if (!slots.tryAcquire()) {
-                LOG.warn("client #{}: refused, all client slots are busy", id);
-                refuseBusy(socket);
+                continue;
+            } catch (IOException e) {
+                if (stopped.get()) {
+                    return;
+                }
+                if (server.isClosed()) {
+                    fail(e);
+                    return;
+                }
+                // EMFILE, ENFILE, ENOBUFS, ECONNABORTED...: the connection waits in the backlog;
+                // wait a little (more each time) and try again instead of spinning or giving up.
+                backoff = Math.min(BACKOFF_MAX_MILLIS, Math.max(BACKOFF_MIN_MILLIS, backoff * 2));
+                acceptLog.warn("accept on {} failed: {}; retrying in {} ms", socketPath(), e.toString(), backoff);
+                sleep(backoff);
                 continue;
             }
-            Connection c = new Connection(id, socket);
-            connections.add(c);
-            if (stopped.get()) {
-                c.closeSocket();
-            }
-            Thread t = new Thread(() -> {
-                try {
-                    c.serve();
-                } catch (Throwable e) {
-                    LOG.error("client #{}: unexpected failure", id, e);
-                } finally {
-                    connections.remove(c);
-                    slots.release();
-                }
-            }, "vhostnet-broker-client-" + id);
-            t.setDaemon(true);
-            c.thread = t;
-            t.start();
+            backoff = 0;
+            admit(socket);
         }
     }
 
-    /**
-     * Replies BUSY without a thread of its own: the reply is written at once, and the socket closed
-     * a little later, so the client's request (sent right after its connect) still finds the
-     * socket open instead of failing with EPIPE before it reads the reply.
-     */
-    private void refuseBusy(AFUNIXSocket socket) {
+    private static void sleep(long millis) {
         try {
-            socket.getOutputStream().write(BrokerReply.error(BrokerReply.Code.BUSY,
-                    "the broker serves as many clients as it may: try again").encode());
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void fail(IOException cause) {
+        LOG.error("the broker on {} stops accepting: {}", socketPath(), cause.toString());
+        failed.complete(cause);
+    }
+
+    /**
+     * Decides on a new connection before reading from it: a peer the policy does not admit, or one
+     * over its uid's or the broker's share of slots, is refused at once; an admitted one gets a thread.
+     */
+    private void admit(AFUNIXSocket socket) {
+        long id = ids.incrementAndGet();
+        AFUNIXSocketCredentials peer;
+        try {
+            peer = socket.getPeerCredentials();
+        } catch (IOException e) {
+            peerLog.warn("client #{}: no peer credentials: {}", id, e.toString());
+            closeQuietly(socket);
+            return;
+        }
+        long uid = peer.getUid();
+        String who = "client #" + id + " (uid " + uid + " gid " + peer.getGid() + " pid " + peer.getPid() + ")";
+        Optional<String> denied = policy.checkPeer(uid, peer.getGid());
+        if (denied.isPresent()) {
+            refuse(socket, who, BrokerReply.error(BrokerReply.Code.DENIED, denied.get()));
+            return;
+        }
+        Optional<String> busy = slots.take(uid);
+        if (busy.isPresent()) {
+            refuse(socket, who, BrokerReply.error(BrokerReply.Code.BUSY, busy.get()));
+            return;
+        }
+        Connection c = new Connection(socket, who);
+        connections.add(c);
+        Thread t = new Thread(() -> {
+            try {
+                c.serve();
+            } catch (Throwable e) {
+                LOG.error("{}: unexpected failure", who, e);
+            } finally {
+                connections.remove(c);
+                slots.give(uid);
+            }
+        }, "vhostnet-broker-client-" + id);
+        t.setDaemon(true);
+        c.thread = t;
+        if (stopped.get()) {
+            c.closeSocket();
+        }
+        t.start();
+    }
+
+    /**
+     * Replies without a thread of its own and without reading: the reply is written at once, and the
+     * socket closed a little later, so the client's request (sent right after its connect) still
+     * finds the socket open instead of failing with EPIPE before it reads the reply. At most
+     * {@value #MAX_LINGERING} sockets wait so; beyond, they are closed at once.
+     */
+    private void refuse(AFUNIXSocket socket, String who, BrokerReply reply) {
+        peerLog.warn("{}: refused: {} {}", who, reply.code(), PeerText.escape(reply.message()));
+        try {
+            socket.getOutputStream().write(reply.encode());
             socket.shutdownOutput();
         } catch (IOException e) {
-            LOG.debug("sending BUSY failed: {}", e.toString());
+            LOG.debug("{}: sending {} failed: {}", who, reply.code(), e.toString());
+        }
+        if (lingering.size() >= MAX_LINGERING) {
+            closeQuietly(socket);
+            return;
         }
         lingering.add(socket);
         try {
-            closer.schedule(() -> {
+            timer.schedule(() -> {
                 lingering.remove(socket);
                 closeQuietly(socket);
             }, BUSY_LINGER.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        } catch (RejectedExecutionException e) {
             lingering.remove(socket);
             closeQuietly(socket);
         }
@@ -179,25 +273,27 @@ public final class Broker implements AutoCloseable {
 
     /**
      * Stops: no more clients, every connection closed, non-persistent taps this broker made deleted,
-     * the socket file removed. Idempotent.
+     * the socket file removed (if it is still this broker's). Idempotent.
      */
     @Override
     public void close() {
         if (!stopped.compareAndSet(false, true)) {
             return;
         }
-        LOG.info("stopping: closing {} and {} connection(s)", socketPath, connections.size());
+        LOG.info("stopping: closing {} and {} connection(s)", socketPath(), connections.size());
         try {
-            server.close();
+            listener.close();
         } catch (IOException e) {
-            LOG.warn("closing {}: {}", socketPath, e.toString());
+            LOG.warn("closing {}: {}", socketPath(), e.toString());
         }
         try {
             acceptor.join(TimeUnit.SECONDS.toMillis(5));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        closer.shutdownNow();
+        timer.shutdownNow();
+        peerLog.flush();
+        acceptLog.flush();
         for (AFUNIXSocket s : lingering) {
             closeQuietly(s);
         }
@@ -215,11 +311,6 @@ public final class Broker implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             c.release();
-        }
-        try {
-            Files.deleteIfExists(socketPath);
-        } catch (IOException e) {
-            LOG.warn("removing {}: {}", socketPath, e.toString());
         }
         LOG.info("stopped");
     }
@@ -264,52 +355,45 @@ public final class Broker implements AutoCloseable {
     }
 
     private final class Connection {
-        final long id;
         final AFUNIXSocket socket;
+        final String who;
         volatile Thread thread;
         volatile Lease lease;
         private final AtomicBoolean released = new AtomicBoolean();
-        private String who;
 
-        Connection(long id, AFUNIXSocket socket) {
-            this.id = id;
+        Connection(AFUNIXSocket socket, String who) {
             this.socket = socket;
-            this.who = "client #" + id;
+            this.who = who;
         }
 
         void serve() {
+            long uid = -1;
             try {
-                AFUNIXSocketCredentials peer = socket.getPeerCredentials();
-                long uid = peer.getUid();
-                long gid = peer.getGid();
-                who = "client #" + id + " (uid " + uid + " gid " + gid + " pid " + peer.getPid() + ")";
+                uid = socket.getPeerCredentials().getUid();
                 LOG.debug("{}: connected", who);
-                socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, readTimeout.toMillis()));
-                InputStream in = socket.getInputStream();
-                OutputStream out = socket.getOutputStream();
-                BrokerRequest request = BrokerRequest.decode(Wire.read(in));
-                Optional<String> refusal = policy.checkPeer(uid, gid).or(() -> policy.checkRequest(uid, request));
+                BrokerRequest request = BrokerRequest.decode(Wire.read(new DeadlineInputStream(socket, readTimeout)));
+                Optional<String> refusal = policy.checkRequest(uid, request);
                 if (refusal.isPresent()) {
                     reply(BrokerReply.error(BrokerReply.Code.DENIED, refusal.get()), request);
                     return;
                 }
-                open(request, out);
+                open(request, socket.getOutputStream());
                 socket.setSoTimeout(0);
-                holdUntilClosed(in);
+                holdUntilClosed(socket.getInputStream());
             } catch (ProtocolException e) {
                 reply(BrokerReply.error(e.code(), e.getMessage()), null);
             } catch (SocketTimeoutException e) {
                 reply(BrokerReply.error(BrokerReply.Code.TIMEOUT,
                         "no complete request within " + readTimeout.toMillis() + " ms"), null);
             } catch (EOFException e) {
-                LOG.info("{}: disconnected without a request", who);
+                peerLog.info("{}: disconnected without a request", who);
             } catch (Refusal e) {
                 reply(e.reply, e.request);
             } catch (IOException e) {
                 if (stopped.get()) {
                     LOG.debug("{}: connection closed by the broker's stop", who);
                 } else {
-                    LOG.warn("{}: connection failed: {}", who, e.toString());
+                    peerLog.warn("{}: connection failed: {}", who, PeerText.escape(e.toString()));
                 }
             } catch (RuntimeException e) {
                 LOG.error("{}: internal error", who, e);
@@ -360,6 +444,14 @@ public final class Broker implements AutoCloseable {
                 for (VhostNet v : vhosts) {
                     fds.add(FileDescriptorCast.unsafeUsing(v.fd().get()).getFileDescriptor());
                 }
+                if (request.persistent()) {
+                    try {
+                        ledger.recordPersistent(tap.name(), ifindex);
+                    } catch (IOException e) {
+                        throw new Refusal(BrokerReply.error(BrokerReply.Code.FAILED,
+                                "recording the persistent tap in " + ledger.file() + ": " + e.getMessage()), request);
+                    }
+                }
                 BrokerReply ok = BrokerReply.ok(tap.name(), tap.queues().size(), vhosts.size(),
                         request.vnetHeaderSize(), tap.offloads());
                 lease = new Lease(tap, ifindex, request.persistent());
@@ -392,18 +484,26 @@ public final class Broker implements AutoCloseable {
             tap.close();
         }
 
-        /** Waits for the client to close its end (the end of the lease); bytes it sends meanwhile are ignored. */
+        /**
+         * Waits for the client to close its end (the end of the lease); bytes it sends meanwhile are
+         * ignored, and counted in one line when it leaves.
+         */
         private void holdUntilClosed(InputStream in) throws IOException {
-            byte[] sink = new byte[256];
+            byte[] sink = new byte[4096];
+            long ignored = 0;
             int n;
             while ((n = in.read(sink)) >= 0) {
-                LOG.warn("{}: ignored {} byte(s) sent after the reply (one tap per connection)", who, n);
+                ignored += n;
+            }
+            if (ignored > 0) {
+                peerLog.warn("{}: ignored {} byte(s) sent after the reply (one tap per connection)", who, ignored);
             }
             LOG.info("{}: disconnected", who);
         }
 
         private void reply(BrokerReply reply, BrokerRequest request) {
-            LOG.warn("{}: refused{}: {} {}", who, request == null ? "" : " " + request, reply.code(), reply.message());
+            peerLog.warn("{}: refused{}: {} {}", who, request == null ? "" : " " + request, reply.code(),
+                    PeerText.escape(reply.message()));
             try {
                 socket.getOutputStream().write(reply.encode());
             } catch (IOException e) {
@@ -445,18 +545,24 @@ public final class Broker implements AutoCloseable {
 
     /** Where and how the broker listens. */
     public static final class Builder {
+        /** The state directory unless one is given: the ledger of persistent taps goes there. */
+        public static final Path DEFAULT_STATE_DIRECTORY = Path.of("/run/vhostnet");
+
         private final Path socket;
         private final BrokerPolicy policy;
         private Duration readTimeout = Duration.ofSeconds(5);
         private int maxClients = 64;
-        private Set<PosixFilePermission> socketMode = PosixFilePermissions.fromString("rw-rw-rw-");
+        private int maxClientsPerUid = 16;
+        private Set<PosixFilePermission> socketMode = PosixFilePermissions.fromString("rw-rw----");
+        private Optional<String> socketGroup = Optional.empty();
+        private Path stateDirectory = DEFAULT_STATE_DIRECTORY;
 
         private Builder(Path socket, BrokerPolicy policy) {
             this.socket = Preconditions.checkNotNull(socket, "socket");
             this.policy = Preconditions.checkNotNull(policy, "policy");
         }
 
-        /** How long a client has to send its whole request (5 s by default). */
+        /** How long a client has to send its whole request, however it spaces its bytes (5 s by default). */
         public Builder readTimeout(Duration timeout) {
             Preconditions.checkArgument(!timeout.isNegative() && !timeout.isZero(), "read timeout must be positive");
             this.readTimeout = timeout;
@@ -470,42 +576,68 @@ public final class Broker implements AutoCloseable {
             return this;
         }
 
+        /** Clients of one uid served at once, leases included (16 by default); more are refused with BUSY. */
+        public Builder maxClientsPerUid(int maxClientsPerUid) {
+            Preconditions.checkArgument(maxClientsPerUid >= 1, "max clients per uid must be 1 or more, not %s", maxClientsPerUid);
+            this.maxClientsPerUid = maxClientsPerUid;
+            return this;
+        }
+
         /**
-         * The socket file's mode ({@code rw-rw-rw-} by default: who may connect is decided by the
-         * policy on the peer's credentials, not by the file).
+         * The socket file's mode ({@code rw-rw----} by default, as libvirt's {@code unix_sock_rw_perms}
+         * with a group: who may connect at all is the file's business, who is served the policy's).
          */
         public Builder socketMode(String mode) {
             this.socketMode = PosixFilePermissions.fromString(mode);
             return this;
         }
 
+        /** The socket file's group, a name or a gid (by default the broker's own group). */
+        public Builder socketGroup(String group) {
+            Preconditions.checkArgument(!group.isEmpty(), "socket group must not be empty");
+            this.socketGroup = Optional.of(group);
+            return this;
+        }
+
         /**
-         * Binds the socket (replacing a stale socket file no broker listens on; refusing when one
-         * does) and starts accepting clients.
+         * Where the broker keeps what must outlive it (the ledger of persistent taps it left in place):
+         * {@code /run/vhostnet} by default. Only root should be able to write there.
+         */
+        public Builder stateDirectory(Path directory) {
+            this.stateDirectory = Preconditions.checkNotNull(directory, "directory");
+            return this;
+        }
+
+        /**
+         * Binds the socket by {@link SocketFile}'s rule (a stale socket replaced; a live one, or
+         * anything that is not a socket, refused), deletes the taps a killed broker left under the
+         * policy's prefixes, and starts accepting clients.
          */
         public Broker start() throws IOException {
-            AFUNIXSocketAddress address = AFUNIXSocketAddress.of(socket);
-            if (Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                try {
-                    AFUNIXSocket.connectTo(address).close();
-                    throw new IOException("a broker already serves " + socket + ": stop it first");
-                } catch (SocketException e) {
-                    LOG.info("removing stale socket file {}", socket);
-                    Files.delete(socket);
-                }
-            }
-            AFUNIXServerSocket server = AFUNIXServerSocket.newInstance();
+            UnixListener listener = UnixListener.bind(socket, new SocketFile.Access(Optional.of(socketMode), socketGroup), 64);
             try {
-                server.bind(address, 64);
-                Files.setPosixFilePermissions(socket, socketMode);
+                listener.server().setSoTimeout(ACCEPT_SLICE_MILLIS);
+                if (listener.file().replacedStale()) {
+                    LOG.info("replaced the stale socket file {}", socket);
+                }
+                TapLedger ledger = new TapLedger(stateDirectory.resolve(ledgerName(listener.file().path())));
+                List<String> prefixes = new ArrayList<>(policy.prefixByUid().values());
+                policy.defaultPrefix().ifPresent(prefixes::add);
+                ledger.sweep(prefixes);
+                Broker broker = new Broker(this, listener, ledger);
+                LOG.info("serving {} (mode {}{}) with {}", socket, PosixFilePermissions.toString(socketMode),
+                        socketGroup.map(g -> ", group " + g).orElse(""), policy);
+                broker.acceptor.start();
+                return broker;
             } catch (IOException | RuntimeException e) {
-                server.close();
+                listener.close();
                 throw e;
             }
-            Broker broker = new Broker(this, server);
-            LOG.info("serving {} with {}", socket, policy);
-            broker.acceptor.start();
-            return broker;
+        }
+
+        /** One ledger per socket: {@code /run/a/b.sock} keeps {@code run-a-b.sock.taps}. */
+        private static String ledgerName(Path socket) {
+            return socket.toString().substring(1).replace('/', '-') + ".taps";
         }
     }
 }

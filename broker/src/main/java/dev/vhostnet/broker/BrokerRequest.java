@@ -142,7 +142,7 @@ public final class BrokerRequest {
 
     @Override
     public String toString() {
-        return "BrokerRequest[" + tapConfig + ", vhostFds=" + vhostFds + "]";
+        return "BrokerRequest[" + PeerText.escape(tapConfig.toString()) + ", vhostFds=" + vhostFds + "]";
     }
 
     /** Collects a request; {@link #build()} checks it as the broker will. */

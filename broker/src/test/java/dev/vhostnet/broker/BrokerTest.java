@@ -51,7 +51,7 @@ class BrokerTest {
     }
 
     private Broker startBroker(BrokerPolicy policy) throws Exception {
-        return Broker.builder(socket, policy).readTimeout(Duration.ofMillis(700)).start();
+        return Broker.builder(socket, policy).readTimeout(Duration.ofMillis(700)).stateDirectory(dir.resolve("state")).start();
     }
 
     @AfterEach
@@ -229,7 +229,8 @@ class BrokerTest {
     @Test
     void refusesClientsBeyondItsLimitWithBusy() throws Exception {
         broker.close();
-        broker = Broker.builder(socket, BrokerPolicy.builder().allowUid(0).tapPrefix(0, prefix).build()).maxClients(1).start();
+        broker = Broker.builder(socket, BrokerPolicy.builder().allowUid(0).tapPrefix(0, prefix).build()).maxClients(1)
+                .stateDirectory(dir.resolve("state")).start();
         try (BrokeredTap held = BrokerClient.openTap(socket, request("one").build())) {
             BrokerException e = assertThrows(BrokerException.class, () -> BrokerClient.openTap(socket, request("two").build()));
             assertEquals(BrokerReply.Code.BUSY, e.code());
@@ -293,7 +294,7 @@ class BrokerTest {
     @Test
     void aSecondBrokerOnTheSameSocketIsRefused() throws Exception {
         java.io.IOException e = assertThrows(java.io.IOException.class,
-                () -> Broker.builder(socket, broker.policy()).start());
+                () -> Broker.builder(socket, broker.policy()).stateDirectory(dir.resolve("state")).start());
         assertTrue(e.getMessage().contains("already serves"), e.getMessage());
         assertTrue(Files.exists(socket));
         try (BrokeredTap stillServed = BrokerClient.openTap(socket, request("s").build())) {

@@ -54,8 +54,13 @@ class UnprivilegedClientTest {
                 "needs util-linux's setpriv to run the client as uid 65534 (apt-get install util-linux)");
         dir = BrokerFixture.socketDirectory();
         prefix = "vn" + BrokerFixture.random() + "-";
-        broker = Broker.builder(dir.resolve("broker.sock"),
-                BrokerPolicy.builder().allowUid(NOBODY).tapPrefix(NOBODY, prefix).build()).start();
+        broker = startBroker(BrokerPolicy.builder().allowUid(NOBODY).tapPrefix(NOBODY, prefix).build());
+    }
+
+    /** A broker whose socket (0660) is in the client's group, as libvirt's {@code unix_sock_group}. */
+    private Broker startBroker(BrokerPolicy policy) throws IOException {
+        return Broker.builder(dir.resolve("broker.sock"), policy).socketGroup(Integer.toString(NOBODY))
+                .stateDirectory(dir.resolve("state")).start();
     }
 
     @AfterEach
@@ -158,7 +163,7 @@ class UnprivilegedClientTest {
     @Test
     void anUnlistedUidIsRefusedAcrossProcesses() throws Exception {
         broker.close();
-        broker = Broker.builder(dir.resolve("broker.sock"), BrokerPolicy.builder().allowUid(1000).tapPrefix(NOBODY, prefix).build()).start();
+        broker = startBroker(BrokerPolicy.builder().allowUid(1000).tapPrefix(NOBODY, prefix).build());
         child = startClient(prefix + "1");
         String line = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.US_ASCII)).readLine();
         assertTrue(line != null && line.startsWith("ERROR broker refused (DENIED): uid 65534 gid 65534 is not allowed"),

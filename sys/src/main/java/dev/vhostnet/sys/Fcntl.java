@@ -1,6 +1,6 @@
 package dev.vhostnet.sys;
 
-/** Constants of {@code <fcntl.h>} (x86-64 values). */
+/** Constants of {@code <fcntl.h>} (x86-64 values), and {@code renameat2(2)}'s flag from {@code <stdio.h>}. */
 public final class Fcntl {
     private Fcntl() {}
 
@@ -8,7 +8,11 @@ public final class Fcntl {
     public static final int O_WRONLY = 1;
     public static final int O_RDWR = 2;
     public static final int O_NONBLOCK = 0x800;
+    public static final int O_DIRECTORY = 0x10000;
+    public static final int O_NOFOLLOW = 0x20000;
     public static final int O_CLOEXEC = 0x80000;
+    public static final int AT_FDCWD = -100;
+    public static final int RENAME_NOREPLACE = 1;
     public static final int F_GETFD = 1;
     public static final int F_SETFD = 2;
     public static final int F_GETFL = 3;

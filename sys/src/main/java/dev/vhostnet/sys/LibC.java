@@ -54,6 +54,10 @@ final class LibC {
 
     static native int poll(Pointer fds, long nfds, int timeout) throws LastErrorException;
 
+    static native int renameat2(int olddirfd, String oldpath, int newdirfd, String newpath, int flags) throws LastErrorException;
+
+    static native int geteuid();
+
     static native String strerror(int errnum);
 
     /** Returns an error number instead of setting errno, as the {@code posix_spawn} family does. */

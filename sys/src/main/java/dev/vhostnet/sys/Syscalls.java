@@ -48,6 +48,24 @@ public final class Syscalls {
         }
     }
 
+    /**
+     * {@code renameat2(2)} with {@code RENAME_NOREPLACE}: moves {@code name} of directory {@code dir}
+     * to {@code to}, failing with {@code EEXIST} instead of replacing whatever is there.
+     */
+    public static void renameNoReplace(Fd dir, String name, String to) throws SysException {
+        try {
+            LibC.renameat2(dir.get(), name, Fcntl.AT_FDCWD, to, Fcntl.RENAME_NOREPLACE);
+        } catch (LastErrorException e) {
+            throw failure("renameat2(" + dir.what() + "/" + name + ", " + to + ", RENAME_NOREPLACE)", e,
+                    errno -> errno == Errno.EEXIST.number() ? "something appeared at " + to + " meanwhile: nothing was replaced" : null);
+        }
+    }
+
+    /** {@code geteuid(2)}: the user this process acts as. */
+    public static int geteuid() {
+        return LibC.geteuid();
+    }
+
     static SysException failure(String call, LastErrorException e, Hint hint) {
         int errno = e.getErrorCode();
         return new SysException(call, errno, hint.forErrno(errno));

@@ -1,6 +1,9 @@
 package dev.vhostnet.tools;
 
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** What the long-running commands ({@code serve}, {@code vhost-user}) share: timestamped logs on stderr, and running until a signal. */
 final class Daemon {
@@ -19,7 +22,21 @@ final class Daemon {
 
     /** Blocks until SIGTERM or Ctrl-C (or an interrupt), then closes {@code service}. */
     static void runUntilSignalled(AutoCloseable service) throws Exception {
+        runUntilSignalledOrFailed(service, new CompletableFuture<>());
+    }
+
+    /**
+     * As {@link #runUntilSignalled}, and also ends when {@code failed} completes (the service can no
+     * longer work): returns 0 after a signal, 1 after a failure (the caller's exit status; the exit
+     * runs the shutdown hook, which closes the service).
+     */
+    static int runUntilSignalledOrFailed(AutoCloseable service, CompletionStage<?> failed) throws Exception {
         CountDownLatch stopped = new CountDownLatch(1);
+        AtomicBoolean failure = new AtomicBoolean();
+        failed.thenRun(() -> {
+            failure.set(true);
+            stopped.countDown();
+        });
         Thread hook = new Thread(() -> {
             try {
                 service.close();
@@ -36,5 +53,6 @@ final class Daemon {
             Runtime.getRuntime().removeShutdownHook(hook);
             service.close();
         }
+        return failure.get() ? 1 : 0;
     }
 }

@@ -16,13 +16,15 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code vhostnet serve}: the privileged fd broker. Runs until SIGTERM or Ctrl-C, then stops
- * accepting, deletes the non-persistent taps it made and removes its socket. Logs to stderr.
+ * accepting, deletes the non-persistent taps it made and removes its socket; exits 1 when it can no
+ * longer accept (its socket file removed or replaced), so a supervisor restarts it. Logs to stderr.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {"Hand taps and /dev/vhost-net fds to unprivileged VMMs over a Unix socket (SCM_RIGHTS).",
                 "A client is admitted by its SO_PEERCRED uid or gid, and gets only taps named with its uid's prefix.",
-                "Runs until SIGTERM or Ctrl-C; then deletes the non-persistent taps it made."},
-        footer = {"", "Example: vhostnet serve --socket /run/vhostnet/broker.sock --allow-uid 1000 --tap-prefix 1000=vm1000-"})
+                "Runs until SIGTERM or Ctrl-C; then deletes the non-persistent taps it made.",
+                "Exits 1 when it can no longer accept clients (its socket file removed or replaced)."},
+        footer = {"", "Example: vhostnet serve --socket /run/vhostnet/broker.sock --socket-group kvm --allow-uid 1000 --tap-prefix 1000=vm1000-"})
 public final class ServeCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -48,16 +50,27 @@ public final class ServeCommand implements Callable<Integer> {
     private boolean allowPersistent;
 
     @Option(names = "--read-timeout-ms", paramLabel = "MS", defaultValue = "5000",
-            description = "How long a client has to send its request (default: ${DEFAULT-VALUE}).")
+            description = "How long a client has to send its whole request, however it spaces its bytes (default: ${DEFAULT-VALUE}).")
     private long readTimeoutMillis;
 
     @Option(names = "--max-clients", paramLabel = "N", defaultValue = "64",
             description = "Clients served at once, leases included (default: ${DEFAULT-VALUE}).")
     private int maxClients;
 
-    @Option(names = "--socket-mode", paramLabel = "MODE", defaultValue = "rw-rw-rw-",
-            description = "Permissions of the socket file (default: ${DEFAULT-VALUE}; admission is by credentials).")
+    @Option(names = "--max-clients-per-uid", paramLabel = "N", defaultValue = "16",
+            description = "Clients of one uid served at once, leases included (default: ${DEFAULT-VALUE}).")
+    private int maxClientsPerUid;
+
+    @Option(names = "--socket-mode", paramLabel = "MODE", defaultValue = "rw-rw----",
+            description = "Permissions of the socket file (default: ${DEFAULT-VALUE}: give the clients' group with --socket-group).")
     private String socketMode;
+
+    @Option(names = "--socket-group", paramLabel = "GROUP", description = "Group of the socket file, a name or a gid (default: the broker's).")
+    private String socketGroup;
+
+    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/run/vhostnet",
+            description = "Where the broker records the persistent taps it leaves, so that a restarted broker deletes only leftovers (default: ${DEFAULT-VALUE}).")
+    private Path stateDir;
 
     @Override
     public Integer call() throws Exception {
@@ -72,7 +85,10 @@ public final class ServeCommand implements Callable<Integer> {
             tapPrefixes.forEach(p::tapPrefix);
             policy = p.build();
             builder = Broker.builder(socket, policy).readTimeout(Duration.ofMillis(readTimeoutMillis))
-                    .maxClients(maxClients).socketMode(socketMode);
+                    .maxClients(maxClients).maxClientsPerUid(maxClientsPerUid).socketMode(socketMode).stateDirectory(stateDir);
+            if (socketGroup != null) {
+                builder.socketGroup(socketGroup);
+            }
         } catch (IllegalArgumentException e) {
             err.println("vhostnet serve: " + e.getMessage());
             err.flush();
@@ -91,7 +107,6 @@ public final class ServeCommand implements Callable<Integer> {
             err.flush();
             return 1;
         }
-        Daemon.runUntilSignalled(broker);
-        return 0;
+        return Daemon.runUntilSignalledOrFailed(broker, broker.failed());
     }
 }

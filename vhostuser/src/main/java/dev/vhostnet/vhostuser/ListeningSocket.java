@@ -1,50 +1,32 @@
 package dev.vhostnet.vhostuser;
 
-import dev.vhostnet.sys.Errno;
+import dev.vhostnet.sys.SocketFile;
+import dev.vhostnet.sys.SysException;
+import dev.vhostnet.sys.UnixListener;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import org.newsclub.net.unix.AFUNIXServerSocket;
-import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
  * Binds the Unix socket both ends listen on (the front-end in server mode, the back-end), as QEMU's
- * {@code server=on} chardev does: a stale socket file at the path (left by a process that died) is
- * replaced, anything else there is refused, and the file is removed when the socket closes.
+ * {@code server=on} chardev, by the project's one path rule ({@link SocketFile}: a stale socket
+ * replaced, anything else refused, the file removed on close while it is still this socket).
  */
 final class ListeningSocket {
-    private static final int S_IFMT = 0170000;
-    private static final int S_IFSOCK = 0140000;
+    /** Connections waiting to be accepted (QEMU's chardev listens with 1; a back-end and a prober fit). */
+    private static final int BACKLOG = 50;
 
     private ListeningSocket() {}
 
     /** A socket listening on {@code path}, accept() waiting at most {@code acceptTimeoutMillis} (0: for ever). */
-    static AFUNIXServerSocket bind(Path path, int acceptTimeoutMillis) throws VhostUserException {
-        String call = "bind(" + path + ")";
-        AFUNIXServerSocket server = null;
+    static UnixListener bind(Path path, int acceptTimeoutMillis) throws VhostUserException {
         try {
-            if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)
-                    && ((int) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS) & S_IFMT) != S_IFSOCK) {
-                throw new VhostUserException(call, Errno.EEXIST.number(),
-                        "the path exists and is not a socket: remove it or listen elsewhere");
-            }
-            server = AFUNIXServerSocket.newInstance();
-            server.setDeleteOnClose(true);
-            server.bind(AFUNIXSocketAddress.of(path));
-            server.setSoTimeout(acceptTimeoutMillis);
-            return server;
-        } catch (VhostUserException e) {
-            throw e;
+            UnixListener listener = UnixListener.bind(path, SocketFile.Access.DEFAULT, BACKLOG);
+            listener.server().setSoTimeout(acceptTimeoutMillis);
+            return listener;
+        } catch (SysException e) {
+            throw new VhostUserException(e.call(), e.errno(), e.hint());
         } catch (IOException e) {
-            if (server != null) {
-                try {
-                    server.close();
-                } catch (IOException closing) {
-                    e.addSuppressed(closing);
-                }
-            }
-            throw new VhostUserException(call, VhostUserException.EIO, e.getMessage() + ": is the directory there and writable?");
+            throw new VhostUserException("bind(" + path + ")", VhostUserException.EIO, e.getMessage() + ": is the directory there and writable?");
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.vhostnet.vhostuser;
 
+import dev.vhostnet.sys.UnixListener;
 import com.google.common.base.Preconditions;
 import dev.vhostnet.sys.SysException;
 import java.io.IOException;
@@ -7,7 +8,6 @@ import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
-import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 
 /**
@@ -22,9 +22,9 @@ public final class VhostUserListener implements VhostUserEndpoint, AutoCloseable
 
     private final Path path;
     private final Duration replyTimeout;
-    private final AFUNIXServerSocket server;
+    private final UnixListener server;
 
-    private VhostUserListener(Path path, Duration replyTimeout, AFUNIXServerSocket server) {
+    private VhostUserListener(Path path, Duration replyTimeout, UnixListener server) {
         this.path = path;
         this.replyTimeout = replyTimeout;
         this.server = server;
@@ -68,13 +68,13 @@ public final class VhostUserListener implements VhostUserEndpoint, AutoCloseable
             }
             AFUNIXSocket socket;
             try {
-                server.setSoTimeout((int) Math.min(left, ACCEPT_SLICE_MILLIS));
-                socket = server.accept();
+                server.server().setSoTimeout((int) Math.min(left, ACCEPT_SLICE_MILLIS));
+                socket = server.server().accept();
             } catch (SocketTimeoutException e) {
                 continue;
             } catch (IOException e) {
                 throw new VhostUserException(call, VhostUserException.EIO, e.getMessage()
-                        + (server.isClosed() ? ": the listener is closed" : ""));
+                        + (server.server().isClosed() ? ": the listener is closed" : ""));
             }
             return VhostUserFrontend.init(VhostUserConnection.of(socket, path.toString(), replyTimeout));
         }

@@ -2,6 +2,8 @@ package dev.vhostnet.vhostuser;
 
 import static dev.vhostnet.sys.VirtioUapi.bit;
 
+import dev.vhostnet.sys.UnixListener;
+
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import dev.vhostnet.ctl.Features;
@@ -19,7 +21,6 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,7 +52,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
     private final Path path;
     private final TapDevice tap;
     private final long offer;
-    private final AFUNIXServerSocket server;
+    private final UnixListener server;
     private final Duration patience;
     private final Thread thread;
     private final List<String> drops = new ArrayList<>();
@@ -62,7 +63,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
     private boolean running;
     private boolean closed;
 
-    private VhostUserNetBackend(Path path, TapDevice tap, long offer, AFUNIXServerSocket server, Duration patience) {
+    private VhostUserNetBackend(Path path, TapDevice tap, long offer, UnixListener server, Duration patience) {
         this.path = path;
         this.tap = tap;
         this.offer = offer;
@@ -89,7 +90,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
                 "tap %s has no vnet header; open it with vnetHeader(12): the guest's virtio-net header goes to the tap",
                 tap.name());
         long offer = offer(tap.setOffloads(EnumSet.copyOf(Features.GUEST_OFFLOADS.values())));
-        AFUNIXServerSocket server = ListeningSocket.bind(socket, ACCEPT_POLL_MILLIS);
+        UnixListener server = ListeningSocket.bind(socket, ACCEPT_POLL_MILLIS);
         VhostUserNetBackend backend = new VhostUserNetBackend(socket, tap, offer, server, patience);
         backend.thread.start();
         log.info("vhost-user back-end listening on {} for tap {} (features 0x{})", socket, tap.name(), Long.toHexString(offer));
@@ -163,7 +164,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
         while (true) {
             AFUNIXSocket socket;
             try {
-                socket = server.accept();
+                socket = server.server().accept();
             } catch (SocketTimeoutException e) {
                 if (isClosed()) {
                     return;
