@@ -26,7 +26,7 @@ final class ListeningSocket {
         try {
             if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)
                     && ((int) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS) & S_IFMT) != S_IFSOCK) {
-                throw new VhostUserException(call, Errno.EEXIST.number(),
+                throw VhostUserException.refused(call, Errno.EEXIST,
                         "the path exists and is not a socket: remove it or listen elsewhere");
             }
             server = AFUNIXServerSocket.newInstance();
@@ -44,7 +44,7 @@ final class ListeningSocket {
                     e.addSuppressed(closing);
                 }
             }
-            throw new VhostUserException(call, VhostUserException.EIO, e.getMessage() + ": is the directory there and writable?");
+            throw VhostUserException.refused(call, e.getMessage() + ": is the directory there and writable?");
         }
     }
 }

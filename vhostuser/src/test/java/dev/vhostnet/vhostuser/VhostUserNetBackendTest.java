@@ -1,5 +1,7 @@
 package dev.vhostnet.vhostuser;
 
+import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -85,7 +87,7 @@ class VhostUserNetBackendTest {
     }
 
     private static void carryUdp(TapInNamespace net, VhostUserNetBackend backend) throws Exception {
-        assertTrue((backend.offeredFeatures() & bit(VhostUserFrontend.F_PROTOCOL_FEATURES)) != 0, "protocol features offered");
+        assertTrue(backend.offeredFeatures().has(VirtioFeature.PROTOCOL_FEATURES), "protocol features offered");
         try (Driver driver = new Driver(backend.socket())) {
             assertTrue(backend.awaitRunning(Duration.ofSeconds(10)), "the device runs once the vrings are enabled");
             assertEquals(dev.vhostnet.ctl.BackendChoice.Kind.VHOST_USER, driver.device.kind(), "a NetDevice like the others");
@@ -283,7 +285,7 @@ class VhostUserNetBackendTest {
                 rxCall = add(EventFd.create());
                 QueuePair pair = new QueuePair(new Virtqueue(p.rx(), add(EventFd.create()), rxCall),
                         new Virtqueue(p.tx(), add(EventFd.create()), add(EventFd.create())));
-                device = VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, List.of(pair), FEATURES);
+                device = VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, List.of(pair), FeatureSet.of(FEATURES));
                 driver = new VirtioNetDriver(memory, p, device.features().virtio(), pair.rx().kick(), pair.tx().kick());
                 driver.refillRx();
             } catch (Exception e) {
