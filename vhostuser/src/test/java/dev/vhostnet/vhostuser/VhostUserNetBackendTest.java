@@ -122,13 +122,13 @@ class VhostUserNetBackendTest {
 
     private static void dropEach(TapInNamespace net, VhostUserNetBackend backend) throws Exception {
         List<String> expected = new ArrayList<>();
-        expectDrop(backend, expected, "vhost-user request 99: errno 71 (Protocol error) — this back-end does not know the request", raw(99, 1, new byte[0]));
-        expectDrop(backend, expected, "VHOST_USER_SET_FEATURES: errno 71 (Protocol error) — the payload has 4 bytes; a u64 is 8",
+        expectDrop(backend, expected, "vhost-user request 99: EPROTO (Protocol error) — this back-end does not know the request", raw(99, 1, new byte[0]));
+        expectDrop(backend, expected, "VHOST_USER_SET_FEATURES: EPROTO (Protocol error) — the payload has 4 bytes; a u64 is 8",
                 raw(VhostUserRequest.SET_FEATURES.id(), 1, new byte[4]));
         expectDrop(backend, expected, "0 fds came with it; it carries 1",
                 VhostUserMessage.request(VhostUserRequest.SET_VRING_KICK, false, VhostUserMessage.vringFile(0, false)));
         try (Fd surplus = Syscalls.eventfd(0, 0)) {
-            expectDrop(backend, expected, "VHOST_USER_GET_FEATURES: errno 71 (Protocol error) — 1 fds came with it; it carries none",
+            expectDrop(backend, expected, "VHOST_USER_GET_FEATURES: EPROTO (Protocol error) — 1 fds came with it; it carries none",
                     VhostUserMessage.request(VhostUserRequest.GET_FEATURES, false, new byte[0]), surplus);
         }
         try (Fd small = Syscalls.memfdCreate("too-small", 0)) {
