@@ -1,15 +1,14 @@
 package dev.vhostnet.bench;
 
 import java.io.IOException;
-import static dev.vhostnet.sys.VirtioUapi.bit;
-
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VringBases;
-import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.driver.RxFrame;
@@ -35,10 +34,9 @@ final class DeviceRig extends Rig {
     static final int RING = 256;
     static final int BUFFER = 2048;
     /** What the driver asks for: the features of the data path tests, plus UFO for 64 KiB TX. */
-    static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
-            | bit(VirtioUapi.VIRTIO_NET_F_CSUM) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM)
-            | bit(VirtioUapi.VIRTIO_NET_F_HOST_UFO);
+    static final FeatureSet FEATURES = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF,
+            VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC, VirtioFeature.CSUM, VirtioFeature.GUEST_CSUM,
+            VirtioFeature.HOST_UFO);
 
     private final BackendChoice.Kind kind;
     private final MemoryTable memory;
@@ -127,7 +125,7 @@ final class DeviceRig extends Rig {
 
     @Override
     Optional<String> unsupported(Direction direction, int size) {
-        if (direction == Direction.TX && size > LARGEST_RX && !device.has(VirtioUapi.VIRTIO_NET_F_HOST_UFO)) {
+        if (direction == Direction.TX && size > LARGEST_RX && !device.has(VirtioFeature.HOST_UFO)) {
             return Optional.of("VIRTIO_NET_F_HOST_UFO not negotiated: a " + size + "-byte frame cannot be sent");
         }
         return super.unsupported(direction, size);

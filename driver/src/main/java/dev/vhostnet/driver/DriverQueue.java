@@ -1,5 +1,7 @@
 package dev.vhostnet.driver;
 
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.ring.Segment;
 import dev.vhostnet.ctl.ring.Used;
 import dev.vhostnet.ctl.ring.VringLayout;
@@ -91,13 +93,13 @@ public final class DriverQueue<T> {
         this.name = b.name;
         this.size = layout.size();
         this.mask = size - 1;
-        this.eventIdx = (b.features & VirtioUapi.bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX)) != 0;
+        this.eventIdx = b.features.has(VirtioFeature.EVENT_IDX);
         this.desc = GuestView.of(memory, layout.descGpa(), VringLayout.descBytes(size));
         this.avail = GuestView.of(memory, layout.availGpa(), VringLayout.availBytes(size));
         this.used = GuestView.of(memory, layout.usedGpa(), VringLayout.usedBytes(size));
         this.usedEventOffset = VRING_AVAIL_RING + 2 * size;
         this.availEventOffset = VRING_USED_RING + VRING_USED_ELEM_SIZE * size;
-        boolean indirectNegotiated = (b.features & VirtioUapi.bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)) != 0;
+        boolean indirectNegotiated = b.features.has(VirtioFeature.INDIRECT_DESC);
         if (indirectNegotiated && b.indirectEntries > 1) {
             this.indirect = GuestView.of(memory, b.indirectGpa, indirectBytes(size, b.indirectEntries));
             this.indirectGpa = b.indirectGpa;
@@ -130,7 +132,7 @@ public final class DriverQueue<T> {
     }
 
     /** A queue of {@code layout} in {@code memory}, for the negotiated {@code features}. */
-    public static <T> Builder<T> builder(MemoryTable memory, VringLayout layout, long features) {
+    public static <T> Builder<T> builder(MemoryTable memory, VringLayout layout, FeatureSet features) {
         return new Builder<>(memory, layout, features);
     }
 
@@ -428,16 +430,16 @@ public final class DriverQueue<T> {
     public static final class Builder<T> {
         private final MemoryTable memory;
         private final VringLayout layout;
-        private final long features;
+        private final FeatureSet features;
         private String name = "virtqueue";
         private long indirectGpa;
         private int indirectEntries;
         private int startIndex;
 
-        private Builder(MemoryTable memory, VringLayout layout, long features) {
+        private Builder(MemoryTable memory, VringLayout layout, FeatureSet features) {
             this.memory = Preconditions.checkNotNull(memory, "memory");
             this.layout = Preconditions.checkNotNull(layout, "layout");
-            this.features = features;
+            this.features = Preconditions.checkNotNull(features, "features");
         }
 
         /** How errors name the queue ("queue 1 (TX)"). */

@@ -1,16 +1,9 @@
 package dev.vhostnet.driver;
 
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_F_RING_PACKED;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_F_VERSION_1;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_F_GUEST_TSO4;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_F_GUEST_TSO6;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_F_GUEST_UFO;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_F_MRG_RXBUF;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_HDR_MRG_RXBUF_SIZE;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_HDR_SIZE;
-import static dev.vhostnet.sys.VirtioUapi.bit;
-
 import com.google.common.base.Preconditions;
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.Features;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.ring.Segment;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
@@ -44,8 +37,8 @@ public final class VirtioNetDriver {
     /** The largest frame without guest GSO: a 1500-byte MTU Ethernet frame without FCS. */
     public static final int SMALL_FRAME = 1514;
 
-    private static final long GUEST_GSO = bit(VIRTIO_NET_F_GUEST_TSO4) | bit(VIRTIO_NET_F_GUEST_TSO6)
-            | bit(VIRTIO_NET_F_GUEST_UFO);
+    private static final FeatureSet GUEST_GSO = FeatureSet.of(VirtioFeature.GUEST_TSO4, VirtioFeature.GUEST_TSO6,
+            VirtioFeature.GUEST_UFO);
 
     private final DriverQueue<Integer> rx;
     private final DriverQueue<Integer> tx;
@@ -81,12 +74,12 @@ public final class VirtioNetDriver {
      * A driver on {@code pair}'s rings and buffers (which this initializes), for the negotiated
      * {@code features}, kicking the device through {@code rxKick} / {@code txKick}.
      */
-    public VirtioNetDriver(MemoryTable memory, DriverMemory.QueuePair pair, long features, EventFd rxKick,
+    public VirtioNetDriver(MemoryTable memory, DriverMemory.QueuePair pair, FeatureSet features, EventFd rxKick,
                            EventFd txKick) {
-        Preconditions.checkArgument((features & bit(VIRTIO_F_RING_PACKED)) == 0,
+        Preconditions.checkArgument(!features.has(VirtioFeature.RING_PACKED),
                 "VIRTIO_F_RING_PACKED negotiated: this driver drives split rings only");
-        this.headerSize = headerSize(features);
-        this.mergeable = (features & bit(VIRTIO_NET_F_MRG_RXBUF)) != 0;
+        this.headerSize = Features.vnetHeaderSize(features);
+        this.mergeable = features.has(VirtioFeature.MRG_RXBUF);
         this.bufferSize = pair.bufferSize();
         checkRxBuffers(features, pair.bufferCount(), bufferSize);
         this.rxKick = Preconditions.checkNotNull(rxKick, "rxKick");
@@ -107,21 +100,15 @@ public final class VirtioNetDriver {
         this.mergedLengths = new int[pair.rx().size()];
     }
 
-    /** The virtio-net header size for {@code features}: 12 with {@code MRG_RXBUF} or {@code VERSION_1}, else 10. */
-    public static int headerSize(long features) {
-        return (features & (bit(VIRTIO_NET_F_MRG_RXBUF) | bit(VIRTIO_F_VERSION_1))) != 0
-                ? VIRTIO_NET_HDR_MRG_RXBUF_SIZE : VIRTIO_NET_HDR_SIZE;
-    }
-
     /** The largest frame the device may deliver for {@code features}: {@link #MAX_FRAME} with guest GSO, else {@link #SMALL_FRAME}. */
-    public static int largestRxFrame(long features) {
-        return (features & GUEST_GSO) != 0 ? MAX_FRAME : SMALL_FRAME;
+    public static int largestRxFrame(FeatureSet features) {
+        return features.hasAny(GUEST_GSO) ? MAX_FRAME : SMALL_FRAME;
     }
 
-    private static void checkRxBuffers(long features, int count, int bufferSize) {
-        int header = headerSize(features);
+    private static void checkRxBuffers(FeatureSet features, int count, int bufferSize) {
+        int header = Features.vnetHeaderSize(features);
         int largest = largestRxFrame(features);
-        if ((features & bit(VIRTIO_NET_F_MRG_RXBUF)) != 0) {
+        if (features.has(VirtioFeature.MRG_RXBUF)) {
             Preconditions.checkArgument(bufferSize >= header && (long) count * bufferSize >= header + largest,
                     "with MRG_RXBUF, RX buffers must hold the %s-byte header and %s of them a %s-byte frame: "
                             + "%s of %s bytes do not", header, count, largest, count, bufferSize);

@@ -1,5 +1,6 @@
 package dev.vhostnet.driver;
 
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.ring.Segment;
 import dev.vhostnet.ctl.ring.Used;
 import dev.vhostnet.ctl.ring.VringLayout;
@@ -53,7 +54,7 @@ class DriverQueueTest {
     }
 
     private DriverQueue<String> queue(long features) {
-        return DriverQueue.<String>builder(memory, RING, features).indirect(INDIRECT, TABLE).build();
+        return DriverQueue.<String>builder(memory, RING, FeatureSet.of(features)).indirect(INDIRECT, TABLE).build();
     }
 
     private static Segment buf(int i, int len) {
@@ -92,7 +93,7 @@ class DriverQueueTest {
     @Test
     void postsAMultiSegmentChainAsOneIndirectTableWhenNegotiated() {
         DriverQueue<String> q = queue(INDIRECT_DESC);
-        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, INDIRECT_DESC);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.of(INDIRECT_DESC));
         assertTrue(q.add(List.of(buf(0, 10), buf(1, 20)), List.of(buf(2, 30)), "x"));
         q.publish();
         assertEquals(7, q.freeDescriptors());
@@ -124,7 +125,7 @@ class DriverQueueTest {
         assertTrue(q.add(five, List.of(), "five"));
         q.publish();
         assertEquals(3, q.freeDescriptors());
-        SpecDeviceQueue.Chain chain = new SpecDeviceQueue(memory, RING, INDIRECT_DESC).pop();
+        SpecDeviceQueue.Chain chain = new SpecDeviceQueue(memory, RING, FeatureSet.of(INDIRECT_DESC)).pop();
         assertFalse(chain.indirect());
         assertEquals(5, chain.descs().size());
     }
@@ -132,7 +133,7 @@ class DriverQueueTest {
     @Test
     void addReturnsFalseWhenTheRingIsFullAndSucceedsAfterAPoll() {
         DriverQueue<String> q = queue(0);
-        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, 0);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.NONE);
         for (int i = 0; i < 8; i++) {
             assertTrue(q.addWritable(BUFFERS + i * 4096L, 64, "t" + i));
         }
@@ -153,8 +154,8 @@ class DriverQueueTest {
     @Test
     void theFreeListNeverLeaksAcrossManyMixedChains() {
         for (long features : new long[] {0, INDIRECT_DESC}) {
-            DriverQueue<Integer> q = DriverQueue.<Integer>builder(memory, RING, features).indirect(INDIRECT, TABLE).build();
-            SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, features);
+            DriverQueue<Integer> q = DriverQueue.<Integer>builder(memory, RING, FeatureSet.of(features)).indirect(INDIRECT, TABLE).build();
+            SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.of(features));
             Random random = new Random(42);
             List<Integer> expected = new ArrayList<>();
             List<Integer> seen = new ArrayList<>();
@@ -194,7 +195,7 @@ class DriverQueueTest {
     @Test
     void withEventIdxNoKickIsNeededWhileTheDeviceIsStillProcessing() {
         DriverQueue<String> q = queue(EVENT_IDX);
-        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, EVENT_IDX);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.of(EVENT_IDX));
         assertTrue(q.addReadable(BUFFERS, 1, "a"));
         q.publish();
         assertTrue(q.needsKick(), "avail_event 0 lies in [0, 1)");
@@ -216,7 +217,7 @@ class DriverQueueTest {
     @Test
     void withoutEventIdxTheUsedRingNoNotifyFlagSuppressesKicks() {
         DriverQueue<String> q = queue(0);
-        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, 0);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.NONE);
         device.setNoNotify(true);
         assertTrue(q.addReadable(BUFFERS, 1, "a"));
         q.publish();
@@ -230,7 +231,7 @@ class DriverQueueTest {
     @Test
     void interruptsAreSuppressedWithTheAvailFlagAndEnablingReportsWhatArrivedMeanwhile() {
         DriverQueue<String> q = queue(0);
-        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, 0);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.NONE);
         q.addReadable(BUFFERS, 1, "a");
         q.addReadable(BUFFERS, 1, "b");
         q.publish();
@@ -250,7 +251,7 @@ class DriverQueueTest {
     @Test
     void withEventIdxUsedEventAsksForTheNextElementOnlyWhileEnabled() {
         DriverQueue<String> q = queue(EVENT_IDX);
-        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, EVENT_IDX);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.of(EVENT_IDX));
         for (int i = 0; i < 6; i++) {
             q.addReadable(BUFFERS, 1, "t" + i);
         }
@@ -277,10 +278,10 @@ class DriverQueueTest {
 
     @Test
     void sixteenBitIndexesWrapAroundFromAStartIndexNear65535() {
-        DriverQueue<Integer> q = DriverQueue.<Integer>builder(memory, RING, EVENT_IDX).startIndex(65530).build();
+        DriverQueue<Integer> q = DriverQueue.<Integer>builder(memory, RING, FeatureSet.of(EVENT_IDX)).startIndex(65530).build();
         assertEquals(65530, memory.getShort(RING.availGpa() + VRING_AVAIL_IDX) & 0xffff);
         assertEquals(65530, memory.getShort(RING.usedGpa() + VRING_USED_IDX) & 0xffff);
-        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, EVENT_IDX, 65530);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.of(EVENT_IDX), 65530);
         int kicks = 0;
         for (int i = 0; i < 100; i++) {
             assertTrue(q.addReadable(BUFFERS, 1, i));
@@ -302,7 +303,7 @@ class DriverQueueTest {
     @Test
     void aDeviceRestartedAtTheBaseItReportedCarriesOnWithTheLiveQueue() {
         DriverQueue<String> q = queue(0);
-        SpecDeviceQueue before = new SpecDeviceQueue(memory, RING, 0);
+        SpecDeviceQueue before = new SpecDeviceQueue(memory, RING, FeatureSet.NONE);
         for (String t : List.of("a", "b", "c")) {
             q.addReadable(BUFFERS, 1, t);
         }
@@ -311,7 +312,7 @@ class DriverQueueTest {
         before.pushUsed(before.pop().head(), 0);
         int base = before.lastAvail();
 
-        SpecDeviceQueue after = new SpecDeviceQueue(memory, RING, 0, base);
+        SpecDeviceQueue after = new SpecDeviceQueue(memory, RING, FeatureSet.NONE, base);
         q.addReadable(BUFFERS, 1, "d");
         q.publish();
         for (SpecDeviceQueue.Chain c = after.pop(); c != null; c = after.pop()) {
@@ -324,7 +325,7 @@ class DriverQueueTest {
     @Test
     void aUsedElementForADescriptorNotInFlightIsRejected() {
         DriverQueue<String> q = queue(0);
-        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, 0);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.NONE);
         q.addReadable(BUFFERS, 1, "a");
         q.publish();
         device.pushUsed(5, 0);
@@ -336,7 +337,7 @@ class DriverQueueTest {
     void refusesALayoutOutsideGuestMemoryAndUseAfterTheMemoryIsClosed() {
         VringLayout outside = VringLayout.contiguous(1 << 20, 8);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> DriverQueue.builder(memory, outside, 0).name("queue 1 (TX)").build());
+                () -> DriverQueue.builder(memory, outside, FeatureSet.NONE).name("queue 1 (TX)").build());
         assertTrue(e.getMessage().contains("queue 1 (TX)"), e.getMessage());
         DriverQueue<String> q = queue(0);
         memory.close();

@@ -1,5 +1,8 @@
 package dev.vhostnet.driver;
 
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.Features;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.memtable.MemoryTable;
 import java.util.ArrayDeque;
@@ -21,11 +24,11 @@ final class LoopbackDevice {
     private final Deque<byte[]> waiting = new ArrayDeque<>();
     private int dropped;
 
-    LoopbackDevice(MemoryTable memory, DriverMemory.QueuePair pair, long features) {
+    LoopbackDevice(MemoryTable memory, DriverMemory.QueuePair pair, FeatureSet features) {
         this.rx = new SpecDeviceQueue(memory, pair.rx(), features);
         this.tx = new SpecDeviceQueue(memory, pair.tx(), features);
-        this.headerSize = VirtioNetDriver.headerSize(features);
-        this.mergeable = (features & VirtioUapi.bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)) != 0;
+        this.headerSize = Features.vnetHeaderSize(features);
+        this.mergeable = features.has(VirtioFeature.MRG_RXBUF);
     }
 
     /** Takes every transmitted frame, then delivers what RX buffers allow; returns the frames delivered. */

@@ -1,5 +1,7 @@
 package dev.vhostnet.driver;
 
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.ring.VringLayout;
 import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_FLAGS;
 import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_F_NO_INTERRUPT;
@@ -58,17 +60,17 @@ public final class SpecDeviceQueue {
     private int indirectChains;
 
     /** The device started at {@code base} ({@code VHOST_SET_VRING_BASE}); its used index read from memory, as vhost does. */
-    public SpecDeviceQueue(MemoryTable memory, VringLayout layout, long features, int base) {
+    public SpecDeviceQueue(MemoryTable memory, VringLayout layout, FeatureSet features, int base) {
         this.memory = memory;
         this.layout = layout;
-        this.eventIdx = (features & VirtioUapi.bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX)) != 0;
+        this.eventIdx = features.has(VirtioFeature.EVENT_IDX);
         this.size = layout.size();
         this.lastAvail = base;
         this.usedIdx = u16(layout.usedGpa() + VRING_USED_IDX);
         this.signalledUsed = usedIdx;
     }
 
-    public SpecDeviceQueue(MemoryTable memory, VringLayout layout, long features) {
+    public SpecDeviceQueue(MemoryTable memory, VringLayout layout, FeatureSet features) {
         this(memory, layout, features, 0);
     }
 

@@ -1,5 +1,6 @@
 package dev.vhostnet.driver;
 
+import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.VIRTIO_F_VERSION_1;
 import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_F_GUEST_TSO4;
 import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_F_MRG_RXBUF;
@@ -54,8 +55,8 @@ class VirtioNetDriverTest {
         DriverMemory layout = DriverMemory.layout(0x1000, (4 << 20) - 0x1000, 1, ringSize, bufferSize);
         layout.checkIn(memory);
         DriverMemory.QueuePair pair = layout.queuePair(0);
-        VirtioNetDriver driver = new VirtioNetDriver(memory, pair, features, rxKick, txKick);
-        return new Setup(driver, new LoopbackDevice(memory, pair, features));
+        VirtioNetDriver driver = new VirtioNetDriver(memory, pair, FeatureSet.of(features), rxKick, txKick);
+        return new Setup(driver, new LoopbackDevice(memory, pair, FeatureSet.of(features)));
     }
 
     private byte[] frame(int size) {

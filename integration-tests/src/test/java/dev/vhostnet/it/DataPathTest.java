@@ -1,6 +1,7 @@
 package dev.vhostnet.it;
 
-import static dev.vhostnet.sys.VirtioUapi.bit;
+import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.FeatureSet;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -28,9 +29,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 /** Frames through either backend, with this process as the guest's virtio-net driver. */
 @Tag("vhost-net")
 class DataPathTest {
-    static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
-            | bit(VirtioUapi.VIRTIO_NET_F_CSUM) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM);
+    static final FeatureSet FEATURES = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF,
+            VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC, VirtioFeature.CSUM, VirtioFeature.GUEST_CSUM);
     private static final int HEADERS = EthernetFrames.ETH_HLEN + EthernetFrames.IP_HLEN + EthernetFrames.UDP_HLEN;
 
     /** A payload of {@code length} bytes that starts with its sequence number, the rest random from it. */
@@ -108,9 +108,9 @@ class DataPathTest {
     @EnumSource(value = BackendChoice.Kind.class, names = {"KERNEL", "EMULATED"})
     void aSixtyFourKibGsoDatagramLeavesAsOneFrameAndArrivesWhole(BackendChoice.Kind kind) throws Exception {
         NetFixture.assumeBackend(kind);
-        long features = FEATURES | bit(VirtioUapi.VIRTIO_NET_F_HOST_UFO);
+        FeatureSet features = FEATURES.with(VirtioFeature.HOST_UFO);
         try (NetFixture k = NetFixture.start(kind, 1, features); DatagramSocket socket = k.net.socket()) {
-            assertTrue(k.device.has(VirtioUapi.VIRTIO_NET_F_HOST_UFO), "the tap has a vnet header, so the guest may send UFO");
+            assertTrue(k.device.has(VirtioFeature.HOST_UFO), "the tap has a vnet header, so the guest may send UFO");
             socket.setReceiveBufferSize(1 << 20);
             byte[] sent = payload(64, 65000);
             byte[] frame = frameTo(k, socket.getLocalPort(), 40000, sent);

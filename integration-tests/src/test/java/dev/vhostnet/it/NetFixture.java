@@ -1,5 +1,6 @@
 package dev.vhostnet.it;
 
+import dev.vhostnet.ctl.FeatureSet;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.ctl.VringBases;
@@ -66,11 +67,11 @@ final class NetFixture implements AutoCloseable {
     }
 
     /** Starts a device of {@code pairs} queue pairs on {@code kind} for a driver asking for {@code features}. */
-    static NetFixture start(BackendChoice.Kind kind, int pairs, long features) throws Exception {
+    static NetFixture start(BackendChoice.Kind kind, int pairs, FeatureSet features) throws Exception {
         return start(kind, pairs, features, BUFFER, c -> c);
     }
 
-    static NetFixture start(BackendChoice.Kind kind, int pairs, long features, int bufferSize,
+    static NetFixture start(BackendChoice.Kind kind, int pairs, FeatureSet features, int bufferSize,
             UnaryOperator<NetDeviceConfig.Builder> more) throws Exception {
         MemoryTable memory = MemoryTable.builder().region(0, RAM).build();
         TapInNamespace net = null;
@@ -129,7 +130,7 @@ final class NetFixture implements AutoCloseable {
         VringBases bases = device.stop();
         device.close();
         device = NetDevices.start(config, kind, bases);
-        if (device.features().virtio() != before.virtio()) {
+        if (!device.features().virtio().equals(before.virtio())) {
             throw new AssertionError("the " + kind + " backend negotiated other features than the driver runs with");
         }
     }

@@ -1,9 +1,9 @@
 package dev.vhostnet.it;
 
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_F_VERSION_1;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_F_MRG_RXBUF;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_EVENT_IDX;
-import static dev.vhostnet.sys.VirtioUapi.bit;
+import dev.vhostnet.ctl.FeatureSet;
+import static dev.vhostnet.ctl.VirtioFeature.EVENT_IDX;
+import static dev.vhostnet.ctl.VirtioFeature.MRG_RXBUF;
+import static dev.vhostnet.ctl.VirtioFeature.VERSION_1;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,7 +41,7 @@ class ReadmeKernelExampleTest {
             try (VhostNetDevice device = VhostNetDevice.start(NetDeviceConfig.builder()
                     .memory(ram).tap(tap)
                     .queuePair(new QueuePair(new Virtqueue(rings.rx(), rxKick, rxCall), new Virtqueue(rings.tx(), txKick, txCall)))
-                    .driverFeatures(bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_NET_F_MRG_RXBUF) | bit(VIRTIO_RING_F_EVENT_IDX))
+                    .driverFeatures(FeatureSet.of(VERSION_1, MRG_RXBUF, EVENT_IDX))
                     .build())) {
                 VirtioNetDriver driver = new VirtioNetDriver(ram, rings, device.features().virtio(), rxKick, txKick);
                 driver.refillRx();

@@ -1,5 +1,7 @@
 package dev.vhostnet.it;
 
+import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -82,7 +84,7 @@ class VhostNetErrorsTest {
                     queue(VringLayout.contiguous(0x20000, 256), fds));
             IllegalStateException noHeader = assertThrows(IllegalStateException.class, () -> VhostNetDevice.start(
                     NetDeviceConfig.builder().memory(memory).tap(tap).queuePair(good).requireAll(true)
-                            .driverFeatures(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_CSUM)).build()));
+                            .driverFeatures(FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.CSUM)).build()));
             assertTrue(noHeader.getMessage().contains("has no vnet header"), noHeader.getMessage());
         } finally {
             fds.forEach(EventFd::close);
@@ -115,7 +117,7 @@ class VhostNetErrorsTest {
             QueuePair pair = new QueuePair(queue(VringLayout.contiguous(0x10000, 256), fds),
                     queue(VringLayout.contiguous(0x20000, 256), fds));
             NetDeviceConfig config = NetDeviceConfig.builder().memory(memory).tap(tap).queuePair(pair)
-                    .driverFeatures(bit(VirtioUapi.VIRTIO_F_VERSION_1))
+                    .driverFeatures(FeatureSet.of(VirtioFeature.VERSION_1))
                     .onVringError((p, vring, count) -> reported.complete("pair " + p + " vring " + vring))
                     .build();
             try (VhostNetDevice device = VhostNetDevice.start(config)) {

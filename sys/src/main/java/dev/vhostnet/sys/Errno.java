@@ -30,12 +30,17 @@ public enum Errno {
     ENOSPC(28),
     ESPIPE(29),
     EROFS(30),
+    EPIPE(32),
     ERANGE(34),
     ENOSYS(38),
-    ENOBUFS(105),
+    EPROTO(71),
     EOPNOTSUPP(95),
     EADDRINUSE(98),
-    ETIMEDOUT(110);
+    ECONNRESET(104),
+    ENOBUFS(105),
+    ETIMEDOUT(110),
+    ECONNREFUSED(111),
+    ECANCELED(125);
 
     private static final ImmutableMap<Integer, Errno> BY_NUMBER = Arrays.stream(values())
             .collect(ImmutableMap.toImmutableMap(e -> e.number, Function.identity(), (a, b) -> a));

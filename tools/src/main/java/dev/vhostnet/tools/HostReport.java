@@ -1,9 +1,9 @@
 package dev.vhostnet.tools;
 
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.kernel.VhostNet;
-import dev.vhostnet.sys.VirtioUapi;
-import static dev.vhostnet.sys.VirtioUapi.bit;
 
 import com.google.common.collect.ImmutableList;
 import dev.vhostnet.eventfd.Kvm;
@@ -13,7 +13,6 @@ import dev.vhostnet.sys.Errno;
 import dev.vhostnet.sys.KvmUapi;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.TunUapi;
-import dev.vhostnet.sys.VhostUapi;
 import dev.vhostnet.tap.Tun;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -64,20 +63,14 @@ public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, 
     /** 2 MiB huge pages ({@code /proc/meminfo}). */
     public record HugePagesReport(long free, long total) {}
 
-    private static final Map<String, Long> VHOST_FEATURES = new LinkedHashMap<>();
+    /** The vhost-net features {@code probe} names, in the order it prints them. */
+    private static final List<VirtioFeature> VHOST_FEATURES = List.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF,
+            VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC, VirtioFeature.NOTIFY_ON_EMPTY, VirtioFeature.ANY_LAYOUT,
+            VirtioFeature.ACCESS_PLATFORM, VirtioFeature.LOG_ALL, VirtioFeature.VIRTIO_NET_HDR);
     private static final Map<String, Integer> TUN_FEATURES = new LinkedHashMap<>();
     private static final Map<String, Integer> KVM_CAPS = new LinkedHashMap<>();
 
     static {
-        VHOST_FEATURES.put("VERSION_1", bit(VirtioUapi.VIRTIO_F_VERSION_1));
-        VHOST_FEATURES.put("MRG_RXBUF", bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF));
-        VHOST_FEATURES.put("EVENT_IDX", bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX));
-        VHOST_FEATURES.put("INDIRECT_DESC", bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC));
-        VHOST_FEATURES.put("NOTIFY_ON_EMPTY", bit(VirtioUapi.VIRTIO_F_NOTIFY_ON_EMPTY));
-        VHOST_FEATURES.put("ANY_LAYOUT", bit(VirtioUapi.VIRTIO_F_ANY_LAYOUT));
-        VHOST_FEATURES.put("ACCESS_PLATFORM", bit(VirtioUapi.VIRTIO_F_ACCESS_PLATFORM));
-        VHOST_FEATURES.put("LOG_ALL", bit(VhostUapi.VHOST_F_LOG_ALL));
-        VHOST_FEATURES.put("VIRTIO_NET_HDR", bit(VhostUapi.VHOST_NET_F_VIRTIO_NET_HDR));
         TUN_FEATURES.put("TUN", TunUapi.IFF_TUN);
         TUN_FEATURES.put("TAP", TunUapi.IFF_TAP);
         TUN_FEATURES.put("NO_PI", TunUapi.IFF_NO_PI);
@@ -125,8 +118,8 @@ public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, 
         try (VhostNet v = VhostNet.open()) {
             v.setOwner();
             long features = v.getFeatures();
-            List<String> names = VHOST_FEATURES.entrySet().stream().filter(e -> (features & e.getValue()) != 0)
-                    .map(Map.Entry::getKey).toList();
+            FeatureSet offer = FeatureSet.of(features);
+            List<String> names = VHOST_FEATURES.stream().filter(offer::has).map(VirtioFeature::name).toList();
             return new VhostNetReport(Status.OK, null, features, names, regions, fromModule);
         } catch (SysException e) {
             return new VhostNetReport(permission(e) ? Status.NO_PERMISSION : Status.UNUSABLE, e.getMessage(), 0,

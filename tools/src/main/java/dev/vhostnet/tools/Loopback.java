@@ -1,15 +1,14 @@
 package dev.vhostnet.tools;
 
 import dev.vhostnet.ctl.BackendChoice;
-import dev.vhostnet.ctl.Features;
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.VringBases;
-import dev.vhostnet.sys.VirtioUapi;
-import static dev.vhostnet.sys.VirtioUapi.bit;
 
 import com.google.common.base.Preconditions;
 import dev.vhostnet.driver.DriverMemory;
@@ -42,8 +41,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Loopback implements AutoCloseable {
     /** The features the demo driver asks for. */
-    public static final long DRIVER_FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC);
+    public static final FeatureSet DRIVER_FEATURES = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF,
+            VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC);
     private static final long RAM = 64L << 20;
     private static final long DRIVER_BASE = 1L << 20;
     private static final int RING = 256;
@@ -159,7 +158,7 @@ public final class Loopback implements AutoCloseable {
             Flow out = toNamespace(options);
             Flow in = fromNamespace(options);
             Latency latency = pingPong(options);
-            return new Report(backend, Features.names(device.features().virtio()), tapName(), namespaceName(), out, in,
+            return new Report(backend, device.features().virtio().names(), tapName(), namespaceName(), out, in,
                     latency);
         } finally {
             running = false;

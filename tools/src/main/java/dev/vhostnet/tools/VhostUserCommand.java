@@ -1,10 +1,10 @@
 package dev.vhostnet.tools;
 
-import dev.vhostnet.ctl.Features;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.tap.TapDevice;
-import dev.vhostnet.vhostuser.VhostUserFrontend;
 import dev.vhostnet.vhostuser.VhostUserNetBackend;
+import dev.vhostnet.vhostuser.VhostUserProtocolFeature;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -41,9 +41,9 @@ public final class VhostUserCommand implements Callable<Integer> {
         try (TapDevice device = TapDevice.open(TapConfig.builder().name(tap).vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF).build());
                 VhostUserNetBackend backend = VhostUserNetBackend.listen(socket, device)) {
             out.printf("vhostnet vhost-user: serving %s on tap %s%n", socket, device.name());
-            long protocol = 1L << VhostUserFrontend.F_PROTOCOL_FEATURES;
-            out.printf("features      %s, and PROTOCOL_FEATURES (MQ REPLY_ACK)%n",
-                    String.join(" ", Features.names(backend.offeredFeatures() & ~protocol)));
+            out.printf("features      %s, and PROTOCOL_FEATURES (%s)%n",
+                    backend.offeredFeatures().without(VirtioFeature.PROTOCOL_FEATURES),
+                    String.join(" ", VhostUserProtocolFeature.names(VhostUserProtocolFeature.mask(backend.offeredProtocolFeatures()))));
             out.printf("QEMU          -object memory-backend-memfd,id=mem,size=<RAM>,share=on -machine memory-backend=mem "
                     + "-chardev socket,id=vu0,path=%s -netdev vhost-user,id=net0,chardev=vu0 -device virtio-net-pci,netdev=net0%n",
                     socket);

@@ -27,7 +27,7 @@ public interface NetDevice extends AutoCloseable {
     Features.Negotiated features();
 
     /** Whether {@code feature} was negotiated. */
-    default boolean has(int feature) {
+    default boolean has(VirtioFeature feature) {
         return features().has(feature);
     }
 

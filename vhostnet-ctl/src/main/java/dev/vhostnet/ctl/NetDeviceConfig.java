@@ -26,7 +26,7 @@ public final class NetDeviceConfig {
     private final MemoryTable memory;
     private final TapDevice tap;
     private final ImmutableList<QueuePair> queuePairs;
-    private final long driverFeatures;
+    private final FeatureSet driverFeatures;
     private final boolean requireAll;
     private final boolean dirtyLog;
     private final BackendOpener opener;
@@ -60,7 +60,7 @@ public final class NetDeviceConfig {
     }
 
     /** The feature bits the driver asks for. */
-    public long driverFeatures() {
+    public FeatureSet driverFeatures() {
         return driverFeatures;
     }
 
@@ -88,7 +88,7 @@ public final class NetDeviceConfig {
         private MemoryTable memory;
         private TapDevice tap;
         private final List<QueuePair> queuePairs = new ArrayList<>();
-        private long driverFeatures;
+        private FeatureSet driverFeatures = FeatureSet.NONE;
         private boolean requireAll;
         private boolean dirtyLog;
         private BackendOpener opener = VhostNet::open;
@@ -112,8 +112,8 @@ public final class NetDeviceConfig {
             return this;
         }
 
-        public Builder driverFeatures(long features) {
-            this.driverFeatures = features;
+        public Builder driverFeatures(FeatureSet features) {
+            this.driverFeatures = Preconditions.checkNotNull(features, "features");
             return this;
         }
 

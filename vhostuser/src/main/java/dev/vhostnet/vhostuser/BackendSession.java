@@ -1,9 +1,11 @@
 package dev.vhostnet.vhostuser;
 
-import dev.vhostnet.ctl.Features;
+import com.google.common.collect.Sets;
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.ctl.ring.VringLayout;
@@ -11,6 +13,7 @@ import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.tap.TapDevice;
 import java.util.List;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,21 +34,20 @@ final class BackendSession implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BackendSession.class);
 
     /** Protocol features this back-end offers: {@code MQ} (one queue pair) and {@code REPLY_ACK}. */
-    static final long PROTOCOL_OFFER = (1L << VhostUserFrontend.PROTOCOL_F_MQ)
-            | (1L << VhostUserFrontend.PROTOCOL_F_REPLY_ACK);
-    private static final long PROTOCOL_FEATURES_BIT = 1L << VhostUserFrontend.F_PROTOCOL_FEATURES;
+    static final Set<VhostUserProtocolFeature> PROTOCOL_OFFER = Sets.immutableEnumSet(VhostUserProtocolFeature.MQ,
+            VhostUserProtocolFeature.REPLY_ACK);
 
     private final TapDevice tap;
-    private final long offer;
+    private final FeatureSet offer;
     private final String peer;
     private final BackendVring[] vrings = {new BackendVring(QueuePair.RX), new BackendVring(QueuePair.TX)};
-    private long acked;
+    private FeatureSet acked = FeatureSet.NONE;
     private boolean featuresSet;
-    private long protocol;
+    private Set<VhostUserProtocolFeature> protocol = Set.of();
     private FrontendMemory memory;
     private EmulatedNetDevice device;
 
-    BackendSession(TapDevice tap, long offer, String peer) {
+    BackendSession(TapDevice tap, FeatureSet offer, String peer) {
         this.tap = tap;
         this.offer = offer;
         this.peer = peer;
@@ -68,10 +70,10 @@ final class BackendSession implements AutoCloseable {
         byte[] reply = switch (type) {
             case GET_FEATURES -> {
                 r.expectEmpty();
-                yield VhostUserMessage.u64(offer);
+                yield VhostUserMessage.u64(offer.toLong());
             }
             case SET_FEATURES -> {
-                setFeatures(r, r.u64());
+                setFeatures(r, FeatureSet.of(r.u64()));
                 yield null;
             }
             case SET_OWNER -> {
@@ -85,19 +87,20 @@ final class BackendSession implements AutoCloseable {
             }
             case GET_PROTOCOL_FEATURES -> {
                 r.expectEmpty();
-                yield VhostUserMessage.u64(PROTOCOL_OFFER);
+                yield VhostUserMessage.u64(VhostUserProtocolFeature.mask(PROTOCOL_OFFER));
             }
             case SET_PROTOCOL_FEATURES -> {
                 long p = r.u64();
-                if ((p & ~PROTOCOL_OFFER) != 0) {
+                long offered = VhostUserProtocolFeature.mask(PROTOCOL_OFFER);
+                if ((p & ~offered) != 0) {
                     throw r.violation(String.format("asks for protocol features 0x%x; this back-end offers 0x%x",
-                            p, PROTOCOL_OFFER));
+                            p, offered));
                 }
-                protocol = p;
+                protocol = VhostUserProtocolFeature.of(p);
                 yield null;
             }
             case GET_QUEUE_NUM -> {
-                requireProtocol(r, VhostUserFrontend.PROTOCOL_F_MQ, "MQ");
+                requireProtocol(r, VhostUserProtocolFeature.MQ);
                 r.expectEmpty();
                 // Queue pairs, as QEMU's vhost-user net and DPDK read it (QEMU compares it with queues=).
                 yield VhostUserMessage.u64(vrings.length / 2);
@@ -156,7 +159,7 @@ final class BackendSession implements AutoCloseable {
                 stopDevice();
                 v.setKick(EventFd.adopt(f.fd()));
                 v.started = true;
-                if ((acked & PROTOCOL_FEATURES_BIT) == 0) {
+                if (!acked.has(VirtioFeature.PROTOCOL_FEATURES)) {
                     v.enabled = true;
                 }
                 yield null;
@@ -178,7 +181,7 @@ final class BackendSession implements AutoCloseable {
             case SET_VRING_ENABLE -> {
                 FrontendRequest.VringState s = r.vringState();
                 BackendVring v = vring(r, s.index());
-                if ((acked & PROTOCOL_FEATURES_BIT) == 0 && featuresSet) {
+                if (!acked.has(VirtioFeature.PROTOCOL_FEATURES) && featuresSet) {
                     throw r.violation("VHOST_USER_F_PROTOCOL_FEATURES was not acknowledged: rings are enabled by their kick");
                 }
                 if (s.num() != 0 && s.num() != 1) {
@@ -191,21 +194,23 @@ final class BackendSession implements AutoCloseable {
                 yield null;
             }
             default -> throw r.violation(String.format("not offered by this back-end (features 0x%x, protocol "
-                    + "features 0x%x: no dirty log, RARP, MTU, config space or memory slots)", offer, PROTOCOL_OFFER));
+                    + "features 0x%x: no dirty log, RARP, MTU, config space or memory slots)", offer.toLong(),
+                    VhostUserProtocolFeature.mask(PROTOCOL_OFFER)));
         };
         startIfReady(r);
-        if (reply == null && r.needReply() && (protocol & (1L << VhostUserFrontend.PROTOCOL_F_REPLY_ACK)) != 0) {
+        if (reply == null && r.needReply() && protocol.contains(VhostUserProtocolFeature.REPLY_ACK)) {
             return VhostUserMessage.u64(0);
         }
         return reply;
     }
 
-    private void setFeatures(FrontendRequest r, long features) throws VhostUserException {
-        if ((features & ~offer) != 0) {
+    private void setFeatures(FrontendRequest r, FeatureSet features) throws VhostUserException {
+        FeatureSet unoffered = features.without(offer);
+        if (!unoffered.isEmpty()) {
             throw r.violation(String.format("acknowledges features 0x%x that were not offered (offer 0x%x)",
-                    features & ~offer, offer));
+                    unoffered.toLong(), offer.toLong()));
         }
-        if (featuresSet && features != acked) {
+        if (featuresSet && !features.equals(acked)) {
             stopDevice();
         }
         acked = features;
@@ -228,9 +233,9 @@ final class BackendSession implements AutoCloseable {
         log.debug("vhost-user {}: memory table of {} regions mapped", peer, regions.size());
     }
 
-    private void requireProtocol(FrontendRequest r, int bit, String name) throws VhostUserException {
-        if ((protocol & (1L << bit)) == 0) {
-            throw r.violation("needs protocol feature " + name + ", which was not negotiated");
+    private void requireProtocol(FrontendRequest r, VhostUserProtocolFeature feature) throws VhostUserException {
+        if (!protocol.contains(feature)) {
+            throw r.violation("needs protocol feature " + feature + ", which was not negotiated");
         }
     }
 
@@ -260,13 +265,13 @@ final class BackendSession implements AutoCloseable {
         try {
             QueuePair pair = new QueuePair(virtqueue(vrings[0]), virtqueue(vrings[1]));
             NetDeviceConfig config = NetDeviceConfig.builder().memory(memory.table()).tap(tap).queuePair(pair)
-                    .driverFeatures(acked & ~PROTOCOL_FEATURES_BIT).build();
+                    .driverFeatures(acked.without(VirtioFeature.PROTOCOL_FEATURES)).build();
             device = EmulatedNetDevice.start(config, VringBases.of(vrings[0].base, vrings[1].base));
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw r.violation("the device cannot start on these vrings: " + e.getMessage());
         }
         log.info("vhost-user {}: device running (features {}, bases {}/{})", peer,
-                Features.names(device.features().virtio()), vrings[0].base, vrings[1].base);
+                device.features().virtio(), vrings[0].base, vrings[1].base);
     }
 
     private Virtqueue virtqueue(BackendVring v) {
@@ -292,7 +297,7 @@ final class BackendSession implements AutoCloseable {
             vrings[i] = new BackendVring(i);
         }
         featuresSet = false;
-        acked = 0;
+        acked = FeatureSet.NONE;
     }
 
     /** The device's frames dropped so far (0 when it is not running). */

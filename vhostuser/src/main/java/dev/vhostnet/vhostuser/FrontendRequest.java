@@ -67,7 +67,7 @@ final class FrontendRequest implements AutoCloseable {
 
     /** A protocol violation by this request. */
     VhostUserException violation(String detail) {
-        return new VhostUserException(name(), VhostUserException.EPROTO, detail);
+        return VhostUserException.protocol(name(), detail);
     }
 
     /** Checks a request without payload and fds. */
@@ -157,6 +157,7 @@ final class FrontendRequest implements AutoCloseable {
         }
     }
 
+    /** The payload in the host's byte order, as vhost-user messages are (not little-endian like the rings). */
     private ByteBuffer buffer() {
         return ByteBuffer.wrap(payload).order(ByteOrder.nativeOrder());
     }

@@ -24,9 +24,9 @@ final class ListeningSocket {
             listener.server().setSoTimeout(acceptTimeoutMillis);
             return listener;
         } catch (SysException e) {
-            throw new VhostUserException(e.call(), e.errno(), e.hint());
+            throw VhostUserException.refused(e);
         } catch (IOException e) {
-            throw new VhostUserException("bind(" + path + ")", VhostUserException.EIO, e.getMessage() + ": is the directory there and writable?");
+            throw VhostUserException.refused("bind(" + path + ")", e.getMessage() + ": is the directory there and writable?");
         }
     }
 }

@@ -54,7 +54,7 @@ final class VhostUserConnection implements AutoCloseable {
             if (s != null) {
                 closeQuietly(s, path.toString()); // AFUNIXSocket.connectTo would leave it open
             }
-            throw new VhostUserException("connect(" + path + ")", VhostUserException.EIO,
+            throw VhostUserException.unreachable("connect(" + path + ")",
                     e.getMessage() + ": is the vhost-user back-end listening there (server mode)?");
         }
         return of(s, path.toString(), replyTimeout);
@@ -66,7 +66,7 @@ final class VhostUserConnection implements AutoCloseable {
             socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, replyTimeout.toMillis())));
         } catch (IOException e) {
             closeQuietly(socket, peer);
-            throw new VhostUserException("vhost-user socket " + peer, VhostUserException.EIO,
+            throw VhostUserException.disconnected("vhost-user socket " + peer,
                     "setting the reply timeout: " + e.getMessage());
         }
         return of(socket, peer);
@@ -78,7 +78,7 @@ final class VhostUserConnection implements AutoCloseable {
             return new VhostUserConnection(socket, peer);
         } catch (IOException e) {
             closeQuietly(socket, peer);
-            throw new VhostUserException("vhost-user socket " + peer, VhostUserException.EIO, e.getMessage());
+            throw VhostUserException.disconnected("vhost-user socket " + peer, e.getMessage());
         }
     }
 
@@ -93,7 +93,7 @@ final class VhostUserConnection implements AutoCloseable {
     synchronized byte[] call(VhostUserRequest request, byte[] payload, List<Fd> fds, boolean needReply)
             throws VhostUserException {
         if (closed) {
-            throw new VhostUserException(request.specName() + " to " + peer, VhostUserException.EIO, "the connection is closed");
+            throw VhostUserException.disconnected(request.specName() + " to " + peer, "the connection is closed");
         }
         boolean ack = needReply && !request.hasReply();
         byte[] message = VhostUserMessage.request(request, ack, payload);
@@ -108,7 +108,7 @@ final class VhostUserConnection implements AutoCloseable {
             out.write(message);
             out.flush();
         } catch (IOException e) {
-            throw new VhostUserException(request.specName() + " to " + peer, VhostUserException.EIO,
+            throw VhostUserException.disconnected(request.specName() + " to " + peer,
                     "sending: " + e.getMessage());
         }
         log.debug("sent {} ({} payload bytes, {} fds{})", request.specName(), payload.length, fds.size(),
@@ -140,24 +140,24 @@ final class VhostUserConnection implements AutoCloseable {
             if (ack) {
                 long status = VhostUserMessage.decodeU64(request, body);
                 if (status != 0) {
-                    throw new VhostUserException(request.specName() + " to " + peer, VhostUserException.EIO,
+                    throw VhostUserException.refused(request.specName() + " to " + peer,
                             "the back-end refused it (REPLY_ACK status " + status + ")");
                 }
             }
             return body;
         } catch (SocketTimeoutException e) {
             close();
-            throw new VhostUserException(request.specName() + " to " + peer, VhostUserException.EIO,
+            throw VhostUserException.timeout(request.specName() + " to " + peer,
                     "no reply within " + timeoutMillis() + " ms: the back-end is stuck or does not answer this request");
         } catch (EOFException e) {
             close();
-            throw new VhostUserException(request.specName() + " to " + peer, VhostUserException.EIO,
+            throw VhostUserException.disconnected(request.specName() + " to " + peer,
                     "the back-end closed the connection instead of replying");
         } catch (VhostUserException e) {
             throw e;
         } catch (IOException e) {
             close();
-            throw new VhostUserException(request.specName() + " to " + peer, VhostUserException.EIO,
+            throw VhostUserException.disconnected(request.specName() + " to " + peer,
                     "reading the reply: " + e.getMessage());
         }
     }

@@ -54,9 +54,12 @@ public final class VhostUserDialer implements VhostUserEndpoint {
                 attempts++;
                 connection = VhostUserConnection.connect(path, replyTimeout);
             } catch (VhostUserException e) {
+                if (!e.shouldReconnect()) {
+                    throw e;
+                }
                 long left = (deadline - System.nanoTime()) / 1_000_000;
                 if (left <= 0) {
-                    throw new VhostUserException(call, VhostUserException.ETIMEDOUT, String.format(
+                    throw VhostUserException.timeout(call, String.format(
                             "no vhost-user back-end accepted within %d ms (%d attempts; the last: %s) — start the back-end "
                                     + "listening there (DPDK: --vdev net_vhost0,iface=%s), or, for one that dials in "
                                     + "(client=1), use a VhostUserListener", timeout.toMillis(), attempts, e.hint(), path));

@@ -15,14 +15,14 @@ public interface VhostUserEndpoint {
     Path path();
 
     /**
-     * A connected front-end, protocol negotiated, within {@code timeout}. Fails with {@code ETIMEDOUT}
-     * naming the path and what to start there, or with {@code ECANCELED} as soon as {@code cancelled}
+     * A connected front-end, protocol negotiated, within {@code timeout}. Fails with a {@link VhostUserException.Kind#TIMEOUT}
+     * naming the path and what to start there, or {@link VhostUserException.Kind#CANCELLED} as soon as {@code cancelled}
      * says so (a device closed while it waits). Nothing stays open after a failure.
      */
     VhostUserFrontend open(Duration timeout, BooleanSupplier cancelled) throws SysException;
 
     /** The failure of an {@link #open} given up because {@code cancelled} said so. */
     static VhostUserException cancelled(String call) {
-        return new VhostUserException(call, VhostUserException.ECANCELED, "the device was closed while it waited for a back-end");
+        return VhostUserException.cancelled(call, "the device was closed while it waited for a back-end");
     }
 }

@@ -2,6 +2,9 @@ package dev.vhostnet.vhostuser;
 
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.Sets;
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.vhost.VhostBackend;
 import dev.vhostnet.ctl.vhost.VringAddress;
 import dev.vhostnet.ctl.vhost.VringDatapath;
@@ -14,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,18 +49,9 @@ import org.slf4j.LoggerFactory;
 public final class VhostUserFrontend implements VhostBackend {
     private static final Logger log = LoggerFactory.getLogger(VhostUserFrontend.class);
 
-    /** {@code VHOST_USER_F_PROTOCOL_FEATURES}: the back-end speaks protocol features. */
-    public static final int F_PROTOCOL_FEATURES = 30;
-    /** Protocol feature bits ({@code vhost-user.rst}, "Protocol features"). */
-    public static final int PROTOCOL_F_MQ = 0;
-    public static final int PROTOCOL_F_LOG_SHMFD = 1;
-    public static final int PROTOCOL_F_REPLY_ACK = 3;
-    public static final int PROTOCOL_F_CONFIG = 9;
-    public static final int PROTOCOL_F_CONFIGURE_MEM_SLOTS = 15;
-    public static final int PROTOCOL_F_STATUS = 16;
-    /** What this front-end implements. */
-    public static final long SUPPORTED_PROTOCOL_FEATURES = (1L << PROTOCOL_F_MQ) | (1L << PROTOCOL_F_REPLY_ACK)
-            | (1L << PROTOCOL_F_CONFIG);
+    /** The protocol features this front-end implements. */
+    public static final Set<VhostUserProtocolFeature> SUPPORTED_PROTOCOL_FEATURES = Sets.immutableEnumSet(
+            VhostUserProtocolFeature.MQ, VhostUserProtocolFeature.REPLY_ACK, VhostUserProtocolFeature.CONFIG);
 
     private final VhostUserConnection connection;
     private final Session session;
@@ -64,10 +59,10 @@ public final class VhostUserFrontend implements VhostBackend {
 
     /** What every pair's view shares: the negotiated protocol and the back-end's offers. */
     private static final class Session {
-        long features;
+        FeatureSet features = FeatureSet.NONE;
         boolean protocolFeatures;
         long protocolOffer;
-        long protocol;
+        Set<VhostUserProtocolFeature> protocol = Set.of();
         int queueNum = 1;
     }
 
@@ -108,15 +103,17 @@ public final class VhostUserFrontend implements VhostBackend {
     }
 
     private void negotiateProtocol() throws SysException {
-        session.features = getFeatures();
-        session.protocolFeatures = (session.features & (1L << F_PROTOCOL_FEATURES)) != 0;
+        session.features = FeatureSet.of(getFeatures());
+        session.protocolFeatures = session.features.has(VirtioFeature.PROTOCOL_FEATURES);
         if (session.protocolFeatures) {
             session.protocolOffer = VhostUserMessage.decodeU64(VhostUserRequest.GET_PROTOCOL_FEATURES,
                     connection.call(VhostUserRequest.GET_PROTOCOL_FEATURES, VhostUserMessage.empty(), List.of(), false));
-            session.protocol = session.protocolOffer & SUPPORTED_PROTOCOL_FEATURES;
+            session.protocol = VhostUserProtocolFeature.of(session.protocolOffer
+                    & VhostUserProtocolFeature.mask(SUPPORTED_PROTOCOL_FEATURES));
             // REPLY_ACK cannot be used before the back-end knows it is on: this request goes without it.
-            connection.call(VhostUserRequest.SET_PROTOCOL_FEATURES, VhostUserMessage.u64(session.protocol), List.of(), false);
-            if (hasProtocol(PROTOCOL_F_MQ)) {
+            connection.call(VhostUserRequest.SET_PROTOCOL_FEATURES, VhostUserMessage.u64(VhostUserProtocolFeature.mask(session.protocol)),
+                    List.of(), false);
+            if (hasProtocol(VhostUserProtocolFeature.MQ)) {
                 long n = VhostUserMessage.decodeU64(VhostUserRequest.GET_QUEUE_NUM,
                         connection.call(VhostUserRequest.GET_QUEUE_NUM, VhostUserMessage.empty(), List.of(), false));
                 if (n < 1 || n > 256) {
@@ -125,9 +122,8 @@ public final class VhostUserFrontend implements VhostBackend {
                 session.queueNum = (int) n;
             }
         }
-        log.debug("vhost-user {}: features 0x{}, protocol offer 0x{}, negotiated 0x{}, {} queues", connection.peer(),
-                Long.toHexString(session.features), Long.toHexString(session.protocolOffer),
-                Long.toHexString(session.protocol), session.queueNum);
+        log.debug("vhost-user {}: features {}, protocol offer {}, negotiated {}, {} queues", connection.peer(),
+                session.features, VhostUserProtocolFeature.names(session.protocolOffer), session.protocol, session.queueNum);
     }
 
     /**
@@ -139,7 +135,7 @@ public final class VhostUserFrontend implements VhostBackend {
         if (pair == this.pair) {
             return this;
         }
-        Preconditions.checkState(pair == 0 || hasProtocol(PROTOCOL_F_MQ),
+        Preconditions.checkState(pair == 0 || hasProtocol(VhostUserProtocolFeature.MQ),
                 "queue pair %s needs the MQ protocol feature, which the back-end at %s does not offer", pair, connection.peer());
         Preconditions.checkState(pair < session.queueNum,
                 "queue pair %s needs %s queue pairs; the back-end at %s has %s", pair, pair + 1, connection.peer(), session.queueNum);
@@ -152,7 +148,7 @@ public final class VhostUserFrontend implements VhostBackend {
     }
 
     /** The back-end's {@code GET_FEATURES} offer, as read at connect (bit 30 included). */
-    public long offeredFeatures() {
+    public FeatureSet offeredFeatures() {
         return session.features;
     }
 
@@ -161,18 +157,21 @@ public final class VhostUserFrontend implements VhostBackend {
         return session.protocolFeatures;
     }
 
-    /** The back-end's {@code GET_PROTOCOL_FEATURES} (0 without protocol features). */
+    /**
+     * The back-end's {@code GET_PROTOCOL_FEATURES} word (0 without protocol features), bits this
+     * front-end does not know included ({@link VhostUserProtocolFeature#names} names them).
+     */
     public long offeredProtocolFeatures() {
         return session.protocolOffer;
     }
 
     /** The protocol features negotiated. */
-    public long protocolFeatures() {
+    public Set<VhostUserProtocolFeature> protocolFeatures() {
         return session.protocol;
     }
 
-    public boolean hasProtocol(int bit) {
-        return (session.protocol & (1L << bit)) != 0;
+    public boolean hasProtocol(VhostUserProtocolFeature feature) {
+        return session.protocol.contains(feature);
     }
 
     /**
@@ -195,7 +194,7 @@ public final class VhostUserFrontend implements VhostBackend {
     }
 
     private boolean ack() {
-        return hasProtocol(PROTOCOL_F_REPLY_ACK);
+        return hasProtocol(VhostUserProtocolFeature.REPLY_ACK);
     }
 
     private void send(VhostUserRequest request, byte[] payload, List<Fd> fds) throws SysException {
@@ -233,12 +232,12 @@ public final class VhostUserFrontend implements VhostBackend {
      */
     @Override
     public void setFeatures(long features) throws SysException {
-        long unoffered = features & ~session.features;
+        long unoffered = features & ~session.features.toLong();
         if (unoffered != 0) {
-            throw new VhostUserException(VhostUserRequest.SET_FEATURES.specName(), VhostUserException.EOPNOTSUPP,
-                    String.format("features 0x%x were not offered by the back-end (offer 0x%x)", unoffered, session.features));
+            throw VhostUserException.unsupported(VhostUserRequest.SET_FEATURES.specName(),
+                    String.format("features 0x%x were not offered by the back-end (offer 0x%x)", unoffered, session.features.toLong()));
         }
-        long sent = features | (session.protocolFeatures ? 1L << F_PROTOCOL_FEATURES : 0);
+        long sent = features | (session.protocolFeatures ? VirtioFeature.PROTOCOL_FEATURES.mask() : 0);
         send(VhostUserRequest.SET_FEATURES, VhostUserMessage.u64(sent));
     }
 
@@ -253,7 +252,7 @@ public final class VhostUserFrontend implements VhostBackend {
         }
         ImmutableList<GuestRegion> regions = memory.regions();
         if (regions.size() > VhostUserMessage.MAX_MEM_REGIONS) {
-            throw new VhostUserException(VhostUserRequest.SET_MEM_TABLE.specName(), VhostUserException.EOPNOTSUPP,
+            throw VhostUserException.unsupported(VhostUserRequest.SET_MEM_TABLE.specName(),
                     regions.size() + " regions; SET_MEM_TABLE carries at most " + VhostUserMessage.MAX_MEM_REGIONS
                             + " (CONFIGURE_MEM_SLOTS / ADD_MEM_REG is not implemented)");
         }
@@ -340,7 +339,7 @@ public final class VhostUserFrontend implements VhostBackend {
      * {@code CONFIG} protocol feature. A zero-size reply is the back-end's refusal.
      */
     public byte[] getConfig(int offset, int size) throws SysException {
-        if (!hasProtocol(PROTOCOL_F_CONFIG)) {
+        if (!hasProtocol(VhostUserProtocolFeature.CONFIG)) {
             throw unsupported(VhostUserRequest.GET_CONFIG.specName(), "the back-end does not offer the CONFIG protocol feature");
         }
         Preconditions.checkArgument(offset >= 0 && size > 0 && size <= 256, "config offset %s size %s", offset, size);
@@ -394,7 +393,7 @@ public final class VhostUserFrontend implements VhostBackend {
     }
 
     private VhostUserException unsupported(String what, String why) {
-        return new VhostUserException(what + " over vhost-user " + connection.peer(), VhostUserException.EOPNOTSUPP, why);
+        return VhostUserException.unsupported(what + " over vhost-user " + connection.peer(), why);
     }
 
     @Override

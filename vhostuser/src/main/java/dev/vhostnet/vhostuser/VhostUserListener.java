@@ -61,7 +61,7 @@ public final class VhostUserListener implements VhostUserEndpoint, AutoCloseable
             }
             long left = (deadline - System.nanoTime()) / 1_000_000;
             if (left <= 0) {
-                throw new VhostUserException(call, VhostUserException.ETIMEDOUT, String.format(
+                throw VhostUserException.timeout(call, String.format(
                         "no vhost-user back-end connected within %d ms — start the back-end as a client of this socket "
                                 + "(DPDK: --vdev net_vhost0,iface=%s,client=1), or, for one that listens, use a VhostUserDialer",
                         timeout.toMillis(), path));
@@ -73,8 +73,10 @@ public final class VhostUserListener implements VhostUserEndpoint, AutoCloseable
             } catch (SocketTimeoutException e) {
                 continue;
             } catch (IOException e) {
-                throw new VhostUserException(call, VhostUserException.EIO, e.getMessage()
-                        + (server.server().isClosed() ? ": the listener is closed" : ""));
+                if (server.server().isClosed()) {
+                    throw VhostUserException.cancelled(call, e.getMessage() + ": the listener is closed");
+                }
+                throw VhostUserException.disconnected(call, e.getMessage());
             }
             return VhostUserFrontend.init(VhostUserConnection.of(socket, path.toString(), replyTimeout));
         }

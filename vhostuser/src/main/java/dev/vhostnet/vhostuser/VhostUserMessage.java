@@ -57,6 +57,10 @@ public final class VhostUserMessage {
 
     private VhostUserMessage() {}
 
+    /**
+     * Messages are in the host's byte order: vhost-user's spec says so (both ends run on one host),
+     * unlike ring memory, which virtio makes little-endian. So every message buffer here is native.
+     */
     private static ByteBuffer buffer(int size) {
         return ByteBuffer.allocate(size).order(ByteOrder.nativeOrder());
     }
@@ -179,7 +183,7 @@ public final class VhostUserMessage {
     public static byte[] decodeConfig(VhostUserRequest request, int offset, int size, byte[] payload)
             throws VhostUserException {
         if (payload.length == 0) {
-            throw new VhostUserException(request.specName(), VhostUserException.EIO, "the back-end refused (empty reply)");
+            throw VhostUserException.refused(request.specName(), "the back-end refused (empty reply)");
         }
         checkSize(request, payload, CONFIG_HEADER_SIZE + size, "a config of " + size + " bytes");
         ByteBuffer b = ByteBuffer.wrap(payload).order(ByteOrder.nativeOrder());

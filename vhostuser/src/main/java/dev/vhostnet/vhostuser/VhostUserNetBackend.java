@@ -1,17 +1,16 @@
 package dev.vhostnet.vhostuser;
 
-import static dev.vhostnet.sys.VirtioUapi.bit;
-
 import dev.vhostnet.sys.UnixListener;
 
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.tap.Offload;
 import dev.vhostnet.tap.TapDevice;
-import java.io.EOFException;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
@@ -51,7 +50,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
 
     private final Path path;
     private final TapDevice tap;
-    private final long offer;
+    private final FeatureSet offer;
     private final UnixListener server;
     private final Duration patience;
     private final Thread thread;
@@ -63,7 +62,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
     private boolean running;
     private boolean closed;
 
-    private VhostUserNetBackend(Path path, TapDevice tap, long offer, UnixListener server, Duration patience) {
+    private VhostUserNetBackend(Path path, TapDevice tap, FeatureSet offer, UnixListener server, Duration patience) {
         this.path = path;
         this.tap = tap;
         this.offer = offer;
@@ -89,23 +88,23 @@ public final class VhostUserNetBackend implements AutoCloseable {
         Preconditions.checkArgument(tap.config().vnetHeader(),
                 "tap %s has no vnet header; open it with vnetHeader(12): the guest's virtio-net header goes to the tap",
                 tap.name());
-        long offer = offer(tap.setOffloads(EnumSet.copyOf(Features.GUEST_OFFLOADS.values())));
+        FeatureSet offer = offer(tap.setOffloads(EnumSet.copyOf(Features.GUEST_OFFLOADS.values())));
         UnixListener server = ListeningSocket.bind(socket, ACCEPT_POLL_MILLIS);
         VhostUserNetBackend backend = new VhostUserNetBackend(socket, tap, offer, server, patience);
         backend.thread.start();
-        log.info("vhost-user back-end listening on {} for tap {} (features 0x{})", socket, tap.name(), Long.toHexString(offer));
+        log.info("vhost-user back-end listening on {} for tap {} (features 0x{})", socket, tap.name(), Long.toHexString(offer.toLong()));
         return backend;
     }
 
     /** The features offered: ring bits of the emulated device, net offloads the tap took, protocol features. */
-    private static long offer(Set<Offload> tapAccepts) {
-        long offloads = Features.HOST_OFFLOADS;
-        for (Map.Entry<Integer, Offload> e : Features.GUEST_OFFLOADS.entrySet()) {
+    private static FeatureSet offer(Set<Offload> tapAccepts) {
+        FeatureSet offer = EmulatedNetDevice.OFFER.with(Features.HOST_OFFLOADS).with(VirtioFeature.PROTOCOL_FEATURES);
+        for (Map.Entry<VirtioFeature, Offload> e : Features.GUEST_OFFLOADS.entrySet()) {
             if (tapAccepts.contains(e.getValue())) {
-                offloads |= bit(e.getKey());
+                offer = offer.with(e.getKey());
             }
         }
-        return EmulatedNetDevice.OFFER | offloads | (1L << VhostUserFrontend.F_PROTOCOL_FEATURES);
+        return offer;
     }
 
     /** The socket front-ends connect to. */
@@ -114,8 +113,13 @@ public final class VhostUserNetBackend implements AutoCloseable {
     }
 
     /** What {@code VHOST_USER_GET_FEATURES} answers. */
-    public long offeredFeatures() {
+    public FeatureSet offeredFeatures() {
         return offer;
+    }
+
+    /** What {@code VHOST_USER_GET_PROTOCOL_FEATURES} answers. */
+    public Set<VhostUserProtocolFeature> offeredProtocolFeatures() {
+        return BackendSession.PROTOCOL_OFFER;
     }
 
     /** Front-ends that connected so far, the refused ones included. */
@@ -244,8 +248,9 @@ public final class VhostUserNetBackend implements AutoCloseable {
                         }
                     }
                 }
-            } catch (VhostUserException | EOFException e) {
-                drop = e.getMessage();
+            } catch (VhostUserException e) {
+                // A front-end that went away (DISCONNECTED) may come back: QEMU reconnects; either way the next is served.
+                drop = e.shouldReconnect() ? "the front-end went away: " + e.getMessage() : e.getMessage();
             } catch (SysException e) {
                 drop = "serving it failed: " + e.getMessage();
             } catch (IOException e) {

@@ -1,7 +1,5 @@
 package dev.vhostnet.vhostuser;
 
-import static dev.vhostnet.sys.VirtioUapi.bit;
-
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSet;
@@ -9,10 +7,11 @@ import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.DeviceLifecycle;
 import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.vhost.VringDatapath;
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.vhost.VhostStepException;
 import dev.vhostnet.ctl.vhost.VringSetup;
 import dev.vhostnet.memtable.MemoryTable;
@@ -30,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * set up and stopped by the same {@link VringSetup} steps as vhost-net's, over {@link VhostUserFrontend}.
  *
  * <p>A class of its own rather than {@code VhostNetDevice} with a vhost-user opener because there is
- * no tap: {@code NetDeviceConfig} requires one, and {@link Features#negotiate(dev.vhostnet.ctl.NetDeviceConfig, long)}
+ * no tap: {@code NetDeviceConfig} requires one, and {@link Features#negotiate(dev.vhostnet.ctl.NetDeviceConfig, FeatureSet)}
  * takes the net offloads from the tap, whereas here the back-end offers them itself. So features are
  * {@link #negotiate}d from the back-end's offer alone, and the result is the same
  * {@link Features.Negotiated} the driver is built from (no tap offloads).
@@ -47,17 +46,15 @@ public final class VhostUserNetDevice implements NetDevice {
     private static final Logger log = LoggerFactory.getLogger(VhostUserNetDevice.class);
 
     /** Net offloads the back-end may grant (both directions): it offers them, the driver asks, both agree. */
-    public static final long NET_OFFLOADS = Features.HOST_OFFLOADS | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM)
-            | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO6)
-            | bit(VirtioUapi.VIRTIO_NET_F_GUEST_ECN) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_UFO);
+    public static final FeatureSet NET_OFFLOADS = Features.HOST_OFFLOADS.with(Features.GUEST_OFFLOAD_BITS);
 
     /** Ring and transport bits this library implements (no dirty log yet: LOG_SHMFD is not implemented). */
-    public static final long RING_BITS = Features.SUPPORTED_VHOST_BITS & ~bit(dev.vhostnet.sys.VhostUapi.VHOST_F_LOG_ALL)
-            & ~bit(dev.vhostnet.sys.VhostUapi.VHOST_NET_F_VIRTIO_NET_HDR);
+    public static final FeatureSet RING_BITS = Features.SUPPORTED_VHOST_BITS.without(VirtioFeature.LOG_ALL,
+            VirtioFeature.VIRTIO_NET_HDR);
 
     private final MemoryTable memory;
     private final ImmutableList<QueuePair> queuePairs;
-    private final long driverFeatures;
+    private final FeatureSet driverFeatures;
     private final DeviceLifecycle lifecycle;
     /** From the first set-up; every later back-end must grant the same, since the driver runs with them. */
     private Features.Negotiated features;
@@ -70,7 +67,7 @@ public final class VhostUserNetDevice implements NetDevice {
     private Thread watcher;
     private SysException reconnectFailure;
 
-    private VhostUserNetDevice(MemoryTable memory, ImmutableList<QueuePair> queuePairs, long driverFeatures,
+    private VhostUserNetDevice(MemoryTable memory, ImmutableList<QueuePair> queuePairs, FeatureSet driverFeatures,
             VringBases bases) {
         this.memory = memory;
         this.queuePairs = queuePairs;
@@ -84,31 +81,10 @@ public final class VhostUserNetDevice implements NetDevice {
      * is the device model's (as in QEMU) and not sent to the back-end. {@code vhost()} is what
      * {@code SET_FEATURES} carries (the front-end adds bit 30 itself).
      */
-    public static Features.Negotiated negotiate(long offer, long driver) {
-        long vhost = offer & driver & (RING_BITS | NET_OFFLOADS);
-        vhost = dropUnmetDependencies(vhost);
-        long virtio = vhost | (driver & bit(VirtioUapi.VIRTIO_NET_F_MAC));
-        boolean longHeader = (vhost & (bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF) | bit(VirtioUapi.VIRTIO_F_VERSION_1))) != 0;
-        return new Features.Negotiated(virtio, vhost, ImmutableSet.of(),
-                longHeader ? VirtioUapi.VIRTIO_NET_HDR_MRG_RXBUF_SIZE : VirtioUapi.VIRTIO_NET_HDR_SIZE);
-    }
-
-    private static long dropUnmetDependencies(long f) {
-        if ((f & bit(VirtioUapi.VIRTIO_NET_F_CSUM)) == 0) {
-            f &= ~(bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO4) | bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO6)
-                    | bit(VirtioUapi.VIRTIO_NET_F_HOST_UFO) | bit(VirtioUapi.VIRTIO_NET_F_HOST_ECN));
-        }
-        if ((f & (bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO4) | bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO6))) == 0) {
-            f &= ~bit(VirtioUapi.VIRTIO_NET_F_HOST_ECN);
-        }
-        if ((f & bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM)) == 0) {
-            f &= ~(bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO6)
-                    | bit(VirtioUapi.VIRTIO_NET_F_GUEST_UFO) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_ECN));
-        }
-        if ((f & (bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO6))) == 0) {
-            f &= ~bit(VirtioUapi.VIRTIO_NET_F_GUEST_ECN);
-        }
-        return f;
+    public static Features.Negotiated negotiate(FeatureSet offer, FeatureSet driver) {
+        FeatureSet vhost = Features.dropUnmetDependencies(offer.and(driver).and(RING_BITS.with(NET_OFFLOADS)));
+        FeatureSet virtio = driver.has(VirtioFeature.MAC) ? vhost.with(VirtioFeature.MAC) : vhost;
+        return new Features.Negotiated(virtio, vhost, ImmutableSet.of(), Features.vnetHeaderSize(vhost));
     }
 
     /**
@@ -116,13 +92,13 @@ public final class VhostUserNetDevice implements NetDevice {
      * device takes the front-end: closing the device closes the connection.
      */
     public static VhostUserNetDevice start(VhostUserFrontend frontend, MemoryTable memory, List<QueuePair> queuePairs,
-            long driverFeatures) throws SysException, VhostStepException {
+            FeatureSet driverFeatures) throws SysException, VhostStepException {
         return start(frontend, memory, queuePairs, driverFeatures, VringBases.zero(queuePairs.size()));
     }
 
-    /** As {@link #start(VhostUserFrontend, MemoryTable, List, long)}, each vring from its base in {@code bases}. */
+    /** As {@link #start(VhostUserFrontend, MemoryTable, List, FeatureSet)}, each vring from its base in {@code bases}. */
     public static VhostUserNetDevice start(VhostUserFrontend frontend, MemoryTable memory, List<QueuePair> queuePairs,
-            long driverFeatures, VringBases bases) throws SysException, VhostStepException {
+            FeatureSet driverFeatures, VringBases bases) throws SysException, VhostStepException {
         Preconditions.checkArgument(!queuePairs.isEmpty(), "at least one queue pair");
         bases.checkPairs(queuePairs.size());
         for (int p = 0; p < queuePairs.size(); p++) {
@@ -159,17 +135,16 @@ public final class VhostUserNetDevice implements NetDevice {
             paths.add(views.get(p).datapath());
         }
         VringSetup.step("SET_OWNER", "the device", fresh::setOwner);
-        long offer = fresh.getFeatures();
+        FeatureSet offer = FeatureSet.of(fresh.getFeatures());
         Features.Negotiated granted = negotiate(offer, driverFeatures);
-        log.debug("vhost-user features: driver 0x{}, back-end offer 0x{}, negotiated 0x{}",
-                Long.toHexString(driverFeatures), Long.toHexString(offer), Long.toHexString(granted.vhost()));
-        if (features != null && granted.vhost() != features.vhost()) {
-            throw new VhostUserException("GET_FEATURES on " + fresh.peer(), VhostUserException.EOPNOTSUPP, String.format(
+        log.debug("vhost-user features: driver {}, back-end offer {}, negotiated {}", driverFeatures, offer, granted.vhost());
+        if (features != null && !granted.vhost().equals(features.vhost())) {
+            throw VhostUserException.unsupported("GET_FEATURES on " + fresh.peer(), String.format(
                     "the new back-end grants 0x%x, but the driver runs with 0x%x: start the back-end with the same "
-                            + "features, or reset the device", granted.vhost(), features.vhost()));
+                            + "features, or reset the device", granted.vhost().toLong(), features.vhost().toLong()));
         }
         for (VhostUserFrontend pair : views) {
-            VringSetup.step("SET_FEATURES", "queue pair " + pair.pair(), () -> pair.setFeatures(granted.vhost()));
+            VringSetup.step("SET_FEATURES", "queue pair " + pair.pair(), () -> pair.setFeatures(granted.vhost().toLong()));
         }
         VringSetup.step("SET_MEM_TABLE", "the device", () -> fresh.setMemTable(memory));
         features = granted;

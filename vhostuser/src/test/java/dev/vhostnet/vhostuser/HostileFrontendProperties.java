@@ -1,5 +1,7 @@
 package dev.vhostnet.vhostuser;
 
+import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.FeatureSet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.vhostnet.sys.Fd;
@@ -53,12 +55,12 @@ class HostileFrontendProperties {
     void anyRequestSequenceIsHandledOrRefusedByNameAndLeaksNothing(@ForAll("bringUp") boolean bringUp,
             @ForAll("requests") List<Sent> requests) throws Exception {
         Set<Integer> before = OpenFds.snapshot();
-        long offer = VhostUserNetBackendTest.FEATURES | (1L << VhostUserFrontend.F_PROTOCOL_FEATURES);
+        long offer = VhostUserNetBackendTest.FEATURES | VirtioFeature.PROTOCOL_FEATURES.mask();
         List<Sent> all = new ArrayList<>(bringUp ? bringUpSequence() : List.of());
         all.addAll(requests);
         boolean ran = false;
         boolean refused = false;
-        try (BackendSession session = new BackendSession(tap, offer, "hostile")) {
+        try (BackendSession session = new BackendSession(tap, FeatureSet.of(offer), "hostile")) {
             for (Sent s : all) {
                 try (FrontendRequest r = request(s)) {
                     session.handle(r);
@@ -113,10 +115,10 @@ class HostileFrontendProperties {
 
     /** The requests QEMU sends to start the device: features, protocol, memory, both vrings, enable. */
     private static List<Sent> bringUpSequence() {
-        long features = VhostUserNetBackendTest.FEATURES | (1L << VhostUserFrontend.F_PROTOCOL_FEATURES);
+        long features = VhostUserNetBackendTest.FEATURES | VirtioFeature.PROTOCOL_FEATURES.mask();
         List<Sent> s = new ArrayList<>();
         s.add(new Sent(1, new byte[0], 0, false));
-        s.add(new Sent(16, VhostUserMessage.u64(BackendSession.PROTOCOL_OFFER), 0, false));
+        s.add(new Sent(16, VhostUserMessage.u64(VhostUserProtocolFeature.mask(BackendSession.PROTOCOL_OFFER)), 0, false));
         s.add(new Sent(3, new byte[0], 0, false));
         s.add(new Sent(2, VhostUserMessage.u64(features), 0, false));
         s.add(new Sent(5, VhostUserMessage.memTable(List.of(new VhostUserMessage.MemRegion(0, RAM, UVA, 0))), 1, true));

@@ -1,5 +1,6 @@
 package dev.vhostnet.vhostuser;
 
+import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -266,11 +267,12 @@ class TestpmdTest {
 
         VhostUserNetDevice start(VhostUserFrontend frontend) throws Exception {
             System.out.printf("testpmd offers features 0x%x, protocol features 0x%x; negotiated protocol 0x%x, %d queues%n",
-                    frontend.offeredFeatures(), frontend.offeredProtocolFeatures(), frontend.protocolFeatures(),
+                    frontend.offeredFeatures().toLong(), frontend.offeredProtocolFeatures(),
+                    VhostUserProtocolFeature.mask(frontend.protocolFeatures()),
                     frontend.queueNum());
-            VhostUserNetDevice device = VhostUserNetDevice.start(frontend, memory, queuePairs, FEATURES);
-            System.out.printf("negotiated 0x%x (%s), header %d bytes%n", device.features().virtio(),
-                    dev.vhostnet.ctl.Features.names(device.features().virtio()), device.features().vnetHeaderSize());
+            VhostUserNetDevice device = VhostUserNetDevice.start(frontend, memory, queuePairs, FeatureSet.of(FEATURES));
+            System.out.printf("negotiated 0x%x (%s), header %d bytes%n", device.features().virtio().toLong(),
+                    device.features().virtio(), device.features().vnetHeaderSize());
             return device;
         }
 

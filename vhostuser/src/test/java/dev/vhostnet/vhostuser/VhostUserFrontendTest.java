@@ -1,5 +1,8 @@
 package dev.vhostnet.vhostuser;
 
+import dev.vhostnet.sys.Errno;
+import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_FEATURES;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_PROTOCOL_FEATURES;
@@ -43,7 +46,7 @@ class VhostUserFrontendTest {
     static final long RAM = 16L << 20;
     static final long DRIVER_BASE = 1L << 20;
     static final int RING = 64;
-    static final long PROTOCOL = 1L << VhostUserFrontend.F_PROTOCOL_FEATURES;
+    static final long PROTOCOL = VirtioFeature.PROTOCOL_FEATURES.mask();
     static final long OFFER = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
             | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_NET_F_MQ) | bit(26) /* LOG_ALL */
             | bit(VirtioUapi.VIRTIO_NET_F_CSUM);
@@ -92,7 +95,7 @@ class VhostUserFrontendTest {
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         try (VhostUserFrontend f = connect()) {
             assertTrue(f.protocolFeaturesNegotiated());
-            assertEquals(0b10_0000_1001L, f.protocolFeatures(), "MQ | REPLY_ACK | CONFIG, not LOG_SHMFD");
+            assertEquals(0b10_0000_1001L, VhostUserProtocolFeature.mask(f.protocolFeatures()), "MQ | REPLY_ACK | CONFIG, not LOG_SHMFD");
             assertEquals(4, f.queueNum());
             backend.awaitRequests(4);
             assertEquals(List.of(GET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM), backend.kinds());
@@ -108,7 +111,7 @@ class VhostUserFrontendTest {
             DriverMemory.QueuePair p = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, 1, RING, 2048).queuePair(0);
             VhostUserFrontend f = connect();
             try (VhostUserNetDevice device = VhostUserNetDevice.start(f, memory,
-                    List.of(new QueuePair(queue(p.rx()), queue(p.tx()))), DRIVER)) {
+                    List.of(new QueuePair(queue(p.rx()), queue(p.tx()))), FeatureSet.of(DRIVER))) {
                 IllegalStateException e = assertThrows(IllegalStateException.class, memory::close);
                 assertTrue(e.getMessage().startsWith("guest memory is still used by vhost-user device on " + f.peer()),
                         e.getMessage());
@@ -127,10 +130,10 @@ class VhostUserFrontendTest {
             for (DriverMemory.QueuePair p : layout.queuePairs()) {
                 pairs.add(new QueuePair(queue(p.rx()), queue(p.tx())));
             }
-            VhostUserNetDevice device = VhostUserNetDevice.start(connect(), memory, pairs, DRIVER);
+            VhostUserNetDevice device = VhostUserNetDevice.start(connect(), memory, pairs, FeatureSet.of(DRIVER));
             assertEquals(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF),
-                    device.features().vhost(), "offered ∩ asked: no INDIRECT_DESC (not offered), no CSUM (not asked)");
-            assertEquals(device.features().vhost() | bit(VirtioUapi.VIRTIO_NET_F_MAC), device.features().virtio());
+                    device.features().vhost().toLong(), "offered ∩ asked: no INDIRECT_DESC (not offered), no CSUM (not asked)");
+            assertEquals(device.features().vhost().with(VirtioFeature.MAC), device.features().virtio());
             assertEquals(12, device.features().vnetHeaderSize());
             VringBases bases = device.stop();
             assertEquals(VringBases.of(7, 8, 9, 10), bases, "GET_VRING_BASE of vrings 0..3");
@@ -153,7 +156,7 @@ class VhostUserFrontendTest {
 
             List<FakeBackend.Received> r = backend.received;
             // SET_FEATURES carries bit 30 with protocol features on; every request without its own reply asks for an ack.
-            assertEquals(device.features().vhost() | PROTOCOL, r.get(6).body().getLong());
+            assertEquals(device.features().vhost().toLong() | PROTOCOL, r.get(6).body().getLong());
             for (FakeBackend.Received m : r.subList(4, r.size())) {
                 assertEquals(!m.kind().hasReply(), m.needReply(), m.kind() + " NEED_REPLY");
             }
@@ -216,7 +219,7 @@ class VhostUserFrontendTest {
             assertThrows(IllegalStateException.class, () -> f.queuePair(1), "a second pair needs MQ");
             f.datapath().attach(0); // no SET_VRING_ENABLE without protocol features
             VhostUserNetDevice device = VhostUserNetDevice.start(f, memory, List.of(new QueuePair(queue(p.rx()), queue(p.tx()))),
-                    DRIVER);
+                    FeatureSet.of(DRIVER));
             device.stop();
             device.close();
             backend.awaitRequests(16);
@@ -273,16 +276,18 @@ class VhostUserFrontendTest {
                 ? FakeBackend.reply(VhostUserRequest.GET_CONFIG.id(), new byte[0]) : null;
         try (VhostUserFrontend f = connect()) {
             VhostUserException e = assertThrows(VhostUserException.class, () -> f.getConfig(0, 6));
-            assertEquals(VhostUserException.EIO, e.errno());
+            assertEquals(Errno.EIO.number(), e.errno());
+            assertEquals(VhostUserException.Kind.REFUSED, e.kind());
             assertTrue(e.getMessage().contains("VHOST_USER_GET_CONFIG") && e.getMessage().contains("refused"), e.getMessage());
             assertTrue(f.isOpen(), "a refusal is a whole reply: the stream stays in step");
             f.setVringNum(0, 256);
         }
         backend.close();
-        backend(OFFER | PROTOCOL, PROTOCOL_OFFER & ~(1L << VhostUserFrontend.PROTOCOL_F_CONFIG));
+        backend(OFFER | PROTOCOL, PROTOCOL_OFFER & ~VhostUserProtocolFeature.CONFIG.mask());
         try (VhostUserFrontend f = connect()) {
             VhostUserException e = assertThrows(VhostUserException.class, () -> f.getConfig(0, 6));
-            assertEquals(VhostUserException.EOPNOTSUPP, e.errno());
+            assertEquals(Errno.EOPNOTSUPP.number(), e.errno());
+            assertEquals(VhostUserException.Kind.UNSUPPORTED, e.kind());
             assertTrue(e.getMessage().contains("CONFIG protocol feature"), e.getMessage());
             backend.awaitRequests(4);
             assertFalse(backend.kinds().contains(VhostUserRequest.GET_CONFIG), "nothing sent");
@@ -324,6 +329,9 @@ class VhostUserFrontendTest {
         try (VhostUserFrontend f = connect()) {
             VhostUserException e = assertThrows(VhostUserException.class, f::getFeatures);
             assertTrue(e.getMessage().contains("no REPLY bit"), e.getMessage());
+            assertEquals(VhostUserException.Kind.PROTOCOL, e.kind());
+            assertEquals(Errno.EPROTO.number(), e.errno());
+            assertFalse(e.shouldReconnect(), "a back-end that breaks the protocol would break it again");
         }
     }
 
@@ -344,6 +352,8 @@ class VhostUserFrontendTest {
         try (VhostUserFrontend f = connect()) {
             VhostUserException e = assertThrows(VhostUserException.class, f::setOwner);
             assertTrue(e.getMessage().contains("closed the connection"), e.getMessage());
+            assertEquals(VhostUserException.Kind.DISCONNECTED, e.kind());
+            assertTrue(e.shouldReconnect(), "a back-end that went away may be back");
         }
     }
 
@@ -357,6 +367,7 @@ class VhostUserFrontendTest {
         assertTrue(e.getMessage().contains("VHOST_USER_GET_VRING_BASE") && e.getMessage().contains("no reply within 200 ms"),
                 e.getMessage());
         assertTrue(System.nanoTime() - t0 < 5_000_000_000L);
+        assertEquals(VhostUserException.Kind.TIMEOUT, e.kind());
         assertFalse(f.isOpen(), "a late reply would put the stream out of step: closed");
     }
 
@@ -395,14 +406,14 @@ class VhostUserFrontendTest {
         long driver = TestpmdTest.FEATURES | bit(VirtioUapi.VIRTIO_NET_F_CSUM) | bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO4)
                 | bit(VirtioUapi.VIRTIO_NET_F_HOST_ECN) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM)
                 | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4) | bit(VirtioUapi.VIRTIO_F_RING_PACKED) | bit(VirtioUapi.VIRTIO_NET_F_MQ);
-        var n = VhostUserNetDevice.negotiate(dpdk, driver);
+        var n = VhostUserNetDevice.negotiate(FeatureSet.of(dpdk), FeatureSet.of(driver));
         assertEquals(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
                 | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
                 | bit(VirtioUapi.VIRTIO_NET_F_CSUM) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM)
-                | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4), n.vhost(),
+                | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4), n.vhost().toLong(),
                 "HOST_TSO4 not offered, so HOST_ECN (needs TSO) dropped; no RING_PACKED (split rings only), no MQ bit "
                         + "(no control queue here); bit 30 is the front-end's to add; MAC is the device model's");
-        assertEquals(n.vhost() | bit(VirtioUapi.VIRTIO_NET_F_MAC), n.virtio());
+        assertEquals(n.vhost().with(VirtioFeature.MAC), n.virtio());
         assertTrue(n.tapOffloads().isEmpty(), "no tap");
         assertEquals(12, n.vnetHeaderSize());
     }

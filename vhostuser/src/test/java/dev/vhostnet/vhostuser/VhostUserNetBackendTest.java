@@ -1,5 +1,7 @@
 package dev.vhostnet.vhostuser;
 
+import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -86,7 +88,7 @@ class VhostUserNetBackendTest {
     }
 
     private static void carryUdp(TapInNamespace net, VhostUserNetBackend backend) throws Exception {
-        assertTrue((backend.offeredFeatures() & bit(VhostUserFrontend.F_PROTOCOL_FEATURES)) != 0, "protocol features offered");
+        assertTrue(backend.offeredFeatures().has(VirtioFeature.PROTOCOL_FEATURES), "protocol features offered");
         try (Driver driver = new Driver(backend.socket())) {
             assertTrue(backend.awaitRunning(Duration.ofSeconds(10)), "the device runs once the vrings are enabled");
             assertEquals(dev.vhostnet.ctl.BackendChoice.Kind.VHOST_USER, driver.device.kind(), "a NetDevice like the others");
@@ -121,13 +123,13 @@ class VhostUserNetBackendTest {
 
     private static void dropEach(TapInNamespace net, VhostUserNetBackend backend) throws Exception {
         List<String> expected = new ArrayList<>();
-        expectDrop(backend, expected, "vhost-user request 99: errno 71 (Protocol error) — this back-end does not know the request", raw(99, 1, new byte[0]));
-        expectDrop(backend, expected, "VHOST_USER_SET_FEATURES: errno 71 (Protocol error) — the payload has 4 bytes; a u64 is 8",
+        expectDrop(backend, expected, "vhost-user request 99: EPROTO (Protocol error) — this back-end does not know the request", raw(99, 1, new byte[0]));
+        expectDrop(backend, expected, "VHOST_USER_SET_FEATURES: EPROTO (Protocol error) — the payload has 4 bytes; a u64 is 8",
                 raw(VhostUserRequest.SET_FEATURES.id(), 1, new byte[4]));
         expectDrop(backend, expected, "0 fds came with it; it carries 1",
                 VhostUserMessage.request(VhostUserRequest.SET_VRING_KICK, false, VhostUserMessage.vringFile(0, false)));
         try (Fd surplus = Syscalls.eventfd(0, 0)) {
-            expectDrop(backend, expected, "VHOST_USER_GET_FEATURES: errno 71 (Protocol error) — 1 fds came with it; it carries none",
+            expectDrop(backend, expected, "VHOST_USER_GET_FEATURES: EPROTO (Protocol error) — 1 fds came with it; it carries none",
                     VhostUserMessage.request(VhostUserRequest.GET_FEATURES, false, new byte[0]), surplus);
         }
         try (Fd small = Syscalls.memfdCreate("too-small", 0)) {
@@ -284,7 +286,7 @@ class VhostUserNetBackendTest {
                 rxCall = add(EventFd.create());
                 QueuePair pair = new QueuePair(new Virtqueue(p.rx(), add(EventFd.create()), rxCall),
                         new Virtqueue(p.tx(), add(EventFd.create()), add(EventFd.create())));
-                device = VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, List.of(pair), FEATURES);
+                device = VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, List.of(pair), FeatureSet.of(FEATURES));
                 driver = new VirtioNetDriver(memory, p, device.features().virtio(), pair.rx().kick(), pair.tx().kick());
                 driver.refillRx();
             } catch (Exception e) {

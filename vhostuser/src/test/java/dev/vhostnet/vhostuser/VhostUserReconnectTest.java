@@ -1,5 +1,7 @@
 package dev.vhostnet.vhostuser;
 
+import dev.vhostnet.sys.Errno;
+import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_FEATURES;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_PROTOCOL_FEATURES;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_QUEUE_NUM;
@@ -128,7 +130,7 @@ class VhostUserReconnectTest {
         try (VhostUserListener listener = VhostUserListener.bind(socket)) {
             FakeBackend backend = keep(FakeBackend.dialing(socket, OFFER | PROTOCOL, PROTOCOL_OFFER));
             try (VhostUserFrontend f = listener.accept(Duration.ofSeconds(5))) {
-                assertEquals(0b10_0000_1001L, f.protocolFeatures());
+                assertEquals(0b10_0000_1001L, VhostUserProtocolFeature.mask(f.protocolFeatures()));
                 assertEquals(socket.toString(), f.peer());
             }
             backend.awaitRequests(4);
@@ -146,7 +148,7 @@ class VhostUserReconnectTest {
         FakeBackend first = server ? keep(FakeBackend.dialing(socket, OFFER | PROTOCOL, PROTOCOL_OFFER))
                 : listeningBackEnd(OFFER | PROTOCOL);
         VhostUserNetDevice device = keep(VhostUserNetDevice.start(endpoint.open(Duration.ofSeconds(5), () -> false),
-                memory, pairs, DRIVER));
+                memory, pairs, FeatureSet.of(DRIVER)));
         device.reconnectOnHangUp(endpoint, Duration.ofSeconds(10));
         publishUsedIndex(QueuePair.RX, 300);
         publishUsedIndex(QueuePair.TX, 65535);
@@ -163,7 +165,7 @@ class VhostUserReconnectTest {
     @Test
     void afterACleanStopTheNewBackEndGetsTheBasesGetVringBaseReturned() throws Exception {
         FakeBackend first = listeningBackEnd(OFFER | PROTOCOL);
-        VhostUserNetDevice device = keep(VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, DRIVER));
+        VhostUserNetDevice device = keep(VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, FeatureSet.of(DRIVER)));
         publishUsedIndex(QueuePair.RX, 300);
         assertEquals(VringBases.of(7, 8), device.stop(), "the fake's GET_VRING_BASE: 7 + vring");
         first.close();
@@ -178,7 +180,7 @@ class VhostUserReconnectTest {
     @Test
     void aNewBackEndThatGrantsOtherFeaturesIsRefusedAndClosed() throws Exception {
         FakeBackend first = listeningBackEnd(OFFER | PROTOCOL);
-        VhostUserNetDevice device = keep(VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, DRIVER));
+        VhostUserNetDevice device = keep(VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, FeatureSet.of(DRIVER)));
         first.close();
         FakeBackend second = listeningBackEnd((OFFER | PROTOCOL) & ~(1L << VirtioUapi.VIRTIO_NET_F_MRG_RXBUF));
         VhostUserException e = assertThrows(VhostUserException.class,
@@ -200,14 +202,16 @@ class VhostUserReconnectTest {
         FakeBackend backend = server ? FakeBackend.dialing(socket, OFFER | PROTOCOL, PROTOCOL_OFFER)
                 : new FakeBackend(socket, OFFER | PROTOCOL, PROTOCOL_OFFER);
         VhostUserNetDevice device = VhostUserNetDevice.start(endpoint.open(Duration.ofSeconds(5), () -> false),
-                memory, pairs, DRIVER);
+                memory, pairs, FeatureSet.of(DRIVER));
         device.reconnectOnHangUp(endpoint, Duration.ofMillis(600));
         backend.close();
         long t0 = System.nanoTime();
         VhostUserException e = assertThrows(VhostUserException.class, () -> device.awaitRunning(2, Duration.ofSeconds(10)));
         long waited = (System.nanoTime() - t0) / 1_000_000;
         System.out.printf("%s mode: gave up after %d ms: %s%n", mode, waited, e.getMessage());
-        assertEquals(VhostUserException.ETIMEDOUT, e.errno());
+        assertEquals(Errno.ETIMEDOUT.number(), e.errno());
+        assertEquals(VhostUserException.Kind.TIMEOUT, e.kind());
+        assertFalse(e.shouldReconnect(), "the time given is used up");
         assertTrue(e.getMessage().contains(socket.toString()), e.getMessage());
         assertTrue(e.getMessage().contains(server ? "client=1" : "iface=" + socket), "says what to start: " + e.getMessage());
         assertTrue(waited < 5000, "bounded by the 600 ms given, not " + waited + " ms");
@@ -223,7 +227,7 @@ class VhostUserReconnectTest {
     void aClosedDeviceStopsReconnecting() throws Exception {
         Set<Integer> before = OpenFds.snapshot();
         FakeBackend first = new FakeBackend(socket, OFFER | PROTOCOL, PROTOCOL_OFFER);
-        VhostUserNetDevice device = VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, DRIVER);
+        VhostUserNetDevice device = VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, FeatureSet.of(DRIVER));
         device.reconnectOnHangUp(VhostUserDialer.of(socket), Duration.ofMinutes(5));
         first.close();
         long deadline = System.nanoTime() + 5_000_000_000L;

@@ -1,7 +1,7 @@
 package dev.vhostnet.bench.jmh;
 
-import static dev.vhostnet.sys.VirtioUapi.bit;
-
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.DescriptorChain;
 import dev.vhostnet.ctl.device.DeviceQueue;
@@ -55,7 +55,7 @@ public class DeviceQueueBench {
     public void setUp() throws Exception {
         memory = MemoryTable.builder().region(0, 4 << 20).build();
         layout = VringLayout.contiguous(0x10000, CHAINS * descriptors);
-        long features = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX);
+        FeatureSet features = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.EVENT_IDX);
         DriverQueue<Integer> driver = DriverQueue.<Integer>builder(memory, layout, features).name("bench driver").build();
         for (int i = 0; i < CHAINS; i++) {
             long buf = 0x100000L + i * 2048L;

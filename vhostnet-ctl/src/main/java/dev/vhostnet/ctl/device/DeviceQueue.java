@@ -1,9 +1,5 @@
 package dev.vhostnet.ctl.device;
 
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_F_NOTIFY_ON_EMPTY;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_F_VERSION_1;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_EVENT_IDX;
-import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC;
 import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_F_NO_INTERRUPT;
 import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_ADDR;
 import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_FLAGS;
@@ -16,9 +12,11 @@ import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_SIZE;
 import static dev.vhostnet.sys.VirtioUapi.VRING_USED_ELEM_LEN;
 import static dev.vhostnet.sys.VirtioUapi.VRING_USED_ELEM_SIZE;
 import static dev.vhostnet.sys.VirtioUapi.VRING_USED_F_NO_NOTIFY;
-import static dev.vhostnet.sys.VirtioUapi.bit;
 
 import com.google.common.base.Preconditions;
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.ring.LittleEndian;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.QueueCounters.Event;
 import dev.vhostnet.ctl.ring.VringLayout;
@@ -48,8 +46,7 @@ import org.slf4j.LoggerFactory;
  * when a chain is walked, and every copy goes through {@link MemoryTable}, which checks again.
  *
  * <p>One thread owns a queue (the device's event loop); only {@link #counters()} may be read from
- * other threads. Ring fields are read in the byte order of this host, which is the virtio 1.0
- * order (little-endian) on the hosts this library supports.
+ * other threads. Ring fields are little-endian, as the virtio spec has them ({@link LittleEndian}).
  */
 public final class DeviceQueue {
     private static final Logger log = LoggerFactory.getLogger(DeviceQueue.class);
@@ -57,7 +54,7 @@ public final class DeviceQueue {
 
     private final MemoryTable memory;
     private final VringLayout layout;
-    private final long features;
+    private final FeatureSet features;
     private final String name;
     private final int size;
     private final int mask;
@@ -74,7 +71,7 @@ public final class DeviceQueue {
     private final long availEventGpa;
     private final QueueCounters counters = new QueueCounters();
     private final byte[] descBytes = new byte[VRING_DESC_SIZE];
-    private final ByteBuffer desc = ByteBuffer.wrap(descBytes).order(ByteOrder.nativeOrder());
+    private final ByteBuffer desc = ByteBuffer.wrap(descBytes).order(ByteOrder.LITTLE_ENDIAN);
 
     private int nextAvail;
     private int nextUsed;
@@ -100,20 +97,17 @@ public final class DeviceQueue {
      * {@code name} appears in logs ("rx0", "queue 1 (TX)"). Checks that each ring lies inside
      * one region of guest memory. Starts at index 0: see {@link #setNextAvail}.
      */
-    public DeviceQueue(MemoryTable memory, VringLayout layout, long features, String name) {
+    public DeviceQueue(MemoryTable memory, VringLayout layout, FeatureSet features, String name) {
         this.memory = Preconditions.checkNotNull(memory, "memory");
         this.layout = Preconditions.checkNotNull(layout, "layout");
         this.name = Preconditions.checkNotNull(name, "name");
-        this.features = features;
-        Preconditions.checkArgument(ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
-                || (features & bit(VIRTIO_F_VERSION_1)) == 0,
-                "virtio 1.0 rings are little-endian; this big-endian host would need byte swapping");
+        this.features = Preconditions.checkNotNull(features, "features");
         layout.checkIn(memory, name);
         this.size = layout.size();
         this.mask = size - 1;
-        this.eventIdx = (features & bit(VIRTIO_RING_F_EVENT_IDX)) != 0;
-        this.indirectDesc = (features & bit(VIRTIO_RING_F_INDIRECT_DESC)) != 0;
-        this.notifyOnEmpty = (features & bit(VIRTIO_F_NOTIFY_ON_EMPTY)) != 0;
+        this.eventIdx = features.has(VirtioFeature.EVENT_IDX);
+        this.indirectDesc = features.has(VirtioFeature.INDIRECT_DESC);
+        this.notifyOnEmpty = features.has(VirtioFeature.NOTIFY_ON_EMPTY);
         long avail = layout.availGpa();
         long used = layout.usedGpa();
         this.availFlagsGpa = avail + VirtioUapi.VRING_AVAIL_FLAGS;
@@ -134,7 +128,7 @@ public final class DeviceQueue {
         return layout;
     }
 
-    public long features() {
+    public FeatureSet features() {
         return features;
     }
 
@@ -167,7 +161,7 @@ public final class DeviceQueue {
     public void setNextAvail(int base) {
         Preconditions.checkArgument(base >= 0 && base <= 0xffff, "ring base must be 0..65535, not %s", base);
         nextAvail = base;
-        nextUsed = memory.getShort(usedIdxGpa) & 0xffff;
+        nextUsed = LittleEndian.u16(memory, usedIdxGpa);
         pendingUsed = 0;
         signalledUsedValid = false;
         int distance = (nextAvail - nextUsed) & 0xffff;
@@ -217,10 +211,10 @@ public final class DeviceQueue {
             markBroken(Violation.IN_FLIGHT_EXCEEDS_SIZE, String.format("%d chains in flight, ring size %d", inFlight, size));
             return false;
         }
-        int head = memory.getShort(availRingGpa + 2L * (nextAvail & mask)) & 0xffff;
+        int head = LittleEndian.u16(memory, availRingGpa + 2L * (nextAvail & mask));
         nextAvail = (nextAvail + 1) & 0xffff;
         if (eventIdx && notificationsEnabled) {
-            memory.putShort(availEventGpa, (short) nextAvail);
+            LittleEndian.putU16(memory, availEventGpa, nextAvail);
         }
         if (head >= size) {
             markBroken(Violation.HEAD_OUT_OF_RANGE, String.format("available entry %d names head %d, ring size %d",
@@ -382,8 +376,8 @@ public final class DeviceQueue {
         Preconditions.checkState(pendingUsed < inFlight,
                 "%s: more used entries than chains in flight (%s)", name, inFlight);
         long elem = usedRingGpa + (long) VRING_USED_ELEM_SIZE * ((nextUsed + pendingUsed) & mask);
-        memory.putInt(elem, head);
-        memory.putInt(elem + VRING_USED_ELEM_LEN, len);
+        LittleEndian.putU32(memory, elem, head);
+        LittleEndian.putU32(memory, elem + VRING_USED_ELEM_LEN, len);
         pendingUsed++;
         counters.count(Event.USED_PUSHED);
     }
@@ -399,7 +393,7 @@ public final class DeviceQueue {
         VarHandle.releaseFence();
         int old = nextUsed;
         int updated = (old + pendingUsed) & 0xffff;
-        memory.putShort(usedIdxGpa, (short) updated);
+        LittleEndian.putU16(memory, usedIdxGpa, updated);
         nextUsed = updated;
         inFlight -= pendingUsed;
         pendingUsed = 0;
@@ -425,13 +419,13 @@ public final class DeviceQueue {
         if (notifyOnEmpty && inFlight == 0 && isEmpty()) {
             notify = true;
         } else if (!eventIdx) {
-            notify = (memory.getShort(availFlagsGpa) & VRING_AVAIL_F_NO_INTERRUPT) == 0;
+            notify = (LittleEndian.u16(memory, availFlagsGpa) & VRING_AVAIL_F_NO_INTERRUPT) == 0;
         } else {
             boolean valid = signalledUsedValid;
             signalledUsedValid = true;
             int old = signalledUsed;
             signalledUsed = nextUsed;
-            notify = !valid || needEvent(memory.getShort(usedEventGpa) & 0xffff, nextUsed, old);
+            notify = !valid || needEvent(LittleEndian.u16(memory, usedEventGpa), nextUsed, old);
         }
         counters.count(notify ? Event.NOTIFICATIONS_NEEDED : Event.NOTIFICATIONS_SUPPRESSED);
         return notify;
@@ -452,7 +446,7 @@ public final class DeviceQueue {
     public void disableNotifications() {
         notificationsEnabled = false;
         if (!eventIdx) {
-            memory.putShort(usedFlagsGpa, (short) VRING_USED_F_NO_NOTIFY);
+            LittleEndian.putU16(memory, usedFlagsGpa, VRING_USED_F_NO_NOTIFY);
         }
     }
 
@@ -464,9 +458,9 @@ public final class DeviceQueue {
     public boolean enableNotifications() {
         notificationsEnabled = true;
         if (eventIdx) {
-            memory.putShort(availEventGpa, (short) nextAvail);
+            LittleEndian.putU16(memory, availEventGpa, nextAvail);
         } else {
-            memory.putShort(usedFlagsGpa, (short) 0);
+            LittleEndian.putU16(memory, usedFlagsGpa, 0);
         }
         // The flag / avail_event must be visible before avail->idx is read again.
         VarHandle.fullFence();
@@ -512,7 +506,7 @@ public final class DeviceQueue {
     }
 
     private int availIdx() {
-        return memory.getShort(availIdxGpa) & 0xffff;
+        return LittleEndian.u16(memory, availIdxGpa);
     }
 
     private void markBroken(Violation v, String what) {

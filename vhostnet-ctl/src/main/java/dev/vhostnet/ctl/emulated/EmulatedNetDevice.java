@@ -1,7 +1,5 @@
 package dev.vhostnet.ctl.emulated;
 
-import static dev.vhostnet.sys.VirtioUapi.bit;
-
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import dev.vhostnet.ctl.BackendChoice;
@@ -10,13 +8,13 @@ import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.vhost.VringSetup;
 import dev.vhostnet.memtable.MemoryTable;
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
-import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.device.QueueCounters;
 import dev.vhostnet.sys.SysException;
-import dev.vhostnet.sys.VhostUapi;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -34,10 +32,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class EmulatedNetDevice implements NetDevice {
     /** What this device offers, as vhost-net's {@code VHOST_GET_FEATURES} does (no dirty log). */
-    public static final long OFFER = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
-            | bit(VirtioUapi.VIRTIO_F_NOTIFY_ON_EMPTY) | bit(VirtioUapi.VIRTIO_F_ANY_LAYOUT)
-            | bit(VhostUapi.VHOST_NET_F_VIRTIO_NET_HDR);
+    public static final FeatureSet OFFER = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF,
+            VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC, VirtioFeature.NOTIFY_ON_EMPTY, VirtioFeature.ANY_LAYOUT,
+            VirtioFeature.VIRTIO_NET_HDR);
 
     private final MultiThreadIoEventLoopGroup group;
     private final List<EmulatedQueuePair> pairs;

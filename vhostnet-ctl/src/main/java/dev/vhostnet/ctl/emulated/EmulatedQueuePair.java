@@ -2,9 +2,11 @@ package dev.vhostnet.ctl.emulated;
 
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.DescriptorChain;
 import dev.vhostnet.ctl.device.DeviceQueue;
+import dev.vhostnet.ctl.ring.LittleEndian;
 import dev.vhostnet.memtable.MemoryTable;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -80,7 +82,7 @@ final class EmulatedQueuePair {
         this.rxCallFd = new FileDescriptor(rings.rx().call().fd().get());
         this.headerSize = features.vnetHeaderSize();
         this.tapHasHeader = tapHasHeader;
-        this.mergeable = features.has(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF);
+        this.mergeable = features.has(VirtioFeature.MRG_RXBUF);
         this.loop = loop;
         this.txBuffer = PooledByteBufAllocator.DEFAULT.directBuffer(BUFFER, BUFFER);
         this.rxBuffer = PooledByteBufAllocator.DEFAULT.directBuffer(BUFFER, BUFFER);
@@ -271,7 +273,7 @@ final class EmulatedQueuePair {
             rxLengths[chains++] = filled;
         }
         if (mergeable) {
-            memory.putShort(numBuffersGpa, (short) chains);
+            LittleEndian.putU16(memory, numBuffersGpa, chains);
         }
         for (int c = 0; c < chains; c++) {
             rx.pushUsed(rxHeads[c], rxLengths[c]);

@@ -1,6 +1,7 @@
 package dev.vhostnet.ctl.kernel;
 
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
@@ -80,11 +81,10 @@ public final class VhostNetDevice implements NetDevice {
                 backends.add(config.opener().open());
                 VringSetup.step("SET_OWNER", device(p), backends.get(p)::setOwner);
             }
-            long offer = backends.get(0).getFeatures();
+            FeatureSet offer = FeatureSet.of(backends.get(0).getFeatures());
             Features.Negotiated features = Features.negotiate(config, offer);
-            log.debug("features: driver 0x{}, vhost offer 0x{}, negotiated 0x{}, vhost 0x{}, tap offloads {}",
-                    Long.toHexString(config.driverFeatures()), Long.toHexString(offer),
-                    Long.toHexString(features.virtio()), Long.toHexString(features.vhost()), features.tapOffloads());
+            log.debug("features: driver {}, vhost offer {}, negotiated {}, vhost {}, tap offloads {}",
+                    config.driverFeatures(), offer, features.virtio(), features.vhost(), features.tapOffloads());
             if (config.dirtyLog()) {
                 dirtyLog = DirtyLog.covering(config.memory());
             }
@@ -92,7 +92,7 @@ public final class VhostNetDevice implements NetDevice {
             VhostNetDevice device = new VhostNetDevice(config, backends, features, dirtyLog, errors, lease, bases);
             for (int p = 0; p < pairs; p++) {
                 VhostNetBackend b = backends.get(p);
-                VringSetup.step("SET_FEATURES", device(p), () -> b.setFeatures(features.vhost()));
+                VringSetup.step("SET_FEATURES", device(p), () -> b.setFeatures(features.vhost().toLong()));
                 VringSetup.step("SET_MEM_TABLE", device(p), () -> b.setMemTable(config.memory()));
                 if (dirtyLog != null) {
                     long logAddress = dirtyLog.address();

@@ -66,7 +66,7 @@ public record VringLayout(int size, long descGpa, long availGpa, long usedGpa) {
      * QEMU's {@code virtio_queue_restore_last_avail_idx}.
      */
     public int usedIndex(MemoryTable memory) {
-        return memory.getShort(usedGpa + VirtioUapi.VRING_USED_IDX) & 0xffff;
+        return LittleEndian.u16(memory, usedGpa + VirtioUapi.VRING_USED_IDX);
     }
 
     /**

@@ -17,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.device.DescriptorChain.Segment;
 import dev.vhostnet.ctl.device.QueueCounters.Event;
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;
 import java.nio.ByteBuffer;
@@ -57,7 +58,7 @@ class DeviceQueueTest {
     }
 
     DeviceQueue queue(long features) {
-        return new DeviceQueue(memory, ring.layout, features, "test");
+        return new DeviceQueue(memory, ring.layout, FeatureSet.of(features), "test");
     }
 
     // --- well-formed chains ---------------------------------------------------------------------
@@ -589,7 +590,7 @@ class DeviceQueueTest {
     @Test
     void ringsOutsideGuestMemoryAreRejectedAtConstruction() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new DeviceQueue(memory, VringLayout.contiguous(0x300000, 8), 0, "rx0"));
+                () -> new DeviceQueue(memory, VringLayout.contiguous(0x300000, 8), FeatureSet.NONE, "rx0"));
         assertTrue(e.getMessage().contains("descriptor table of rx0"), e.getMessage());
     }
 }

@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.device.DescriptorChain.Segment;
 import dev.vhostnet.ctl.device.QueueCounters.Event;
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;
 import java.nio.ByteBuffer;
@@ -137,7 +138,7 @@ class HostileRingProperties {
         write(ring, s);
         // One queue per ring size and feature set, reset between tries: the reset path runs every try.
         DeviceQueue q = QUEUES.computeIfAbsent(List.of((long) s.size(), s.features()),
-                k -> new DeviceQueue(memory, layout, s.features(), "fuzz"));
+                k -> new DeviceQueue(memory, layout, FeatureSet.of(s.features()), "fuzz"));
         q.reset();
         q.setNextAvail(s.base());
         long violationsBefore = q.counters().violations();

@@ -1,13 +1,13 @@
 package dev.vhostnet.ctl.kernel;
 
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.vhost.VhostStepException;
-import dev.vhostnet.sys.VirtioUapi;
-import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 /** The bring-up order, teardown and failure cleanup of the device layer, against a recording fake of vhost-net. */
 public class VhostNetDeviceTest {
     /** What the 6.1 kernel's vhost-net offered in the test VM. */
-    public static final long OFFER = 0x33d008000L;
+    public static final FeatureSet OFFER = FeatureSet.of(0x33d008000L);
     private static final int RING = 256;
 
     private MemoryTable memory;
@@ -79,9 +79,8 @@ public class VhostNetDeviceTest {
 
     private NetDeviceConfig.Builder config(int pairs, RecordingVhostBackend.Opener opener) throws Exception {
         NetDeviceConfig.Builder b = NetDeviceConfig.builder().memory(memory).tap(tap(pairs, true)).opener(opener)
-                .driverFeatures(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-                        | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_NET_F_CSUM)
-                        | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM));
+                .driverFeatures(FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF, VirtioFeature.EVENT_IDX,
+                        VirtioFeature.CSUM, VirtioFeature.GUEST_CSUM));
         for (int p = 0; p < pairs; p++) {
             b.queuePair(pair(p));
         }
@@ -97,10 +96,10 @@ public class VhostNetDeviceTest {
 
     @Test
     void bringsUpEachQueuePairInQemusOrder() throws Exception {
-        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER, null);
+        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER.toLong(), null);
         try (VhostNetDevice device = VhostNetDevice.start(config(2, opener).build())) {
             List<String> expected = new ArrayList<>(List.of("pair 0: SET_OWNER", "pair 1: SET_OWNER", "pair 0: GET_FEATURES"));
-            String vhostFeatures = "0x" + Long.toHexString(device.features().vhost());
+            String vhostFeatures = "0x" + Long.toHexString(device.features().vhost().toLong());
             for (int p = 0; p < 2; p++) {
                 expected.add("pair " + p + ": SET_FEATURES " + vhostFeatures);
                 expected.add("pair " + p + ": SET_MEM_TABLE 1");
@@ -113,16 +112,16 @@ public class VhostNetDeviceTest {
             }
             assertEquals(expected, opener.log);
             assertEquals(NetDevice.State.RUNNING, device.state());
-            assertEquals(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-                    | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX), device.features().vhost(), "only vhost's bits go to SET_FEATURES");
-            assertTrue(device.has(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM), "the tap took TUN_F_CSUM");
+            assertEquals(FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF, VirtioFeature.EVENT_IDX),
+                    device.features().vhost(), "only vhost's bits go to SET_FEATURES");
+            assertTrue(device.has(VirtioFeature.GUEST_CSUM), "the tap took TUN_F_CSUM");
             assertEquals(12, tap.getVnetHdrSz());
         }
     }
 
     @Test
     void stopSavesEachVringsBaseAndRestartResumesFromIt() throws Exception {
-        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER, null);
+        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER.toLong(), null);
         try (VhostNetDevice device = VhostNetDevice.start(config(1, opener).build(), VringBases.of(100, 200))) {
             opener.log.clear();
             VringBases bases = device.stop();
@@ -144,7 +143,7 @@ public class VhostNetDeviceTest {
     @Test
     void aFailedStepNamesItAndTheQueueAndClosesEverythingItOpened() throws Exception {
         Set<Integer> before = OpenFds.snapshot();
-        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER, "pair 1: SET_VRING_ADDR 1");
+        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER.toLong(), "pair 1: SET_VRING_ADDR 1");
         NetDeviceConfig config = config(2, opener).build();
         Set<Integer> withTap = OpenFds.snapshot();
         VhostStepException e = assertThrows(VhostStepException.class, () -> VhostNetDevice.start(config));
@@ -164,11 +163,11 @@ public class VhostNetDeviceTest {
 
     @Test
     void dirtyLoggingAddsLogAllTheLogBaseAndTheUsedRingsLogAddress() throws Exception {
-        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER, null);
+        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER.toLong(), null);
         NetDeviceConfig config = config(1, opener).dirtyLog(true).build();
         QueuePair pair = config.queuePairs().get(0);
         try (VhostNetDevice device = VhostNetDevice.start(config)) {
-            assertTrue((device.features().vhost() & bit(dev.vhostnet.sys.VhostUapi.VHOST_F_LOG_ALL)) != 0);
+            assertTrue(device.features().vhost().has(VirtioFeature.LOG_ALL));
             assertTrue(opener.log.contains("pair 0: SET_LOG_BASE"));
             assertTrue(opener.log.contains("pair 0: SET_VRING_ADDR 1 log 0x" + Long.toHexString(pair.tx().layout().usedGpa())),
                     opener.log.toString());
@@ -178,7 +177,7 @@ public class VhostNetDeviceTest {
 
     @Test
     void rejectsBadConfigurationsBeforeOpeningVhostNet() throws Exception {
-        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER, null);
+        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER.toLong(), null);
         IllegalArgumentException queues = assertThrows(IllegalArgumentException.class,
                 () -> NetDeviceConfig.builder().memory(memory).tap(tap(1, true)).queuePair(pair(0)).queuePair(pair(1)).build());
         assertTrue(queues.getMessage().contains("2 queue pairs need a tap with 2 queues"), queues.getMessage());
@@ -194,12 +193,12 @@ public class VhostNetDeviceTest {
 
     @Test
     void aTapWithoutVnetHeaderHasVhostAddTheHeaderAndNoOffloads() throws Exception {
-        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER, null);
+        RecordingVhostBackend.Opener opener = new RecordingVhostBackend.Opener(OFFER.toLong(), null);
         NetDeviceConfig.Builder b = NetDeviceConfig.builder().memory(memory).tap(tap(1, false)).opener(opener)
-                .queuePair(pair(0)).driverFeatures(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_CSUM));
+                .queuePair(pair(0)).driverFeatures(FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.CSUM));
         try (VhostNetDevice device = VhostNetDevice.start(b.build())) {
             assertTrue(device.features().vhostAddsHeader());
-            assertTrue(!device.has(VirtioUapi.VIRTIO_NET_F_CSUM));
+            assertTrue(!device.has(VirtioFeature.CSUM));
         }
         IllegalStateException required = assertThrows(IllegalStateException.class,
                 () -> VhostNetDevice.start(b.requireAll(true).build()));
