@@ -67,15 +67,12 @@ public final class Broker implements AutoCloseable {
     private static final int MAX_LINGERING = 64;
     /** How long accept() blocks before the loop checks the socket file. */
     private static final int ACCEPT_SLICE_MILLIS = 1000;
-    private static final long BACKOFF_MIN_MILLIS = 10;
-    private static final long BACKOFF_MAX_MILLIS = 1000;
     private static final Duration LOG_WINDOW = Duration.ofSeconds(10);
     private static final int LOG_LINES_PER_WINDOW = 20;
 
     private final BrokerPolicy policy;
     private final Duration readTimeout;
     private final UnixListener listener;
-    private final AFUNIXServerSocket server;
     private final ClientSlots slots;
     private final TapLedger ledger;
     private final Thread acceptor;
@@ -97,7 +94,6 @@ public final class Broker implements AutoCloseable {
         this.policy = b.policy;
         this.readTimeout = b.readTimeout;
         this.listener = listener;
-        this.server = listener.server();
         this.slots = new ClientSlots(b.maxClients, b.maxClientsPerUid);
         this.ledger = ledger;
         this.acceptor = new Thread(this::acceptLoop, "vhostnet-broker-accept");
@@ -142,43 +138,24 @@ public final class Broker implements AutoCloseable {
     }
 
     private void acceptLoop() {
-        long backoff = 0;
         while (!stopped.get()) {
-            AFUNIXSocket socket;
+            Optional<AFUNIXSocket> socket;
             try {
-                socket = server.accept();
-            } catch (SocketTimeoutException e) {
-                if (!listener.file().isInPlace()) {
-                    fail(new IOException("the socket file " + socketPath() + " was removed, moved or replaced:"
-                            + " clients can no longer reach this broker"));
-                    return;
-                }
-                continue;
+                socket = listener.acceptOrBackOff(e -> acceptLog.warn("accept on {} failed: {}; retrying in {} ms",
+                        socketPath(), e.toString(), listener.backoffMillis()));
             } catch (IOException e) {
-                if (stopped.get()) {
-                    return;
-                }
-                if (server.isClosed()) {
+                if (!stopped.get()) {
                     fail(e);
-                    return;
                 }
-                // EMFILE, ENFILE, ENOBUFS, ECONNABORTED...: the connection waits in the backlog;
-                // wait a little (more each time) and try again instead of spinning or giving up.
-                backoff = Math.min(BACKOFF_MAX_MILLIS, Math.max(BACKOFF_MIN_MILLIS, backoff * 2));
-                acceptLog.warn("accept on {} failed: {}; retrying in {} ms", socketPath(), e.toString(), backoff);
-                sleep(backoff);
-                continue;
+                return;
             }
-            backoff = 0;
-            admit(socket);
-        }
-    }
-
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            if (socket.isPresent()) {
+                admit(socket.get());
+            } else if (!stopped.get() && !listener.file().isInPlace()) {
+                fail(new IOException("the socket file " + socketPath() + " was removed, moved or replaced:"
+                        + " clients can no longer reach this broker"));
+                return;
+            }
         }
     }
 

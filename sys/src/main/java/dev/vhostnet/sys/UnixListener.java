@@ -2,8 +2,12 @@ package dev.vhostnet.sys;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.util.Optional;
+import java.util.function.Consumer;
 import java.nio.file.Path;
 import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.FileDescriptorCast;
 
@@ -15,6 +19,11 @@ public final class UnixListener implements Closeable {
     private final AFUNIXServerSocket server;
     private final AFUNIXServerSocket bound;
     private final SocketFile file;
+    /** The pause before the next accept after a failed one; 0 after a success. Only the accepting thread uses it. */
+    private long backoffMillis;
+
+    private static final long BACKOFF_MIN_MILLIS = 10;
+    private static final long BACKOFF_MAX_MILLIS = 1000;
 
     private UnixListener(AFUNIXServerSocket server, AFUNIXServerSocket bound, SocketFile file) {
         this.server = server;
@@ -46,6 +55,39 @@ public final class UnixListener implements Closeable {
     /** The listening socket. */
     public AFUNIXServerSocket server() {
         return server;
+    }
+
+    /**
+     * One {@code accept} for an accepting loop: the connection; or empty when accept timed out, or
+     * failed in a way that passes — EMFILE, ENFILE, ENOBUFS, ECONNABORTED: the connection waits in
+     * the backlog — after {@code onFailure} was told and a pause that doubles from 10 ms to 1 s while
+     * failures repeat, so the loop neither spins nor gives up. Throws only once the socket is closed.
+     */
+    public Optional<AFUNIXSocket> acceptOrBackOff(Consumer<IOException> onFailure) throws IOException {
+        try {
+            AFUNIXSocket socket = server.accept();
+            backoffMillis = 0;
+            return Optional.of(socket);
+        } catch (SocketTimeoutException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            if (server.isClosed()) {
+                throw e;
+            }
+            backoffMillis = Math.min(BACKOFF_MAX_MILLIS, Math.max(BACKOFF_MIN_MILLIS, backoffMillis * 2));
+            onFailure.accept(e);
+            try {
+                Thread.sleep(backoffMillis);
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            return Optional.empty();
+        }
+    }
+
+    /** The pause {@link #acceptOrBackOff} takes after the failure it just reported, in milliseconds. */
+    public long backoffMillis() {
+        return backoffMillis;
     }
 
     /** The socket's file. */

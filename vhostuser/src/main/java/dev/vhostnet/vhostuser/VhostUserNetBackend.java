@@ -12,11 +12,11 @@ import dev.vhostnet.sys.SysException;
 import dev.vhostnet.tap.Offload;
 import dev.vhostnet.tap.TapDevice;
 import java.io.IOException;
-import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.Optional;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -168,12 +168,15 @@ public final class VhostUserNetBackend implements AutoCloseable {
         while (true) {
             AFUNIXSocket socket;
             try {
-                socket = server.server().accept();
-            } catch (SocketTimeoutException e) {
-                if (isClosed()) {
-                    return;
+                Optional<AFUNIXSocket> accepted = server.acceptOrBackOff(e -> log.warn(
+                        "accept on {} failed: {}; retrying in {} ms", path, e.toString(), server.backoffMillis()));
+                if (accepted.isEmpty()) {
+                    if (isClosed()) {
+                        return;
+                    }
+                    continue;
                 }
-                continue;
+                socket = accepted.get();
             } catch (IOException e) {
                 synchronized (this) {
                     if (!closed) {
@@ -226,7 +229,8 @@ public final class VhostUserNetBackend implements AutoCloseable {
         notifyAll();
     }
 
-    private void serve(AFUNIXSocket socket, String peer) {
+    /** Serves one front-end until it goes; returns why it was dropped ({@code null}: it left cleanly). */
+    private String session(AFUNIXSocket socket, String peer) {
         String drop = null;
         try (BackendConnection connection = new BackendConnection(socket, patience);
                 BackendSession session = new BackendSession(tap, offer, peer)) {
@@ -263,14 +267,32 @@ public final class VhostUserNetBackend implements AutoCloseable {
         } catch (IOException e) {
             drop = "the socket failed: " + e.getMessage();
         }
-        synchronized (this) {
-            current = null;
-            running = false;
-            if (drop != null) {
-                log.warn("vhost-user {}: connection dropped: {}", peer, drop);
-                drops.add(drop);
+        return drop;
+    }
+
+    /**
+     * Serves one front-end, then lets the next in, whatever ended it — also an {@link Error} (seen: a
+     * class that could not load while the process was out of descriptors), which would otherwise
+     * leave the back-end refusing every later front-end as "being served".
+     */
+    private void serve(AFUNIXSocket socket, String peer) {
+        String drop = "serving it failed";
+        try {
+            drop = session(socket, peer);
+        } catch (Error e) {
+            closeQuietly(socket);
+            drop = "serving it failed: " + e;
+            throw e;
+        } finally {
+            synchronized (this) {
+                current = null;
+                running = false;
+                if (drop != null) {
+                    log.warn("vhost-user {}: connection dropped: {}", peer, drop);
+                    drops.add(drop);
+                }
+                notifyAll();
             }
-            notifyAll();
         }
     }
 
