@@ -1,6 +1,6 @@
 package dev.vhostnet.bench;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
+import static dev.vhostnet.tap.Command.run;
 
 import dev.vhostnet.sys.Fcntl;
 import dev.vhostnet.sys.Fd;
@@ -14,7 +14,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -104,24 +103,6 @@ final class BenchNet implements AutoCloseable {
 
     interface ThrowingRunnable {
         void run() throws Exception;
-    }
-
-    static String run(String... command) throws IOException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), UTF_8);
-        try {
-            if (!p.waitFor(20, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", command) + " did not finish in 20 s");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted: " + String.join(" ", command), e);
-        }
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", command) + " exited " + p.exitValue() + ": " + out.trim());
-        }
-        return out;
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.vhostnet.bench;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import dev.vhostnet.tap.Command;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,6 +11,7 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -46,11 +48,10 @@ final class CTapRig extends Rig {
             Files.write(source, in.readAllBytes());
         }
         Path binary = dir.resolve("raw_tap");
-        Process gcc = new ProcessBuilder("gcc", "-O2", "-o", binary.toString(), source.toString())
-                .redirectErrorStream(true).start();
-        String out = new String(gcc.getInputStream().readAllBytes(), UTF_8);
-        if (!gcc.waitFor(60, TimeUnit.SECONDS) || gcc.exitValue() != 0) {
-            throw new IOException("gcc -O2 raw_tap.c failed: " + out.trim());
+        Command.Result gcc = Command.exec(List.of("gcc", "-O2", "-o", binary.toString(), source.toString()),
+                Duration.ofSeconds(60));
+        if (gcc.exit() != 0) {
+            throw new IOException("gcc -O2 raw_tap.c failed: " + gcc.output().trim());
         }
         return new CTapRig(java, dir, binary);
     }
@@ -124,8 +125,12 @@ final class CTapRig extends Rig {
             long p50 = 0;
             long p99 = 0;
             for (Process proc : procs) {
+                // Wait first: reading to the end of its output would wait for a stuck loop without a limit.
+                if (!proc.waitFor(nanos / 1_000_000_000L + 30, TimeUnit.SECONDS)) {
+                    throw new IOException("the C loop did not finish within " + (nanos / 1_000_000_000L + 30) + " s");
+                }
                 String line = new String(proc.getInputStream().readAllBytes(), UTF_8).trim();
-                if (!proc.waitFor(nanos / 1_000_000_000L + 30, TimeUnit.SECONDS) || proc.exitValue() != 0) {
+                if (proc.exitValue() != 0) {
                     throw new IOException("the C loop failed: " + line);
                 }
                 String[] f = line.split(" ");

@@ -4,7 +4,6 @@ import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import dev.vhostnet.sys.Fd;
 import java.io.FileDescriptor;
-import java.io.FileInputStream;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -76,23 +75,8 @@ public final class BrokerClient {
         }
     }
 
-    /**
-     * Takes a descriptor junixsocket received into an owned {@link Fd}. junixsocket closes the
-     * received descriptors still open when the socket closes, so the number must not stay in its
-     * {@code FileDescriptor}: it is duplicated ({@code FileDescriptorCast.duplicating}, whose
-     * {@code as(Integer.class)} gives the number of the copy) and the original is closed through a
-     * {@code FileInputStream} (which marks it invalid, so junixsocket leaves it alone). The
-     * {@code Fd} then owns the only copy. No reflection on {@code FileDescriptor.fd} is needed.
-     */
+    /** Takes a descriptor junixsocket received into an owned {@link Fd} ({@link Fd#takeOver}: junixsocket keeps none). */
     static Fd adopt(FileDescriptor received) throws IOException {
-        int number = FileDescriptorCast.duplicating(received).as(Integer.class);
-        Fd fd = Fd.adopt(number, "fd from broker");
-        try {
-            new FileInputStream(received).close();
-        } catch (IOException | RuntimeException e) {
-            fd.close();
-            throw e;
-        }
-        return fd;
+        return Fd.takeOver(received, FileDescriptorCast.using(received).as(Integer.class), "fd from broker");
     }
 }

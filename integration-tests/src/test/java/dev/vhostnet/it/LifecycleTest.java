@@ -81,7 +81,7 @@ class LifecycleTest {
              DatagramSocket socket = k.net.socket()) {
             k.net.addGuestNeighbour();
             DirtyLog log = ((VhostNetDevice) k.device).dirtyLog();
-            log.clear();
+            log.fetchAndClear();
             byte[] sent = payload(9, 1400);
             TapInNamespace.sendToGuest(socket, 7100, sent);
             assertArrayEquals(sent, EthernetFrames.udpPayload(receiveUdpTo(k, 0, 7100).frame(), 0));

@@ -5,6 +5,9 @@ import com.sun.jna.LastErrorException;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
 import com.sun.jna.Structure;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.IOException;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
 /**
@@ -30,6 +33,29 @@ public final class Fd implements AutoCloseable {
     public static Fd adopt(int fd, String what) {
         Preconditions.checkArgument(fd >= 0, "not a file descriptor: %s", fd);
         return new Fd(fd, Preconditions.checkNotNull(what, "what"));
+    }
+
+    /**
+     * Takes over the descriptor a JDK {@link FileDescriptor} holds ({@code number}, e.g. from
+     * junixsocket's {@code FileDescriptorCast}): an owned copy is made ({@code F_DUPFD_CLOEXEC}) and
+     * the original closed through a {@link FileInputStream}, which marks {@code holder} invalid. So a
+     * holder that closes what it still holds (junixsocket, the fds it received, when its socket
+     * closes) cannot close the number again once the kernel has given it to another file.
+     */
+    public static Fd takeOver(FileDescriptor holder, int number, String what) throws SysException, IOException {
+        Fd copy;
+        try {
+            copy = adopt(LibC.fcntl(number, Fcntl.F_DUPFD_CLOEXEC, 0), what);
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("fcntl(" + what + ", F_DUPFD_CLOEXEC)", e, Hint.NONE);
+        }
+        try {
+            new FileInputStream(holder).close();
+        } catch (IOException | RuntimeException e) {
+            copy.close();
+            throw e;
+        }
+        return copy;
     }
 
     /** {@code open(2)} with {@code O_CLOEXEC} added. */

@@ -66,8 +66,14 @@ public final class Syscalls {
         return LibC.geteuid();
     }
 
+    /** The exception for a failed call: {@code hint}'s advice, else the advice for running out of descriptors. */
     static SysException failure(String call, LastErrorException e, Hint hint) {
         int errno = e.getErrorCode();
-        return new SysException(call, errno, hint.forErrno(errno));
+        String advice = hint.forErrno(errno);
+        if (advice == null && errno == Errno.EMFILE.number()) {
+            advice = "this process has as many descriptors open as it may: raise the open files limit "
+                    + "(ulimit -n, RLIMIT_NOFILE, LimitNOFILE= of a systemd unit)";
+        }
+        return new SysException(call, errno, advice);
     }
 }

@@ -133,9 +133,16 @@ public final class HeaderCheck {
     }
 
     private static String run(Path dir, String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+        // Output to a file: reading a pipe to its end first would wait for a stuck command without a limit.
+        Path output = dir.resolve("output.txt");
+        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
+                .redirectOutput(output.toFile()).start();
+        boolean finished = p.waitFor(60, TimeUnit.SECONDS);
+        if (!finished) {
+            p.destroyForcibly();
+        }
+        String out = Files.readString(output, UTF_8);
+        if (!finished || p.exitValue() != 0) {
             throw new AssertionError(String.join(" ", command) + " failed (is gcc with linux-libc-dev installed? ./test.sh installs them):\n" + out);
         }
         return out;

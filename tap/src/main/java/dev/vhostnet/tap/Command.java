@@ -4,11 +4,17 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** Runs a command line tool ({@code ip}, {@code sysctl}) with a bounded wait. */
+/** Runs a command line tool ({@code ip}, {@code sysctl}, {@code gcc}) with a bounded wait. */
 public final class Command {
+    /** How long {@link #exec(List)} and {@link #run} wait. */
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(20);
+
     private Command() {}
 
     /** Exit status and merged standard output and error. */
@@ -16,18 +22,39 @@ public final class Command {
 
     /** Runs {@code command}; returns its exit status and merged output. Fails if it runs for more than 20 s. */
     public static Result exec(List<String> command) throws IOException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), UTF_8);
+        return exec(command, DEFAULT_TIMEOUT);
+    }
+
+    /**
+     * Runs {@code command}; returns its exit status and merged output. One that runs longer than
+     * {@code timeout} is killed with what it started, and fails with the output it wrote so far.
+     * The output goes to a file, not a pipe: reading a pipe to its end would wait for the command
+     * (and any child that inherited the pipe) however long it runs, so the timeout could never fire.
+     */
+    public static Result exec(List<String> command, Duration timeout) throws IOException {
+        Path output = Files.createTempFile("vhostnet-command", ".out");
         try {
-            if (!p.waitFor(20, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", command) + " did not finish in 20 s: " + out.strip());
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            try {
+                if (!p.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+                    kill(p);
+                    throw new IOException(String.join(" ", command) + " did not finish in " + timeout.toMillis() + " ms: "
+                            + Files.readString(output, UTF_8).strip());
+                }
+            } catch (InterruptedException e) {
+                kill(p);
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted waiting for " + String.join(" ", command));
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted waiting for " + String.join(" ", command));
+            return new Result(p.exitValue(), Files.readString(output, UTF_8));
+        } finally {
+            Files.deleteIfExists(output);
         }
-        return new Result(p.exitValue(), out);
+    }
+
+    private static void kill(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
     }
 
     /** Runs {@code command}; throws with its output unless it exits 0. */

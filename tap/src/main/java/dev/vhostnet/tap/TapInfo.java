@@ -1,24 +1,30 @@
 package dev.vhostnet.tap;
 
+import dev.vhostnet.sys.Errno;
+import dev.vhostnet.sys.Netlink;
+import dev.vhostnet.sys.NetlinkUapi;
+import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.TunUapi;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.stream.Stream;
 
 /**
  * A tap as the kernel shows it in sysfs ({@code /sys/class/net/<name>/}: {@code tun_flags},
- * {@code owner}, {@code group}, {@code queues/rx-*}, {@code mtu}, {@code address}, {@code flags},
- * {@code master}) — the real state, whoever made the tap. Only taps of the calling process's
+ * {@code owner}, {@code group}, {@code mtu}, {@code address}, {@code flags}, {@code master}) and
+ * route netlink (the queues attached) — the real state, whoever made the tap. Only taps of the calling process's
  * network namespace are seen.
  *
  * @param flags the {@code IFF_*} flags of {@code tun_flags} ({@code IFF_TAP}, {@code IFF_VNET_HDR}, {@code IFF_PERSIST}…)
- * @param queues the queues the kernel exposes now ({@code queues/rx-*}): those attached, at least 1 — a
- *     persistent tap keeps no queue count, a VMM attaches as many as it opens
+ * @param queues the queues attached now (enabled or disabled), 0 for a persistent tap no process has
+ *     open — a persistent tap keeps no queue count, a VMM attaches as many as it opens
  * @param master the bridge (or other master) the tap is enslaved to
  */
 public record TapInfo(String name, int flags, OptionalInt owner, OptionalInt group, int queues, int mtu, MacAddress mac,
@@ -49,10 +55,7 @@ public record TapInfo(String name, int flags, OptionalInt owner, OptionalInt gro
             if ((flags & TunUapi.IFF_TAP) == 0) {
                 return Optional.empty();
             }
-            int queues;
-            try (Stream<Path> q = Files.list(dir.resolve("queues"))) {
-                queues = (int) q.filter(p -> p.getFileName().toString().startsWith("rx-")).count();
-            }
+            int queues = attachedQueues(name, dir, flags);
             Path master = dir.resolve("master");
             return Optional.of(new TapInfo(name, flags, id(dir.resolve("owner")), id(dir.resolve("group")), queues,
                     Integer.parseInt(attribute(dir.resolve("mtu"))), MacAddress.parse(attribute(dir.resolve("address"))),
@@ -61,7 +64,29 @@ public record TapInfo(String name, int flags, OptionalInt owner, OptionalInt gro
                             : Optional.empty()));
         } catch (java.nio.file.NoSuchFileException e) {
             return Optional.empty(); // removed while being read
+        } catch (SysException e) {
+            if (e.is(Errno.ENODEV)) {
+                return Optional.empty(); // removed while being read
+            }
+            throw e;
         }
+    }
+
+    /**
+     * The queues attached now, from netlink ({@code ip -d link show}): sysfs's {@code queues/rx-*}
+     * cannot say, the kernel keeps at least one there, also for a persistent tap with none attached.
+     * A multi-queue tap reports its enabled and disabled queues ({@code tun_fill_info}); a single-queue
+     * tap has carrier while its queue is attached ({@code tun_attach} and {@code __tun_detach} turn it
+     * on and off).
+     */
+    private static int attachedQueues(String name, Path dir, int flags) throws IOException {
+        Map<Integer, ByteBuffer> link = Netlink.getLink(Integer.parseInt(attribute(dir.resolve("ifindex"))), name);
+        if ((flags & TunUapi.IFF_MULTI_QUEUE) == 0) {
+            return link.get(NetlinkUapi.IFLA_CARRIER).get(0) != 0 ? 1 : 0;
+        }
+        Map<Integer, ByteBuffer> tun = Netlink.attributes(
+                Netlink.attributes(link.get(NetlinkUapi.IFLA_LINKINFO)).get(NetlinkUapi.IFLA_INFO_DATA));
+        return tun.get(NetlinkUapi.IFLA_TUN_NUM_QUEUES).getInt(0) + tun.get(NetlinkUapi.IFLA_TUN_NUM_DISABLED_QUEUES).getInt(0);
     }
 
     private static String attribute(Path file) throws IOException {

@@ -33,9 +33,24 @@ class TapInfoTest {
             throw e;
         }
         assertTrue(TapInfo.list().stream().anyMatch(t -> t.name().equals(name)), "outlives its fds");
+        assertEquals(0, TapInfo.read(name).orElseThrow().queues(), "no queue attached once its fds are closed");
         TapDevice.delete(name);
         assertFalse(Command.hostHasLink(name));
         assertEquals(Optional.empty(), TapInfo.read(name));
+    }
+
+    @Test
+    void aSingleQueueTapCountsItsQueueOnlyWhileAttached() throws Exception {
+        Privileges.assumeTaps();
+        String name = Names.random("vi");
+        try {
+            try (TapDevice tap = TapDevice.open(TapConfig.builder().name(name).persistent(true).build())) {
+                assertEquals(1, TapInfo.read(name).orElseThrow().queues(), "attached, down");
+            }
+            assertEquals(0, TapInfo.read(name).orElseThrow().queues(), "none attached, down");
+        } finally {
+            TapDevice.delete(name);
+        }
     }
 
     @Test

@@ -17,14 +17,17 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code vhostnet exec}: opens a tap's queue fds (and vhost-net fds), then runs a command that
  * inherits exactly those and stdio, with {@code {tapfd}} and {@code {vhostfd}} in its arguments
- * replaced by their numbers — as libvirt starts QEMU.
+ * replaced by their numbers — as libvirt starts QEMU. Several queues' numbers are joined with
+ * colons, the form of QEMU's {@code fds=} and {@code vhostfds=} ({@code net_init_tap}: a comma
+ * would end the option).
  */
 @Command(name = "exec", mixinStandardHelpOptions = true,
         description = {"Open a tap (and vhost-net) and run a command that inherits the fds.",
                 "As libvirt starts QEMU:",
                 "  vhostnet exec --tap t0 --vhost -- qemu-system-x86_64 ... -netdev tap,id=n0,fd={tapfd},vhost=on,vhostfd={vhostfd}",
-                "{tapfd} and {vhostfd} become the fd numbers, comma-joined for several queues. The child gets "
-                        + "stdin, stdout, stderr and these fds only. Exits with the command's exit status."})
+                "{tapfd} and {vhostfd} become the fd numbers, colon-joined for several queues, as QEMU's "
+                        + "fds= and vhostfds= take them: --queues 2 -- ... -netdev tap,id=n0,fds={tapfd},vhost=on,vhostfds={vhostfd}. "
+                        + "The child gets stdin, stdout, stderr and these fds only. Exits with the command's exit status."})
 final class ExecCommand implements Callable<Integer> {
     @Option(names = "--tap", defaultValue = "vhn%d", paramLabel = "NAME",
             description = "Tap to open (made if missing, and gone when the command ends unless persistent); default ${DEFAULT-VALUE}.")
@@ -55,8 +58,8 @@ final class ExecCommand implements Callable<Integer> {
                 }
                 vhostFds.stream().map(VhostNet::fd).forEach(passed::add);
             }
-            String tapFds = device.queues().stream().map(q -> String.valueOf(q.rawFd())).collect(Collectors.joining(","));
-            String vhostFdList = vhostFds.stream().map(v -> String.valueOf(v.fd().get())).collect(Collectors.joining(","));
+            String tapFds = device.queues().stream().map(q -> String.valueOf(q.rawFd())).collect(Collectors.joining(":"));
+            String vhostFdList = vhostFds.stream().map(v -> String.valueOf(v.fd().get())).collect(Collectors.joining(":"));
             List<String> argv = command.stream()
                     .map(a -> a.replace("{tapfd}", tapFds).replace("{vhostfd}", vhostFdList)).toList();
             Spawn.Child child = Spawn.start(argv, System.getenv(), passed);

@@ -5,7 +5,8 @@ import java.util.Map;
 
 /**
  * Writes JSON from maps, lists, strings, numbers, booleans and {@code null} — all the CLI's output
- * needs, so no JSON library is pulled in for it.
+ * needs, so no JSON library is pulled in for it. A NaN or infinite number (a latency with no sample)
+ * is written {@code null}.
  */
 final class Json {
     private Json() {}
@@ -26,8 +27,8 @@ final class Json {
     }
 
     private static void write(StringBuilder b, Object value) {
-        if (value == null) {
-            b.append("null");
+        if (value == null || isNonFinite(value)) {
+            b.append("null"); // JSON has no NaN or infinity (RFC 8259, section 6)
         } else if (value instanceof String s) {
             string(b, s);
         } else if (value instanceof Number || value instanceof Boolean) {
@@ -53,6 +54,10 @@ final class Json {
         } else {
             throw new IllegalArgumentException("no JSON form for " + value.getClass().getName());
         }
+    }
+
+    private static boolean isNonFinite(Object value) {
+        return value instanceof Double d && !Double.isFinite(d) || value instanceof Float f && !Float.isFinite(f);
     }
 
     private static void string(StringBuilder b, String s) {

@@ -31,9 +31,9 @@ final class TapCommand implements Runnable {
                 "up", t.up(), "master", t.master().orElse(null));
     }
 
-    /** {@code name: flags; N queue(s); owner; group; mtu; mac; up/down; master}, one line. */
+    /** {@code name: flags; N queue(s) attached; owner; group; mtu; mac; up/down; master}, one line. */
     static void describe(TapInfo t, PrintWriter out) {
-        out.printf("%s: %s; %d queue%s; owner %s; group %s; mtu %d; mac %s; %s%s%n", t.name(), String.join(" ", t.flagNames()),
+        out.printf("%s: %s; %d queue%s attached; owner %s; group %s; mtu %d; mac %s; %s%s%n", t.name(), String.join(" ", t.flagNames()),
                 t.queues(), t.queues() == 1 ? "" : "s", t.owner().isPresent() ? t.owner().getAsInt() : "-",
                 t.group().isPresent() ? t.group().getAsInt() : "-", t.mtu(), t.mac(), t.up() ? "up" : "down",
                 t.master().map(m -> "; master " + m).orElse(""));

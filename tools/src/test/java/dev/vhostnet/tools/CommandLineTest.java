@@ -155,7 +155,7 @@ class CommandLineTest {
         Run run = vhostnet("exec", "--tap", name, "--queues", "2", "--",
                 "sh", "-c", "ls /proc/$$/fd; echo tapfd={tapfd}; ls /sys/class/net/" + name + "/tun_flags; exit 7");
         assertEquals(7, run.exit(), run.err());
-        Matcher m = Pattern.compile("tapfd=(\\d+),(\\d+)").matcher(run.out());
+        Matcher m = Pattern.compile("tapfd=(\\d+):(\\d+)").matcher(run.out());
         assertTrue(m.find(), run.out());
         List<String> fds = run.out().lines().takeWhile(l -> l.matches("\\d+")).sorted().toList();
         assertEquals(Stream.of("0", "1", "2", m.group(1), m.group(2)).sorted().toList(), fds, run.out());
@@ -165,6 +165,25 @@ class CommandLineTest {
 
     @Test
     void qemuRunsOnTheTapFdThatExecPasses() throws Exception {
+        String name = Names.random("vq");
+        Run run = qemuInfoNetwork(name, "1", "tap,id=n0,fd={tapfd}", "virtio-net-pci,netdev=n0,id=nic0");
+        Matcher m = Pattern.compile("n0: index=0,type=tap,fd=(\\d+)").matcher(run.out());
+        assertTrue(m.find(), "info network shows the tap backend on the passed fd:\n" + run.out());
+        assertTrue(run.out().contains("nic0: index=0,type=nic,model=virtio-net-pci"), run.out());
+        assertFalse(Command.hostHasLink(name));
+    }
+
+    @Test
+    void qemuRunsOnEveryQueueThatExecPasses() throws Exception {
+        String name = Names.random("vq");
+        Run run = qemuInfoNetwork(name, "2", "tap,id=n0,fds={tapfd}", "virtio-net-pci,netdev=n0,mq=on,id=nic0");
+        assertEquals(2, Pattern.compile("n0: index=\\d+,type=tap,fd=\\d+").matcher(run.out()).results().count(),
+                "info network shows a tap backend on each passed fd:\n" + run.out());
+        assertFalse(Command.hostHasLink(name));
+    }
+
+    /** {@code vhostnet exec} of a stopped QEMU with {@code -netdev netdev -device device} on tap {@code name}: its {@code info network}. */
+    private static Run qemuInfoNetwork(String name, String queues, String netdev, String device) throws Exception {
         assumeRoot();
         assumeTrue(Stream.of("/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64")
                 .anyMatch(p -> Files.isExecutable(Path.of(p))), "needs qemu-system-x86_64 (Debian: qemu-system-x86)");
@@ -173,15 +192,10 @@ class CommandLineTest {
                 {"execute":"human-monitor-command","arguments":{"command-line":"info network"}}
                 {"execute":"quit"}
                 """;
-        String name = Names.random("vq");
-        Run run = withInput(qmp, "exec", "--tap", name, "--", "qemu-system-x86_64", "-M", "pc", "-S", "-accel", "tcg",
-                "-nodefaults", "-display", "none", "-netdev", "tap,id=n0,fd={tapfd}", "-device",
-                "virtio-net-pci,netdev=n0,id=nic0", "-qmp", "stdio");
+        Run run = withInput(qmp, "exec", "--tap", name, "--queues", queues, "--", "qemu-system-x86_64", "-M", "pc", "-S",
+                "-accel", "tcg", "-nodefaults", "-display", "none", "-netdev", netdev, "-device", device, "-qmp", "stdio");
         assertEquals(0, run.exit(), run.err());
-        Matcher m = Pattern.compile("n0: index=0,type=tap,fd=(\\d+)").matcher(run.out());
-        assertTrue(m.find(), "info network shows the tap backend on the passed fd:\n" + run.out());
-        assertTrue(run.out().contains("nic0: index=0,type=nic,model=virtio-net-pci"), run.out());
-        assertFalse(Command.hostHasLink(name));
+        return run;
     }
 
     @Test

@@ -87,13 +87,14 @@ final class BackendConnection implements AutoCloseable {
         }
     }
 
+    /** Takes the fds received so far; junixsocket would close its own numbers again with the socket. */
     private void collectFds(List<Fd> into) throws IOException {
         FileDescriptor[] received = socket.getReceivedFileDescriptors();
         if (received == null) {
             return;
         }
         for (FileDescriptor fd : received) {
-            into.add(Fd.adopt(FileDescriptorCast.using(fd).as(Integer.class), "vhost-user fd"));
+            into.add(Fd.takeOver(fd, FileDescriptorCast.using(fd).as(Integer.class), "vhost-user fd"));
         }
     }
 

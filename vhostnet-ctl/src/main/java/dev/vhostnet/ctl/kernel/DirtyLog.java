@@ -1,13 +1,16 @@
 package dev.vhostnet.ctl.kernel;
 
 import com.google.common.base.Preconditions;
-import com.sun.jna.Pointer;
 import dev.vhostnet.memtable.GuestRegion;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.Mman;
 import dev.vhostnet.sys.Mmap;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.VhostUapi;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,11 +20,16 @@ import java.util.List;
  * not a GC-managed buffer: the kernel writes it while the device runs.
  */
 public final class DirtyLog implements AutoCloseable {
+    /** A 64-bit word of the bitmap, with the atomic access the kernel's concurrent writes need. */
+    private static final VarHandle WORD = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
+
     private final Mmap bitmap;
+    private final ByteBuffer words;
     private final long pages;
 
     private DirtyLog(Mmap bitmap, long pages) {
         this.bitmap = bitmap;
+        this.words = bitmap.pointer().getByteBuffer(0, bitmap.length());
         this.pages = pages;
     }
 
@@ -38,31 +46,47 @@ public final class DirtyLog implements AutoCloseable {
         return bitmap.address();
     }
 
-    /** Whether the page holding {@code gpa} was written since the last {@link #clear()}. */
+    /** Whether the page holding {@code gpa} was written since the last {@link #fetchAndClear()}. */
     public boolean isDirty(long gpa) {
         long page = gpa / VhostUapi.VHOST_PAGE_SIZE;
         Preconditions.checkArgument(gpa >= 0 && page < pages, "guest address 0x%s is outside the log", Long.toHexString(gpa));
-        return (bitmap.pointer().getByte(page / 8) & (1 << (page % 8))) != 0;
+        checkOpen();
+        return ((long) WORD.getVolatile(words, (int) (page / 64 * 8)) & (1L << (page % 64))) != 0;
     }
 
-    /** The guest-physical addresses of the dirty pages, ascending. */
+    /** The guest-physical addresses of the dirty pages, ascending; the log is left as it is. */
     public List<Long> dirtyPages() {
+        return sweep(false);
+    }
+
+    /**
+     * The guest-physical addresses of the pages written since the last fetch, ascending, and the
+     * log cleared (a migration's next round). Each 64-bit word is fetched and zeroed in one atomic
+     * exchange, as QEMU's {@code vhost_log_sync} does ({@code qatomic_xchg}): the vhost worker sets
+     * bits with atomic ORs while this runs, and a bit it sets is in this round or the next, never
+     * lost between a read and a clear.
+     */
+    public List<Long> fetchAndClear() {
+        return sweep(true);
+    }
+
+    private List<Long> sweep(boolean clear) {
+        checkOpen();
         List<Long> dirty = new ArrayList<>();
-        Pointer p = bitmap.pointer();
-        for (long word = 0; word < (pages + 63) / 64; word++) {
-            long bits = p.getLong(word * 8);
+        for (int word = 0; word < words.capacity() / 8; word++) {
+            long bits = clear ? (long) WORD.getAndSet(words, word * 8, 0L) : (long) WORD.getVolatile(words, word * 8);
             while (bits != 0) {
                 int bit = Long.numberOfTrailingZeros(bits);
-                dirty.add((word * 64 + bit) * VhostUapi.VHOST_PAGE_SIZE);
+                dirty.add(((long) word * 64 + bit) * VhostUapi.VHOST_PAGE_SIZE);
                 bits &= bits - 1;
             }
         }
         return dirty;
     }
 
-    /** Forgets every dirty bit (a migration's next round). */
-    public void clear() {
-        bitmap.pointer().clear(bitmap.length());
+    /** The buffer does not check: reaching unmapped memory through it would crash the JVM. */
+    private void checkOpen() {
+        Preconditions.checkState(bitmap.isMapped(), "the dirty log is closed");
     }
 
     @Override
