@@ -18,6 +18,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -73,12 +74,12 @@ public final class EmulatedNetDevice implements NetDevice {
                 IoEventLoop loop = group.next();
                 loops.add(loop);
                 pairs.add(new EmulatedQueuePair(p, config.memory(), config.queuePairs().get(p),
-                        config.tap().queue(p).rawFd(), features, config.tap().config().vnetHeader(), loop));
+                        config.tap().queue(p), features, config.tap().config().vnetHeader(), loop));
             }
             EmulatedNetDevice device = new EmulatedNetDevice(group, pairs, loops, features, bases.clone());
             device.restart();
             return device;
-        } catch (RuntimeException e) {
+        } catch (SysException | RuntimeException e) {
             pairs.forEach(EmulatedQueuePair::release);
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
             throw e;
@@ -108,6 +109,11 @@ public final class EmulatedNetDevice implements NetDevice {
         return bases.clone();
     }
 
+    /**
+     * Serves the rings again from the saved bases. Every queue starts fresh: one the driver broke
+     * (virtio's NEEDS_RESET), or a pair an fd failed under, is served again — the device reset a
+     * VMM does when the driver resets the device.
+     */
     @Override
     public synchronized void restart() {
         Preconditions.checkState(state == State.STOPPED, "device is %s, not stopped", state);
@@ -158,10 +164,19 @@ public final class EmulatedNetDevice implements NetDevice {
         return vring == 0 ? p.rxQueue().counters() : p.txQueue().counters();
     }
 
-    /** Whether a queue of {@code pair} was broken by the guest (virtio's NEEDS_RESET). */
+    /** Whether a queue of {@code pair} was broken by the guest (virtio's NEEDS_RESET); a restart clears it. */
     public boolean isBroken(int pair) {
         EmulatedQueuePair p = pairs.get(pair);
         return onLoop(pair, () -> p.rxQueue().isBroken() || p.txQueue().isBroken());
+    }
+
+    /**
+     * Why {@code pair}, or one of its queues, stopped moving packets — a queue the driver broke, or
+     * a descriptor that failed under it ("tap vt0 queue 0 reports EPOLLERR": the tap was deleted);
+     * empty while it works. Logged once when it happens; a restart clears it.
+     */
+    public Optional<String> failure(int pair) {
+        return onLoop(pair, pairs.get(pair)::failure);
     }
 
     /** Frames dropped: read from the tap with nowhere to put them, or not sendable. */
