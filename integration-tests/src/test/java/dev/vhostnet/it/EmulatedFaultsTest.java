@@ -41,12 +41,7 @@ class EmulatedFaultsTest {
     void anRxKickOnABrokenRxQueueWithFramesInTheTapLeavesTheLoopIdle() throws Exception {
         try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
             EmulatedNetDevice device = (EmulatedNetDevice) k.device;
-            k.net.addGuestNeighbour();
-            byte[] ring = breakRxQueue(k, socket);
-            restoreAvailRing(k, ring);
-            for (int i = 0; i < FRAMES_WAITING; i++) {
-                TapInNamespace.sendToGuest(socket, 7601, payload(i, 50));
-            }
+            breakRxQueueWithFramesWaiting(k, socket);
             k.queues.get(0).kick().signal();
 
             long cpu = loopCpuMillisOverASecond(device, 0);
@@ -61,12 +56,7 @@ class EmulatedFaultsTest {
     void aStopAndRestartServesABrokenRxQueueAgain() throws Exception {
         try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
             EmulatedNetDevice device = (EmulatedNetDevice) k.device;
-            k.net.addGuestNeighbour();
-            byte[] ring = breakRxQueue(k, socket);
-            restoreAvailRing(k, ring);
-            for (int i = 0; i < FRAMES_WAITING; i++) {
-                TapInNamespace.sendToGuest(socket, 7601, payload(i, 50));
-            }
+            breakRxQueueWithFramesWaiting(k, socket);
 
             device.stop();
             device.restart();
@@ -99,8 +89,7 @@ class EmulatedFaultsTest {
 
     @Test
     void aTapDeletedUnderARunningDeviceFailsThePairWithTheReasonAndLeavesTheLoopIdle() throws Exception {
-        NetFixture.start(Kind.EMULATED, 1, FEATURES).close(); // classes and native libraries loaded: fds settle
-        Set<Integer> before = OpenFds.snapshot();
+        Set<Integer> before = settledFds();
         try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES)) {
             EmulatedNetDevice device = (EmulatedNetDevice) k.device;
             String tap = k.net.tap.name();
@@ -116,8 +105,7 @@ class EmulatedFaultsTest {
 
     @Test
     void aKickEventfdClosedUnderARunningLoopIsAnErrorToItsUserOnlyAndItsNumberReusedIsNotTheDevices() throws Exception {
-        NetFixture.start(Kind.EMULATED, 1, FEATURES).close();
-        Set<Integer> before = OpenFds.snapshot();
+        Set<Integer> before = settledFds();
         try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket();
              EventFd doorbell = EventFd.adopt(k.queues.get(1).kick().fd().dup())) {
             EmulatedNetDevice device = (EmulatedNetDevice) k.device;
@@ -149,10 +137,12 @@ class EmulatedFaultsTest {
 
     /**
      * Names head 0xffff in every entry of the RX available ring, sends a datagram so the device
-     * pops one, and waits for the queue to break; returns the ring as it was.
+     * pops one, waits for the queue to break, puts the ring back as it was, and sends
+     * {@value #FRAMES_WAITING} more datagrams, which wait in the tap.
      */
-    static byte[] breakRxQueue(NetFixture k, DatagramSocket socket) throws Exception {
+    static void breakRxQueueWithFramesWaiting(NetFixture k, DatagramSocket socket) throws Exception {
         EmulatedNetDevice device = (EmulatedNetDevice) k.device;
+        k.net.addGuestNeighbour();
         VringLayout rx = k.layout.queuePair(0).rx();
         long entries = rx.availGpa() + VirtioUapi.VRING_AVAIL_RING;
         byte[] saved = new byte[2 * rx.size()];
@@ -166,11 +156,23 @@ class EmulatedFaultsTest {
             Thread.sleep(1);
         }
         assertTrue(device.isBroken(0), "an available entry naming head 0xffff breaks the RX queue");
-        return saved;
+        k.memory.write(entries, saved, 0, saved.length);
+        for (int i = 0; i < FRAMES_WAITING; i++) {
+            TapInNamespace.sendToGuest(socket, 7601, payload(i, 50));
+        }
     }
 
-    static void restoreAvailRing(NetFixture k, byte[] saved) {
-        k.memory.write(k.layout.queuePair(0).rx().availGpa() + VirtioUapi.VRING_AVAIL_RING, saved, 0, saved.length);
+    /**
+     * The open descriptors after a fixture and a namespace socket were made and closed once, so
+     * what the JVM opens for good on first use (native libraries, the JDK's own sockets) is in it.
+     */
+    static Set<Integer> settledFds() throws Exception {
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+            k.net.addGuestNeighbour();
+            TapInNamespace.sendToGuest(socket, 7600, payload(0, 50));
+            receiveUdpTo(k, 0, 7600);
+        }
+        return OpenFds.snapshot();
     }
 
     /** CPU time the event loop thread of {@code pair} takes over the next second, in milliseconds. */

@@ -44,7 +44,7 @@ final class EmulatedQueuePair {
     static final int BUFFER = 65550 + VirtioUapi.VIRTIO_NET_HDR_MRG_RXBUF_SIZE;
 
     /**
-     * The tap's interest while the driver has no RX buffer: errors only. (Netty removes a handle
+     * The tap's interest while the driver has no RX buffer or the RX queue is broken: errors only. (Netty removes a handle
      * submitting {@code NONE} from the epoll set, and a later {@code EPOLLIN} then fails.)
      */
     private static final EpollIoOps PAUSED = EpollIoOps.EPOLLERR;
@@ -121,7 +121,6 @@ final class EmulatedQueuePair {
         txKick = loop.register(new FdHandle(txKickFd, "kick eventfd of " + tx, guarded(this::onTxKick), this::fail)).get();
         rxKick = loop.register(new FdHandle(rxKickFd, "kick eventfd of " + rx, guarded(this::onRxKick), this::fail)).get();
         tapRead = loop.register(new FdHandle(tap, tapName, guarded(this::receive), this::fail)).get();
-        tapOps = null;
     }
 
     /**
@@ -131,6 +130,7 @@ final class EmulatedQueuePair {
      */
     void start(int rxBase, int txBase) {
         failure = null;
+        tapOps = null;
         rx.reset();
         tx.reset();
         rx.setNextAvail(rxBase);
