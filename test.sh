@@ -3,7 +3,9 @@
 # Maven fetches its own artifacts), then builds and runs all modules' tests, the kernel-backend
 # ones included: on a host without /dev/vhost-net they run inside the test VM
 # (integration-tests/testvm), which this command builds on first use.
-# Extra arguments go to Maven, e.g. ./test.sh -pl eventfd -am
+# Then the host tests again on JDK 25 (VHOSTNET_JDK25, default Temurin's /usr/lib/jvm/temurin-25-jdk-amd64;
+# VHOSTNET_JDK25=skip leaves that pass out); the test VM's tests run once, in the first pass.
+# Extra arguments go to Maven, both passes, e.g. ./test.sh -pl eventfd -am
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,4 +23,14 @@ fi
 # vhost-net tests run on the host where the module can be loaded; elsewhere in the test VM.
 modprobe vhost_net 2>/dev/null || true
 
-exec mvn -B verify "$@"
+jdk25="${VHOSTNET_JDK25:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+if [[ "$jdk25" != skip && ! -x "$jdk25/bin/java" ]]; then
+  echo "test.sh: no JDK 25 at $jdk25: install Temurin 25 there, set VHOSTNET_JDK25 to another, or VHOSTNET_JDK25=skip" >&2
+  exit 1
+fi
+
+mvn -B verify "$@"
+if [[ "$jdk25" != skip ]]; then
+  echo "test.sh: the host tests again on $("$jdk25/bin/java" -version 2>&1 | head -1)"
+  JAVA_HOME="$jdk25" mvn -B verify -DskipVmTests "$@"
+fi

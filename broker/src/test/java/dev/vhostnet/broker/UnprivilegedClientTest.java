@@ -110,7 +110,7 @@ class UnprivilegedClientTest {
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxrwxrwx"));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder("/usr/bin/setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups",
-                java, "-Djava.io.tmpdir=" + tmp, "-Djna.tmpdir=" + tmp, "-Xshare:off", "-cp", classpath,
+                java, "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + tmp, "-Djna.tmpdir=" + tmp, "-Xshare:off", "-cp", classpath,
                 UnprivilegedClient.class.getName(), broker.socketPath().toString(), name);
         pb.environment().put("HOME", tmp.toString());
         pb.redirectError(dir.resolve("child-stderr.txt").toFile());

@@ -28,6 +28,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -41,6 +42,7 @@ import org.junit.jupiter.api.Test;
  * indexes, and the guest sends as many datagrams more. Needs root and QEMU ({@code qemu-system-x86});
  * no vhost-net, no KVM.
  */
+@Tag("test-vm")
 class VhostUserGuestTest {
     static final String GUEST_CIDR = TapInNamespace.GUEST_IP + "/24";
     static final int DATAGRAMS = 4000;
@@ -65,7 +67,7 @@ class VhostUserGuestTest {
         try (TapInNamespace net = TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vug");
                 EchoPeer peer = new EchoPeer(net.socket())) {
             VhostUserNetBackend first = VhostUserNetBackend.listen(socket, net.tap);
-            String echo = Path.of(System.getProperty("java.home"), "bin", "java") + " -cp " + TestVm.testClassPath() + " "
+            String echo = Path.of(System.getProperty("java.home"), "bin", "java") + " --enable-native-access=ALL-UNNAMED -cp " + TestVm.testClassPath() + " "
                     + GuestEchoClient.class.getName() + " " + TapInNamespace.HOST_IP + " " + peer.port() + " ";
             String guestJob = String.join("; ",
                     "set -e",

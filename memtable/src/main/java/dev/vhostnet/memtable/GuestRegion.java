@@ -1,5 +1,6 @@
 package dev.vhostnet.memtable;
 
+import com.google.common.base.Preconditions;
 import com.sun.jna.Pointer;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.Mman;
@@ -7,6 +8,7 @@ import dev.vhostnet.sys.Mmap;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.Syscalls;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -103,6 +105,17 @@ public final class GuestRegion {
     /** The fd behind the region, to share it (vhost-user, another process). */
     public Fd memfd() {
         return memfd;
+    }
+
+    /**
+     * A direct buffer over {@code [offset, offset + length)} of this region, made once by a data
+     * path that copies with {@code ByteBuffer} bulk puts (no per-copy allocation, no
+     * {@code Unsafe}); valid only while the table is open: unmapped memory is SIGSEGV.
+     */
+    public ByteBuffer view(long offset, int length) {
+        Preconditions.checkArgument(offset >= 0 && length >= 0 && offset + length <= size,
+                "[0x%s, +%s) is not inside %s", Long.toHexString(offset), length, this);
+        return base.getByteBuffer(offset, length);
     }
 
     Pointer base() {

@@ -43,6 +43,21 @@ class MemoryTableTest {
     }
 
     @Test
+    void aRegionViewIsTheGuestMemoryItCoversAndStaysInsideTheRegion() throws Exception {
+        try (MemoryTable mem = twoRegions()) {
+            GuestRegion high = mem.regions().get(1);
+            java.nio.ByteBuffer view = high.view(0x100, 16);
+            mem.putByte(4 * MIB + 0x100 + 3, (byte) 0x5a);
+            assertEquals(0x5a, view.get(3), "a guest write is seen through the view");
+            view.put(15, (byte) 0x7b);
+            assertEquals(0x7b, mem.getByte(4 * MIB + 0x10f), "and a write through it lands in guest memory");
+            assertEquals(16, view.capacity());
+            assertThrows(IllegalArgumentException.class, () -> high.view(MIB - 8, 16), "past the region's end");
+            assertThrows(IllegalArgumentException.class, () -> high.view(-1, 16));
+        }
+    }
+
+    @Test
     void rejectsRangesOutsideAcrossOrWrappingRegions() throws Exception {
         try (MemoryTable mem = twoRegions()) {
             assertTrue(mem.contains(2 * MIB - 8, 8));

@@ -162,6 +162,19 @@ public final class Fd implements AutoCloseable {
         }
     }
 
+    /**
+     * A second descriptor for the same open file ({@code fcntl(F_DUPFD_CLOEXEC)}), owned by the
+     * caller: the file stays open until both are closed — how a user of this file holds it
+     * independently of its owner, as the kernel's {@code fget} does.
+     */
+    public Fd dup() throws SysException {
+        try {
+            return new Fd(LibC.fcntl(get(), Fcntl.F_DUPFD_CLOEXEC, 0), what);
+        } catch (LastErrorException e) {
+            throw Syscalls.failure("fcntl(" + what + ", F_DUPFD_CLOEXEC)", e, Hint.NONE);
+        }
+    }
+
     /** Whether {@code FD_CLOEXEC} is set ({@code fcntl(F_GETFD)}). */
     public boolean isCloseOnExec() throws SysException {
         try {

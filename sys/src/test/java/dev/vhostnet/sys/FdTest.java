@@ -35,6 +35,19 @@ class FdTest {
     }
 
     @Test
+    void aDupKeepsTheFileOpenAfterTheOriginalIsClosed() throws Exception {
+        Set<Integer> before = OpenFds.snapshot();
+        Fd eventfd = Syscalls.eventfd(0, 0);
+        try (Fd dup = eventfd.dup()) {
+            assertTrue(dup.isCloseOnExec(), "F_DUPFD_CLOEXEC");
+            eventfd.writeU64(3);
+            eventfd.close();
+            assertEquals(3, dup.readU64(), "the counter the original wrote, read through the dup");
+        }
+        assertEquals("", OpenFds.leakedSince(before));
+    }
+
+    @Test
     void closeOnExecCanBeClearedAndSetAgain() throws Exception {
         try (Fd fd = Fd.open("/dev/null", Fcntl.O_RDWR, Hint.NONE)) {
             fd.setCloseOnExec(false);

@@ -29,7 +29,7 @@ class CommandLineTest {
 
     static Run withInput(String stdin, String... args) throws Exception {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
         command.addAll(Arrays.asList(args));
         Process p = new ProcessBuilder(command).start();
         p.getOutputStream().write(stdin.getBytes(UTF_8));
@@ -204,7 +204,8 @@ class CommandLineTest {
         assumeRoot();
         String name = Names.random("vu");
         Path socket = dir.resolve("vm.sock");
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp",
                 System.getProperty("java.class.path"), Main.class.getName(), "vhost-user", "--socket", socket.toString(),
                 "--tap", name).redirectErrorStream(true).start();
         try {

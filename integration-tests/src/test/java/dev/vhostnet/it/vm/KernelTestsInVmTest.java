@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.TestFactory;
 
 /**
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.TestFactory;
  * {@code /dev/vhost-net}, and reports each as a test of its own name: a pass passes, a failure
  * fails with the in-VM message and stack trace, an abort or skip is skipped with its reason.
  */
+@Tag("test-vm")
 class KernelTestsInVmTest {
 
     @TestFactory

@@ -104,7 +104,7 @@ public final class TestVm {
         Files.createDirectories(resultsDir);
         Files.deleteIfExists(resultsFile);
         String exit = Integer.toString(run(List.of(), List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
                 "-XX:ErrorFile=" + resultsDir.resolve("hs_err_pid%p.log"),
                 "-cp", testClassPath(), InVmLauncher.class.getName(), resultsFile.toString(), tag)));
         if (!Files.exists(resultsFile)) {

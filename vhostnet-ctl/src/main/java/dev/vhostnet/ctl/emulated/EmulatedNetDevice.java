@@ -21,6 +21,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -75,12 +76,12 @@ public final class EmulatedNetDevice implements NetDevice {
                 IoEventLoop loop = group.next();
                 loops.add(loop);
                 pairs.add(new EmulatedQueuePair(p, config.memory(), config.queuePairs().get(p),
-                        config.tap().queue(p).rawFd(), features, config.tap().config().vnetHeader(), loop));
+                        config.tap().queue(p), features, config.tap().config().vnetHeader(), loop));
             }
             EmulatedNetDevice device = new EmulatedNetDevice(group, pairs, loops, features, lease, name, bases);
             device.restart();
             return device;
-        } catch (RuntimeException e) {
+        } catch (SysException | RuntimeException e) {
             pairs.forEach(EmulatedQueuePair::release);
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
             lease.close();
@@ -111,6 +112,11 @@ public final class EmulatedNetDevice implements NetDevice {
         return new VringSetup.Detached(bases, null);
     }
 
+    /**
+     * Serves the rings again from the saved bases. Every queue starts fresh: one the driver broke
+     * (virtio's NEEDS_RESET), or a pair an fd failed under, is served again — the device reset a
+     * VMM does when the driver resets the device.
+     */
     @Override
     public void restart() {
         lifecycle.start(this::attachAll);
@@ -163,10 +169,19 @@ public final class EmulatedNetDevice implements NetDevice {
         return vring == 0 ? p.rxQueue().counters() : p.txQueue().counters();
     }
 
-    /** Whether a queue of {@code pair} was broken by the guest (virtio's NEEDS_RESET). */
+    /** Whether a queue of {@code pair} was broken by the guest (virtio's NEEDS_RESET); a restart clears it. */
     public boolean isBroken(int pair) {
         EmulatedQueuePair p = pairs.get(pair);
         return onLoop(pair, () -> p.rxQueue().isBroken() || p.txQueue().isBroken());
+    }
+
+    /**
+     * Why {@code pair}, or one of its queues, stopped moving packets — a queue the driver broke, or
+     * a descriptor that failed under it ("tap vt0 queue 0 reports EPOLLERR": the tap was deleted);
+     * empty while it works. Logged once when it happens; a restart clears it.
+     */
+    public Optional<String> failure(int pair) {
+        return onLoop(pair, pairs.get(pair)::failure);
     }
 
     /** Frames dropped: read from the tap with nowhere to put them, or not sendable. */

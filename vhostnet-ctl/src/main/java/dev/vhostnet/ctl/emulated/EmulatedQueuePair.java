@@ -8,14 +8,19 @@ import dev.vhostnet.ctl.device.DescriptorChain;
 import dev.vhostnet.ctl.device.DeviceQueue;
 import dev.vhostnet.ctl.ring.LittleEndian;
 import dev.vhostnet.memtable.MemoryTable;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.PooledByteBufAllocator;
+import dev.vhostnet.sys.Fd;
+import dev.vhostnet.sys.SysException;
+import dev.vhostnet.tap.TapQueue;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
-import io.netty.util.internal.PlatformDependent;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -28,6 +33,12 @@ import org.slf4j.LoggerFactory;
  * buffer (copy 1) and scatters it into posted RX buffers (copy 2). With no RX buffer posted it
  * stops reading the tap and holds the frame it has until the driver kicks the RX queue: nothing is
  * read and dropped. Everything here runs on the loop's thread; steady state allocates nothing.
+ *
+ * <p>The pair holds its own duplicate of every descriptor it watches or writes, as vhost holds a
+ * reference to each file it is given ({@code fget} in {@code vhost_vring_ioctl}), so a caller
+ * closing an eventfd or tap under it cannot hand the loop a number the kernel has reused. A queue
+ * the driver breaks stops being served, the tap is no longer read for a broken RX queue; an fd
+ * that reports an error stops the pair; either way its loop goes idle and a restart serves it again.
  */
 final class EmulatedQueuePair {
     private static final Logger log = LoggerFactory.getLogger(EmulatedQueuePair.class);
@@ -35,14 +46,14 @@ final class EmulatedQueuePair {
     static final int BUFFER = 65550 + VirtioUapi.VIRTIO_NET_HDR_MRG_RXBUF_SIZE;
 
     /**
-     * The tap's interest while the driver has no RX buffer: errors only. (Netty removes a handle
+     * The tap's interest while the driver has no RX buffer or the RX queue is broken: errors only. (Netty removes a handle
      * submitting {@code NONE} from the epoll set, and a later {@code EPOLLIN} then fails.)
      */
     private static final EpollIoOps PAUSED = EpollIoOps.EPOLLERR;
 
     private final int index;
     private final MemoryTable memory;
-    private final QueuePair rings;
+    private final GuestCopier guest;
     private final DeviceQueue rx;
     private final DeviceQueue tx;
     private final FileDescriptor tap;
@@ -50,13 +61,15 @@ final class EmulatedQueuePair {
     private final FileDescriptor rxKickFd;
     private final FileDescriptor txCallFd;
     private final FileDescriptor rxCallFd;
+    private final List<Fd> held = new ArrayList<>();
+    private final String tapName;
     private final int headerSize;
     private final boolean tapHasHeader;
     private final boolean mergeable;
     private final IoEventLoop loop;
-    private final ByteBuf txBuffer;
-    private final ByteBuf rxBuffer;
-    private final ByteBuf eventfdWord;
+    private final ByteBuffer txBuffer = ByteBuffer.allocateDirect(BUFFER);
+    private final ByteBuffer rxBuffer = ByteBuffer.allocateDirect(BUFFER);
+    private final ByteBuffer eventfdWord = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder());
     private final DescriptorChain chain = new DescriptorChain();
     private final int[] rxHeads;
     private final int[] rxLengths;
@@ -65,46 +78,67 @@ final class EmulatedQueuePair {
     private IoRegistration txKick;
     private IoRegistration rxKick;
     private IoRegistration tapRead;
+    /** The tap interest last submitted; null when the tap was just registered. */
+    private EpollIoOps tapOps;
     private int pendingLength;
-    private boolean failed;
+    /** Why the pair stopped (an fd that failed, an unexpected exception), or null. */
+    private String failure;
 
-    EmulatedQueuePair(int index, MemoryTable memory, QueuePair rings, int tapFd, Features.Negotiated features,
-            boolean tapHasHeader, IoEventLoop loop) {
+    EmulatedQueuePair(int index, MemoryTable memory, QueuePair rings, TapQueue tapQueue, Features.Negotiated features,
+            boolean tapHasHeader, IoEventLoop loop) throws SysException {
         this.index = index;
         this.memory = memory;
-        this.rings = rings;
+        this.guest = new GuestCopier(memory);
         this.rx = new DeviceQueue(memory, rings.rx().layout(), features.virtio(), "queue " + 2 * index + " (RX)");
         this.tx = new DeviceQueue(memory, rings.tx().layout(), features.virtio(), "queue " + (2 * index + 1) + " (TX)");
-        this.tap = new FileDescriptor(tapFd);
-        this.txKickFd = new FileDescriptor(rings.tx().kick().fd().get());
-        this.rxKickFd = new FileDescriptor(rings.rx().kick().fd().get());
-        this.txCallFd = new FileDescriptor(rings.tx().call().fd().get());
-        this.rxCallFd = new FileDescriptor(rings.rx().call().fd().get());
+        this.tapName = "tap " + tapQueue.tapName() + " queue " + tapQueue.index();
+        try {
+            this.tap = hold(tapQueue.fd());
+            this.txKickFd = hold(rings.tx().kick().fd());
+            this.rxKickFd = hold(rings.rx().kick().fd());
+            this.txCallFd = hold(rings.tx().call().fd());
+            this.rxCallFd = hold(rings.rx().call().fd());
+        } catch (SysException | RuntimeException e) {
+            release();
+            throw e;
+        }
         this.headerSize = features.vnetHeaderSize();
         this.tapHasHeader = tapHasHeader;
         this.mergeable = features.has(VirtioFeature.MRG_RXBUF);
         this.loop = loop;
-        this.txBuffer = PooledByteBufAllocator.DEFAULT.directBuffer(BUFFER, BUFFER);
-        this.rxBuffer = PooledByteBufAllocator.DEFAULT.directBuffer(BUFFER, BUFFER);
-        this.eventfdWord = PooledByteBufAllocator.DEFAULT.directBuffer(8, 8);
         this.rxHeads = new int[rings.rx().layout().size()];
         this.rxLengths = new int[rings.rx().layout().size()];
     }
 
-    /** Registers the kick eventfds and the tap with the loop, watching nothing yet; called off the loop. */
-    void register() throws InterruptedException, ExecutionException {
-        txKick = loop.register(new FdHandle(txKickFd, guarded(this::onTxKick))).get();
-        rxKick = loop.register(new FdHandle(rxKickFd, guarded(this::onRxKick))).get();
-        tapRead = loop.register(new FdHandle(tap, guarded(this::receive))).get();
+    private FileDescriptor hold(Fd fd) throws SysException {
+        Fd dup = fd.dup();
+        held.add(dup);
+        return new FileDescriptor(dup.get());
     }
 
-    /** Starts from {@code rxBase}/{@code txBase}: watches the kicks and the tap, and serves what is already posted; on the loop. */
+    /** Registers the kick eventfds and the tap with the loop, watching nothing yet; called off the loop. */
+    void register() throws InterruptedException, ExecutionException {
+        String tx = this.tx.name();
+        String rx = this.rx.name();
+        txKick = loop.register(new FdHandle(txKickFd, "kick eventfd of " + tx, guarded(this::onTxKick), this::fail)).get();
+        rxKick = loop.register(new FdHandle(rxKickFd, "kick eventfd of " + rx, guarded(this::onRxKick), this::fail)).get();
+        tapRead = loop.register(new FdHandle(tap, tapName, guarded(this::receive), this::fail)).get();
+    }
+
+    /**
+     * Starts from {@code rxBase}/{@code txBase}, as fresh queues: a queue the driver broke, or a pair
+     * an fd failed under, is served again (QEMU's {@code virtio_reset} clears {@code vdev->broken}).
+     * Watches the kicks and the tap, and serves what is already posted; on the loop.
+     */
     void start(int rxBase, int txBase) {
+        failure = null;
+        tapOps = null;
+        rx.reset();
+        tx.reset();
         rx.setNextAvail(rxBase);
         tx.setNextAvail(txBase);
         txKick.submit(EpollIoOps.EPOLLIN);
         rxKick.submit(EpollIoOps.EPOLLIN);
-        tapRead.submit(EpollIoOps.EPOLLIN);
         transmit();
         receive();
     }
@@ -127,21 +161,45 @@ final class EmulatedQueuePair {
 
     /**
      * Nothing the guest does may escape the loop: an unexpected failure (guest memory closed under
-     * a running device, a bug) stops this pair, logged once, instead of reaching Netty.
+     * a running device, a bug) stops this pair instead of reaching Netty.
      */
     private Runnable guarded(Runnable handler) {
         return () -> {
-            if (failed) {
+            if (failure != null) {
                 return;
             }
             try {
                 handler.run();
             } catch (RuntimeException e) {
-                failed = true;
-                log.warn("queue pair {} stopped: {}", index, e.toString());
-                detach();
+                fail(e.toString());
             }
         };
+    }
+
+    /**
+     * Stops watching every fd of this pair, logged once, the reason kept for {@link #failure()}:
+     * an fd reporting an error would otherwise wake the loop at every wait.
+     */
+    private void fail(String reason) {
+        if (failure != null) {
+            return;
+        }
+        failure = reason;
+        log.warn("queue pair {} stopped: {}; a restart serves it again", index, reason);
+        detach();
+    }
+
+    /** Why this pair, or one of its queues, stopped: empty while it works; a restart clears it. */
+    Optional<String> failure() {
+        if (failure != null) {
+            return Optional.of(failure);
+        }
+        for (DeviceQueue q : new DeviceQueue[] {rx, tx}) {
+            if (q.isBroken()) {
+                return Optional.of(q.name() + " broken by the driver: " + q.brokenReason().orElseThrow());
+            }
+        }
+        return Optional.empty();
     }
 
     private void onTxKick() {
@@ -149,9 +207,9 @@ final class EmulatedQueuePair {
         transmit();
     }
 
+    /** QEMU's {@code virtio_net_handle_rx}: new buffers, so try the held frame and the tap again. */
     private void onRxKick() {
         drain(rxKickFd);
-        tapRead.submit(EpollIoOps.EPOLLIN);
         receive();
     }
 
@@ -175,15 +233,15 @@ final class EmulatedQueuePair {
             tx.pushUsed(chain.head(), 0);
             return;
         }
-        long to = txBuffer.memoryAddress();
+        int to = 0;
         for (int i = 0; i < chain.readableCount(); i++) {
-            long part = chain.readableLength(i);
-            PlatformDependent.copyMemory(memory.translate(chain.readableGpa(i), part), to, part);
+            int part = (int) chain.readableLength(i);
+            guest.read(chain.readableGpa(i), txBuffer, to, part);
             to += part;
         }
         int skip = tapHasHeader ? 0 : headerSize;
         try {
-            tap.writeAddress(txBuffer.memoryAddress(), skip, (int) length);
+            tap.write(txBuffer, skip, (int) length);
         } catch (IOException e) {
             txDropped.incrementAndGet();
             log.debug("tap write on pair {}: {}", index, e.getMessage());
@@ -191,20 +249,25 @@ final class EmulatedQueuePair {
         tx.pushUsed(chain.head(), 0);
     }
 
-    /** Moves frames from the tap into RX buffers until the tap is empty or the driver has no buffer left. */
+    /**
+     * Moves frames from the tap into RX buffers until the tap is empty or the driver has no buffer
+     * left, then watches the tap only if it may read it: not while the driver has no buffer, nor
+     * while the queue is broken (QEMU's {@code virtio_net_can_receive}; frames waiting in the tap
+     * would otherwise wake the level-triggered loop at every wait).
+     */
     private void receive() {
         boolean delivered = false;
+        boolean waitingForBuffers = false;
         while (!rx.isBroken()) {
             if (pendingLength == 0 && !readTap()) {
                 break;
             }
             if (!deliver()) {
-                tapRead.submit(PAUSED);
-                if (!rx.enableNotifications()) {
-                    tapRead.submit(EpollIoOps.EPOLLIN);
-                    continue;
+                if (rx.enableNotifications()) {
+                    waitingForBuffers = true;
+                    break;
                 }
-                break;
+                continue;
             }
             delivered = true;
         }
@@ -214,17 +277,25 @@ final class EmulatedQueuePair {
                 signal(rxCallFd);
             }
         }
+        watchTap(rx.isBroken() || waitingForBuffers ? PAUSED : EpollIoOps.EPOLLIN);
+    }
+
+    private void watchTap(EpollIoOps ops) {
+        if (!ops.equals(tapOps)) {
+            tapRead.submit(ops);
+            tapOps = ops;
+        }
     }
 
     private boolean readTap() {
         int offset = tapHasHeader ? 0 : headerSize;
         try {
-            int n = tap.readAddress(rxBuffer.memoryAddress(), offset, BUFFER);
+            int n = tap.read(rxBuffer, offset, BUFFER);
             if (n <= 0) {
                 return false;
             }
-            if (!tapHasHeader) {
-                PlatformDependent.setMemory(rxBuffer.memoryAddress(), headerSize, (byte) 0);
+            for (int i = 0; i < offset; i++) {
+                rxBuffer.put(i, (byte) 0);
             }
             pendingLength = offset + n;
             return true;
@@ -245,7 +316,6 @@ final class EmulatedQueuePair {
         int chains = 0;
         long copied = 0;
         long numBuffersGpa = 0;
-        long from = rxBuffer.memoryAddress();
         while (copied < pendingLength) {
             if (chains == rxHeads.length || !rx.popInto(chain)) {
                 if (chains == rxHeads.length) {
@@ -265,10 +335,10 @@ final class EmulatedQueuePair {
             }
             int filled = 0;
             for (int i = 0; i < chain.writableCount() && copied < pendingLength; i++) {
-                long part = Math.min(pendingLength - copied, chain.writableLength(i));
-                PlatformDependent.copyMemory(from + copied, memory.translate(chain.writableGpa(i), part), part);
+                int part = (int) Math.min(pendingLength - copied, chain.writableLength(i));
+                guest.write(rxBuffer, (int) copied, chain.writableGpa(i), part);
                 copied += part;
-                filled += (int) part;
+                filled += part;
             }
             rxLengths[chains++] = filled;
         }
@@ -293,16 +363,16 @@ final class EmulatedQueuePair {
 
     private void drain(FileDescriptor eventfd) {
         try {
-            eventfd.readAddress(eventfdWord.memoryAddress(), 0, 8);
+            eventfd.read(eventfdWord, 0, 8);
         } catch (IOException e) {
             log.debug("kick eventfd read: {}", e.getMessage());
         }
     }
 
     private void signal(FileDescriptor eventfd) {
-        PlatformDependent.putLong(eventfdWord.memoryAddress(), 1L);
+        eventfdWord.putLong(0, 1L);
         try {
-            eventfd.writeAddress(eventfdWord.memoryAddress(), 0, 8);
+            eventfd.write(eventfdWord, 0, 8);
         } catch (IOException e) {
             log.debug("call eventfd write: {}", e.getMessage());
         }
@@ -324,9 +394,8 @@ final class EmulatedQueuePair {
         return txDropped.get();
     }
 
+    /** Closes the descriptors this pair holds; after the loop stopped watching them. */
     void release() {
-        txBuffer.release();
-        rxBuffer.release();
-        eventfdWord.release();
+        held.forEach(Fd::close);
     }
 }
