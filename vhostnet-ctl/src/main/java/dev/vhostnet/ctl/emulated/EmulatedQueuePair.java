@@ -2,6 +2,7 @@ package dev.vhostnet.ctl.emulated;
 
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.vhost.VringErrorListener;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.DescriptorChain;
 import dev.vhostnet.ctl.device.DeviceQueue;
@@ -63,12 +64,15 @@ final class EmulatedQueuePair {
     private IoRegistration txKick;
     private IoRegistration rxKick;
     private IoRegistration tapRead;
+    private final VringErrorListener errorListener;
     private int pendingLength;
     private boolean failed;
+    private boolean reportedBroken;
 
     EmulatedQueuePair(int index, MemoryTable memory, QueuePair rings, int tapFd, Features.Negotiated features,
-            boolean tapHasHeader, IoEventLoop loop) {
+            boolean tapHasHeader, IoEventLoop loop, VringErrorListener errorListener) {
         this.index = index;
+        this.errorListener = errorListener;
         this.memory = memory;
         this.rings = rings;
         this.rx = new DeviceQueue(memory, rings.rx().layout(), features.virtio(), "queue " + 2 * index + " (RX)");
@@ -100,11 +104,13 @@ final class EmulatedQueuePair {
     void start(int rxBase, int txBase) {
         rx.setNextAvail(rxBase);
         tx.setNextAvail(txBase);
+        reportedBroken = false;
         txKick.submit(EpollIoOps.EPOLLIN);
         rxKick.submit(EpollIoOps.EPOLLIN);
         tapRead.submit(EpollIoOps.EPOLLIN);
         transmit();
         receive();
+        reportBroken();
     }
 
     /** Stops watching; returns {RX base, TX base}; runs on the loop. */
@@ -139,7 +145,17 @@ final class EmulatedQueuePair {
                 log.warn("queue pair {} stopped: {}", index, e.toString());
                 detach();
             }
+            reportBroken();
         };
+    }
+
+    /** Tells the listener, once per start, that the driver broke a vring of this pair (or the pair failed). */
+    private void reportBroken() {
+        if (reportedBroken || errorListener == null || !(failed || rx.isBroken() || tx.isBroken())) {
+            return;
+        }
+        reportedBroken = true;
+        errorListener.onVringError(index, rx.isBroken() ? QueuePair.RX : QueuePair.TX, 1);
     }
 
     private void onTxKick() {
