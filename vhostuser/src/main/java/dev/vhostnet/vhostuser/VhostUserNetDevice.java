@@ -196,22 +196,7 @@ public final class VhostUserNetDevice implements NetDevice {
     }
 
     /** The datapath step of a disabled pair: its vrings are set up and stay disabled. */
-    private static final VringDatapath DISABLED = new VringDatapath() {
-        @Override
-        public String request() {
-            return "SET_VRING_ENABLE (pair disabled)";
-        }
-
-        @Override
-        public void attach(int index) {
-            // disabled until enablePairs
-        }
-
-        @Override
-        public void detach(int index) {
-            // nothing enabled
-        }
-    };
+    private static final VringDatapath DISABLED = VringDatapath.none("SET_VRING_ENABLE (pair disabled)");
 
     /**
      * Moves packets on pairs {@code [0, count)} only: {@code SET_VRING_ENABLE} 0 on both vrings of a

@@ -131,22 +131,7 @@ public final class VhostNetDevice implements NetDevice {
     }
 
     /** The datapath step of a parked pair: its vrings stay without a tap queue. */
-    private static final VringDatapath PARKED = new VringDatapath() {
-        @Override
-        public String request() {
-            return "NET_SET_BACKEND (pair parked)";
-        }
-
-        @Override
-        public void attach(int index) {
-            // parked: no tap until enablePairs
-        }
-
-        @Override
-        public void detach(int index) {
-            // nothing attached
-        }
-    };
+    private static final VringDatapath PARKED = VringDatapath.none("NET_SET_BACKEND (pair parked)");
 
     /**
      * Moves packets on pairs {@code [0, count)} only. A pair parked: {@code NET_SET_BACKEND} -1 on both
