@@ -60,6 +60,11 @@ abstract class Registers implements AutoCloseable {
 
     abstract Notifiers notifiers();
 
+    /** What firmware does at boot (PCI: place BAR0, enable decoding, MSI-X with every vector unmasked); mmio: nothing. */
+    void firmware() {
+        // virtio-mmio needs no set-up
+    }
+
     abstract dev.vhostnet.virtio.TransportCounters counters();
 
     @Override
@@ -203,6 +208,11 @@ abstract class Registers implements AutoCloseable {
         /** Firmware sizes and places BAR0 and enables decoding; {@code vp_modern_probe} finds the capabilities; MSI-X on, every vector unmasked. */
         Pci(VirtioPciTransport t) {
             this.t = t;
+            firmware();
+        }
+
+        @Override
+        void firmware() {
             if (cfg(PCI_VENDOR_ID, 2) != VirtioPciTransport.VENDOR_ID
                     || cfg(PCI_DEVICE_ID, 2) != VirtioPciTransport.DEVICE_ID_BASE + VirtioNetDevice.DEVICE_TYPE) {
                 throw new AssertionError("not a virtio-pci net device");
