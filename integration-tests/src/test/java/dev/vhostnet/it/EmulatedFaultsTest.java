@@ -12,15 +12,16 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.ctl.BackendChoice.Kind;
 import dev.vhostnet.ctl.NetDevices;
-import dev.vhostnet.ctl.VirtioUapi;
-import dev.vhostnet.ctl.driver.VirtioNetDriver;
-import dev.vhostnet.ctl.driver.VirtioNetHeader;
+import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.driver.VirtioNetDriver;
+import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.sys.OpenFds;
-import dev.vhostnet.tap.EthernetFrames;
-import dev.vhostnet.tap.TapInNamespace;
+import dev.vhostnet.testkit.EthernetFrames;
+import dev.vhostnet.testkit.TapInNamespace;
 import java.lang.management.ManagementFactory;
 import java.net.DatagramSocket;
 import java.util.Optional;
@@ -74,7 +75,7 @@ class EmulatedFaultsTest {
     void aDeviceStartedOnAnRxRingItMustRefuseStaysIdleWithFramesInTheTap() throws Exception {
         try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
             k.device.close();
-            k.device = NetDevices.start(k.config, Kind.EMULATED, new int[] {1000, 0});
+            k.device = NetDevices.start(k.config, Kind.EMULATED, VringBases.of(1000, 0));
             EmulatedNetDevice device = (EmulatedNetDevice) k.device;
             k.net.addGuestNeighbour();
             for (int i = 0; i < FRAMES_WAITING; i++) {

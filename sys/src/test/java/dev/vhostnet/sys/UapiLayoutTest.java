@@ -12,7 +12,7 @@ class UapiLayoutTest {
         HeaderCheck check = new HeaderCheck(List.of("errno.h", "fcntl.h", "sched.h", "sys/mman.h",
                 "sys/eventfd.h", "sys/socket.h", "sys/resource.h", "poll.h", "linux/vhost.h", "linux/kvm.h", "linux/if.h",
                 "linux/if_tun.h", "linux/if_arp.h", "linux/sockios.h", "linux/netlink.h", "linux/rtnetlink.h",
-                "linux/virtio_config.h", "linux/virtio_mmio.h", "linux/virtio_pci.h", "linux/pci_regs.h"))
+                "linux/virtio_config.h", "linux/virtio_net.h", "linux/virtio_mmio.h", "linux/virtio_pci.h", "linux/pci_regs.h"))
                 .add(Errno.class)
                 .add(Fcntl.class)
                 .add(Mman.class)
@@ -24,6 +24,7 @@ class UapiLayoutTest {
                 .add(TunUapi.class)
                 .add(NetlinkUapi.class)
                 .add(VirtioConfigUapi.class)
+                .add(VirtioNetUapi.class)
                 .add(VirtioMmioUapi.class)
                 .add(VirtioPciUapi.class)
                 .add(PciUapi.class)

@@ -40,6 +40,18 @@ public interface NetDevice extends AutoCloseable {
     /** Moves packets again from the bases {@link #stop()} saved. */
     void restart() throws java.io.IOException;
 
+    /**
+     * Moves packets on the first {@code count} queue pairs only; the others stop where they are and
+     * take no traffic (their tap queues detached), and resume from there when enabled again — what
+     * virtio-net's {@code VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET} asks of a running device (QEMU's
+     * {@code virtio_net_set_queue_pairs}). A device starts with every pair enabled; a stop and
+     * restart keeps the choice.
+     */
+    void enablePairs(int count) throws java.io.IOException;
+
+    /** How many queue pairs move packets: all of them, unless {@link #enablePairs} said fewer. */
+    int enabledPairs();
+
     State state();
 
     /** The bases saved at the last stop, or given at start. */

@@ -101,7 +101,11 @@ public final class NetDeviceConfig {
             return this;
         }
 
-        /** The tap, opened with as many queues as there are queue pairs. */
+        /**
+         * The tap, opened with at least as many queues as there are queue pairs; pair {@code p} uses
+         * queue {@code p}, and a queue beyond the pairs is the caller's to detach (a driver that left
+         * multiqueue out).
+         */
         public Builder tap(TapDevice tap) {
             this.tap = tap;
             return this;
@@ -141,13 +145,13 @@ public final class NetDeviceConfig {
             return this;
         }
 
-        /** Checks the configuration: memory and tap given, a tap queue per pair, every ring inside guest memory. */
+        /** Checks the configuration: memory and tap given, a tap queue for each pair, every ring inside guest memory. */
         public NetDeviceConfig build() {
             Preconditions.checkArgument(memory != null, "guest memory is required");
             Preconditions.checkArgument(tap != null, "a tap is required");
             Preconditions.checkArgument(!queuePairs.isEmpty(), "at least one queue pair is required");
-            Preconditions.checkArgument(tap.queues().size() == queuePairs.size(),
-                    "%s queue pairs need a tap with %s queues, but tap %s has %s: open it with queues(%s)",
+            Preconditions.checkArgument(tap.queues().size() >= queuePairs.size(),
+                    "%s queue pairs need a tap with %s queues (or more), but tap %s has %s: open it with queues(%s)",
                     queuePairs.size(), queuePairs.size(), tap.name(), tap.queues().size(), queuePairs.size());
             for (int p = 0; p < queuePairs.size(); p++) {
                 for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {

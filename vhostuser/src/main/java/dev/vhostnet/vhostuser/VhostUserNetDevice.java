@@ -66,6 +66,8 @@ public final class VhostUserNetDevice implements NetDevice {
     private volatile boolean closing;
     private Thread watcher;
     private SysException reconnectFailure;
+    /** Pairs {@code [0, enabledPairs)} have their vrings enabled ({@link #enablePairs}). */
+    private int enabledPairs;
 
     private VhostUserNetDevice(MemoryTable memory, ImmutableList<QueuePair> queuePairs, FeatureSet driverFeatures,
             VringBases bases) {
@@ -73,6 +75,7 @@ public final class VhostUserNetDevice implements NetDevice {
         this.queuePairs = queuePairs;
         this.driverFeatures = driverFeatures;
         this.lifecycle = new DeviceLifecycle("vhost-user device", State.DISCONNECTED, bases);
+        this.enabledPairs = queuePairs.size();
     }
 
     /**
@@ -162,7 +165,57 @@ public final class VhostUserNetDevice implements NetDevice {
      */
     private void attachAll(VringBases bases) throws VhostStepException {
         for (int p = 0; p < pairs.size(); p++) {
-            VringSetup.attach(pairs.get(p), p, queuePairs.get(p), memory, bases, null, false, datapaths.get(p));
+            VringSetup.attach(pairs.get(p), p, queuePairs.get(p), memory, bases, null, false,
+                    p < enabledPairs ? datapaths.get(p) : DISABLED);
+        }
+    }
+
+    /** The datapath step of a disabled pair: its vrings are set up and stay disabled. */
+    private static final VringDatapath DISABLED = VringDatapath.none("SET_VRING_ENABLE (pair disabled)");
+
+    /**
+     * Moves packets on pairs {@code [0, count)} only: {@code SET_VRING_ENABLE} 0 on both vrings of a
+     * pair disabled, 1 (and a kick) on one enabled again — QEMU's {@code vhost_set_vring_enable} from
+     * {@code virtio_net_set_queue_pairs}. Without protocol features the back-end cannot be told: its
+     * rings run as long as they are kicked.
+     */
+    @Override
+    public void enablePairs(int count) throws VhostStepException {
+        Preconditions.checkArgument(count >= 1 && count <= queuePairs.size(), "%s of %s queue pairs", count,
+                queuePairs.size());
+        lifecycle.lock();
+        try {
+            Preconditions.checkState(lifecycle.state() != State.CLOSED, "device is closed");
+            boolean running = lifecycle.state() == State.RUNNING;
+            for (int p = enabledPairs - 1; p >= count && running; p--) {
+                VringDatapath path = datapaths.get(p);
+                for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
+                    int vring = v;
+                    VringSetup.step(path.request(), QueuePair.describe(p, v), () -> path.detach(vring));
+                }
+            }
+            for (int p = enabledPairs; p < count && running; p++) {
+                VringDatapath path = datapaths.get(p);
+                QueuePair rings = queuePairs.get(p);
+                for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
+                    int vring = v;
+                    VringSetup.step(path.request(), QueuePair.describe(p, v), () -> path.attach(vring));
+                    VringSetup.step("kick", QueuePair.describe(p, v), () -> rings.vring(vring).kick().signal());
+                }
+            }
+            enabledPairs = count;
+        } finally {
+            lifecycle.unlock();
+        }
+    }
+
+    @Override
+    public int enabledPairs() {
+        lifecycle.lock();
+        try {
+            return enabledPairs;
+        } finally {
+            lifecycle.unlock();
         }
     }
 

@@ -15,6 +15,7 @@ import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.device.QueueCounters;
 import dev.vhostnet.sys.SysException;
+import dev.vhostnet.tap.TapDevice;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -43,9 +44,16 @@ public final class EmulatedNetDevice implements NetDevice {
     private final Features.Negotiated features;
     private final MemoryTable.Lease lease;
     private final DeviceLifecycle lifecycle;
+    private final TapDevice tap;
+    /** Pairs {@code [0, enabledPairs)} move packets; a parked one keeps its bases here ({@link #enablePairs}). */
+    private int enabledPairs;
+    private final int[][] parked;
 
     private EmulatedNetDevice(MultiThreadIoEventLoopGroup group, List<EmulatedQueuePair> pairs, List<IoEventLoop> loops,
-            Features.Negotiated features, MemoryTable.Lease lease, String name, VringBases bases) {
+            Features.Negotiated features, MemoryTable.Lease lease, String name, VringBases bases, TapDevice tap) {
+        this.tap = tap;
+        this.enabledPairs = pairs.size();
+        this.parked = new int[pairs.size()][];
         this.group = group;
         this.pairs = pairs;
         this.loops = loops;
@@ -76,9 +84,10 @@ public final class EmulatedNetDevice implements NetDevice {
                 IoEventLoop loop = group.next();
                 loops.add(loop);
                 pairs.add(new EmulatedQueuePair(p, config.memory(), config.queuePairs().get(p),
-                        config.tap().queue(p), features, config.tap().config().vnetHeader(), loop));
+                        config.tap().queue(p), features, config.tap().config().vnetHeader(), loop,
+                        config.errorListener()));
             }
-            EmulatedNetDevice device = new EmulatedNetDevice(group, pairs, loops, features, lease, name, bases);
+            EmulatedNetDevice device = new EmulatedNetDevice(group, pairs, loops, features, lease, name, bases, config.tap());
             device.restart();
             return device;
         } catch (SysException | RuntimeException e) {
@@ -106,7 +115,7 @@ public final class EmulatedNetDevice implements NetDevice {
 
     private VringSetup.Detached detachAll(VringBases bases) {
         for (int p = 0; p < pairs.size(); p++) {
-            int[] pairBases = onLoop(p, pairs.get(p)::detach);
+            int[] pairBases = p < enabledPairs ? onLoop(p, pairs.get(p)::detach) : parked[p];
             bases = bases.with(p, QueuePair.RX, pairBases[0]).with(p, QueuePair.TX, pairBases[1]);
         }
         return new VringSetup.Detached(bases, null);
@@ -124,22 +133,70 @@ public final class EmulatedNetDevice implements NetDevice {
 
     private void attachAll(VringBases bases) {
         for (int p = 0; p < pairs.size(); p++) {
-            EmulatedQueuePair pair = pairs.get(p);
-            int rxBase = bases.get(p, QueuePair.RX);
-            int txBase = bases.get(p, QueuePair.TX);
-            try {
-                pair.register();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while starting queue pair " + p, e);
-            } catch (ExecutionException e) {
-                throw new IllegalStateException("queue pair " + p + " could not watch its fds: " + e.getCause(), e.getCause());
+            if (p < enabledPairs) {
+                startPair(p, bases.get(p, QueuePair.RX), bases.get(p, QueuePair.TX));
+            } else {
+                parked[p] = new int[] {bases.get(p, QueuePair.RX), bases.get(p, QueuePair.TX)};
             }
-            onLoop(p, () -> {
-                pair.start(rxBase, txBase);
-                return null;
-            });
         }
+    }
+
+    /**
+     * Moves packets on pairs {@code [0, count)} only: a pair parked stops on its loop, keeps its
+     * bases, and its tap queue is detached ({@code TUNSETQUEUE}) so the tap steers no frame to it
+     * (QEMU's {@code peer_detach}); enabled again, its tap queue is attached and it starts from them.
+     */
+    @Override
+    public void enablePairs(int count) throws SysException {
+        Preconditions.checkArgument(count >= 1 && count <= pairs.size(), "%s of %s queue pairs", count, pairs.size());
+        lifecycle.lock();
+        try {
+            Preconditions.checkState(lifecycle.state() != State.CLOSED, "the emulated device is closed");
+            boolean running = lifecycle.state() == State.RUNNING;
+            for (int p = enabledPairs - 1; p >= count; p--) {
+                VringBases now = lifecycle.bases();
+                parked[p] = running ? onLoop(p, pairs.get(p)::detach)
+                        : new int[] {now.get(p, QueuePair.RX), now.get(p, QueuePair.TX)};
+                tap.queue(p).detach();
+                enabledPairs = p;
+            }
+            for (int p = enabledPairs; p < count; p++) {
+                tap.queue(p).attach();
+                if (running) {
+                    startPair(p, parked[p][0], parked[p][1]);
+                }
+                enabledPairs = p + 1;
+            }
+        } finally {
+            lifecycle.unlock();
+        }
+    }
+
+    @Override
+    public int enabledPairs() {
+        lifecycle.lock();
+        try {
+            return enabledPairs;
+        } finally {
+            lifecycle.unlock();
+        }
+    }
+
+    /** Registers pair {@code p}'s fds with its loop and starts it from the bases given. */
+    private void startPair(int p, int rxBase, int txBase) {
+        EmulatedQueuePair pair = pairs.get(p);
+        try {
+            pair.register();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while starting queue pair " + p, e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("queue pair " + p + " could not watch its fds: " + e.getCause(), e.getCause());
+        }
+        onLoop(p, () -> {
+            pair.start(rxBase, txBase);
+            return null;
+        });
     }
 
     private <T> T onLoop(int pair, java.util.concurrent.Callable<T> task) {

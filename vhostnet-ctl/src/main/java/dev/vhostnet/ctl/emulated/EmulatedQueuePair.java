@@ -3,6 +3,7 @@ package dev.vhostnet.ctl.emulated;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.vhost.VringErrorListener;
 import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.DescriptorChain;
 import dev.vhostnet.ctl.device.DeviceQueue;
@@ -80,12 +81,15 @@ final class EmulatedQueuePair {
     private IoRegistration tapRead;
     /** The tap interest last submitted; null when the tap was just registered. */
     private EpollIoOps tapOps;
+    private final VringErrorListener errorListener;
     private int pendingLength;
     /** Why the pair stopped (an fd that failed, an unexpected exception), or null. */
     private String failure;
+    private boolean reportedBroken;
 
     EmulatedQueuePair(int index, MemoryTable memory, QueuePair rings, TapQueue tapQueue, Features.Negotiated features,
-            boolean tapHasHeader, IoEventLoop loop) throws SysException {
+            boolean tapHasHeader, IoEventLoop loop, VringErrorListener errorListener) throws SysException {
+        this.errorListener = errorListener;
         this.index = index;
         this.memory = memory;
         this.guest = new GuestCopier(memory);
@@ -137,10 +141,12 @@ final class EmulatedQueuePair {
         tx.reset();
         rx.setNextAvail(rxBase);
         tx.setNextAvail(txBase);
+        reportedBroken = false;
         txKick.submit(EpollIoOps.EPOLLIN);
         rxKick.submit(EpollIoOps.EPOLLIN);
         transmit();
         receive();
+        reportBroken();
     }
 
     /** Stops watching; returns {RX base, TX base}; runs on the loop. */
@@ -173,6 +179,7 @@ final class EmulatedQueuePair {
             } catch (RuntimeException e) {
                 fail(e.toString());
             }
+            reportBroken();
         };
     }
 
@@ -200,6 +207,15 @@ final class EmulatedQueuePair {
             }
         }
         return Optional.empty();
+    }
+
+    /** Tells the listener, once per start, that the driver broke a vring of this pair (or the pair failed). */
+    private void reportBroken() {
+        if (reportedBroken || errorListener == null || !(failure != null || rx.isBroken() || tx.isBroken())) {
+            return;
+        }
+        reportedBroken = true;
+        errorListener.onVringError(index, rx.isBroken() ? QueuePair.RX : QueuePair.TX, 1);
     }
 
     private void onTxKick() {

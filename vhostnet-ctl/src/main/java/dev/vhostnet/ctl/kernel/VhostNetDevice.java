@@ -40,6 +40,8 @@ public final class VhostNetDevice implements NetDevice {
     private final VringErrorWatcher errors;
     private final MemoryTable.Lease lease;
     private final DeviceLifecycle lifecycle;
+    /** Pairs {@code [0, enabledPairs)} move packets; the others are parked ({@link #enablePairs}). */
+    private int enabledPairs;
 
     private VhostNetDevice(NetDeviceConfig config, List<VhostNetBackend> backends, Features.Negotiated features,
             DirtyLog dirtyLog, VringErrorWatcher errors, MemoryTable.Lease lease, VringBases bases) {
@@ -54,6 +56,7 @@ public final class VhostNetDevice implements NetDevice {
             datapaths.add(backends.get(p).datapath(config.tap().queue(p)));
         }
         this.lifecycle = new DeviceLifecycle(name(config), State.STOPPED, bases);
+        this.enabledPairs = backends.size();
     }
 
     private static String name(NetDeviceConfig config) {
@@ -115,11 +118,70 @@ public final class VhostNetDevice implements NetDevice {
         }
     }
 
-    /** Per pair: both vrings programmed, the tap attached, a kick each ({@link VringSetup#attach}). */
+    /**
+     * Per pair: both vrings programmed, the tap attached, a kick each ({@link VringSetup#attach}); a
+     * parked pair is programmed without its tap.
+     */
     private void attachAll(VringBases bases) throws VhostStepException {
         for (int p = 0; p < backends.size(); p++) {
             VringSetup.attach(backends.get(p), p, config.queuePairs().get(p), config.memory(), bases,
-                    new EventFd[] {errors.eventFd(p * 2), errors.eventFd(p * 2 + 1)}, dirtyLog != null, datapaths.get(p));
+                    new EventFd[] {errors.eventFd(p * 2), errors.eventFd(p * 2 + 1)}, dirtyLog != null,
+                    p < enabledPairs ? datapaths.get(p) : PARKED);
+        }
+    }
+
+    /** The datapath step of a parked pair: its vrings stay without a tap queue. */
+    private static final VringDatapath PARKED = VringDatapath.none("NET_SET_BACKEND (pair parked)");
+
+    /**
+     * Moves packets on pairs {@code [0, count)} only. A pair parked: {@code NET_SET_BACKEND} -1 on both
+     * vrings (the worker stops; the vrings keep their indices), then its tap queue detached
+     * ({@code TUNSETQUEUE}), so the tap steers no frame to it — QEMU's {@code peer_detach}. Enabled
+     * again: the tap queue attached, {@code NET_SET_BACKEND} with it, a kick each.
+     */
+    @Override
+    public void enablePairs(int count) throws VhostStepException, SysException {
+        Preconditions.checkArgument(count >= 1 && count <= backends.size(), "%s of %s queue pairs", count, backends.size());
+        lifecycle.lock();
+        try {
+            Preconditions.checkState(lifecycle.state() != State.CLOSED, "%s is closed", name(config));
+            boolean running = lifecycle.state() == State.RUNNING;
+            for (int p = enabledPairs - 1; p >= count; p--) {
+                VringDatapath path = datapaths.get(p);
+                for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
+                    int vring = v;
+                    if (running) {
+                        VringSetup.step(path.request(), QueuePair.describe(p, v), () -> path.detach(vring));
+                    }
+                }
+                config.tap().queue(p).detach();
+                enabledPairs = p;
+            }
+            for (int p = enabledPairs; p < count; p++) {
+                VringDatapath path = datapaths.get(p);
+                QueuePair rings = config.queuePairs().get(p);
+                config.tap().queue(p).attach();
+                for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
+                    int vring = v;
+                    if (running) {
+                        VringSetup.step(path.request(), QueuePair.describe(p, v), () -> path.attach(vring));
+                        VringSetup.step("kick", QueuePair.describe(p, v), () -> rings.vring(vring).kick().signal());
+                    }
+                }
+                enabledPairs = p + 1;
+            }
+        } finally {
+            lifecycle.unlock();
+        }
+    }
+
+    @Override
+    public int enabledPairs() {
+        lifecycle.lock();
+        try {
+            return enabledPairs;
+        } finally {
+            lifecycle.unlock();
         }
     }
 

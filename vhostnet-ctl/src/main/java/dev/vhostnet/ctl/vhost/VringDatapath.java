@@ -16,4 +16,27 @@ public interface VringDatapath {
 
     /** Vring {@code index} stops moving packets. */
     void detach(int index) throws SysException;
+
+    /**
+     * A step that attaches nothing: the vrings of a pair the driver disabled are set up and stay
+     * without a datapath ({@code NetDevice.enablePairs}); {@code request} names it in logs.
+     */
+    static VringDatapath none(String request) {
+        return new VringDatapath() {
+            @Override
+            public String request() {
+                return request;
+            }
+
+            @Override
+            public void attach(int index) {
+                // the pair is disabled
+            }
+
+            @Override
+            public void detach(int index) {
+                // nothing attached
+            }
+        };
+    }
 }
