@@ -34,6 +34,7 @@ public enum Errno {
     ERANGE(34),
     ENOSYS(38),
     EPROTO(71),
+    EBADFD(77),
     EOPNOTSUPP(95),
     EADDRINUSE(98),
     ECONNRESET(104),

@@ -90,6 +90,20 @@ public final class TapQueue implements AutoCloseable {
         }
     }
 
+    /**
+     * {@code TUNGETIFF} on this queue: fails with {@code EBADFD} when the interface this queue
+     * belonged to is gone (deleted with {@code ip link delete}: the fd stays open but serves nothing),
+     * so a backend about to attach the queue can say so instead of moving packets into nothing.
+     */
+    public void checkInterface() throws SysException {
+        try {
+            fd.ioctl(TunUapi.TUNGETIFF, new Ifreq());
+        } catch (SysException e) {
+            throw TapErrors.at(e, where(), errno -> errno == Errno.EBADFD.number()
+                    ? "the tap was deleted under this queue: create it again and start the device on it" : null);
+        }
+    }
+
     /** The owned descriptor, to pass to another process ({@code Spawn}, {@code SCM_RIGHTS}). */
     public Fd fd() {
         return fd;

@@ -13,6 +13,8 @@ import org.junit.jupiter.api.TestFactory;
  * Runs the tests tagged {@value TestVm#TAG} in the test VM when this host has no
  * {@code /dev/vhost-net}, and reports each as a test of its own name: a pass passes, a failure
  * fails with the in-VM message and stack trace, an abort or skip is skipped with its reason.
+ * {@code -Dvhostnet.testvm.tag=soak} runs another tag instead (the ten-minute soak, with
+ * {@code -Dvhostnet.soak.seconds=600}: every {@code vhostnet.*} property reaches the in-VM JVM).
  */
 @Tag("test-vm")
 class KernelTestsInVmTest {
@@ -22,9 +24,9 @@ class KernelTestsInVmTest {
         assumeFalse(TestVm.hostHasVhostNet(),
                 "this host has /dev/vhost-net: the " + TestVm.TAG + " tests run directly on it");
         TestVm vm = TestVm.forThisModule();
-        List<InVmResult> results = vm.runTests(TestVm.TAG);
-        assertFalse(results.isEmpty(),
-                () -> "no test tagged " + TestVm.TAG + " ran in the test VM; see " + vm.consoleLog());
+        String tag = System.getProperty("vhostnet.testvm.tag", TestVm.TAG);
+        List<InVmResult> results = vm.runTests(tag);
+        assertFalse(results.isEmpty(), () -> "no test tagged " + tag + " ran in the test VM; see " + vm.consoleLog());
         return results.stream().map(r -> DynamicTest.dynamicTest(r.name(), r::replay));
     }
 }

@@ -103,10 +103,12 @@ public final class TestVm {
         Path resultsFile = resultsDir.resolve("results.tsv");
         Files.createDirectories(resultsDir);
         Files.deleteIfExists(resultsFile);
-        String exit = Integer.toString(run(List.of(), List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
-                "-XX:ErrorFile=" + resultsDir.resolve("hs_err_pid%p.log"),
-                "-cp", testClassPath(), InVmLauncher.class.getName(), resultsFile.toString(), tag)));
+        List<String> java = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-XX:ErrorFile=" + resultsDir.resolve("hs_err_pid%p.log")));
+        System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("vhostnet.")).sorted()
+                .forEach(k -> java.add("-D" + k + "=" + System.getProperty(k))); // the tests' own settings
+        java.addAll(List.of("-cp", testClassPath(), InVmLauncher.class.getName(), resultsFile.toString(), tag));
+        String exit = Integer.toString(run(List.of(), java));
         if (!Files.exists(resultsFile)) {
             IllegalStateException failure = failure("the in-VM launcher exited with " + exit + " without writing results");
             if (Integer.parseInt(exit) > 128) {

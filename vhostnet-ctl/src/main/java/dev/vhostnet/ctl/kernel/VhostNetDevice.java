@@ -120,9 +120,14 @@ public final class VhostNetDevice implements NetDevice {
 
     /**
      * Per pair: both vrings programmed, the tap attached, a kick each ({@link VringSetup#attach}); a
-     * parked pair is programmed without its tap.
+     * parked pair is programmed without its tap. A tap queue whose interface was deleted fails here,
+     * named, rather than being attached to move packets into nothing (vhost-net would take it: the
+     * fd is still a tun file).
      */
     private void attachAll(VringBases bases) throws VhostStepException {
+        for (int p = 0; p < enabledPairs; p++) {
+            VringSetup.step("TUNGETIFF", "tap queue " + p + " of pair " + p, config.tap().queue(p)::checkInterface);
+        }
         for (int p = 0; p < backends.size(); p++) {
             VringSetup.attach(backends.get(p), p, config.queuePairs().get(p), config.memory(), bases,
                     new EventFd[] {errors.eventFd(p * 2), errors.eventFd(p * 2 + 1)}, dirtyLog != null,
