@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -88,71 +89,32 @@ public final class ReportWriter {
         return self ? "" : f.map(x -> String.format(Locale.ROOT, "%.0f%%", x * 100)).orElse("");
     }
 
-    /** Every cell with its repetitions, by hand: flat records of numbers and short strings. */
+    /** Every cell with its repetitions ({@link Json}: a figure that is not a number is {@code null}). */
     public static String json(BenchReport r) {
-        StringBuilder s = new StringBuilder("{\n");
-        s.append("  \"machine\": ").append(q(r.machine())).append(",\n");
-        s.append("  \"started\": ").append(q(r.started().toString())).append(",\n");
-        s.append("  \"config\": ").append(q(r.config())).append(",\n");
-        s.append("  \"cells\": [\n");
-        List<String> cells = new ArrayList<>();
+        List<Object> cells = new ArrayList<>();
         for (Cell c : r.cells()) {
-            StringBuilder e = new StringBuilder("    {");
-            e.append("\"path\": ").append(q(c.path().name())).append(", \"direction\": ").append(q(c.direction().name()))
-                    .append(", \"frameBytes\": ").append(c.size()).append(", \"pairs\": ").append(c.pairs());
+            Map<String, Object> cell = Json.object("path", c.path().name(), "direction", c.direction().name(),
+                    "frameBytes", c.size(), "pairs", c.pairs());
             if (!c.ran()) {
-                e.append(", \"skipped\": ").append(q(c.skipped())).append('}');
-                cells.add(e.toString());
+                cell.put("skipped", c.skipped());
+                cells.add(cell);
                 continue;
             }
-            e.append(String.format(Locale.ROOT, ", \"packetsPerSecond\": %.1f, \"spread\": %.4f, \"gbitPerSecond\": %.4f"
-                            + ", \"rttP50Micros\": %.2f, \"rttP99Micros\": %.2f, \"deviceCpuNanosPerPacket\": %.1f"
-                            + ", \"driverCpuNanosPerPacket\": %.1f, \"totalCpuNanosPerPacket\": %.1f, \"lost\": %d"
-                            + ", \"deviceAllocBytesPerPacket\": %.3f, \"driverAllocBytesPerPacket\": %.3f",
-                    c.packetsPerSecond(), c.spread(), c.gbitPerSecond(), c.p50Micros(), c.p99Micros(),
-                    c.deviceCpuPerPacket(), c.driverCpuPerPacket(), c.totalCpuPerPacket(), c.lost(),
-                    c.deviceAllocPerPacket(), c.driverAllocPerPacket()));
-            r.kernelOverEmulatedRate(c).ifPresent(x -> e.append(String.format(Locale.ROOT, ", \"kernelOverEmulated\": %.3f", x)));
-            e.append(", \"reps\": [");
-            List<String> reps = new ArrayList<>();
-            for (Rep p : c.reps()) {
-                reps.add(String.format(Locale.ROOT, "{\"packets\": %d, \"bytes\": %d, \"sent\": %d, \"nanos\": %d, "
-                                + "\"deviceCpuNanos\": %d, \"driverCpuNanos\": %d, \"totalCpuNanos\": %d, \"p50Nanos\": %d, \"p99Nanos\": %d, "
-                                + "\"deviceAllocBytes\": %d, \"driverAllocBytes\": %d}",
-                        p.packets(), p.bytes(), p.sent(), p.nanos(), p.deviceCpuNanos(), p.driverCpuNanos(),
-                        p.totalCpuNanos(), p.p50Nanos(), p.p99Nanos(), p.deviceAllocBytes(), p.driverAllocBytes()));
-            }
-            e.append(String.join(", ", reps)).append("]}");
-            cells.add(e.toString());
+            cell.putAll(Json.object("packetsPerSecond", c.packetsPerSecond(), "spread", c.spread(),
+                    "gbitPerSecond", c.gbitPerSecond(), "rttP50Micros", c.p50Micros(), "rttP99Micros", c.p99Micros(),
+                    "deviceCpuNanosPerPacket", c.deviceCpuPerPacket(), "driverCpuNanosPerPacket", c.driverCpuPerPacket(),
+                    "totalCpuNanosPerPacket", c.totalCpuPerPacket(), "lost", c.lost(),
+                    "deviceAllocBytesPerPacket", c.deviceAllocPerPacket(), "driverAllocBytesPerPacket", c.driverAllocPerPacket()));
+            r.kernelOverEmulatedRate(c).ifPresent(x -> cell.put("kernelOverEmulated", x));
+            cell.put("reps", c.reps().stream().map(p -> Json.object("packets", p.packets(), "bytes", p.bytes(),
+                    "sent", p.sent(), "nanos", p.nanos(), "deviceCpuNanos", p.deviceCpuNanos(),
+                    "driverCpuNanos", p.driverCpuNanos(), "totalCpuNanos", p.totalCpuNanos(), "p50Nanos", p.p50Nanos(),
+                    "p99Nanos", p.p99Nanos(), "deviceAllocBytes", p.deviceAllocBytes(),
+                    "driverAllocBytes", p.driverAllocBytes())).toList());
+            cells.add(cell);
         }
-        s.append(String.join(",\n", cells)).append("\n  ],\n  \"notes\": [");
-        List<String> notes = new ArrayList<>();
-        for (String n : r.notes()) {
-            notes.add(q(n));
-        }
-        s.append(String.join(", ", notes)).append("]\n}\n");
-        return s.toString();
-    }
-
-    static String q(String v) {
-        StringBuilder s = new StringBuilder("\"");
-        for (char ch : v.toCharArray()) {
-            switch (ch) {
-                case '"' -> s.append("\\\"");
-                case '\\' -> s.append("\\\\");
-                case '\n' -> s.append("\\n");
-                case '\r' -> s.append("\\r");
-                case '\t' -> s.append("\\t");
-                default -> {
-                    if (ch < 0x20) {
-                        s.append(String.format("\\u%04x", (int) ch));
-                    } else {
-                        s.append(ch);
-                    }
-                }
-            }
-        }
-        return s.append('"').toString();
+        return Json.writePretty(Json.object("machine", r.machine(), "started", r.started().toString(), "config", r.config(),
+                "cells", cells, "notes", r.notes()));
     }
 
     /** A grouped bar chart: one group per (direction, size, pairs), one bar per path, log-free linear packets/s. */

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -50,14 +52,16 @@ class ReportTest {
     }
 
     @Test
-    void theWritersNameEveryPathAndEscapeWhatJsonMust() {
+    void theWritersNameEveryPathAndEscapeWhatJsonMust() throws Exception {
         BenchReport r = report();
         String md = ReportWriter.markdown(r);
         assertTrue(md.contains("| kernel | TX | 64 | 1 | 200 |"), md);
         assertTrue(md.contains("Kernel / emulated"), md);
-        String json = ReportWriter.json(r);
-        assertTrue(json.contains("\"skipped\": \"a \\\"reason\\\"\\nwith a newline\""), json);
-        assertTrue(json.contains("\"kernelOverEmulated\": 2.000"), json);
+        JsonNode json = new ObjectMapper().readTree(ReportWriter.json(r));
+        assertEquals("a \"reason\"\nwith a newline", json.get("cells").get(3).get("skipped").asText());
+        assertEquals(2.0, json.get("cells").get(1).get("kernelOverEmulated").asDouble(), 1e-9);
+        assertEquals(300, json.get("cells").get(0).get("reps").get(0).get("packets").asLong());
+        assertEquals("a note", json.get("notes").get(0).asText());
         String svg = ReportWriter.svg(r);
         assertTrue(svg.startsWith("<svg") && svg.contains("raw tap (Java)") && svg.trim().endsWith("</svg>"), svg);
     }

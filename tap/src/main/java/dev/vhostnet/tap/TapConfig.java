@@ -116,6 +116,17 @@ public final class TapConfig {
         return up;
     }
 
+    /** A builder holding these settings, to change some of them. */
+    public Builder toBuilder() {
+        Builder b = builder().name(name).queues(queues).vnetHeader(vnetHeaderSize).offloads(offloads.toArray(Offload[]::new))
+                .persistent(persistent).up(up);
+        owner.ifPresent(b::owner);
+        group.ifPresent(b::group);
+        mtu.ifPresent(b::mtu);
+        mac.ifPresent(b::mac);
+        return b;
+    }
+
     /** The {@code ifr_flags} for {@code TUNSETIFF}. */
     int iffFlags() {
         return TunUapi.IFF_TAP | TunUapi.IFF_NO_PI
@@ -128,6 +139,32 @@ public final class TapConfig {
         return "TapConfig[" + name + ", queues=" + queues + ", vnetHeaderSize=" + vnetHeaderSize
                 + ", offloads=" + offloads + ", persistent=" + persistent + ", owner=" + owner
                 + ", group=" + group + ", mtu=" + mtu + ", mac=" + mac + ", up=" + up + "]";
+    }
+
+    /**
+     * The kernel's {@code dev_valid_name}: 1 to {@code IFNAMSIZ - 1} bytes of printable ASCII without
+     * whitespace, {@code /} or {@code :}, not {@code .} or {@code ..}; {@code what} names it in the message.
+     */
+    static void checkInterfaceName(String name, String what) {
+        Preconditions.checkArgument(!name.isEmpty(), "%s name is empty", what);
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        Preconditions.checkArgument(bytes.length < TunUapi.IFNAMSIZ,
+                "%s name '%s' is %s bytes; interface names have at most %s (IFNAMSIZ - 1): shorten it",
+                what, visible(name), bytes.length, TunUapi.IFNAMSIZ - 1);
+        Preconditions.checkArgument(!name.equals(".") && !name.equals(".."), "%s name '%s' is not allowed: choose another", what, name);
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            Preconditions.checkArgument(c > ' ' && c < 0x7f && c != '/' && c != ':',
+                    "%s name '%s' has '%s' at %s: interface names take printable ASCII without whitespace, '/' or ':'",
+                    what, visible(name), visible(String.valueOf(c)), i);
+        }
+    }
+
+    /** {@code text} with every character outside printable ASCII as a Java escape (backslash, u, 4 hex digits): a message stays one line. */
+    static String visible(String text) {
+        StringBuilder b = new StringBuilder();
+        text.chars().forEach(c -> b.append(c >= ' ' && c < 0x7f ? String.valueOf((char) c) : String.format("\\u%04x", c)));
+        return b.toString();
     }
 
     /** Collects the settings; {@link #build()} validates them together. */
@@ -236,17 +273,7 @@ public final class TapConfig {
         /** The rules of the kernel's {@code dev_valid_name} and {@code dev_alloc_name}. */
         private static void checkName(String name) {
             Preconditions.checkArgument(!name.isEmpty(), "tap name is empty: give a name such as vm0-tap or a pattern such as tap%d");
-            byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
-            Preconditions.checkArgument(bytes.length < TunUapi.IFNAMSIZ,
-                    "tap name '%s' is %s bytes; interface names have at most %s (IFNAMSIZ - 1): shorten it",
-                    name, bytes.length, TunUapi.IFNAMSIZ - 1);
-            Preconditions.checkArgument(!name.equals(".") && !name.equals(".."), "tap name '%s' is not allowed: choose another", name);
-            for (int i = 0; i < name.length(); i++) {
-                char c = name.charAt(i);
-                Preconditions.checkArgument(c > ' ' && c < 0x7f && c != '/' && c != ':',
-                        "tap name '%s' has '%s' at %s: interface names take printable ASCII without whitespace, '/' or ':'",
-                        name, c, i);
-            }
+            checkInterfaceName(name, "tap");
             int percent = name.indexOf('%');
             Preconditions.checkArgument(percent < 0
                             || (name.startsWith("%d", percent) && name.indexOf('%', percent + 1) < 0),

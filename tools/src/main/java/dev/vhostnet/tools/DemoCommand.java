@@ -1,5 +1,6 @@
 package dev.vhostnet.tools;
 
+import dev.vhostnet.bench.Json;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.tap.Tun;
 import java.io.PrintWriter;
@@ -71,12 +72,7 @@ final class DemoCommand implements Callable<Integer> {
 
     private void print(Loopback.Report r, PrintWriter out) {
         if (json) {
-            out.println(Json.write(Json.object("backend", r.backend().kind().name(), "reason", r.backend().reason(),
-                    "features", r.features(), "tap", r.tap(), "namespace", r.namespace(),
-                    "toNamespace", flow(r.toNamespace()), "fromNamespace", flow(r.fromNamespace()),
-                    "latency", Json.object("roundTrips", r.latency().roundTrips(), "lost", r.latency().lost(),
-                            "p50Micros", r.latency().p50Micros(), "p99Micros", r.latency().p99Micros()),
-                    "cleanedUp", true)));
+            out.println(Json.write(json(r)));
             return;
         }
         out.println("vhostnet demo: a virtio-net device, this process its driver, a namespace peer behind the tap");
@@ -91,6 +87,16 @@ final class DemoCommand implements Callable<Integer> {
         row(out, "round trip", String.format("%d UDP ping-pongs (%d lost): p50 %.1f us, p99 %.1f us", l.roundTrips(), l.lost(),
                 l.p50Micros(), l.p99Micros()));
         row(out, "cleanup", "namespace " + r.namespace() + " and tap " + r.tap() + " removed");
+    }
+
+    /** The report as JSON; with every ping lost the percentiles are NaN, written {@code null}. */
+    static Object json(Loopback.Report r) {
+        return Json.object("backend", r.backend().kind().name(), "reason", r.backend().reason(),
+                "features", r.features(), "tap", r.tap(), "namespace", r.namespace(),
+                "toNamespace", flow(r.toNamespace()), "fromNamespace", flow(r.fromNamespace()),
+                "latency", Json.object("roundTrips", r.latency().roundTrips(), "lost", r.latency().lost(),
+                        "p50Micros", r.latency().p50Micros(), "p99Micros", r.latency().p99Micros()),
+                "cleanedUp", true);
     }
 
     private static Object flow(Loopback.Flow f) {

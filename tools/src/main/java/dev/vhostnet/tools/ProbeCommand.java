@@ -1,5 +1,6 @@
 package dev.vhostnet.tools;
 
+import dev.vhostnet.bench.Json;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -29,15 +30,16 @@ final class ProbeCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The report as JSON; feature masks as {@code "0x…"} strings. */
     static Object json(HostReport r) {
         HostReport.VhostNetReport v = r.vhostNet();
         HostReport.TunReport t = r.tun();
         HostReport.KvmReport k = r.kvm();
         return Json.object(
-                "vhostNet", Json.object("status", v.status().name(), "problem", v.problem(), "features", v.features(),
+                "vhostNet", Json.object("status", v.status().name(), "problem", v.problem(), "features", Json.hex(v.features()),
                         "featureNames", v.featureNames(), "maxMemRegions", v.maxMemRegions(),
                         "maxMemRegionsFromModule", v.maxMemRegionsFromModule()),
-                "tun", Json.object("status", t.status().name(), "problem", t.problem(), "features", t.features(),
+                "tun", Json.object("status", t.status().name(), "problem", t.problem(), "features", Json.hex(t.features()),
                         "featureNames", t.featureNames()),
                 "kvm", Json.object("status", k.status().name(), "problem", k.problem(), "apiVersion", k.apiVersion(),
                         "capabilities", k.capabilities(), "memslots", k.memslots()),

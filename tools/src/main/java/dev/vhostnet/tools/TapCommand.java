@@ -1,5 +1,6 @@
 package dev.vhostnet.tools;
 
+import dev.vhostnet.bench.Json;
 import dev.vhostnet.tap.TapInfo;
 import java.io.PrintWriter;
 import java.util.List;

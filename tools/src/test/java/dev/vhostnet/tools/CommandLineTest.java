@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.tap.Command;
 import dev.vhostnet.tap.Names;
@@ -66,15 +67,18 @@ class CommandLineTest {
         for (String row : List.of("vhost-net ", "max_mem_regions", "tun ", "kvm ", "huge pages ", "backend ")) {
             assertTrue(table.out().contains(row), "row " + row + " in\n" + table.out());
         }
-        Run json = vhostnet("probe", "--json");
-        assertEquals(0, json.exit(), json.err());
-        assertTrue(json.out().strip().startsWith("{\"vhostNet\":{\"status\":"), json.out());
-        for (String key : List.of("\"tun\":", "\"kvm\":", "\"hugePages\":", "\"backend\":{\"kind\":", "\"maxMemRegions\":")) {
-            assertTrue(json.out().contains(key), key + " in " + json.out());
+        Run run = vhostnet("probe", "--json");
+        assertEquals(0, run.exit(), run.err());
+        JsonNode json = JsonOutputTest.parse(run.out());
+        assertTrue(json.get("vhostNet").get("status").isTextual(), run.out());
+        assertTrue(json.get("vhostNet").get("maxMemRegions").isInt(), run.out());
+        assertTrue(json.get("tun").get("features").asText().startsWith("0x"), run.out());
+        for (String key : List.of("kvm", "hugePages")) {
+            assertTrue(json.get(key).isObject(), key + " in " + run.out());
         }
         if (!Files.exists(VhostNet.DEVICE)) {
             assertTrue(table.out().contains("backend      emulated"), table.out());
-            assertTrue(json.out().contains("\"kind\":\"EMULATED\""), json.out());
+            assertEquals("EMULATED", json.get("backend").get("kind").asText(), run.out());
         }
     }
 
@@ -134,8 +138,14 @@ class CommandLineTest {
             assertEquals(0, list.exit(), list.err());
             assertTrue(list.out().lines().anyMatch(l -> l.startsWith(name + " ") && l.contains("tap persist vnet_hdr multi_queue")
                     && l.contains("9000") && l.contains(bridge)), list.out());
-            Run show = vhostnet("tap", "show", name, "--json");
-            assertTrue(show.out().contains("\"name\":\"" + name + "\"") && show.out().contains("\"owner\":1000"), show.out());
+            JsonNode show = JsonOutputTest.parse(vhostnet("tap", "show", name, "--json").out());
+            assertEquals(name, show.get("name").asText(), show.toString());
+            assertEquals(1000, show.get("owner").asInt(), show.toString());
+            assertEquals(bridge, show.get("master").asText(), show.toString());
+            JsonNode listed = JsonOutputTest.parse(vhostnet("tap", "list", "--json").out());
+            assertTrue(listed.isArray(), listed.toString());
+            assertTrue(java.util.stream.StreamSupport.stream(listed.spliterator(), false)
+                    .anyMatch(t -> t.get("name").asText().equals(name) && t.get("mtu").asInt() == 9000), listed.toString());
             Run delete = vhostnet("tap", "delete", name);
             assertEquals(0, delete.exit(), delete.err());
             assertFalse(Command.hostHasLink(name), "ip link no longer shows " + name);
@@ -259,5 +269,17 @@ class CommandLineTest {
         assertTrue(peer.find(), out);
         assertFalse(Command.run("ip", "netns", "list").contains(peer.group(2)), "namespace removed");
         assertFalse(Command.hostHasLink(peer.group(1)), "tap removed");
+    }
+
+    @Test
+    void demoJsonParses() throws Exception {
+        assumeRoot();
+        Run run = vhostnet("demo", "--seconds", "0.3", "--pings", "20", "--json");
+        assertEquals(0, run.exit(), run.err() + run.out());
+        JsonNode json = JsonOutputTest.parse(run.out());
+        assertTrue(json.get("toNamespace").get("received").asLong() > 0, run.out());
+        JsonNode p50 = json.get("latency").get("p50Micros");
+        assertTrue(p50.isNumber() || p50.isNull() && json.get("latency").get("roundTrips").asInt() == 0, run.out());
+        assertTrue(json.get("cleanedUp").asBoolean(), run.out());
     }
 }
