@@ -17,7 +17,7 @@ import java.util.List;
  * threads of this process with that name ({@code /proc/self/task/*}{@code /comm}), and then already
  * inside this process's CPU time.
  */
-final class ThreadCpu {
+public final class ThreadCpu {
     private static final long TICK_NANOS = 10_000_000L;
 
     private ThreadCpu() {}
@@ -47,7 +47,8 @@ final class ThreadCpu {
         }
     }
 
-    static long nanos(List<Path> dirs) {
+    /** CPU nanoseconds of all of {@code dirs}. */
+    public static long nanos(List<Path> dirs) {
         long total = 0;
         for (Path d : dirs) {
             total += nanos(d);
@@ -67,7 +68,7 @@ final class ThreadCpu {
      * (its thread id, which is the pid only for the main thread), so any thread id of this process
      * matches.
      */
-    static List<List<Path>> vhostWorkers() {
+    public static List<List<Path>> vhostWorkers() {
         long pid = ProcessHandle.current().pid();
         java.util.Set<String> names = new java.util.HashSet<>();
         names.add("vhost-" + pid);

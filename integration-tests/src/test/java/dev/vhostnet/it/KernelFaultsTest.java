@@ -12,19 +12,18 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.bench.ThreadCpu;
 import dev.vhostnet.ctl.BackendChoice.Kind;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.vhost.VhostStepException;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.sys.Errno;
 import dev.vhostnet.testkit.TapInNamespace;
-import java.io.IOException;
 import java.net.DatagramSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -94,43 +93,17 @@ class KernelFaultsTest {
     }
 
     /**
-     * CPU time, in milliseconds, the vhost workers of this process ({@code vhost-<pid>}: kernel
-     * threads of their own on Linux 6.1, threads of this process from 6.4) take over one second
-     * from the start of {@code load}.
+     * CPU time, in milliseconds, the vhost workers of this process ({@code vhost-<tid>}: kernel
+     * threads of their own on Linux 6.1, threads of this process from 6.4: {@link ThreadCpu}) take
+     * over one second from the start of {@code load}.
      */
     static long vhostWorkersCpuMillisOverASecondWhile(Load load) throws Exception {
-        List<Path> workers = vhostWorkers();
-        assertFalse(workers.isEmpty(), "a running vhost-net device has a vhost-" + ProcessHandle.current().pid() + " worker");
-        long before = cpuTicks(workers);
+        List<Path> workers = ThreadCpu.vhostWorkers().stream().flatMap(List::stream).toList();
+        assertFalse(workers.isEmpty(), "a running vhost-net device has a vhost worker");
+        long before = ThreadCpu.nanos(workers);
         long start = System.nanoTime();
         load.run();
         Thread.sleep(Math.max(0, 1000 - (System.nanoTime() - start) / 1_000_000));
-        long ticks = cpuTicks(workers) - before;
-        return ticks * 1000 / 100; // USER_HZ
-    }
-
-    private static List<Path> vhostWorkers() throws IOException {
-        String name = "vhost-" + ProcessHandle.current().pid();
-        try (Stream<Path> procs = Stream.concat(Files.list(Path.of("/proc")), Files.list(Path.of("/proc/self/task")))) {
-            return procs.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
-                    .filter(p -> {
-                        try {
-                            return Files.readString(p.resolve("comm")).strip().equals(name);
-                        } catch (IOException gone) {
-                            return false;
-                        }
-                    }).toList();
-        }
-    }
-
-    /** utime + stime of {@code threads}, in clock ticks ({@code /proc/PID/stat} fields 14 and 15). */
-    private static long cpuTicks(List<Path> threads) throws IOException {
-        long ticks = 0;
-        for (Path t : threads) {
-            String stat = Files.readString(t.resolve("stat"));
-            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
-        }
-        return ticks;
+        return (ThreadCpu.nanos(workers) - before) / 1_000_000;
     }
 }
