@@ -50,6 +50,12 @@ final class LibC {
 
     static native int setns(int fd, int nstype) throws LastErrorException;
 
+    static native int getpid();
+
+    static native int gettid();
+
+    static native int tgkill(int tgid, int tid, int sig) throws LastErrorException;
+
     static native int fcntl(int fd, int cmd, int arg) throws LastErrorException;
 
     static native int poll(Pointer fds, long nfds, int timeout) throws LastErrorException;

@@ -48,6 +48,23 @@ public final class Syscalls {
         }
     }
 
+    /** {@code gettid(2)}: the calling thread's kernel thread id, for {@link #tgkill}. */
+    public static int gettid() {
+        return LibC.gettid();
+    }
+
+    /**
+     * {@code tgkill(2)}: sends {@code signal} to thread {@code tid} of this process, e.g. to make a
+     * vCPU thread's {@code KVM_RUN} return with {@code EINTR}.
+     */
+    public static void tgkill(int tid, int signal) throws SysException {
+        try {
+            LibC.tgkill(LibC.getpid(), tid, signal);
+        } catch (LastErrorException e) {
+            throw failure("tgkill(" + tid + ", " + signal + ")", e, Hint.NONE);
+        }
+    }
+
     static SysException failure(String call, LastErrorException e, Hint hint) {
         int errno = e.getErrorCode();
         return new SysException(call, errno, hint.forErrno(errno));
