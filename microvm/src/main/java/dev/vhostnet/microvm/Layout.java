@@ -34,4 +34,5 @@ final class Layout {
     static final int COM1 = 0x3f8;
     static final int COM1_IRQ = 4;
     static final int I8042_COMMAND = 0x64;
+    static final int CMOS = 0x70;
 }

@@ -104,7 +104,7 @@ public final class MicroVm implements AutoCloseable {
         return counters;
     }
 
-    /** The port bus: COM1 at 0x3f8 and the i8042 at 0x64 are on it. */
+    /** The port bus: COM1 at 0x3f8, the CMOS at 0x70 and the i8042 at 0x64 are on it. */
     public Bus ioBus() {
         return io;
     }
@@ -275,6 +275,7 @@ public final class MicroVm implements AutoCloseable {
                 }
             });
             io.add(Layout.COM1, Serial8250.PORTS, serial);
+            io.add(Layout.CMOS, Cmos.PORTS, new Cmos());
             io.add(Layout.I8042_COMMAND, 1, new I8042(() -> loop.stop(new VmExit(VmExit.Reason.RESET, "i8042 reset"))));
 
             StringBuilder line = new StringBuilder(cmdline);

@@ -1,0 +1,82 @@
+package dev.vhostnet.microvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.vhostnet.eventfd.Kvm;
+import dev.vhostnet.sys.OpenFds;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MicroVmTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void theBootPathReachesTheEntryInLongModeWithTheZeroPageInRsi() throws Exception {
+        String cause = Kvm.unavailabilityCause();
+        assumeTrue(cause == null, () -> "needs /dev/kvm: " + cause);
+        Set<Integer> before = OpenFds.snapshot();
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        Optional<VmExit> end;
+        try (MicroVm vm = MicroVm.builder().kernel(TinyKernel.write(dir)).memoryMib(16).serialOutput(console).build()) {
+            vm.start();
+            end = vm.awaitExit(Duration.ofSeconds(20));
+        }
+        assumeTrue(end.isPresent() || !Files.exists(Path.of("/sys/module/kvm_pvm")),
+                "this host's KVM is kvm_pvm, which does not run this VMM's guests (it needs a PVM guest kernel); "
+                        + "MicroVmBootTest runs them in the test VM");
+        assertEquals(Optional.of(new VmExit(VmExit.Reason.RESET, "i8042 reset")), end);
+        assertEquals("OK\u00ff", console.toString(StandardCharsets.ISO_8859_1), "type_of_loader 0xff read through RSI");
+        assertEquals("", OpenFds.leakedSince(before));
+    }
+
+    @Test
+    void aGuestThatNeverEndsIsStoppedByCloseWithEveryFdClosed() throws Exception {
+        String cause = Kvm.unavailabilityCause();
+        assumeTrue(cause == null, () -> "needs /dev/kvm: " + cause);
+        Path spin = dir.resolve("spin");
+        byte[] image = Files.readAllBytes(TinyKernel.write(dir));
+        int entry = image.length - TinyKernel.ENTRY_64.length;
+        image[entry] = (byte) 0xeb; // jmp $
+        image[entry + 1] = (byte) 0xfe;
+        Files.write(spin, image);
+        Set<Integer> before = OpenFds.snapshot();
+        MicroVm vm = MicroVm.builder().kernel(spin).memoryMib(16).build();
+        vm.start();
+        assertEquals(Optional.empty(), vm.awaitExit(Duration.ofMillis(300)));
+        long start = System.nanoTime();
+        vm.close();
+        assertTrue(System.nanoTime() - start < 5_000_000_000L, "close kicked the vCPU out of KVM_RUN");
+        assertEquals(Optional.of(new VmExit(VmExit.Reason.STOPPED, "")), vm.awaitExit(Duration.ZERO));
+        assertEquals("", OpenFds.leakedSince(before));
+    }
+
+    @Test
+    void refusesMemoryOutsideWhatTheLayoutHolds() {
+        assertThrows(IllegalArgumentException.class, () -> MicroVm.builder().kernel(TinyKernel.write(dir)).memoryMib(4096).build());
+        assertThrows(IllegalArgumentException.class, () -> MicroVm.builder().kernel(TinyKernel.write(dir)).memoryMib(8).build());
+    }
+
+    @Test
+    void refusesAnInitrdThatDoesNotFit() throws Exception {
+        String cause = Kvm.unavailabilityCause();
+        assumeTrue(cause == null, () -> "needs /dev/kvm: " + cause);
+        Path initrd = dir.resolve("initrd");
+        Files.write(initrd, new byte[20 << 20]);
+        Set<Integer> before = OpenFds.snapshot();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> MicroVm.builder().kernel(TinyKernel.write(dir)).initrd(initrd).memoryMib(16).build());
+        assertTrue(e.getMessage().contains("give the guest more memory"), e.getMessage());
+        assertEquals("", OpenFds.leakedSince(before), "a failed build closes what it opened");
+    }
+}
