@@ -58,6 +58,13 @@ public final class KvmVcpu implements AutoCloseable {
         fd.ioctl(KvmUapi.KVM_SET_SREGS, sregs);
     }
 
+    /** {@code KVM_GET_MP_STATE}: the vCPU's run state, e.g. {@code KVM_MP_STATE_HALTED} while it waits in {@code hlt}. */
+    public int getMpState() throws SysException {
+        Memory state = new Memory(4);
+        fd.ioctl(KvmUapi.KVM_GET_MP_STATE, state);
+        return state.getInt(0);
+    }
+
     /** {@code KVM_SET_FPU}: x87 and SSE state (control words, {@code MXCSR}). */
     public void setFpu(KvmFpu fpu) throws SysException {
         fd.ioctl(KvmUapi.KVM_SET_FPU, fpu);

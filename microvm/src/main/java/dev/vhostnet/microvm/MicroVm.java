@@ -46,6 +46,8 @@ public final class MicroVm implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MicroVm.class);
     /** What VendorID reads on the virtio-mmio devices (Firecracker's value). */
     private static final int VIRTIO_MMIO_VENDOR = 0;
+    /** How often the watcher kicks the vCPU to see whether it halted for good. */
+    private static final Duration HALT_CHECK = Duration.ofSeconds(1);
 
     private final Owned owned;
     private final MemoryTable memory;
@@ -75,12 +77,25 @@ public final class MicroVm implements AutoCloseable {
         return new Builder();
     }
 
-    /** Runs the vCPU on its own thread; once only. */
+    /** Runs the vCPU on its own thread, and a watcher that kicks it once a second (see {@link VcpuLoop}); once only. */
     public synchronized void start() {
         Preconditions.checkState(thread == null, "already started");
         thread = new Thread(loop, "vcpu0");
         thread.setDaemon(true);
         thread.start();
+        Thread watcher = new Thread(() -> {
+            while (!loop.exit().isDone()) {
+                try {
+                    loop.exit().get(HALT_CHECK.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (TimeoutException e) {
+                    loop.kick();
+                } catch (InterruptedException | ExecutionException e) {
+                    return;
+                }
+            }
+        }, "vcpu0-watch");
+        watcher.setDaemon(true);
+        watcher.start();
     }
 
     /** Waits up to {@code timeout} for the guest to end; empty if it still runs. */

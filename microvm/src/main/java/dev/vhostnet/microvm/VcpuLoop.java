@@ -18,6 +18,11 @@ import sun.misc.Signal;
  * {@link #stop} sets {@code immediate_exit} and sends the thread {@code SIGURG}, which makes a
  * {@code KVM_RUN} in progress return {@code EINTR} (a handler that does nothing is installed once:
  * the signal's default, ignore, would not interrupt it).
+ *
+ * <p>With the in-kernel irqchip a {@code hlt} never reaches this process, so a guest that halts
+ * for good — Linux's {@code poweroff} without ACPI becomes a halt: {@code cli; hlt} forever — would
+ * look alive. {@link #kick} (once a second, from {@link MicroVm}) brings the vCPU out; a vCPU found
+ * halted with interrupts disabled has ended.
  */
 final class VcpuLoop implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(VcpuLoop.class);
@@ -25,6 +30,8 @@ final class VcpuLoop implements Runnable {
     static {
         Signal.handle(new Signal("URG"), signal -> { });
     }
+
+    private static final long RFLAGS_IF = 1 << 9;
 
     private final KvmVcpu vcpu;
     private final Bus io;
@@ -53,6 +60,18 @@ final class VcpuLoop implements Runnable {
         vcpu.setImmediateExit(true);
         int t = tid;
         if (t != 0) {
+            try {
+                Syscalls.tgkill(t, SignalUapi.SIGURG);
+            } catch (SysException e) {
+                log.debug("stopping vCPU thread {}: {}", t, e.getMessage());
+            }
+        }
+    }
+
+    /** Makes a {@code KVM_RUN} in progress return, so the loop looks at the vCPU's state. */
+    void kick() {
+        int t = tid;
+        if (t != 0 && !exit.isDone()) {
             try {
                 Syscalls.tgkill(t, SignalUapi.SIGURG);
             } catch (SysException e) {
@@ -85,7 +104,11 @@ final class VcpuLoop implements Runnable {
         switch (e.reason()) {
             case KvmUapi.KVM_EXIT_IO -> access(io, e);
             case KvmUapi.KVM_EXIT_MMIO -> access(mmio, e);
-            case KvmUapi.KVM_EXIT_INTR -> { }
+            case KvmUapi.KVM_EXIT_INTR -> {
+                if (haltedForGood()) {
+                    return new VmExit(VmExit.Reason.HALTED, "hlt with interrupts disabled");
+                }
+            }
             case KvmUapi.KVM_EXIT_HLT -> {
                 return new VmExit(VmExit.Reason.HALTED, "");
             }
@@ -117,6 +140,16 @@ final class VcpuLoop implements Runnable {
                 value = (value << 8) | (data[i] & 0xff);
             }
             vcpu.completeRead(e, value);
+        }
+    }
+
+    /** Halted, and no interrupt can wake it: {@code RFLAGS.IF} clear (an NMI could, but Linux's halt does not expect one). */
+    private boolean haltedForGood() {
+        try {
+            return vcpu.getMpState() == KvmUapi.KVM_MP_STATE_HALTED && (vcpu.getRegs().rflags & RFLAGS_IF) == 0;
+        } catch (SysException e) {
+            log.debug("reading the vCPU state: {}", e.getMessage());
+            return false;
         }
     }
 

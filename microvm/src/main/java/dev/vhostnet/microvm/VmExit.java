@@ -10,7 +10,7 @@ public record VmExit(Reason reason, String detail) {
         SHUTDOWN,
         /** {@code KVM_EXIT_SYSTEM_EVENT}: a PSCI-style shutdown or reset request. */
         SYSTEM_EVENT,
-        /** A {@code hlt} reached this process: the vCPU halted with no interrupt to wake it. */
+        /** The vCPU halted with interrupts disabled, as Linux's {@code poweroff -f} ends without ACPI; or a {@code hlt} exit reached this process. */
         HALTED,
         /** {@link MicroVm#close()} stopped it. */
         STOPPED,

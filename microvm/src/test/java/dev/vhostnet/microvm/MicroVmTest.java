@@ -62,6 +62,22 @@ class MicroVmTest {
     }
 
     @Test
+    void aGuestHaltedWithInterruptsOffHasEnded() throws Exception {
+        String cause = Kvm.unavailabilityCause();
+        assumeTrue(cause == null, () -> "needs /dev/kvm: " + cause);
+        Path halt = dir.resolve("halt");
+        byte[] image = Files.readAllBytes(TinyKernel.write(dir));
+        int entry = image.length - TinyKernel.ENTRY_64.length;
+        System.arraycopy(new byte[] {(byte) 0xfa, (byte) 0xf4, (byte) 0xeb, (byte) 0xfd}, 0, image, entry, 4); // cli; hlt; jmp hlt
+        Files.write(halt, image);
+        try (MicroVm vm = MicroVm.builder().kernel(halt).memoryMib(16).build()) {
+            vm.start();
+            assertEquals(Optional.of(new VmExit(VmExit.Reason.HALTED, "hlt with interrupts disabled")),
+                    vm.awaitExit(Duration.ofSeconds(10)), "what Linux's poweroff -f does without ACPI ends the VM");
+        }
+    }
+
+    @Test
     void refusesMemoryOutsideWhatTheLayoutHolds() {
         assertThrows(IllegalArgumentException.class, () -> MicroVm.builder().kernel(TinyKernel.write(dir)).memoryMib(4096).build());
         assertThrows(IllegalArgumentException.class, () -> MicroVm.builder().kernel(TinyKernel.write(dir)).memoryMib(8).build());

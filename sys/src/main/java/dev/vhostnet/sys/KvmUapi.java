@@ -32,6 +32,7 @@ public final class KvmUapi {
     public static final Ioctl KVM_SET_SREGS = Ioctl.iow("KVM_SET_SREGS", KVMIO, 0x84, KvmSregs.SIZE);
     public static final Ioctl KVM_SET_MSRS = Ioctl.iow("KVM_SET_MSRS", KVMIO, 0x89, KvmMsrs.SIZE);
     public static final Ioctl KVM_SET_FPU = Ioctl.iow("KVM_SET_FPU", KVMIO, 0x8d, KvmFpu.SIZE);
+    public static final Ioctl KVM_GET_MP_STATE = Ioctl.ior("KVM_GET_MP_STATE", KVMIO, 0x98, 4);
     public static final Ioctl KVM_SET_CPUID2 = Ioctl.iow("KVM_SET_CPUID2", KVMIO, 0x90, KvmCpuid2.SIZE);
 
     public static final int KVM_API_VERSION = 12;
@@ -49,6 +50,9 @@ public final class KvmUapi {
     public static final int KVM_CAP_EXT_CPUID = 7;
     public static final int KVM_CAP_PIT2 = 33;
     public static final int KVM_CAP_SET_IDENTITY_MAP_ADDR = 37;
+
+    /** {@code struct kvm_mp_state}: the vCPU waits in {@code hlt} for an interrupt. */
+    public static final int KVM_MP_STATE_HALTED = 3;
 
     /** {@code kvm_pit_config.flags}: port 0x61 (the PC speaker) reads as a dummy in the kernel. */
     public static final int KVM_PIT_SPEAKER_DUMMY = 1;
