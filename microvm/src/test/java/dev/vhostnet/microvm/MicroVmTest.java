@@ -21,6 +21,10 @@ class MicroVmTest {
     @TempDir
     Path dir;
 
+    private Path tiny() throws java.io.IOException {
+        return TinyKernel.write(dir, "tiny", TinyKernel.OK_AND_RESET);
+    }
+
     @Test
     void theBootPathReachesTheEntryInLongModeWithTheZeroPageInRsi() throws Exception {
         String cause = Kvm.unavailabilityCause();
@@ -28,7 +32,7 @@ class MicroVmTest {
         Set<Integer> before = OpenFds.snapshot();
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         Optional<VmExit> end;
-        try (MicroVm vm = MicroVm.builder().kernel(TinyKernel.write(dir)).memoryMib(16).serialOutput(console).build()) {
+        try (MicroVm vm = MicroVm.builder().kernel(tiny()).memoryMib(16).serialOutput(console).build()) {
             vm.start();
             end = vm.awaitExit(Duration.ofSeconds(20));
         }
@@ -44,12 +48,7 @@ class MicroVmTest {
     void aGuestThatNeverEndsIsStoppedByCloseWithEveryFdClosed() throws Exception {
         String cause = Kvm.unavailabilityCause();
         assumeTrue(cause == null, () -> "needs /dev/kvm: " + cause);
-        Path spin = dir.resolve("spin");
-        byte[] image = Files.readAllBytes(TinyKernel.write(dir));
-        int entry = image.length - TinyKernel.ENTRY_64.length;
-        image[entry] = (byte) 0xeb; // jmp $
-        image[entry + 1] = (byte) 0xfe;
-        Files.write(spin, image);
+        Path spin = TinyKernel.write(dir, "spin", TinyKernel.SPIN);
         Set<Integer> before = OpenFds.snapshot();
         MicroVm vm = MicroVm.builder().kernel(spin).memoryMib(16).build();
         vm.start();
@@ -65,11 +64,7 @@ class MicroVmTest {
     void aGuestHaltedWithInterruptsOffHasEnded() throws Exception {
         String cause = Kvm.unavailabilityCause();
         assumeTrue(cause == null, () -> "needs /dev/kvm: " + cause);
-        Path halt = dir.resolve("halt");
-        byte[] image = Files.readAllBytes(TinyKernel.write(dir));
-        int entry = image.length - TinyKernel.ENTRY_64.length;
-        System.arraycopy(new byte[] {(byte) 0xfa, (byte) 0xf4, (byte) 0xeb, (byte) 0xfd}, 0, image, entry, 4); // cli; hlt; jmp hlt
-        Files.write(halt, image);
+        Path halt = TinyKernel.write(dir, "halt", TinyKernel.HALT);
         try (MicroVm vm = MicroVm.builder().kernel(halt).memoryMib(16).build()) {
             vm.start();
             assertEquals(Optional.of(new VmExit(VmExit.Reason.HALTED, "hlt with interrupts disabled")),
@@ -79,8 +74,8 @@ class MicroVmTest {
 
     @Test
     void refusesMemoryOutsideWhatTheLayoutHolds() {
-        assertThrows(IllegalArgumentException.class, () -> MicroVm.builder().kernel(TinyKernel.write(dir)).memoryMib(4096).build());
-        assertThrows(IllegalArgumentException.class, () -> MicroVm.builder().kernel(TinyKernel.write(dir)).memoryMib(8).build());
+        assertThrows(IllegalArgumentException.class, () -> MicroVm.builder().kernel(tiny()).memoryMib(4096).build());
+        assertThrows(IllegalArgumentException.class, () -> MicroVm.builder().kernel(tiny()).memoryMib(8).build());
     }
 
     @Test
@@ -91,7 +86,7 @@ class MicroVmTest {
         Files.write(initrd, new byte[20 << 20]);
         Set<Integer> before = OpenFds.snapshot();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> MicroVm.builder().kernel(TinyKernel.write(dir)).initrd(initrd).memoryMib(16).build());
+                () -> MicroVm.builder().kernel(tiny()).initrd(initrd).memoryMib(16).build());
         assertTrue(e.getMessage().contains("give the guest more memory"), e.getMessage());
         assertEquals("", OpenFds.leakedSince(before), "a failed build closes what it opened");
     }
