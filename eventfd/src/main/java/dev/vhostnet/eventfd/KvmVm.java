@@ -9,6 +9,7 @@ import dev.vhostnet.sys.KvmUapi;
 import dev.vhostnet.sys.KvmUapi.KvmIoeventfd;
 import dev.vhostnet.sys.KvmUapi.KvmIrqRouting;
 import dev.vhostnet.sys.KvmUapi.KvmIrqRoutingEntry;
+import dev.vhostnet.sys.KvmUapi.KvmIrqLevel;
 import dev.vhostnet.sys.KvmUapi.KvmIrqfd;
 import dev.vhostnet.sys.KvmUapi.KvmPitConfig;
 import dev.vhostnet.sys.KvmUapi.KvmUserspaceMemoryRegion;
@@ -34,6 +35,18 @@ public final class KvmVm implements AutoCloseable {
     /** {@code KVM_CREATE_IRQCHIP}: the in-kernel PIC, IOAPIC and local APICs, with default GSI routes. */
     public void createIrqchip() throws SysException {
         fd.ioctl(KvmUapi.KVM_CREATE_IRQCHIP);
+    }
+
+    /**
+     * {@code KVM_IRQ_LINE}: drives {@code gsi} to {@code level} now, on this thread (an irqfd is
+     * edge-only and injected by a kernel worker). A device model whose interrupt is a level, as an
+     * 8250's is, raises it while an interrupt is pending and lowers it when the guest acknowledges.
+     */
+    public void irqLine(int gsi, boolean level) throws SysException {
+        KvmIrqLevel line = new KvmIrqLevel();
+        line.irq = gsi;
+        line.level = level ? 1 : 0;
+        fd.ioctl(KvmUapi.KVM_IRQ_LINE, line);
     }
 
     /** {@code KVM_SET_TSS_ADDR}: three pages of guest-physical space Intel VMX needs for real mode. */

@@ -1,7 +1,6 @@
 package dev.vhostnet.microvm;
 
 import com.google.common.base.Preconditions;
-import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.eventfd.Kvm;
 import dev.vhostnet.eventfd.KvmVcpu;
 import dev.vhostnet.eventfd.KvmVm;
@@ -30,7 +29,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A one-vCPU KVM guest that boots a Linux bzImage directly in 64-bit mode — no firmware, no ACPI:
- * the in-kernel PIC, IOAPIC, LAPIC and PIT, an 8250 console on COM1 (IRQ 4, by irqfd), the i8042
+ * the in-kernel PIC, IOAPIC, LAPIC and PIT, an 8250 console on COM1 (IRQ 4, {@code KVM_IRQ_LINE}), the i8042
  * reset line, and virtio-mmio devices announced on the kernel command line. The bring-up follows
  * Firecracker's {@code builder.rs}: VM, TSS and identity-map addresses, irqchip, PIT, memory, the
  * vCPU's CPUID, then the kernel, initrd, command line and zero page, then the vCPU's registers.
@@ -280,11 +279,9 @@ public final class MicroVm implements AutoCloseable {
             Bus io = new Bus("pio", counters);
             Bus mmio = new Bus("mmio", counters);
             VcpuLoop loop = new VcpuLoop(vcpu, io, mmio, counters);
-            EventFd serialIrq = owned.add(EventFd.create());
-            owned.add(vm.irqfd(serialIrq, Layout.COM1_IRQ));
-            Serial8250 serial = new Serial8250(serialOutput, () -> {
+            Serial8250 serial = new Serial8250(serialOutput, level -> {
                 try {
-                    serialIrq.signal();
+                    vm.irqLine(Layout.COM1_IRQ, level);
                 } catch (SysException e) {
                     counters.unhandled("serial interrupt", Layout.COM1_IRQ);
                 }

@@ -10,7 +10,9 @@ import java.util.ArrayDeque;
  * {@code serial.rs}, which Firecracker uses; register map from Linux
  * {@code include/uapi/linux/serial_reg.h}): THR/RBR, IER, IIR/FCR, LCR, MCR, LSR, MSR, SCR and,
  * with LCR.DLAB, the divisor latch. Transmission is instant: LSR always reads THRE|TEMT, and each
- * byte written raises the THR-empty interrupt when enabled. Enabling that interrupt raises none by
+ * byte written raises the THR-empty interrupt when enabled. The interrupt line is a level, as on
+ * the chip and in QEMU's {@code serial.c}: high while IIR holds a pending interrupt, low once the
+ * guest has read it — so an edge the interrupt controller missed cannot stall the port for good. Enabling that interrupt raises none by
  * itself, so Linux's start-up probe marks the port {@code UART_BUG_TXEN} and pushes the first
  * byte without waiting for one — no timer is involved, which matters where guest timers stop.
  * Input: {@link #receive} fills a 64-byte FIFO.
@@ -51,7 +53,8 @@ public final class Serial8250 implements BusDevice {
     static final int FIFO_SIZE = 64;
 
     private final OutputStream out;
-    private final Runnable interrupt;
+    private final InterruptLine line;
+    private boolean lineLevel;
     private final ArrayDeque<Byte> in = new ArrayDeque<>();
     private int divisorLow = 0x0c; // 9600 baud
     private int divisorHigh;
@@ -64,21 +67,23 @@ public final class Serial8250 implements BusDevice {
     private int scr;
     private long lostBytes;
 
-    /** A UART whose output goes to {@code out} and whose interrupt line is pulsed by {@code interrupt}. */
-    public Serial8250(OutputStream out, Runnable interrupt) {
+    /** A UART whose output goes to {@code out} and whose interrupt drives {@code line}. */
+    public Serial8250(OutputStream out, InterruptLine line) {
         this.out = out;
-        this.interrupt = interrupt;
+        this.line = line;
     }
 
     @Override
     public synchronized void read(long offset, byte[] data) {
         java.util.Arrays.fill(data, (byte) 0);
         data[0] = (byte) readRegister((int) offset);
+        updateLine();
     }
 
     @Override
     public synchronized void write(long offset, byte[] data) {
         writeRegister((int) offset, data[0] & 0xff);
+        updateLine();
     }
 
     private int readRegister(int offset) {
@@ -184,6 +189,7 @@ public final class Serial8250 implements BusDevice {
         if (n > 0) {
             lsr |= LSR_DR;
             raise(IER_RDI, IIR_RDI);
+            updateLine();
         }
         return n;
     }
@@ -196,7 +202,14 @@ public final class Serial8250 implements BusDevice {
     private void raise(int enable, int identification) {
         if ((ier & enable) != 0 && (iir & identification) == 0) {
             iir = (iir & ~IIR_NO_INT) | identification;
-            interrupt.run();
+        }
+    }
+
+    private void updateLine() {
+        boolean level = iir != IIR_NO_INT;
+        if (level != lineLevel) {
+            lineLevel = level;
+            line.set(level);
         }
     }
 

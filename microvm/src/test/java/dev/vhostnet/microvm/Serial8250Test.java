@@ -18,8 +18,13 @@ import org.junit.jupiter.api.Test;
 
 class Serial8250Test {
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    /** Rising edges of the interrupt line, and its level now. */
     private int interrupts;
-    private final Serial8250 uart = new Serial8250(out, () -> interrupts++);
+    private boolean line;
+    private final Serial8250 uart = new Serial8250(out, level -> {
+        interrupts += level ? 1 : 0;
+        line = level;
+    });
 
     private int read(int register) {
         byte[] b = new byte[1];
@@ -54,12 +59,14 @@ class Serial8250Test {
                 "enabling THRI raises nothing by itself: Linux then marks the port UART_BUG_TXEN");
         write(DATA, 'a');
         assertEquals(1, interrupts);
+        assertEquals(true, line, "the line stays high while the interrupt is pending");
         write(DATA, 'b');
         assertEquals(1, interrupts, "still pending: not raised twice");
         assertEquals(Serial8250.IIR_THRI | Serial8250.IIR_FIFO_ENABLED, read(IIR));
+        assertEquals(false, line, "reading IIR acknowledges and lowers the line");
         assertEquals(Serial8250.IIR_NO_INT | Serial8250.IIR_FIFO_ENABLED, read(IIR));
         write(DATA, 'c');
-        assertEquals(2, interrupts);
+        assertEquals(2, interrupts, "a new edge");
     }
 
     @Test
@@ -115,7 +122,7 @@ class Serial8250Test {
             public void write(int b) throws IOException {
                 throw new IOException("closed");
             }
-        }, () -> interrupts++);
+        }, level -> interrupts += level ? 1 : 0);
         broken.write(IER, new byte[] {Serial8250.IER_THRI});
         broken.write(DATA, new byte[] {'x'});
         assertEquals(1, broken.lostBytes());

@@ -21,6 +21,7 @@ public final class KvmUapi {
     public static final Ioctl KVM_SET_TSS_ADDR = Ioctl.io("KVM_SET_TSS_ADDR", KVMIO, 0x47);
     public static final Ioctl KVM_SET_IDENTITY_MAP_ADDR = Ioctl.iow("KVM_SET_IDENTITY_MAP_ADDR", KVMIO, 0x48, 8);
     public static final Ioctl KVM_CREATE_IRQCHIP = Ioctl.io("KVM_CREATE_IRQCHIP", KVMIO, 0x60);
+    public static final Ioctl KVM_IRQ_LINE = Ioctl.iow("KVM_IRQ_LINE", KVMIO, 0x61, KvmIrqLevel.SIZE);
     public static final Ioctl KVM_SET_GSI_ROUTING = Ioctl.iow("KVM_SET_GSI_ROUTING", KVMIO, 0x6a, KvmIrqRouting.SIZE);
     public static final Ioctl KVM_IRQFD = Ioctl.iow("KVM_IRQFD", KVMIO, 0x76, KvmIrqfd.SIZE);
     public static final Ioctl KVM_CREATE_PIT2 = Ioctl.iow("KVM_CREATE_PIT2", KVMIO, 0x77, KvmPitConfig.SIZE);
@@ -239,6 +240,15 @@ public final class KvmUapi {
         public KvmDtable idt = new KvmDtable();
         public long cr0, cr2, cr3, cr4, cr8, efer, apic_base;
         public long[] interrupt_bitmap = new long[4];
+    }
+
+    /** {@code struct kvm_irq_level}: {@code KVM_IRQ_LINE}'s argument, a GSI and the level to drive it to. */
+    @CExpr("struct kvm_irq_level")
+    @FieldOrder({"irq", "level"})
+    public static final class KvmIrqLevel extends Structure {
+        public static final int SIZE = 8;
+        public int irq;
+        public int level;
     }
 
     /** {@code struct kvm_cpuid2}: the header before {@code nent} {@link KvmCpuidEntry2}s. */
