@@ -21,14 +21,18 @@ class MicroVmTest {
     @TempDir
     Path dir;
 
+    private static void assumeKvm() {
+        String cause = Kvm.unavailabilityCause();
+        assumeTrue(cause == null, () -> "needs /dev/kvm: " + cause);
+    }
+
     private Path tiny() throws java.io.IOException {
         return TinyKernel.write(dir, "tiny", TinyKernel.OK_AND_RESET);
     }
 
     @Test
     void theBootPathReachesTheEntryInLongModeWithTheZeroPageInRsi() throws Exception {
-        String cause = Kvm.unavailabilityCause();
-        assumeTrue(cause == null, () -> "needs /dev/kvm: " + cause);
+        assumeKvm();
         Set<Integer> before = OpenFds.snapshot();
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         Optional<VmExit> end;
@@ -46,8 +50,7 @@ class MicroVmTest {
 
     @Test
     void aGuestThatNeverEndsIsStoppedByCloseWithEveryFdClosed() throws Exception {
-        String cause = Kvm.unavailabilityCause();
-        assumeTrue(cause == null, () -> "needs /dev/kvm: " + cause);
+        assumeKvm();
         Path spin = TinyKernel.write(dir, "spin", TinyKernel.SPIN);
         Set<Integer> before = OpenFds.snapshot();
         MicroVm vm = MicroVm.builder().kernel(spin).memoryMib(16).build();
@@ -62,8 +65,7 @@ class MicroVmTest {
 
     @Test
     void aGuestHaltedWithInterruptsOffHasEnded() throws Exception {
-        String cause = Kvm.unavailabilityCause();
-        assumeTrue(cause == null, () -> "needs /dev/kvm: " + cause);
+        assumeKvm();
         Path halt = TinyKernel.write(dir, "halt", TinyKernel.HALT);
         try (MicroVm vm = MicroVm.builder().kernel(halt).memoryMib(16).build()) {
             vm.start();
@@ -80,8 +82,7 @@ class MicroVmTest {
 
     @Test
     void refusesAnInitrdThatDoesNotFit() throws Exception {
-        String cause = Kvm.unavailabilityCause();
-        assumeTrue(cause == null, () -> "needs /dev/kvm: " + cause);
+        assumeKvm();
         Path initrd = dir.resolve("initrd");
         Files.write(initrd, new byte[20 << 20]);
         Set<Integer> before = OpenFds.snapshot();
