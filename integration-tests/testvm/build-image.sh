@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the test VM's kernel and initramfs, or reuses a cached build, and prints the directory
-# holding vmlinuz and initrd.img.
+# holding vmlinuz and initrd.img, and guest-initrd.img.
 #
 # The kernel is the newest Debian generic linux-image-*-amd64 package in the apt lists (the cloud
 # flavour lacks 9p). The initramfs holds busybox-static, the init script beside this file and the
 # modules listed in modules.txt plus their dependencies, decompressed for busybox's insmod.
+# guest-initrd.img is the same for the nested guest that the Java microVM boots with the same
+# kernel inside the test VM: busybox, guest-init as /init and the modules of guest-modules.txt.
 # The cache directory, ${VHOSTNET_TESTVM_CACHE:-$HOME/.cache/vhostnet/testvm}/<key>, is keyed by a
 # hash of the kernel package and version, the busybox version and the files of this directory.
 #
@@ -33,14 +35,14 @@ resolve() {
     version=$(apt-cache show --no-all-versions "$package" | awk '/^Version:/ { print $2; exit }')
     key=$( {
         echo "$package=$version busybox-static=$busybox_version"
-        cat "$here/init" "$here/modules.txt" "$here/build-image.sh"
+        cat "$here/init" "$here/modules.txt" "$here/guest-init" "$here/guest-modules.txt" "$here/build-image.sh"
     } | sha256sum | cut -c1-16)
     image="$cache_root/$key"
 }
 
 # Prints the image directory and exits if it is already built.
 exit_if_cached() {
-    if [[ -f $image/vmlinuz && -f $image/initrd.img ]]; then
+    if [[ -f $image/vmlinuz && -f $image/initrd.img && -f $image/guest-initrd.img ]]; then
         log "reusing $image ($package $version)"
         echo "$image"
         exit 0
@@ -86,11 +88,10 @@ while IFS= read -r -d '' file; do
 done < <(find "$moddir" -name '*.ko*' -print0)
 builtin=$(sed 's#.*/##; s/\.ko$//; s/-/_/g' "$moddir/modules.builtin")
 
-mkdir -p initrd/bin initrd/lib/modules
 declare -A seen
 load_order=()
 
-# Adds a module to the initramfs after its dependencies (its depends= modinfo field).
+# Adds a module to the initramfs tree $tree after its dependencies (its depends= modinfo field).
 add_module() {
     local name=${1//-/_} file dep deps
     [[ -z ${seen[$name]:-} ]] || return 0
@@ -110,24 +111,34 @@ add_module() {
         *.ko.gz) /bin/busybox zcat "$file" ;;
         *.ko.zst) zstd -qdc "$file" ;;
         *) die "unknown module compression: $file" ;;
-    esac >"initrd/lib/modules/$name.ko"
-    deps=$(tr '\0' '\n' <"initrd/lib/modules/$name.ko" | sed -n 's/^depends=//p' | tr ',' ' ')
+    esac >"$tree/lib/modules/$name.ko"
+    deps=$(tr '\0' '\n' <"$tree/lib/modules/$name.ko" | sed -n 's/^depends=//p' | tr ',' ' ')
     for dep in $deps; do
         add_module "$dep"
     done
     load_order+=("$name")
 }
 
-while read -r module; do
-    add_module "$module"
-done < <(sed 's/#.*//; /^[[:space:]]*$/d' "$here/modules.txt")
-printf '%s\n' "${load_order[@]}" >initrd/lib/modules/load-order
-log "modules: ${load_order[*]}"
+# Packs an initramfs: busybox, INIT as /init and the modules of MODULES_LIST, into OUT.
+pack_initramfs() {
+    local init=$1 modules_list=$2 out=$3 module
+    tree=$(mktemp -d "$work/tree.XXXXXX")
+    mkdir -p "$tree/bin" "$tree/lib/modules"
+    seen=()
+    load_order=()
+    while read -r module; do
+        add_module "$module"
+    done < <(sed 's/#.*//; /^[[:space:]]*$/d' "$modules_list")
+    printf '%s\n' "${load_order[@]}" >"$tree/lib/modules/load-order"
+    log "${out##*/} modules: ${load_order[*]}"
+    cp /bin/busybox "$tree/bin/busybox"
+    install -m 755 "$init" "$tree/init"
+    (cd "$tree" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) | gzip -6 >"$out"
+}
 
-cp /bin/busybox initrd/bin/busybox
-install -m 755 "$here/init" initrd/init
 mkdir -p out
-(cd initrd && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) | gzip -6 >out/initrd.img
+pack_initramfs "$here/init" "$here/modules.txt" out/initrd.img
+pack_initramfs "$here/guest-init" "$here/guest-modules.txt" out/guest-initrd.img
 cp kernel/boot/vmlinuz-* out/vmlinuz
 echo "$package $version" >out/kernel-package
 # Another build of the same key may have finished first; either copy is fine.

@@ -7,7 +7,8 @@
 # paths, except under /tmp and /run, which are fresh tmpfs (the current directory and DIR stay
 # visible there). DIR (default: integration-tests/target/testvm) is writable at its own path. The
 # VM writes there console.log (serial console: kernel, init and the command's output) and
-# exit-code; this script leaves job.sh, job-dir, results-dir and qemu.log there. No exit-code
+# exit-code; this script leaves job.sh, job-dir, results-dir and qemu.log there. The command finds
+# the image directory (vmlinuz, guest-initrd.img) in $VHOSTNET_TESTVM_IMAGE. No exit-code
 # means the VM did not boot or the command did not run: then this script exits with 125.
 # The VM is killed after SECONDS (default: $VHOSTNET_TESTVM_TIMEOUT, else 1200).
 # With --vhost-user, the VM also gets a virtio-net NIC whose datapath is the vhost-user back-end
@@ -47,8 +48,12 @@ mkdir -p "$results"
 results=$(realpath "$results")
 rm -f "$results/exit-code" "$results/console.log" "$results/qemu.log"
 
-# The job: the command, run from this directory. init runs it inside the chroot.
+image=$("$here/build-image.sh")
+
+# The job: the command, run from this directory, with VHOSTNET_TESTVM_IMAGE naming the image
+# directory (the nested guest's kernel and initramfs are there). init runs it inside the chroot.
 {
+    printf 'export VHOSTNET_TESTVM_IMAGE=%q\n' "$image"
     printf 'cd %q || exit 126\n' "$PWD"
     printf 'exec'
     printf ' %q' "$@"
@@ -56,8 +61,6 @@ rm -f "$results/exit-code" "$results/console.log" "$results/qemu.log"
 } >"$results/job.sh"
 echo "$results" >"$results/results-dir"
 echo "$PWD" >"$results/job-dir"
-
-image=$("$here/build-image.sh")
 
 memory=(-m 1024)
 nic=()

@@ -1,12 +1,17 @@
 package dev.vhostnet.eventfd;
 
+import com.sun.jna.Memory;
 import dev.vhostnet.sys.Errno;
 import dev.vhostnet.sys.Fcntl;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.KvmUapi;
+import dev.vhostnet.sys.KvmUapi.KvmCpuid2;
+import dev.vhostnet.sys.KvmUapi.KvmCpuidEntry2;
 import dev.vhostnet.sys.SysException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** The KVM system fd ({@code /dev/kvm}, {@code <linux/kvm.h>}): capabilities and VM creation. */
 public final class Kvm implements AutoCloseable {
@@ -66,6 +71,34 @@ public final class Kvm implements AutoCloseable {
 
     int vcpuMmapSize() throws SysException {
         return fd.ioctl(KvmUapi.KVM_GET_VCPU_MMAP_SIZE);
+    }
+
+    /**
+     * {@code KVM_GET_SUPPORTED_CPUID}: every CPUID leaf KVM can give a guest on this host, with the
+     * bits it can virtualize. The table grows until it fits ({@code E2BIG} means too small).
+     */
+    public List<CpuidEntry> supportedCpuid() throws SysException {
+        for (int capacity = 128; ; capacity *= 2) {
+            Memory table = new Memory(KvmCpuid2.SIZE + (long) KvmCpuidEntry2.SIZE * capacity);
+            table.clear();
+            table.setInt(0, capacity);
+            try {
+                fd.ioctl(KvmUapi.KVM_GET_SUPPORTED_CPUID, table);
+            } catch (SysException e) {
+                if (e.is(Errno.E2BIG) && capacity < 4096) {
+                    continue;
+                }
+                throw e;
+            }
+            int n = table.getInt(0);
+            List<CpuidEntry> entries = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                KvmCpuidEntry2 e = new KvmCpuidEntry2(table.share(KvmCpuid2.SIZE + (long) KvmCpuidEntry2.SIZE * i));
+                e.read();
+                entries.add(new CpuidEntry(e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx));
+            }
+            return entries;
+        }
     }
 
     /** {@code KVM_CREATE_VM}: a new, empty VM. */

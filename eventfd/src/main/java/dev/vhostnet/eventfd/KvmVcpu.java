@@ -1,14 +1,23 @@
 package dev.vhostnet.eventfd;
 
+import com.google.common.base.Preconditions;
+import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import dev.vhostnet.sys.Errno;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.KvmUapi;
+import dev.vhostnet.sys.KvmUapi.KvmCpuid2;
+import dev.vhostnet.sys.KvmUapi.KvmCpuidEntry2;
+import dev.vhostnet.sys.KvmUapi.KvmFpu;
+import dev.vhostnet.sys.KvmUapi.KvmMsrEntry;
+import dev.vhostnet.sys.KvmUapi.KvmMsrs;
 import dev.vhostnet.sys.KvmUapi.KvmRegs;
 import dev.vhostnet.sys.KvmUapi.KvmSregs;
 import dev.vhostnet.sys.Mman;
 import dev.vhostnet.sys.Mmap;
 import dev.vhostnet.sys.SysException;
+import java.util.List;
+import java.util.Map;
 
 /** A virtual CPU ({@code KVM_CREATE_VCPU}) with its mapped {@code struct kvm_run}. */
 public final class KvmVcpu implements AutoCloseable {
@@ -47,6 +56,78 @@ public final class KvmVcpu implements AutoCloseable {
 
     public void setSregs(KvmSregs sregs) throws SysException {
         fd.ioctl(KvmUapi.KVM_SET_SREGS, sregs);
+    }
+
+    /** {@code KVM_GET_MP_STATE}: the vCPU's run state, e.g. {@code KVM_MP_STATE_HALTED} while it waits in {@code hlt}. */
+    public int getMpState() throws SysException {
+        Memory state = new Memory(4);
+        fd.ioctl(KvmUapi.KVM_GET_MP_STATE, state);
+        return state.getInt(0);
+    }
+
+    /** {@code KVM_SET_FPU}: x87 and SSE state (control words, {@code MXCSR}). */
+    public void setFpu(KvmFpu fpu) throws SysException {
+        fd.ioctl(KvmUapi.KVM_SET_FPU, fpu);
+    }
+
+    /** {@code KVM_SET_CPUID2}: the CPUID leaves this vCPU reports; set before its first run. */
+    public void setCpuid2(List<CpuidEntry> entries) throws SysException {
+        Memory table = new Memory(KvmCpuid2.SIZE + (long) KvmCpuidEntry2.SIZE * Math.max(1, entries.size()));
+        table.clear();
+        table.setInt(0, entries.size());
+        for (int i = 0; i < entries.size(); i++) {
+            CpuidEntry entry = entries.get(i);
+            KvmCpuidEntry2 e = new KvmCpuidEntry2(table.share(KvmCpuid2.SIZE + (long) KvmCpuidEntry2.SIZE * i));
+            e.function = entry.function();
+            e.index = entry.index();
+            e.flags = entry.flags();
+            e.eax = entry.eax();
+            e.ebx = entry.ebx();
+            e.ecx = entry.ecx();
+            e.edx = entry.edx();
+            e.write();
+        }
+        fd.ioctl(KvmUapi.KVM_SET_CPUID2, table);
+    }
+
+    /**
+     * {@code KVM_SET_MSRS}: writes model-specific registers (index to value); returns how many the
+     * kernel set, which stops at the first it refuses.
+     */
+    public int setMsrs(Map<Integer, Long> msrs) throws SysException {
+        Memory table = new Memory(KvmMsrs.SIZE + (long) KvmMsrEntry.SIZE * Math.max(1, msrs.size()));
+        table.clear();
+        table.setInt(0, msrs.size());
+        int i = 0;
+        for (Map.Entry<Integer, Long> msr : msrs.entrySet()) {
+            KvmMsrEntry e = new KvmMsrEntry(table.share(KvmMsrs.SIZE + (long) KvmMsrEntry.SIZE * i++));
+            e.index = msr.getKey();
+            e.data = msr.getValue();
+            e.write();
+        }
+        return fd.ioctl(KvmUapi.KVM_SET_MSRS, table);
+    }
+
+    /**
+     * Answers the guest's read that made {@code exit} (a port {@code in} or an MMIO read): the
+     * next {@link #run()} gives the guest the low {@code exit.size()} bytes of {@code value}
+     * (little-endian). A string {@code rep ins} (count above 1) gets the value in its first element only.
+     */
+    public void completeRead(VcpuExit exit, long value) {
+        Preconditions.checkArgument((exit.isIo() || exit.isMmio()) && !exit.write(), "not a read: %s", exit);
+        Pointer p = run.pointer();
+        long offset = exit.isIo() ? p.getLong(KvmUapi.KVM_RUN_IO_DATA_OFFSET) : KvmUapi.KVM_RUN_MMIO_DATA;
+        for (int i = 0; i < Math.min(exit.size(), 8); i++) {
+            p.setByte(offset + i, (byte) (value >>> (8 * i)));
+        }
+    }
+
+    /**
+     * Sets {@code kvm_run.immediate_exit}: while set, {@link #run()} returns {@code KVM_EXIT_INTR}
+     * at once. Set it, then signal the vCPU thread, and a stop request cannot slip in between two runs.
+     */
+    public void setImmediateExit(boolean immediate) {
+        run.pointer().setByte(KvmUapi.KVM_RUN_IMMEDIATE_EXIT, (byte) (immediate ? 1 : 0));
     }
 
     /**

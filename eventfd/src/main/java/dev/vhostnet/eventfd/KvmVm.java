@@ -9,7 +9,9 @@ import dev.vhostnet.sys.KvmUapi;
 import dev.vhostnet.sys.KvmUapi.KvmIoeventfd;
 import dev.vhostnet.sys.KvmUapi.KvmIrqRouting;
 import dev.vhostnet.sys.KvmUapi.KvmIrqRoutingEntry;
+import dev.vhostnet.sys.KvmUapi.KvmIrqLevel;
 import dev.vhostnet.sys.KvmUapi.KvmIrqfd;
+import dev.vhostnet.sys.KvmUapi.KvmPitConfig;
 import dev.vhostnet.sys.KvmUapi.KvmUserspaceMemoryRegion;
 import dev.vhostnet.sys.SysException;
 import java.util.List;
@@ -35,9 +37,41 @@ public final class KvmVm implements AutoCloseable {
         fd.ioctl(KvmUapi.KVM_CREATE_IRQCHIP);
     }
 
+    /**
+     * {@code KVM_IRQ_LINE}: drives {@code gsi} to {@code level} now, on this thread (an irqfd is
+     * edge-only and injected by a kernel worker). A device model whose interrupt is a level, as an
+     * 8250's is, raises it while an interrupt is pending and lowers it when the guest acknowledges.
+     */
+    public void irqLine(int gsi, boolean level) throws SysException {
+        KvmIrqLevel line = new KvmIrqLevel();
+        line.irq = gsi;
+        line.level = level ? 1 : 0;
+        fd.ioctl(KvmUapi.KVM_IRQ_LINE, line);
+    }
+
     /** {@code KVM_SET_TSS_ADDR}: three pages of guest-physical space Intel VMX needs for real mode. */
     public void setTssAddr(long gpa) throws SysException {
         fd.ioctl(KvmUapi.KVM_SET_TSS_ADDR, gpa);
+    }
+
+    /**
+     * {@code KVM_SET_IDENTITY_MAP_ADDR}: one page of guest-physical space Intel VMX needs for an
+     * identity page table in real mode; call before creating vCPUs.
+     */
+    public void setIdentityMapAddr(long gpa) throws SysException {
+        Memory address = new Memory(8);
+        address.setLong(0, gpa);
+        fd.ioctl(KvmUapi.KVM_SET_IDENTITY_MAP_ADDR, address);
+    }
+
+    /**
+     * {@code KVM_CREATE_PIT2}: the in-kernel i8254 timer on ports 0x40–0x43, driving GSI 0;
+     * {@code flags} may be {@code KVM_PIT_SPEAKER_DUMMY}. Needs the irqchip first.
+     */
+    public void createPit2(int flags) throws SysException {
+        KvmPitConfig config = new KvmPitConfig();
+        config.flags = flags;
+        fd.ioctl(KvmUapi.KVM_CREATE_PIT2, config);
     }
 
     /** {@code KVM_SET_USER_MEMORY_REGION}: maps {@code size} bytes at {@code hva} into the guest at {@code gpa}. */

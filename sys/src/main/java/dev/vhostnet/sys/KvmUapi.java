@@ -13,19 +13,28 @@ public final class KvmUapi {
     public static final Ioctl KVM_CREATE_VM = Ioctl.io("KVM_CREATE_VM", KVMIO, 0x01);
     public static final Ioctl KVM_CHECK_EXTENSION = Ioctl.io("KVM_CHECK_EXTENSION", KVMIO, 0x03);
     public static final Ioctl KVM_GET_VCPU_MMAP_SIZE = Ioctl.io("KVM_GET_VCPU_MMAP_SIZE", KVMIO, 0x04);
+    public static final Ioctl KVM_GET_SUPPORTED_CPUID =
+            Ioctl.iowr("KVM_GET_SUPPORTED_CPUID", KVMIO, 0x05, KvmCpuid2.SIZE);
     public static final Ioctl KVM_CREATE_VCPU = Ioctl.io("KVM_CREATE_VCPU", KVMIO, 0x41);
     public static final Ioctl KVM_SET_USER_MEMORY_REGION =
             Ioctl.iow("KVM_SET_USER_MEMORY_REGION", KVMIO, 0x46, KvmUserspaceMemoryRegion.SIZE);
     public static final Ioctl KVM_SET_TSS_ADDR = Ioctl.io("KVM_SET_TSS_ADDR", KVMIO, 0x47);
+    public static final Ioctl KVM_SET_IDENTITY_MAP_ADDR = Ioctl.iow("KVM_SET_IDENTITY_MAP_ADDR", KVMIO, 0x48, 8);
     public static final Ioctl KVM_CREATE_IRQCHIP = Ioctl.io("KVM_CREATE_IRQCHIP", KVMIO, 0x60);
+    public static final Ioctl KVM_IRQ_LINE = Ioctl.iow("KVM_IRQ_LINE", KVMIO, 0x61, KvmIrqLevel.SIZE);
     public static final Ioctl KVM_SET_GSI_ROUTING = Ioctl.iow("KVM_SET_GSI_ROUTING", KVMIO, 0x6a, KvmIrqRouting.SIZE);
     public static final Ioctl KVM_IRQFD = Ioctl.iow("KVM_IRQFD", KVMIO, 0x76, KvmIrqfd.SIZE);
+    public static final Ioctl KVM_CREATE_PIT2 = Ioctl.iow("KVM_CREATE_PIT2", KVMIO, 0x77, KvmPitConfig.SIZE);
     public static final Ioctl KVM_IOEVENTFD = Ioctl.iow("KVM_IOEVENTFD", KVMIO, 0x79, KvmIoeventfd.SIZE);
     public static final Ioctl KVM_RUN = Ioctl.io("KVM_RUN", KVMIO, 0x80);
     public static final Ioctl KVM_GET_REGS = Ioctl.ior("KVM_GET_REGS", KVMIO, 0x81, KvmRegs.SIZE);
     public static final Ioctl KVM_SET_REGS = Ioctl.iow("KVM_SET_REGS", KVMIO, 0x82, KvmRegs.SIZE);
     public static final Ioctl KVM_GET_SREGS = Ioctl.ior("KVM_GET_SREGS", KVMIO, 0x83, KvmSregs.SIZE);
     public static final Ioctl KVM_SET_SREGS = Ioctl.iow("KVM_SET_SREGS", KVMIO, 0x84, KvmSregs.SIZE);
+    public static final Ioctl KVM_SET_MSRS = Ioctl.iow("KVM_SET_MSRS", KVMIO, 0x89, KvmMsrs.SIZE);
+    public static final Ioctl KVM_SET_FPU = Ioctl.iow("KVM_SET_FPU", KVMIO, 0x8d, KvmFpu.SIZE);
+    public static final Ioctl KVM_GET_MP_STATE = Ioctl.ior("KVM_GET_MP_STATE", KVMIO, 0x98, 4);
+    public static final Ioctl KVM_SET_CPUID2 = Ioctl.iow("KVM_SET_CPUID2", KVMIO, 0x90, KvmCpuid2.SIZE);
 
     public static final int KVM_API_VERSION = 12;
 
@@ -38,6 +47,16 @@ public final class KvmUapi {
     public static final int KVM_CAP_SIGNAL_MSI = 77;
     public static final int KVM_CAP_IRQFD_RESAMPLE = 82;
     public static final int KVM_CAP_IOEVENTFD_ANY_LENGTH = 122;
+    public static final int KVM_CAP_SET_TSS_ADDR = 4;
+    public static final int KVM_CAP_EXT_CPUID = 7;
+    public static final int KVM_CAP_PIT2 = 33;
+    public static final int KVM_CAP_SET_IDENTITY_MAP_ADDR = 37;
+
+    /** {@code struct kvm_mp_state}: the vCPU waits in {@code hlt} for an interrupt. */
+    public static final int KVM_MP_STATE_HALTED = 3;
+
+    /** {@code kvm_pit_config.flags}: port 0x61 (the PC speaker) reads as a dummy in the kernel. */
+    public static final int KVM_PIT_SPEAKER_DUMMY = 1;
 
     public static final int KVM_EXIT_UNKNOWN = 0;
     public static final int KVM_EXIT_IO = 2;
@@ -47,6 +66,7 @@ public final class KvmUapi {
     public static final int KVM_EXIT_FAIL_ENTRY = 9;
     public static final int KVM_EXIT_INTR = 10;
     public static final int KVM_EXIT_INTERNAL_ERROR = 17;
+    public static final int KVM_EXIT_SYSTEM_EVENT = 24;
     public static final int KVM_EXIT_IO_IN = 0;
     public static final int KVM_EXIT_IO_OUT = 1;
 
@@ -61,6 +81,8 @@ public final class KvmUapi {
     public static final int KVM_IRQCHIP_PIC_SLAVE = 1;
     public static final int KVM_IRQCHIP_IOAPIC = 2;
 
+    @CExpr("offsetof(struct kvm_run, immediate_exit)")
+    public static final int KVM_RUN_IMMEDIATE_EXIT = 1;
     @CExpr("offsetof(struct kvm_run, exit_reason)")
     public static final int KVM_RUN_EXIT_REASON = 8;
     @CExpr("offsetof(struct kvm_run, io.direction)")
@@ -218,5 +240,99 @@ public final class KvmUapi {
         public KvmDtable idt = new KvmDtable();
         public long cr0, cr2, cr3, cr4, cr8, efer, apic_base;
         public long[] interrupt_bitmap = new long[4];
+    }
+
+    /** {@code struct kvm_irq_level}: {@code KVM_IRQ_LINE}'s argument, a GSI and the level to drive it to. */
+    @CExpr("struct kvm_irq_level")
+    @FieldOrder({"irq", "level"})
+    public static final class KvmIrqLevel extends Structure {
+        public static final int SIZE = 8;
+        public int irq;
+        public int level;
+    }
+
+    /** {@code struct kvm_cpuid2}: the header before {@code nent} {@link KvmCpuidEntry2}s. */
+    @CExpr("struct kvm_cpuid2")
+    @FieldOrder({"nent", "padding"})
+    public static final class KvmCpuid2 extends Structure {
+        public static final int SIZE = 8;
+        public int nent;
+        public int padding;
+    }
+
+    /** {@code struct kvm_cpuid_entry2}: one CPUID leaf (and subleaf, {@code index}). */
+    @CExpr("struct kvm_cpuid_entry2")
+    @FieldOrder({"function", "index", "flags", "eax", "ebx", "ecx", "edx", "padding"})
+    public static final class KvmCpuidEntry2 extends Structure {
+        public static final int SIZE = 40;
+        public int function;
+        public int index;
+        public int flags;
+        public int eax, ebx, ecx, edx;
+        public int[] padding = new int[3];
+
+        public KvmCpuidEntry2() {}
+
+        /** An entry laid over native memory (an element of a {@code kvm_cpuid2} array). */
+        public KvmCpuidEntry2(com.sun.jna.Pointer p) {
+            super(p);
+        }
+    }
+
+    /** {@code kvm_cpuid_entry2.flags}: the leaf has subleaves, told apart by {@code index}. */
+    public static final int KVM_CPUID_FLAG_SIGNIFCANT_INDEX = 1;
+
+    /** {@code struct kvm_pit_config}: {@code KVM_CREATE_PIT2}'s argument. */
+    @CExpr("struct kvm_pit_config")
+    @FieldOrder({"flags", "pad"})
+    public static final class KvmPitConfig extends Structure {
+        public static final int SIZE = 64;
+        public int flags;
+        public int[] pad = new int[15];
+    }
+
+    /** {@code struct kvm_msrs}: the header before {@code nmsrs} {@link KvmMsrEntry}s. */
+    @CExpr("struct kvm_msrs")
+    @FieldOrder({"nmsrs", "pad"})
+    public static final class KvmMsrs extends Structure {
+        public static final int SIZE = 8;
+        public int nmsrs;
+        public int pad;
+    }
+
+    /** {@code struct kvm_msr_entry}: one model-specific register. */
+    @CExpr("struct kvm_msr_entry")
+    @FieldOrder({"index", "reserved", "data"})
+    public static final class KvmMsrEntry extends Structure {
+        public static final int SIZE = 16;
+        public int index;
+        public int reserved;
+        public long data;
+
+        public KvmMsrEntry() {}
+
+        /** An entry laid over native memory (an element of a {@code kvm_msrs} array). */
+        public KvmMsrEntry(com.sun.jna.Pointer p) {
+            super(p);
+        }
+    }
+
+    /** {@code struct kvm_fpu}: x87 and SSE state. */
+    @CExpr("struct kvm_fpu")
+    @FieldOrder({"fpr", "fcw", "fsw", "ftwx", "pad1", "last_opcode", "last_ip", "last_dp", "xmm",
+            "mxcsr", "pad2"})
+    public static final class KvmFpu extends Structure {
+        public static final int SIZE = 416;
+        public byte[] fpr = new byte[128];
+        public short fcw;
+        public short fsw;
+        public byte ftwx;
+        public byte pad1;
+        public short last_opcode;
+        public long last_ip;
+        public long last_dp;
+        public byte[] xmm = new byte[256];
+        public int mxcsr;
+        public int pad2;
     }
 }

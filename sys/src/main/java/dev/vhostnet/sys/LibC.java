@@ -50,6 +50,12 @@ final class LibC {
 
     static native int setns(int fd, int nstype) throws LastErrorException;
 
+    static native int getpid();
+
+    static native int gettid();
+
+    static native int tgkill(int tgid, int tid, int sig) throws LastErrorException;
+
     static native int fcntl(int fd, int cmd, int arg) throws LastErrorException;
 
     static native int poll(Pointer fds, long nfds, int timeout) throws LastErrorException;
@@ -69,6 +75,8 @@ final class LibC {
     static native int posix_spawn_file_actions_addclose(Pointer fileActions, int fd);
 
     static native int posix_spawn_file_actions_destroy(Pointer fileActions);
+
+    static native int sigaction(int signum, SignalUapi.Sigaction act, Pointer oldact) throws LastErrorException;
 
     static native int waitpid(int pid, IntByReference status, int options) throws LastErrorException;
 }

@@ -1,5 +1,6 @@
 package dev.vhostnet.sys;
 
+import com.sun.jna.Function;
 import com.sun.jna.LastErrorException;
 
 /** System calls that create a descriptor, and the one place a failed call becomes a {@link SysException}. */
@@ -64,6 +65,40 @@ public final class Syscalls {
     /** {@code geteuid(2)}: the user this process acts as. */
     public static int geteuid() {
         return LibC.geteuid();
+    }
+
+    /** {@code gettid(2)}: the calling thread's kernel thread id, for {@link #tgkill}. */
+    public static int gettid() {
+        return LibC.gettid();
+    }
+
+    /**
+     * {@code tgkill(2)}: sends {@code signal} to thread {@code tid} of this process, e.g. to make a
+     * vCPU thread's {@code KVM_RUN} return with {@code EINTR}.
+     */
+    public static void tgkill(int tid, int signal) throws SysException {
+        try {
+            LibC.tgkill(LibC.getpid(), tid, signal);
+        } catch (LastErrorException e) {
+            throw failure("tgkill(" + tid + ", " + signal + ")", e, Hint.NONE);
+        }
+    }
+
+    /**
+     * Makes {@code signal} interrupt this process's blocking system calls ({@code EINTR}) and do
+     * nothing else: {@code sigaction(2)} without {@code SA_RESTART}, with a handler that only
+     * returns. The handler is libc's {@code getpid}, which takes no argument, touches nothing and is
+     * async-signal-safe: a native function that does nothing, where a Java callback in a signal
+     * handler could not be. For {@link #tgkill}ing a thread out of {@code KVM_RUN}.
+     */
+    public static void interruptWith(int signal) throws SysException {
+        SignalUapi.Sigaction act = new SignalUapi.Sigaction();
+        act.sa_handler = Function.getFunction("c", "getpid");
+        try {
+            LibC.sigaction(signal, act, null);
+        } catch (LastErrorException e) {
+            throw failure("sigaction(" + signal + ")", e, Hint.NONE);
+        }
     }
 
     /** The exception for a failed call: {@code hint}'s advice, else the advice for running out of descriptors. */

@@ -9,10 +9,11 @@ import org.junit.jupiter.api.Test;
 class UapiLayoutTest {
     @Test
     void everyNumberTheNativeLayerUsesMatchesTheKernelHeaders() throws Exception {
-        HeaderCheck check = new HeaderCheck(List.of("errno.h", "fcntl.h", "sched.h", "sys/mman.h",
+        HeaderCheck check = new HeaderCheck(List.of("errno.h", "fcntl.h", "signal.h", "sched.h", "sys/mman.h",
                 "sys/eventfd.h", "sys/socket.h", "sys/resource.h", "poll.h", "linux/vhost.h", "linux/kvm.h", "linux/if.h",
                 "linux/if_tun.h", "linux/if_arp.h", "linux/sockios.h", "linux/netlink.h", "linux/rtnetlink.h",
-                "linux/virtio_config.h", "linux/virtio_net.h", "linux/virtio_mmio.h", "linux/virtio_pci.h", "linux/pci_regs.h"))
+                "linux/virtio_config.h", "linux/virtio_net.h", "linux/virtio_mmio.h", "linux/virtio_pci.h", "linux/pci_regs.h",
+                "asm/bootparam.h"))
                 .add(Errno.class)
                 .add(Fcntl.class)
                 .add(Mman.class)
@@ -28,7 +29,9 @@ class UapiLayoutTest {
                 .add(VirtioMmioUapi.class)
                 .add(VirtioPciUapi.class)
                 .add(PciUapi.class)
-                .add(FileLimit.class);
+                .add(FileLimit.class)
+                .add(BootparamUapi.class)
+                .add(SignalUapi.class);
         assertTrue(check.size() > 150, "checked only " + check.size() + " numbers");
         assertEquals(List.of(), check.mismatches());
     }

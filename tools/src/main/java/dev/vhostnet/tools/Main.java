@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "vhostnet", mixinStandardHelpOptions = true, version = "vhostnet 0.1.0",
         description = "vhost-net, tap and KVM for Java virtual machine monitors.",
         subcommands = {ProbeCommand.class, TapCommand.class, DemoCommand.class, ExecCommand.class, ServeCommand.class, VhostUserCommand.class, BenchCommand.class,
-                BridgeHelperCommand.class},
+                BridgeHelperCommand.class, VmCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:success", "1:failure", "2:usage", "3:something the host lacks", "4:permission"})
 public final class Main implements Runnable {

@@ -97,6 +97,20 @@ class CommandLineTest {
     }
 
     @Test
+    void vmNeedsABootable64BitKernelAndSaysWhyAFileIsNotOne() throws Exception {
+        assertEquals(2, vhostnet("vm").exit(), "--kernel is required");
+        Path notAKernel = Files.createTempFile("vhostnet-not-a-kernel", "");
+        try {
+            Files.write(notAKernel, new byte[4096]);
+            Run run = vhostnet("vm", "--kernel", notAKernel.toString());
+            assertEquals(2, run.exit(), run.err());
+            assertTrue(run.err().contains("boot flag"), run.err());
+        } finally {
+            Files.delete(notAKernel);
+        }
+    }
+
+    @Test
     void aMissingDeviceTapOrBridgeExitsWith3WithTheFix() throws Exception {
         Run show = vhostnet("tap", "show", "vt-none");
         assertEquals(3, show.exit());

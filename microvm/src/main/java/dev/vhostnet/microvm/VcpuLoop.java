@@ -1,0 +1,180 @@
+package dev.vhostnet.microvm;
+
+import dev.vhostnet.eventfd.KvmVcpu;
+import dev.vhostnet.eventfd.VcpuExit;
+import dev.vhostnet.sys.KvmUapi;
+import dev.vhostnet.sys.SignalUapi;
+import dev.vhostnet.sys.SysException;
+import dev.vhostnet.sys.Syscalls;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One vCPU's {@code KVM_RUN} loop (Firecracker {@code vstate/vcpu.rs}, {@code run_emulation}):
+ * port exits to the port {@link Bus}, MMIO exits to the MMIO bus, the exits that end a guest end
+ * the loop, and every other exit is counted and run past. To stop it from another thread,
+ * {@link #stop} sets {@code immediate_exit} and sends the thread {@code SIGURG}, which makes a
+ * {@code KVM_RUN} in progress return {@code EINTR} (a handler that does nothing is installed once:
+ * the signal's default, ignore, would not interrupt it).
+ *
+ * <p>With the in-kernel irqchip a {@code hlt} never reaches this process, so a guest that halts
+ * for good — Linux's {@code poweroff} without ACPI becomes a halt: {@code cli; hlt} forever — would
+ * look alive. {@link #kick} (once a second, from {@link MicroVm}) brings the vCPU out; a vCPU found
+ * halted with interrupts disabled has ended.
+ */
+final class VcpuLoop implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(VcpuLoop.class);
+
+    static {
+        try {
+            Syscalls.interruptWith(SignalUapi.SIGURG);
+        } catch (SysException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private static final long RFLAGS_IF = 1 << 9;
+
+    private final KvmVcpu vcpu;
+    private final Bus io;
+    private final Bus mmio;
+    private final ExitCounters counters;
+    private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
+    private volatile int tid;
+
+    VcpuLoop(KvmVcpu vcpu, Bus io, Bus mmio, ExitCounters counters) {
+        this.vcpu = vcpu;
+        this.io = io;
+        this.mmio = mmio;
+        this.counters = counters;
+    }
+
+    /** Completes when the loop ends. */
+    CompletableFuture<VmExit> exit() {
+        return exit;
+    }
+
+    /** Ends the loop with {@code why} (a device asking, or {@link MicroVm#close()}); safe from any thread. */
+    void stop(VmExit why) {
+        if (!exit.complete(why)) {
+            return;
+        }
+        vcpu.setImmediateExit(true);
+        int t = tid;
+        if (t != 0) {
+            try {
+                Syscalls.tgkill(t, SignalUapi.SIGURG);
+            } catch (SysException e) {
+                log.debug("stopping vCPU thread {}: {}", t, e.getMessage());
+            }
+        }
+    }
+
+    /** Makes a {@code KVM_RUN} in progress return, so the loop looks at the vCPU's state. */
+    void kick() {
+        int t = tid;
+        if (t != 0 && !exit.isDone()) {
+            try {
+                Syscalls.tgkill(t, SignalUapi.SIGURG);
+            } catch (SysException e) {
+                log.debug("kicking vCPU thread {}: {}", t, e.getMessage());
+            }
+        }
+    }
+
+    @Override
+    public void run() {
+        tid = Syscalls.gettid();
+        try {
+            while (!exit.isDone()) {
+                VmExit end = handle(vcpu.run());
+                if (end != null) {
+                    exit.complete(end);
+                }
+            }
+        } catch (SysException | RuntimeException e) {
+            log.warn("vCPU loop failed", e);
+            exit.complete(new VmExit(VmExit.Reason.FAILED, e.toString()));
+        } finally {
+            tid = 0;
+        }
+    }
+
+    /** Serves one exit; returns why the guest ended, or null to run on. */
+    private VmExit handle(VcpuExit e) {
+        counters.exit(reasonName(e.reason()));
+        switch (e.reason()) {
+            case KvmUapi.KVM_EXIT_IO -> access(io, e);
+            case KvmUapi.KVM_EXIT_MMIO -> access(mmio, e);
+            case KvmUapi.KVM_EXIT_INTR -> {
+                if (haltedForGood()) {
+                    return new VmExit(VmExit.Reason.HALTED, "hlt with interrupts disabled");
+                }
+            }
+            case KvmUapi.KVM_EXIT_HLT -> {
+                return new VmExit(VmExit.Reason.HALTED, "");
+            }
+            case KvmUapi.KVM_EXIT_SHUTDOWN -> {
+                return new VmExit(VmExit.Reason.SHUTDOWN, "triple fault or reset");
+            }
+            case KvmUapi.KVM_EXIT_SYSTEM_EVENT -> {
+                return new VmExit(VmExit.Reason.SYSTEM_EVENT, "");
+            }
+            case KvmUapi.KVM_EXIT_FAIL_ENTRY, KvmUapi.KVM_EXIT_INTERNAL_ERROR -> {
+                return new VmExit(VmExit.Reason.FAILED, e + " at " + instructionPointer());
+            }
+            default -> { }
+        }
+        return null;
+    }
+
+    private void access(Bus bus, VcpuExit e) {
+        byte[] data = new byte[e.size()];
+        if (e.write()) {
+            for (int i = 0; i < data.length; i++) {
+                data[i] = (byte) (e.data() >>> (8 * i));
+            }
+            bus.write(e.address(), data);
+        } else {
+            bus.read(e.address(), data);
+            long value = 0;
+            for (int i = data.length - 1; i >= 0; i--) {
+                value = (value << 8) | (data[i] & 0xff);
+            }
+            vcpu.completeRead(e, value);
+        }
+    }
+
+    /** Halted, and no interrupt can wake it: {@code RFLAGS.IF} clear (an NMI could, but Linux's halt does not expect one). */
+    private boolean haltedForGood() {
+        try {
+            return vcpu.getMpState() == KvmUapi.KVM_MP_STATE_HALTED && (vcpu.getRegs().rflags & RFLAGS_IF) == 0;
+        } catch (SysException e) {
+            log.debug("reading the vCPU state: {}", e.getMessage());
+            return false;
+        }
+    }
+
+    private String instructionPointer() {
+        try {
+            return "rip 0x" + Long.toHexString(vcpu.getRegs().rip);
+        } catch (SysException e) {
+            return "rip unknown (" + e.getMessage() + ")";
+        }
+    }
+
+    private static String reasonName(int reason) {
+        return switch (reason) {
+            case KvmUapi.KVM_EXIT_IO -> "IO";
+            case KvmUapi.KVM_EXIT_MMIO -> "MMIO";
+            case KvmUapi.KVM_EXIT_INTR -> "INTR";
+            case KvmUapi.KVM_EXIT_HLT -> "HLT";
+            case KvmUapi.KVM_EXIT_SHUTDOWN -> "SHUTDOWN";
+            case KvmUapi.KVM_EXIT_SYSTEM_EVENT -> "SYSTEM_EVENT";
+            case KvmUapi.KVM_EXIT_FAIL_ENTRY -> "FAIL_ENTRY";
+            case KvmUapi.KVM_EXIT_INTERNAL_ERROR -> "INTERNAL_ERROR";
+            default -> "reason " + reason;
+        };
+    }
+}
