@@ -59,7 +59,8 @@ public final class Json {
         try {
             return writer.writeValueAsString(value);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("no JSON form for " + value.getClass().getName() + ": " + e.getOriginalMessage(), e);
+            throw new IllegalArgumentException(
+                    "no JSON form for " + value.getClass().getName() + ": " + e.getOriginalMessage(), e);
         }
     }
 

@@ -16,13 +16,22 @@ class ReportTest {
     }
 
     static BenchReport report() {
-        Cell kernel = new Cell(BenchPath.KERNEL, Direction.TX, 64, 1,
-                List.of(rep(300, 1_000_000_000L, 300_000), rep(100, 1_000_000_000L, 100_000), rep(200, 1_000_000_000L, 200_000)), null);
-        Cell emulated = new Cell(BenchPath.EMULATED, Direction.TX, 64, 1,
-                List.of(rep(100, 1_000_000_000L, 400_000)), null);
+        Cell kernel = new Cell(
+                BenchPath.KERNEL,
+                Direction.TX,
+                64,
+                1,
+                List.of(
+                        rep(300, 1_000_000_000L, 300_000),
+                        rep(100, 1_000_000_000L, 100_000),
+                        rep(200, 1_000_000_000L, 200_000)),
+                null);
+        Cell emulated =
+                new Cell(BenchPath.EMULATED, Direction.TX, 64, 1, List.of(rep(100, 1_000_000_000L, 400_000)), null);
         Cell raw = new Cell(BenchPath.RAW_JAVA, Direction.TX, 64, 1, List.of(rep(400, 1_000_000_000L, 0)), null);
         Cell skipped = Cell.skipped(BenchPath.RAW_C, Direction.RX, 65536, 1, "a \"reason\"\nwith a newline");
-        return new BenchReport("test machine", Instant.EPOCH, "config", List.of(kernel, emulated, raw, skipped), List.of("a note"));
+        return new BenchReport(
+                "test machine", Instant.EPOCH, "config", List.of(kernel, emulated, raw, skipped), List.of("a note"));
     }
 
     @Test
@@ -58,24 +67,41 @@ class ReportTest {
         assertTrue(md.contains("| kernel | TX | 64 | 1 | 200 |"), md);
         assertTrue(md.contains("Kernel / emulated"), md);
         JsonNode json = new ObjectMapper().readTree(ReportWriter.json(r));
-        assertEquals("a \"reason\"\nwith a newline", json.get("cells").get(3).get("skipped").asText());
+        assertEquals(
+                "a \"reason\"\nwith a newline",
+                json.get("cells").get(3).get("skipped").asText());
         assertEquals(2.0, json.get("cells").get(1).get("kernelOverEmulated").asDouble(), 1e-9);
-        assertEquals(300, json.get("cells").get(0).get("reps").get(0).get("packets").asLong());
+        assertEquals(
+                300, json.get("cells").get(0).get("reps").get(0).get("packets").asLong());
         assertEquals("a note", json.get("notes").get(0).asText());
         String svg = ReportWriter.svg(r);
-        assertTrue(svg.startsWith("<svg") && svg.contains("raw tap (Java)") && svg.trim().endsWith("</svg>"), svg);
+        assertTrue(
+                svg.startsWith("<svg")
+                        && svg.contains("raw tap (Java)")
+                        && svg.trim().endsWith("</svg>"),
+                svg);
     }
 
     @Test
     void aConfigRejectsWhatCannotBeMeasured() {
-        assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().sizes(List.of(40)).build());
-        assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().pairs(List.of(0)).build());
-        assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().repetitions(0).build());
-        IllegalArgumentException vhostUser = assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> BenchConfig.builder().sizes(List.of(40)).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> BenchConfig.builder().pairs(List.of(0)).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> BenchConfig.builder().repetitions(0).build());
+        IllegalArgumentException vhostUser = assertThrows(
+                IllegalArgumentException.class,
                 () -> BenchConfig.builder().backends(List.of(dev.vhostnet.ctl.BackendChoice.Kind.VHOST_USER)));
         assertTrue(vhostUser.getMessage().contains("the kernel and the emulated backend"), vhostUser.getMessage());
-        assertEquals(java.util.Set.of(dev.vhostnet.ctl.BackendChoice.Kind.KERNEL, dev.vhostnet.ctl.BackendChoice.Kind.EMULATED),
-                BenchConfig.builder().build().backends(), "both by default");
+        assertEquals(
+                java.util.Set.of(
+                        dev.vhostnet.ctl.BackendChoice.Kind.KERNEL, dev.vhostnet.ctl.BackendChoice.Kind.EMULATED),
+                BenchConfig.builder().build().backends(),
+                "both by default");
         assertEquals(128, BenchConfig.builder().build().window(64));
         assertEquals(3, BenchConfig.builder().build().window(65536));
     }

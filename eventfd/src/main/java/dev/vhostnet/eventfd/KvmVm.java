@@ -7,9 +7,9 @@ import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.KvmUapi;
 import dev.vhostnet.sys.KvmUapi.KvmIoeventfd;
+import dev.vhostnet.sys.KvmUapi.KvmIrqLevel;
 import dev.vhostnet.sys.KvmUapi.KvmIrqRouting;
 import dev.vhostnet.sys.KvmUapi.KvmIrqRoutingEntry;
-import dev.vhostnet.sys.KvmUapi.KvmIrqLevel;
 import dev.vhostnet.sys.KvmUapi.KvmIrqfd;
 import dev.vhostnet.sys.KvmUapi.KvmPitConfig;
 import dev.vhostnet.sys.KvmUapi.KvmUserspaceMemoryRegion;
@@ -97,7 +97,8 @@ public final class KvmVm implements AutoCloseable {
      * returned registration deassigns it.
      */
     public Registration ioeventfd(EventFd eventfd, IoAddress at, OptionalLong datamatch) throws SysException {
-        Preconditions.checkArgument(datamatch.isEmpty() || at.length() != 0,
+        Preconditions.checkArgument(
+                datamatch.isEmpty() || at.length() != 0,
                 "a datamatch needs an access length of 1, 2, 4 or 8, not 0 (any)");
         KvmIoeventfd spec = ioeventfdSpec(eventfd, at, datamatch);
         fd.ioctl(KvmUapi.KVM_IOEVENTFD, spec);
@@ -159,7 +160,8 @@ public final class KvmVm implements AutoCloseable {
         table.clear();
         table.setInt(0, routes.size());
         for (int i = 0; i < routes.size(); i++) {
-            KvmIrqRoutingEntry e = new KvmIrqRoutingEntry(table.share(KvmIrqRouting.SIZE + (long) KvmIrqRoutingEntry.SIZE * i));
+            KvmIrqRoutingEntry e =
+                    new KvmIrqRoutingEntry(table.share(KvmIrqRouting.SIZE + (long) KvmIrqRoutingEntry.SIZE * i));
             GsiRoute route = routes.get(i);
             e.gsi = route.gsi();
             if (route instanceof GsiRoute.Irqchip chip) {

@@ -41,7 +41,8 @@ class KernelFaultsTest {
         NetFixture.assumeVhostNet();
         Set<Integer> before = EmulatedFaultsTest.settledFds();
         String tap;
-        try (NetFixture k = NetFixture.start(Kind.KERNEL, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(Kind.KERNEL, 1, FEATURES);
+                DatagramSocket socket = k.net.socket()) {
             tap = k.net.tap.name();
             transmit(k.driver(0), frameTo(k, socket.getLocalPort(), 40000, payload(1, 64)));
             assertArrayEquals(payload(1, 64), TapInNamespace.receive(socket));
@@ -53,12 +54,14 @@ class KernelFaultsTest {
                     k.driver(0).reclaimTx();
                 }
             });
-            assertTrue(cpu < IDLE_CPU_MILLIS, "the vhost worker took " + cpu + " ms of CPU in a second with its tap gone");
+            assertTrue(
+                    cpu < IDLE_CPU_MILLIS, "the vhost worker took " + cpu + " ms of CPU in a second with its tap gone");
 
             k.device.stop();
             VhostStepException gone = assertThrows(VhostStepException.class, k.device::restart);
             assertEquals(Errno.EBADFD.number(), gone.sysException().errno(), gone.getMessage());
-            assertTrue(gone.getMessage().contains("TUNGETIFF") && gone.getMessage().contains("the tap was deleted"),
+            assertTrue(
+                    gone.getMessage().contains("TUNGETIFF") && gone.getMessage().contains("the tap was deleted"),
                     gone.getMessage());
             assertEquals(NetDevice.State.STOPPED, k.device.state());
         }
@@ -70,17 +73,20 @@ class KernelFaultsTest {
     void aKickClosedUnderARunningDeviceLeavesTheKernelItsOwnReference() throws Exception {
         NetFixture.assumeVhostNet();
         Set<Integer> before = EmulatedFaultsTest.settledFds();
-        try (NetFixture k = NetFixture.start(Kind.KERNEL, 1, FEATURES); DatagramSocket socket = k.net.socket();
-             EventFd doorbell = EventFd.adopt(k.queues.get(1).kick().fd().dup())) {
+        try (NetFixture k = NetFixture.start(Kind.KERNEL, 1, FEATURES);
+                DatagramSocket socket = k.net.socket();
+                EventFd doorbell = EventFd.adopt(k.queues.get(1).kick().fd().dup())) {
             k.queues.get(1).kick().close(); // doorbell: the reference a KVM ioeventfd keeps
             byte[] frame = frameTo(k, socket.getLocalPort(), 40000, payload(7, 80));
             assertTrue(k.driver(0).enqueue(dev.vhostnet.driver.VirtioNetHeader.NONE, frame, 0, frame.length));
             IllegalStateException closed = assertThrows(IllegalStateException.class, k.driver(0)::flush);
             assertTrue(closed.getMessage().endsWith("is closed"), closed.getMessage());
             doorbell.signal();
-            assertArrayEquals(payload(7, 80), TapInNamespace.receive(socket),
+            assertArrayEquals(
+                    payload(7, 80),
+                    TapInNamespace.receive(socket),
                     "vhost-net holds its own reference to the kick: a signal through another is served");
-            long cpu = vhostWorkersCpuMillisOverASecondWhile(() -> { });
+            long cpu = vhostWorkersCpuMillisOverASecondWhile(() -> {});
             assertTrue(cpu < IDLE_CPU_MILLIS, "the vhost worker took " + cpu + " ms of CPU in a second");
         }
         assertNothingLeftOpenSince(before);
@@ -98,7 +104,8 @@ class KernelFaultsTest {
      * over one second from the start of {@code load}.
      */
     static long vhostWorkersCpuMillisOverASecondWhile(Load load) throws Exception {
-        List<Path> workers = ThreadCpu.vhostWorkers().stream().flatMap(List::stream).toList();
+        List<Path> workers =
+                ThreadCpu.vhostWorkers().stream().flatMap(List::stream).toList();
         assertFalse(workers.isEmpty(), "a running vhost-net device has a vhost worker");
         long before = ThreadCpu.nanos(workers);
         long start = System.nanoTime();

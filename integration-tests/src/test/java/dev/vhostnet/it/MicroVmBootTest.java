@@ -37,7 +37,8 @@ class MicroVmBootTest {
     void bootsLinuxToTheGuestInitAndStopsWhenTheGuestPowersOff() throws Exception {
         String kvm = Kvm.unavailabilityCause();
         assumeTrue(kvm == null, () -> "needs /dev/kvm: " + kvm);
-        assumeTrue(!Files.exists(Path.of("/sys/module/kvm_pvm")),
+        assumeTrue(
+                !Files.exists(Path.of("/sys/module/kvm_pvm")),
                 "this host's KVM is kvm_pvm, which cannot boot a stock Linux kernel; the test runs in the test VM "
                         + "(mvn -pl integration-tests -am test -Dtest=KernelTestsInVmTest -Dsurefire.failIfNoSpecifiedTests=false)");
         Path image = imageDir();
@@ -45,17 +46,28 @@ class MicroVmBootTest {
         Console console = new Console();
         long start = System.nanoTime();
         VmExit end;
-        try (MicroVm vm = MicroVm.builder().kernel(image.resolve("vmlinuz")).initrd(image.resolve("guest-initrd.img"))
-                .memoryMib(256).serialOutput(console).build()) {
+        try (MicroVm vm = MicroVm.builder()
+                .kernel(image.resolve("vmlinuz"))
+                .initrd(image.resolve("guest-initrd.img"))
+                .memoryMib(256)
+                .serialOutput(console)
+                .build()) {
             vm.start();
             end = vm.awaitExit(BOUND).orElse(null);
-            System.out.printf("MicroVmBootTest: marker after %s s, guest ended after %.1f s: %s; exits %s%n",
+            System.out.printf(
+                    "MicroVmBootTest: marker after %s s, guest ended after %.1f s: %s; exits %s%n",
                     console.markerSeconds(start), (System.nanoTime() - start) / 1e9, end, vm.counters());
             System.out.println("MicroVmBootTest: console:\n" + console);
         }
-        assertTrue(console.toString().contains(MARKER), () -> "no \"" + MARKER + "\" on the console within " + BOUND + ":\n" + console);
-        assertTrue(end != null, () -> "the guest still ran after " + BOUND + " (the marker came; poweroff -f did not end it)");
-        assertEquals(VmExit.Reason.HALTED, end.reason(),
+        assertTrue(
+                console.toString().contains(MARKER),
+                () -> "no \"" + MARKER + "\" on the console within " + BOUND + ":\n" + console);
+        assertTrue(
+                end != null,
+                () -> "the guest still ran after " + BOUND + " (the marker came; poweroff -f did not end it)");
+        assertEquals(
+                VmExit.Reason.HALTED,
+                end.reason(),
                 "without ACPI, Linux turns poweroff -f into cli; hlt, which the VMM reads as the end: " + end);
         assertEquals("", OpenFds.leakedSince(fdsBefore), "every fd the microVM opened is closed");
     }
@@ -66,8 +78,11 @@ class MicroVmBootTest {
         if (fromVm != null) {
             return Path.of(fromVm);
         }
-        Path script = Path.of(System.getProperty("basedir", System.getProperty("user.dir")), "testvm", "build-image.sh");
-        Process build = new ProcessBuilder(script.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        Path script =
+                Path.of(System.getProperty("basedir", System.getProperty("user.dir")), "testvm", "build-image.sh");
+        Process build = new ProcessBuilder(script.toString())
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
         String dir = new String(build.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
         assertTrue(build.waitFor(10, TimeUnit.MINUTES) && build.exitValue() == 0, "build-image.sh failed");
         return Path.of(dir);

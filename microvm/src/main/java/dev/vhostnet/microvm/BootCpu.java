@@ -37,6 +37,7 @@ final class BootCpu {
     static final int MSR_MTRR_DEF_TYPE = 0x2ff;
     /** MTRRs enabled, memory write-back by default. */
     static final long MTRR_ENABLE_WRITE_BACK = 1 << 11 | 6;
+
     static final int MSR_STAR = 0xc0000081;
     static final int MSR_LSTAR = 0xc0000082;
     static final int MSR_CSTAR = 0xc0000083;
@@ -78,16 +79,29 @@ final class BootCpu {
         vcpu.setFpu(fpu);
 
         Map<Integer, Long> msrs = new LinkedHashMap<>();
-        for (int msr : new int[] {MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_STAR,
-                MSR_CSTAR, MSR_KERNEL_GS_BASE, MSR_SYSCALL_MASK, MSR_LSTAR, MSR_IA32_TSC}) {
+        for (int msr : new int[] {
+            MSR_IA32_SYSENTER_CS,
+            MSR_IA32_SYSENTER_ESP,
+            MSR_IA32_SYSENTER_EIP,
+            MSR_STAR,
+            MSR_CSTAR,
+            MSR_KERNEL_GS_BASE,
+            MSR_SYSCALL_MASK,
+            MSR_LSTAR,
+            MSR_IA32_TSC
+        }) {
             msrs.put(msr, 0L);
         }
         msrs.put(MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING);
         msrs.put(MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WRITE_BACK);
         int set = vcpu.setMsrs(msrs);
         if (set != msrs.size()) {
-            log.warn("KVM_SET_MSRS set {} of {} boot MSRs; the first refused is 0x{}", set, msrs.size(),
-                    Integer.toHexString(msrs.keySet().stream().skip(set).findFirst().orElse(0)));
+            log.warn(
+                    "KVM_SET_MSRS set {} of {} boot MSRs; the first refused is 0x{}",
+                    set,
+                    msrs.size(),
+                    Integer.toHexString(
+                            msrs.keySet().stream().skip(set).findFirst().orElse(0)));
         }
     }
 }

@@ -23,10 +23,15 @@ public final class Bus {
 
     /** Puts {@code device} at {@code [base, base + size)}, which must not overlap another. */
     public synchronized void add(long base, long size, BusDevice device) {
-        Preconditions.checkArgument(size > 0 && base + size > base, "bad range 0x%s+0x%s", Long.toHexString(base), Long.toHexString(size));
+        Preconditions.checkArgument(
+                size > 0 && base + size > base, "bad range 0x%s+0x%s", Long.toHexString(base), Long.toHexString(size));
         Map.Entry<Long, Range> below = ranges.floorEntry(base + size - 1);
-        Preconditions.checkArgument(below == null || below.getValue().base + below.getValue().size <= base,
-                "%s range 0x%s+0x%s overlaps a device at 0x%s", name, Long.toHexString(base), Long.toHexString(size),
+        Preconditions.checkArgument(
+                below == null || below.getValue().base + below.getValue().size <= base,
+                "%s range 0x%s+0x%s overlaps a device at 0x%s",
+                name,
+                Long.toHexString(base),
+                Long.toHexString(size),
                 below == null ? "" : Long.toHexString(below.getKey()));
         ranges.put(base, new Range(base, size, device));
     }

@@ -32,11 +32,13 @@ import java.util.Arrays;
 public final class BzImage {
     /** {@code "HdrS"}, little-endian. */
     static final int MAGIC = 0x53726448;
+
     static final int BOOT_FLAG_MAGIC = 0xaa55;
     /** 2.12: the first protocol with {@code xloadflags}, which says whether the 64-bit entry exists. */
     static final int MIN_VERSION = 0x020c;
     /** {@code startup_64} from the start of the protected-mode kernel. */
     static final long ENTRY_64_OFFSET = 0x200;
+
     private static final int SECTOR = 512;
 
     private final Path path;
@@ -51,9 +53,14 @@ public final class BzImage {
         check(setup.length >= HDR + 0x80, "shorter than a setup header (%d bytes)", setup.length);
         check(u16(BOOT_FLAG) == BOOT_FLAG_MAGIC, "no boot flag 0xaa55 at 0x1fe");
         check(header.getInt(HEADER) == MAGIC, "no \"HdrS\" at 0x202: not a bzImage, or older than boot protocol 2.00");
-        check(version() >= MIN_VERSION, "boot protocol %d.%02d is older than 2.12, which has the 64-bit entry",
-                version() >> 8, version() & 0xff);
-        check((u8(LOADFLAGS) & LOADED_HIGH) != 0, "not a bzImage: loadflags lack LOADED_HIGH (a zImage loads at 0x10000)");
+        check(
+                version() >= MIN_VERSION,
+                "boot protocol %d.%02d is older than 2.12, which has the 64-bit entry",
+                version() >> 8,
+                version() & 0xff);
+        check(
+                (u8(LOADFLAGS) & LOADED_HIGH) != 0,
+                "not a bzImage: loadflags lack LOADED_HIGH (a zImage loads at 0x10000)");
         check((u16(XLOADFLAGS) & XLF_KERNEL_64) != 0, "xloadflags lack XLF_KERNEL_64: no 64-bit entry point");
         int headerEnd = JUMP + 2 + u8(JUMP + 1);
         check(headerEnd <= setup.length, "setup header end 0x%x beyond the setup sectors", headerEnd);
@@ -148,7 +155,8 @@ public final class BzImage {
 
     @Override
     public String toString() {
-        return String.format("%s (boot protocol %d.%02d, %d setup sectors, %d KiB kernel)", path,
-                version() >> 8, version() & 0xff, setupSects(), kernelSize / 1024);
+        return String.format(
+                "%s (boot protocol %d.%02d, %d setup sectors, %d KiB kernel)",
+                path, version() >> 8, version() & 0xff, setupSects(), kernelSize / 1024);
     }
 }

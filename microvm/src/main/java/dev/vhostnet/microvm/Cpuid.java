@@ -34,7 +34,8 @@ final class Cpuid {
     // Leaf 1 EDX
     static final int HTT = 1 << 28;
     // Leaf 7.0 EBX: AVX2 and the AVX-512 foundation, DQ, IFMA, PF, ER, CD, BW, VL
-    static final int LEAF7_EBX_AVX = 1 << 5 | 1 << 16 | 1 << 17 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31;
+    static final int LEAF7_EBX_AVX =
+            1 << 5 | 1 << 16 | 1 << 17 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31;
     // Leaf 7.0 ECX: AVX-512 VBMI, VBMI2, VAES, VPCLMULQDQ, VNNI, BITALG, VPOPCNTDQ
     static final int LEAF7_ECX_AVX = 1 << 1 | 1 << 6 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14;
     // Leaf 7.0 EDX: AVX-512 4VNNIW, 4FMAPS, VP2INTERSECT, FP16
@@ -59,15 +60,20 @@ final class Cpuid {
 
     private static CpuidEntry filter(CpuidEntry e, int id, int count) {
         return switch (e.function()) {
-            case LEAF_FEATURES -> e.withRegisters(e.eax(),
-                    (e.ebx() & 0x000000ff) | id << 24 | count << 16 | 8 << 8,
-                    (e.ecx() & ~(FMA | PDCM | TSC_DEADLINE | XSAVE | OSXSAVE | AVX | F16C)) | HYPERVISOR,
-                    count > 1 ? e.edx() | HTT : e.edx() & ~HTT);
-            case LEAF_EXTENDED_FEATURES -> e.index() == 0
-                    ? e.withRegisters(e.eax(), e.ebx() & ~LEAF7_EBX_AVX, e.ecx() & ~LEAF7_ECX_AVX, e.edx() & ~LEAF7_EDX_AVX)
-                    : e.index() == 1 ? e.withRegisters(e.eax() & ~LEAF7_1_EAX_AVX, e.ebx(), e.ecx(), e.edx()) : e;
+            case LEAF_FEATURES ->
+                e.withRegisters(
+                        e.eax(),
+                        (e.ebx() & 0x000000ff) | id << 24 | count << 16 | 8 << 8,
+                        (e.ecx() & ~(FMA | PDCM | TSC_DEADLINE | XSAVE | OSXSAVE | AVX | F16C)) | HYPERVISOR,
+                        count > 1 ? e.edx() | HTT : e.edx() & ~HTT);
+            case LEAF_EXTENDED_FEATURES ->
+                e.index() == 0
+                        ? e.withRegisters(
+                                e.eax(), e.ebx() & ~LEAF7_EBX_AVX, e.ecx() & ~LEAF7_ECX_AVX, e.edx() & ~LEAF7_EDX_AVX)
+                        : e.index() == 1 ? e.withRegisters(e.eax() & ~LEAF7_1_EAX_AVX, e.ebx(), e.ecx(), e.edx()) : e;
             case LEAF_PMU, LEAF_XSAVE, LEAF_AMD_PMU_V2 -> e.withRegisters(0, 0, 0, 0);
-            case LEAF_AMD_FEATURES -> e.withRegisters(e.eax(), e.ebx(), e.ecx() & ~(XOP | FMA4 | PERFCTR_CORE), e.edx());
+            case LEAF_AMD_FEATURES ->
+                e.withRegisters(e.eax(), e.ebx(), e.ecx() & ~(XOP | FMA4 | PERFCTR_CORE), e.edx());
             default -> e;
         };
     }

@@ -21,10 +21,10 @@ record E820(List<Entry> entries) {
 
     /** The map of a guest with {@code memory} bytes of RAM from address 0. */
     static E820 forRam(long memory) {
-        Preconditions.checkArgument(memory > Layout.HIMEM && memory <= Layout.MMIO_GAP,
-                "guest memory must be above 1 MiB and at most 3 GiB: %s bytes", memory);
-        return new E820(List.of(
-                new Entry(0, Layout.EBDA, RAM),
-                new Entry(Layout.HIMEM, memory - Layout.HIMEM, RAM)));
+        Preconditions.checkArgument(
+                memory > Layout.HIMEM && memory <= Layout.MMIO_GAP,
+                "guest memory must be above 1 MiB and at most 3 GiB: %s bytes",
+                memory);
+        return new E820(List.of(new Entry(0, Layout.EBDA, RAM), new Entry(Layout.HIMEM, memory - Layout.HIMEM, RAM)));
     }
 }

@@ -36,8 +36,10 @@ public final class ExitCounters {
 
     /** How many accesses no device took. */
     public long unhandled() {
-        return counts.entrySet().stream().filter(e -> e.getKey().startsWith("unhandled"))
-                .mapToLong(e -> e.getValue().sum()).sum();
+        return counts.entrySet().stream()
+                .filter(e -> e.getKey().startsWith("unhandled"))
+                .mapToLong(e -> e.getValue().sum())
+                .sum();
     }
 
     @Override

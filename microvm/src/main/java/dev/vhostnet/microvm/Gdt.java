@@ -10,10 +10,10 @@ import dev.vhostnet.sys.KvmUapi.KvmSegment;
  */
 final class Gdt {
     static final long[] ENTRIES = {
-            entry(0, 0, 0),
-            entry(0xa09b, 0, 0xfffff), // code: present, DPL 0, execute/read, accessed, L=1, G=1
-            entry(0xc093, 0, 0xfffff), // data: present, DPL 0, read/write, accessed, D/B=1, G=1
-            entry(0x808b, 0, 0xfffff), // TSS: present, busy 64-bit TSS
+        entry(0, 0, 0),
+        entry(0xa09b, 0, 0xfffff), // code: present, DPL 0, execute/read, accessed, L=1, G=1
+        entry(0xc093, 0, 0xfffff), // data: present, DPL 0, read/write, accessed, D/B=1, G=1
+        entry(0x808b, 0, 0xfffff), // TSS: present, busy 64-bit TSS
     };
     static final int CODE = 1;
     static final int DATA = 2;

@@ -10,7 +10,8 @@ public final class KernelCmdline {
      * crashed guest ends the VM (a {@code poweroff -f} halts: see {@link VmExit.Reason#HALTED}); and
      * {@code pci=off}: there is no PCI bus yet, and probing one costs thousands of exits.
      */
-    public static final String DEFAULT = "console=ttyS0 reboot=k panic=-1 pci=off quiet no_timer_check tsc=reliable nolapic_timer";
+    public static final String DEFAULT =
+            "console=ttyS0 reboot=k panic=-1 pci=off quiet no_timer_check tsc=reliable nolapic_timer";
 
     private KernelCmdline() {}
 
@@ -20,7 +21,8 @@ public final class KernelCmdline {
      * ({@code drivers/virtio/virtio_mmio.c}, {@code vm_cmdline_set}).
      */
     public static String virtioMmioDevice(long size, long base, int irq) {
-        Preconditions.checkArgument(size > 0 && base >= 0 && irq > 0, "bad virtio-mmio device %s@%s:%s", size, base, irq);
+        Preconditions.checkArgument(
+                size > 0 && base >= 0 && irq > 0, "bad virtio-mmio device %s@%s:%s", size, base, irq);
         String sizeText = size % 1024 == 0 ? (size / 1024) + "K" : Long.toString(size);
         return String.format("virtio_mmio.device=%s@0x%x:%d", sizeText, base, irq);
     }

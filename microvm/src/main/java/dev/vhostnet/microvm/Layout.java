@@ -18,9 +18,11 @@ final class Layout {
     static final long CMDLINE = 0x20000;
     /** The Extended BIOS Data Area: RAM below it, the legacy hole from it to 1 MiB. */
     static final long EBDA = 0x9fc00;
+
     static final long HIMEM = 0x100000;
     /** Three pages KVM needs for the TSS of real-mode emulation on Intel, and the page before them for its identity map. */
     static final long KVM_TSS = 0xfffbd000L;
+
     static final long KVM_IDENTITY_MAP = 0xfffbc000L;
     /** RAM stops here: from it up to 4 GiB is MMIO (virtio-mmio devices, the IOAPIC, the LAPIC). */
     static final long MMIO_GAP = 0xc0000000L;

@@ -59,8 +59,16 @@ public final class MicroVm implements AutoCloseable {
     private final String cmdline;
     private Thread thread;
 
-    private MicroVm(Owned owned, MemoryTable memory, ExitCounters counters, Bus io, Bus mmio, Serial8250 serial,
-            List<VirtioMmioTransport> transports, VcpuLoop loop, String cmdline) {
+    private MicroVm(
+            Owned owned,
+            MemoryTable memory,
+            ExitCounters counters,
+            Bus io,
+            Bus mmio,
+            Serial8250 serial,
+            List<VirtioMmioTransport> transports,
+            VcpuLoop loop,
+            String cmdline) {
         this.owned = owned;
         this.memory = memory;
         this.counters = counters;
@@ -82,17 +90,19 @@ public final class MicroVm implements AutoCloseable {
         thread = new Thread(loop, "vcpu0");
         thread.setDaemon(true);
         thread.start();
-        Thread watcher = new Thread(() -> {
-            while (!loop.exit().isDone()) {
-                try {
-                    loop.exit().get(HALT_CHECK.toMillis(), TimeUnit.MILLISECONDS);
-                } catch (TimeoutException e) {
-                    loop.kick();
-                } catch (InterruptedException | ExecutionException e) {
-                    return;
-                }
-            }
-        }, "vcpu0-watch");
+        Thread watcher = new Thread(
+                () -> {
+                    while (!loop.exit().isDone()) {
+                        try {
+                            loop.exit().get(HALT_CHECK.toMillis(), TimeUnit.MILLISECONDS);
+                        } catch (TimeoutException e) {
+                            loop.kick();
+                        } catch (InterruptedException | ExecutionException e) {
+                            return;
+                        }
+                    }
+                },
+                "vcpu0-watch");
         watcher.setDaemon(true);
         watcher.start();
     }
@@ -248,10 +258,14 @@ public final class MicroVm implements AutoCloseable {
         /** Creates the VM and loads the guest; the vCPU waits for {@link MicroVm#start()}. */
         public MicroVm build() throws IOException {
             Preconditions.checkState(kernel != null, "no kernel");
-            Preconditions.checkArgument(memoryMib >= 16 && (long) memoryMib << 20 <= Layout.MMIO_GAP,
-                    "memory must be 16 to 3072 MiB: %s", memoryMib);
-            Preconditions.checkArgument(virtioMmio.size() <= Layout.LAST_IRQ - Layout.VIRTIO_MMIO_FIRST_IRQ + 1,
-                    "at most %s virtio-mmio devices", Layout.LAST_IRQ - Layout.VIRTIO_MMIO_FIRST_IRQ + 1);
+            Preconditions.checkArgument(
+                    memoryMib >= 16 && (long) memoryMib << 20 <= Layout.MMIO_GAP,
+                    "memory must be 16 to 3072 MiB: %s",
+                    memoryMib);
+            Preconditions.checkArgument(
+                    virtioMmio.size() <= Layout.LAST_IRQ - Layout.VIRTIO_MMIO_FIRST_IRQ + 1,
+                    "at most %s virtio-mmio devices",
+                    Layout.LAST_IRQ - Layout.VIRTIO_MMIO_FIRST_IRQ + 1);
             BzImage image = BzImage.open(kernel);
             Owned owned = new Owned();
             try {
@@ -297,8 +311,8 @@ public final class MicroVm implements AutoCloseable {
                 int n = transports.size();
                 long base = Layout.VIRTIO_MMIO_BASE + (long) n * VirtioMmioTransport.SIZE;
                 int gsi = Layout.VIRTIO_MMIO_FIRST_IRQ + n;
-                VirtioMmioTransport transport = owned.add(
-                        new VirtioMmioTransport(device, base, gsi, VIRTIO_MMIO_VENDOR, memory));
+                VirtioMmioTransport transport =
+                        owned.add(new VirtioMmioTransport(device, base, gsi, VIRTIO_MMIO_VENDOR, memory));
                 transport.attach(wiring);
                 mmio.add(base, VirtioMmioTransport.SIZE, new BusDevice() {
                     @Override
@@ -324,8 +338,12 @@ public final class MicroVm implements AutoCloseable {
         /** Places the kernel at 1 MiB, the initrd at the top of RAM it may use, the command line and the zero page. */
         private void load(BzImage image, MemoryTable memory, long ram, String line) throws IOException {
             long kernelEnd = Layout.HIMEM + Math.max(image.kernelSize(), image.initSize());
-            Preconditions.checkArgument(kernelEnd <= ram, "%s needs %s bytes from 1 MiB; the guest has %s MiB",
-                    image, kernelEnd - Layout.HIMEM, memoryMib);
+            Preconditions.checkArgument(
+                    kernelEnd <= ram,
+                    "%s needs %s bytes from 1 MiB; the guest has %s MiB",
+                    image,
+                    kernelEnd - Layout.HIMEM,
+                    memoryMib);
             byte[] protectedMode = image.readKernel();
             memory.write(Layout.HIMEM, protectedMode, 0, protectedMode.length);
 
@@ -336,22 +354,31 @@ public final class MicroVm implements AutoCloseable {
                 initrdSize = bytes.length;
                 long top = Math.min(ram, Math.min(image.initrdAddrMax() + 1, PageTables.MAPPED));
                 initrdAddress = (top - initrdSize) & ~0xfffL;
-                Preconditions.checkArgument(initrdAddress >= kernelEnd,
+                Preconditions.checkArgument(
+                        initrdAddress >= kernelEnd,
                         "initrd %s (%s bytes) does not fit between the kernel and the top of RAM: give the guest more memory",
-                        initrd, initrdSize);
+                        initrd,
+                        initrdSize);
                 memory.write(initrdAddress, bytes, 0, bytes.length);
             }
 
             byte[] text = line.getBytes(StandardCharsets.US_ASCII);
-            Preconditions.checkArgument(text.length <= image.cmdlineSize(),
-                    "command line of %s bytes; the kernel takes %s", text.length, image.cmdlineSize());
+            Preconditions.checkArgument(
+                    text.length <= image.cmdlineSize(),
+                    "command line of %s bytes; the kernel takes %s",
+                    text.length,
+                    image.cmdlineSize());
             memory.write(Layout.CMDLINE, text, 0, text.length);
             memory.putByte(Layout.CMDLINE + text.length, (byte) 0);
 
             byte[] zeroPage = BootParams.build(image, E820.forRam(ram), Layout.CMDLINE, initrdAddress, initrdSize);
             memory.write(Layout.ZERO_PAGE, zeroPage, 0, zeroPage.length);
-            log.debug("loaded {}; initrd {} bytes at 0x{}; cmdline \"{}\"", image, initrdSize,
-                    Long.toHexString(initrdAddress), line);
+            log.debug(
+                    "loaded {}; initrd {} bytes at 0x{}; cmdline \"{}\"",
+                    image,
+                    initrdSize,
+                    Long.toHexString(initrdAddress),
+                    line);
         }
     }
 }

@@ -124,7 +124,7 @@ final class VcpuLoop implements Runnable {
             case KvmUapi.KVM_EXIT_FAIL_ENTRY, KvmUapi.KVM_EXIT_INTERNAL_ERROR -> {
                 return new VmExit(VmExit.Reason.FAILED, e + " at " + instructionPointer());
             }
-            default -> { }
+            default -> {}
         }
         return null;
     }

@@ -86,7 +86,9 @@ class BzImageTest {
     @Test
     void parsesTheTestVmKernel() throws IOException {
         Optional<Path> kernel = testVmKernel();
-        assumeTrue(kernel.isPresent(), "no kernel in ~/.cache/vhostnet/testvm: run integration-tests/testvm/build-image.sh");
+        assumeTrue(
+                kernel.isPresent(),
+                "no kernel in ~/.cache/vhostnet/testvm: run integration-tests/testvm/build-image.sh");
         BzImage image = BzImage.open(kernel.get());
         assertTrue(image.version() >= 0x020c, image.toString());
         assertTrue(image.initSize() > image.kernelSize(), "the kernel decompresses into more than its file: " + image);
@@ -96,13 +98,15 @@ class BzImageTest {
     }
 
     static Optional<Path> testVmKernel() throws IOException {
-        Path cache = Path.of(System.getenv().getOrDefault("VHOSTNET_TESTVM_CACHE",
-                System.getProperty("user.home") + "/.cache/vhostnet/testvm"));
+        Path cache = Path.of(System.getenv()
+                .getOrDefault("VHOSTNET_TESTVM_CACHE", System.getProperty("user.home") + "/.cache/vhostnet/testvm"));
         if (!Files.isDirectory(cache)) {
             return Optional.empty();
         }
         try (Stream<Path> dirs = Files.list(cache)) {
-            return dirs.map(d -> d.resolve("vmlinuz")).filter(Files::isRegularFile).findFirst();
+            return dirs.map(d -> d.resolve("vmlinuz"))
+                    .filter(Files::isRegularFile)
+                    .findFirst();
         }
     }
 }

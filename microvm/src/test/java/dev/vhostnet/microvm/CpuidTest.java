@@ -10,24 +10,32 @@ class CpuidTest {
     private static final int ALL = 0xffffffff;
 
     private static CpuidEntry leaf(List<CpuidEntry> entries, int function, int index) {
-        return entries.stream().filter(e -> e.function() == function && e.index() == index).findFirst().orElseThrow();
+        return entries.stream()
+                .filter(e -> e.function() == function && e.index() == index)
+                .findFirst()
+                .orElseThrow();
     }
 
-    private final List<CpuidEntry> filtered = Cpuid.forVcpu(List.of(
-            new CpuidEntry(0x1, 0, 0, 0x00a00f11, ALL, ALL & ~Cpuid.HYPERVISOR, ALL),
-            new CpuidEntry(0x7, 0, 1, 0, ALL, ALL, ALL),
-            new CpuidEntry(0x7, 1, 1, ALL, 0, 0, 0),
-            new CpuidEntry(0xa, 0, 0, ALL, ALL, ALL, ALL),
-            new CpuidEntry(0xd, 1, 1, ALL, ALL, ALL, ALL),
-            new CpuidEntry(0x80000001, 0, 0, 0, 0, ALL, ALL),
-            new CpuidEntry(0x80000022, 0, 0, ALL, ALL, ALL, ALL),
-            new CpuidEntry(0x40000001, 0, 0, 0x1234, 0, 0, 0)), 0, 1);
+    private final List<CpuidEntry> filtered = Cpuid.forVcpu(
+            List.of(
+                    new CpuidEntry(0x1, 0, 0, 0x00a00f11, ALL, ALL & ~Cpuid.HYPERVISOR, ALL),
+                    new CpuidEntry(0x7, 0, 1, 0, ALL, ALL, ALL),
+                    new CpuidEntry(0x7, 1, 1, ALL, 0, 0, 0),
+                    new CpuidEntry(0xa, 0, 0, ALL, ALL, ALL, ALL),
+                    new CpuidEntry(0xd, 1, 1, ALL, ALL, ALL, ALL),
+                    new CpuidEntry(0x80000001, 0, 0, 0, 0, ALL, ALL),
+                    new CpuidEntry(0x80000022, 0, 0, ALL, ALL, ALL, ALL),
+                    new CpuidEntry(0x40000001, 0, 0, 0x1234, 0, 0, 0)),
+            0,
+            1);
 
     @Test
     void leafOneHasTheHypervisorBitAndNeitherXsaveNorAvxNorTscDeadlineNorPdcm() {
         CpuidEntry one = leaf(filtered, 1, 0);
         assertEquals(Cpuid.HYPERVISOR, one.ecx() & Cpuid.HYPERVISOR);
-        for (int bit : new int[] {Cpuid.XSAVE, Cpuid.OSXSAVE, Cpuid.AVX, Cpuid.FMA, Cpuid.F16C, Cpuid.TSC_DEADLINE, Cpuid.PDCM}) {
+        for (int bit :
+                new int[] {Cpuid.XSAVE, Cpuid.OSXSAVE, Cpuid.AVX, Cpuid.FMA, Cpuid.F16C, Cpuid.TSC_DEADLINE, Cpuid.PDCM
+                }) {
             assertEquals(0, one.ecx() & bit, Integer.toHexString(bit));
         }
         assertEquals(0x00a00f11, one.eax(), "the family/model/stepping stay");

@@ -36,11 +36,16 @@ class MicroVmTest {
         Set<Integer> before = OpenFds.snapshot();
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         Optional<VmExit> end;
-        try (MicroVm vm = MicroVm.builder().kernel(tiny()).memoryMib(16).serialOutput(console).build()) {
+        try (MicroVm vm = MicroVm.builder()
+                .kernel(tiny())
+                .memoryMib(16)
+                .serialOutput(console)
+                .build()) {
             vm.start();
             end = vm.awaitExit(Duration.ofSeconds(20));
         }
-        assumeTrue(end.isPresent() || !Files.exists(Path.of("/sys/module/kvm_pvm")),
+        assumeTrue(
+                end.isPresent() || !Files.exists(Path.of("/sys/module/kvm_pvm")),
                 "this host's KVM is kvm_pvm, which does not run this VMM's guests (it needs a PVM guest kernel); "
                         + "MicroVmBootTest runs them in the test VM");
         assertEquals(Optional.of(new VmExit(VmExit.Reason.RESET, "i8042 reset")), end);
@@ -69,15 +74,21 @@ class MicroVmTest {
         Path halt = TinyKernel.write(dir, "halt", TinyKernel.HALT);
         try (MicroVm vm = MicroVm.builder().kernel(halt).memoryMib(16).build()) {
             vm.start();
-            assertEquals(Optional.of(new VmExit(VmExit.Reason.HALTED, "hlt with interrupts disabled")),
-                    vm.awaitExit(Duration.ofSeconds(10)), "what Linux's poweroff -f does without ACPI ends the VM");
+            assertEquals(
+                    Optional.of(new VmExit(VmExit.Reason.HALTED, "hlt with interrupts disabled")),
+                    vm.awaitExit(Duration.ofSeconds(10)),
+                    "what Linux's poweroff -f does without ACPI ends the VM");
         }
     }
 
     @Test
     void refusesMemoryOutsideWhatTheLayoutHolds() {
-        assertThrows(IllegalArgumentException.class, () -> MicroVm.builder().kernel(tiny()).memoryMib(4096).build());
-        assertThrows(IllegalArgumentException.class, () -> MicroVm.builder().kernel(tiny()).memoryMib(8).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> MicroVm.builder().kernel(tiny()).memoryMib(4096).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> MicroVm.builder().kernel(tiny()).memoryMib(8).build());
     }
 
     @Test
@@ -86,8 +97,13 @@ class MicroVmTest {
         Path initrd = dir.resolve("initrd");
         Files.write(initrd, new byte[20 << 20]);
         Set<Integer> before = OpenFds.snapshot();
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> MicroVm.builder().kernel(tiny()).initrd(initrd).memoryMib(16).build());
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> MicroVm.builder()
+                        .kernel(tiny())
+                        .initrd(initrd)
+                        .memoryMib(16)
+                        .build());
         assertTrue(e.getMessage().contains("give the guest more memory"), e.getMessage());
         assertEquals("", OpenFds.leakedSince(before), "a failed build closes what it opened");
     }

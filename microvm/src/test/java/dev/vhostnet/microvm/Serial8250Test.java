@@ -20,6 +20,7 @@ class Serial8250Test {
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
     /** Rising edges of the interrupt line, and its level now. */
     private int interrupts;
+
     private boolean line;
     private final Serial8250 uart = new Serial8250(out, level -> {
         interrupts += level ? 1 : 0;
@@ -55,7 +56,9 @@ class Serial8250Test {
     @Test
     void eachByteRaisesTheThrEmptyInterruptWhichReadingIirAcknowledges() {
         write(IER, Serial8250.IER_THRI);
-        assertEquals(Serial8250.IIR_NO_INT | Serial8250.IIR_FIFO_ENABLED, read(IIR),
+        assertEquals(
+                Serial8250.IIR_NO_INT | Serial8250.IIR_FIFO_ENABLED,
+                read(IIR),
                 "enabling THRI raises nothing by itself: Linux then marks the port UART_BUG_TXEN");
         write(DATA, 'a');
         assertEquals(1, interrupts);
@@ -117,12 +120,14 @@ class Serial8250Test {
 
     @Test
     void aFailingOutputLosesTheByteButStillInterrupts() {
-        Serial8250 broken = new Serial8250(new OutputStream() {
-            @Override
-            public void write(int b) throws IOException {
-                throw new IOException("closed");
-            }
-        }, level -> interrupts += level ? 1 : 0);
+        Serial8250 broken = new Serial8250(
+                new OutputStream() {
+                    @Override
+                    public void write(int b) throws IOException {
+                        throw new IOException("closed");
+                    }
+                },
+                level -> interrupts += level ? 1 : 0);
         broken.write(IER, new byte[] {Serial8250.IER_THRI});
         broken.write(DATA, new byte[] {'x'});
         assertEquals(1, broken.lostBytes());

@@ -13,13 +13,30 @@ import java.nio.file.Path;
 final class TinyKernel {
     /** Writes "OK" and the zero page's {@code type_of_loader} (read through RSI) to COM1, then resets through the i8042. */
     static final byte[] OK_AND_RESET = {
-            0x66, (byte) 0xba, (byte) 0xf8, 0x03,             // mov dx, 0x3f8
-            (byte) 0xb0, 'O', (byte) 0xee,                    // mov al, 'O'; out dx, al
-            (byte) 0xb0, 'K', (byte) 0xee,                    // mov al, 'K'; out dx, al
-            (byte) 0x8a, (byte) 0x86, 0x10, 0x02, 0x00, 0x00, // mov al, [rsi + 0x210]
-            (byte) 0xee,                                      // out dx, al
-            (byte) 0xb0, (byte) 0xfe, (byte) 0xe6, 0x64,      // mov al, 0xfe; out 0x64, al
-            (byte) 0xf4, (byte) 0xeb, (byte) 0xfd,            // hlt; jmp hlt
+        0x66,
+        (byte) 0xba,
+        (byte) 0xf8,
+        0x03, // mov dx, 0x3f8
+        (byte) 0xb0,
+        'O',
+        (byte) 0xee, // mov al, 'O'; out dx, al
+        (byte) 0xb0,
+        'K',
+        (byte) 0xee, // mov al, 'K'; out dx, al
+        (byte) 0x8a,
+        (byte) 0x86,
+        0x10,
+        0x02,
+        0x00,
+        0x00, // mov al, [rsi + 0x210]
+        (byte) 0xee, // out dx, al
+        (byte) 0xb0,
+        (byte) 0xfe,
+        (byte) 0xe6,
+        0x64, // mov al, 0xfe; out 0x64, al
+        (byte) 0xf4,
+        (byte) 0xeb,
+        (byte) 0xfd, // hlt; jmp hlt
     };
     /** {@code jmp $}: runs until stopped. */
     static final byte[] SPIN = {(byte) 0xeb, (byte) 0xfe};

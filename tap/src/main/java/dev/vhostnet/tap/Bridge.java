@@ -10,7 +10,8 @@ public final class Bridge {
 
     /** Whether {@code name} is a bridge in this network namespace ({@code /sys/class/net/<name>/bridge}). */
     public static boolean exists(String name) {
-        return !name.contains("/") && Files.isDirectory(TapInfo.SYS_CLASS_NET.resolve(name).resolve("bridge"));
+        return !name.contains("/")
+                && Files.isDirectory(TapInfo.SYS_CLASS_NET.resolve(name).resolve("bridge"));
     }
 
     /** Throws {@link IllegalArgumentException} with the rule unless {@code name} can name an interface. */
@@ -57,8 +58,8 @@ public final class Bridge {
 
     private static void requireBridge(String bridge) {
         if (!exists(bridge)) {
-            throw new IllegalArgumentException("no bridge named " + bridge
-                    + ": create it with 'ip link add " + bridge + " type bridge && ip link set " + bridge + " up'");
+            throw new IllegalArgumentException("no bridge named " + bridge + ": create it with 'ip link add " + bridge
+                    + " type bridge && ip link set " + bridge + " up'");
         }
     }
 

@@ -30,6 +30,7 @@ import java.util.Optional;
 public final class BridgeAcl {
     /** Where QEMU's helper reads its rules ({@code CONFIG_QEMU_CONFDIR "/bridge.conf"}). */
     public static final Path DEFAULT_FILE = Path.of("/etc/qemu/bridge.conf");
+
     private static final int MAX_INCLUDE_DEPTH = 16;
 
     /** One rule: {@code bridge} empty for {@code all}; {@code where} is {@code file:line}. */
@@ -77,8 +78,8 @@ public final class BridgeAcl {
 
     private static void read(Path file, List<Rule> rules, Deque<Path> including) throws IOException {
         if (including.contains(file)) {
-            throw new IllegalArgumentException(including.peek() + ": include cycle: " + file + " includes itself through "
-                    + including);
+            throw new IllegalArgumentException(
+                    including.peek() + ": include cycle: " + file + " includes itself through " + including);
         }
         if (including.size() >= MAX_INCLUDE_DEPTH) {
             throw new IllegalArgumentException(file + ": includes nest deeper than " + MAX_INCLUDE_DEPTH);
@@ -90,7 +91,8 @@ public final class BridgeAcl {
         including.pop();
     }
 
-    private static void parse(Path file, List<String> lines, List<Rule> rules, Deque<Path> including) throws IOException {
+    private static void parse(Path file, List<String> lines, List<Rule> rules, Deque<Path> including)
+            throws IOException {
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i).strip();
             if (line.isEmpty() || line.startsWith("#")) {
@@ -99,8 +101,8 @@ public final class BridgeAcl {
             String where = file + ":" + (i + 1);
             String[] words = line.split("[ \t]+", 2);
             if (words.length < 2) {
-                throw new IllegalArgumentException(where + ": '" + TapConfig.visible(line) + "' is not a rule: write allow BRIDGE, deny BRIDGE, "
-                        + "allow all, deny all or include FILE");
+                throw new IllegalArgumentException(where + ": '" + TapConfig.visible(line)
+                        + "' is not a rule: write allow BRIDGE, deny BRIDGE, " + "allow all, deny all or include FILE");
             }
             String arg = words[1].strip();
             switch (words[0]) {
@@ -113,8 +115,9 @@ public final class BridgeAcl {
                         // as QEMU: a missing include (a per-user file not written yet) adds no rule
                     }
                 }
-                default -> throw new IllegalArgumentException(where + ": unknown command '" + TapConfig.visible(words[0])
-                        + "': the commands are allow, deny and include");
+                default ->
+                    throw new IllegalArgumentException(where + ": unknown command '" + TapConfig.visible(words[0])
+                            + "': the commands are allow, deny and include");
             }
         }
     }
@@ -137,8 +140,9 @@ public final class BridgeAcl {
         int mode = (int) Files.getAttribute(file, "unix:mode");
         int self = Syscalls.geteuid();
         if ((uid != 0 && uid != self) || (mode & 022) != 0) {
-            throw new IllegalArgumentException(file + " is owned by uid " + uid + " with mode 0" + Integer.toOctalString(mode & 07777)
-                    + ": an ACL must be owned by root (or uid " + self + ") and writable by its owner only (chmod 644)");
+            throw new IllegalArgumentException(file + " is owned by uid " + uid + " with mode 0"
+                    + Integer.toOctalString(mode & 07777) + ": an ACL must be owned by root (or uid " + self
+                    + ") and writable by its owner only (chmod 644)");
         }
     }
 

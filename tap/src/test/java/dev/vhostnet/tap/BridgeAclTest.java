@@ -34,13 +34,18 @@ class BridgeAclTest {
         BridgeAcl.Decision other = acl.decide("br2");
         assertFalse(other.granted());
         assertEquals("allowed by no rule", other.reason());
-        assertFalse(BridgeAcl.read(file("empty.conf", "# nothing\n")).decide("br0").granted(), "default deny");
+        assertFalse(
+                BridgeAcl.read(file("empty.conf", "# nothing\n")).decide("br0").granted(), "default deny");
     }
 
     @Test
     void denyWinsWhateverTheOrder() throws Exception {
-        assertFalse(BridgeAcl.read(file("a.conf", "deny br0\nallow br0\n")).decide("br0").granted());
-        assertFalse(BridgeAcl.read(file("b.conf", "allow br0\ndeny br0\n")).decide("br0").granted());
+        assertFalse(BridgeAcl.read(file("a.conf", "deny br0\nallow br0\n"))
+                .decide("br0")
+                .granted());
+        assertFalse(BridgeAcl.read(file("b.conf", "allow br0\ndeny br0\n"))
+                .decide("br0")
+                .granted());
         BridgeAcl all = BridgeAcl.read(file("c.conf", "allow all\ndeny br1\n"));
         assertTrue(all.decide("br0").granted());
         BridgeAcl.Decision br1 = all.decide("br1");
@@ -53,7 +58,8 @@ class BridgeAclTest {
     @Test
     void includesAreReadInPlaceAndAMissingOneAddsNothing() throws Exception {
         file("alice.conf", "allow br-alice\n");
-        BridgeAcl acl = BridgeAcl.read(file("bridge.conf", "include alice.conf\ninclude " + dir.resolve("nobody.conf") + "\nallow br0\n"));
+        BridgeAcl acl = BridgeAcl.read(
+                file("bridge.conf", "include alice.conf\ninclude " + dir.resolve("nobody.conf") + "\nallow br0\n"));
         assertTrue(acl.decide("br-alice").granted());
         assertTrue(acl.decide("br0").granted());
         assertEquals(dir.resolve("alice.conf") + ":1", acl.rules().get(0).where());
@@ -66,7 +72,9 @@ class BridgeAclTest {
         assertTrue(e.getMessage().startsWith(conf + ":2: 'allowbr1' is not a rule"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> BridgeAcl.read(file("verb.conf", "permit br0\n")));
         assertTrue(e.getMessage().contains(":1: unknown command 'permit'"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> BridgeAcl.read(file("long.conf", "allow averyveryverylongbridge\n")));
+        e = assertThrows(
+                IllegalArgumentException.class,
+                () -> BridgeAcl.read(file("long.conf", "allow averyveryverylongbridge\n")));
         assertTrue(e.getMessage().contains("bridge name 'averyveryverylongbridge' is 23 bytes"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> BridgeAcl.read(file("space.conf", "allow br 0\n")));
         assertTrue(e.getMessage().contains("has ' ' at 2"), e.getMessage());
@@ -78,12 +86,14 @@ class BridgeAclTest {
     void refusesAnIncludeCycleAndAFileOthersMayWrite() throws Exception {
         file("x.conf", "include y.conf\n");
         file("y.conf", "include x.conf\n");
-        IllegalArgumentException cycle = assertThrows(IllegalArgumentException.class, () -> BridgeAcl.read(dir.resolve("x.conf")));
+        IllegalArgumentException cycle =
+                assertThrows(IllegalArgumentException.class, () -> BridgeAcl.read(dir.resolve("x.conf")));
         assertTrue(cycle.getMessage().contains("include cycle"), cycle.getMessage());
         Path open = file("open.conf", "allow all\n");
         Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rw-rw-rw-"));
         IllegalArgumentException writable = assertThrows(IllegalArgumentException.class, () -> BridgeAcl.read(open));
-        assertTrue(writable.getMessage().contains("with mode 0666: an ACL must be owned by root"), writable.getMessage());
+        assertTrue(
+                writable.getMessage().contains("with mode 0666: an ACL must be owned by root"), writable.getMessage());
         assertThrows(java.nio.file.NoSuchFileException.class, () -> BridgeAcl.read(dir.resolve("absent.conf")));
     }
 }

@@ -30,43 +30,72 @@ import picocli.CommandLine.Spec;
  * joins the bridge and comes up, and one line on stderr says what was granted. A refusal is one
  * line on stderr and a non-zero exit, which QEMU reports as the helper failing.
  */
-@Command(name = "bridge-helper", mixinStandardHelpOptions = true,
-        description = {"QEMU's bridge helper: -netdev bridge,br=BR,helper=\"vhostnet bridge-helper [OPTIONS]\".",
-                "QEMU adds --use-vnet --fd=N --br=BR; the tap goes to QEMU over fd N (SCM_RIGHTS), on bridge BR if the "
-                        + "ACL allows it. The helper protocol hands over one fd: for multiqueue taps and vhost-net fds use "
-                        + "'vhostnet exec' or the broker ('vhostnet serve').",
-                "Inside helper=, QEMU's option syntax writes a comma as ',,': --offload CSUM,,TSO4."},
-        footer = {"", "ACL (QEMU's bridge.conf format): one rule a line, 'allow BR', 'deny BR', 'allow all', 'deny all', "
-                + "'include FILE', '#' comments; a bridge is granted when a rule allows it and none denies it."})
+@Command(
+        name = "bridge-helper",
+        mixinStandardHelpOptions = true,
+        description = {
+            "QEMU's bridge helper: -netdev bridge,br=BR,helper=\"vhostnet bridge-helper [OPTIONS]\".",
+            "QEMU adds --use-vnet --fd=N --br=BR; the tap goes to QEMU over fd N (SCM_RIGHTS), on bridge BR if the "
+                    + "ACL allows it. The helper protocol hands over one fd: for multiqueue taps and vhost-net fds use "
+                    + "'vhostnet exec' or the broker ('vhostnet serve').",
+            "Inside helper=, QEMU's option syntax writes a comma as ',,': --offload CSUM,,TSO4."
+        },
+        footer = {
+            "",
+            "ACL (QEMU's bridge.conf format): one rule a line, 'allow BR', 'deny BR', 'allow all', 'deny all', "
+                    + "'include FILE', '#' comments; a bridge is granted when a rule allows it and none denies it."
+        })
 final class BridgeHelperCommand implements Callable<Integer> {
-    @Option(names = "--use-vnet", description = "Give the tap a vnet header (IFF_VNET_HDR) if the kernel has it; QEMU always asks.")
+    @Option(
+            names = "--use-vnet",
+            description = "Give the tap a vnet header (IFF_VNET_HDR) if the kernel has it; QEMU always asks.")
     boolean useVnet;
 
-    @Option(names = "--fd", required = true, paramLabel = "N", description = "The Unix socket to send the tap fd on (QEMU's).")
+    @Option(
+            names = "--fd",
+            required = true,
+            paramLabel = "N",
+            description = "The Unix socket to send the tap fd on (QEMU's).")
     int fd;
 
     @Option(names = "--br", required = true, paramLabel = "BRIDGE", description = "The bridge to put the tap on.")
     String bridge;
 
-    @Option(names = "--config", paramLabel = "FILE", defaultValue = "/etc/qemu/bridge.conf",
-            description = "The ACL; default ${DEFAULT-VALUE}, QEMU's own. It must be owned by root (or the helper's user) and writable by its owner only.")
+    @Option(
+            names = "--config",
+            paramLabel = "FILE",
+            defaultValue = "/etc/qemu/bridge.conf",
+            description =
+                    "The ACL; default ${DEFAULT-VALUE}, QEMU's own. It must be owned by root (or the helper's user) and writable by its owner only.")
     Path config;
 
-    @Option(names = "--offload", split = ",", paramLabel = "OFFLOAD",
-            description = "Offloads to set on the tap (${COMPLETION-CANDIDATES}); newer ones the kernel refuses are dropped.")
+    @Option(
+            names = "--offload",
+            split = ",",
+            paramLabel = "OFFLOAD",
+            description =
+                    "Offloads to set on the tap (${COMPLETION-CANDIDATES}); newer ones the kernel refuses are dropped.")
     Set<Offload> offloads = EnumSet.noneOf(Offload.class);
 
-    @Option(names = "--mtu", paramLabel = "MTU", description = "MTU of the tap (default: the bridge's, as qemu-bridge-helper).")
+    @Option(
+            names = "--mtu",
+            paramLabel = "MTU",
+            description = "MTU of the tap (default: the bridge's, as qemu-bridge-helper).")
     Integer mtu;
 
-    @Option(names = "--allow-uid", split = ",", paramLabel = "UID",
+    @Option(
+            names = "--allow-uid",
+            split = ",",
+            paramLabel = "UID",
             description = "Only QEMUs of these uids (or --allow-gid gids) get a tap, as the broker's --allow-uid.")
     List<Integer> allowUids = new ArrayList<>();
 
     @Option(names = "--allow-gid", split = ",", paramLabel = "GID", description = "Gids whose QEMUs get a tap.")
     List<Integer> allowGids = new ArrayList<>();
 
-    @Option(names = "--tap-prefix", paramLabel = "UID=PREFIX",
+    @Option(
+            names = "--tap-prefix",
+            paramLabel = "UID=PREFIX",
             description = "Name taps of UID PREFIX<n> (*=PREFIX for the others), as the broker's; without it: tap<n>, "
                     + "as qemu-bridge-helper. A uid without a prefix then gets no tap.")
     List<String> tapPrefixes = new ArrayList<>();
@@ -80,18 +109,29 @@ final class BridgeHelperCommand implements Callable<Integer> {
         BridgeAcl.Decision decision = acl().decide(bridge);
         if (!decision.granted()) {
             throw new Failures.NoPermissionException("bridge " + bridge + " is " + decision.reason()
-                    + (decision.rule().isPresent() ? ": deny wins over allow, remove that rule to grant it"
-                    : " of " + config + ": add 'allow " + bridge + "' there to grant it"));
+                    + (decision.rule().isPresent()
+                            ? ": deny wins over allow, remove that rule to grant it"
+                            : " of " + config + ": add 'allow " + bridge + "' there to grant it"));
         }
         try (HelperSocket socket = HelperSocket.inherited(fd)) {
             AFUNIXSocketCredentials peer = socket.peer();
             String tapName = tapName(peer);
             try (TapDevice tap = Bridge.openPort(bridge, tapConfig(tapName))) {
                 socket.send(tap.queue(0).rawFd());
-                spec.commandLine().getErr().printf("%s: tap %s on bridge %s for uid %d gid %d (pid %d): %s, offloads %s, mtu %d; %s%n",
-                        spec.qualifiedName(), tap.name(), bridge, peer.getUid(), peer.getGid(), peer.getPid(),
-                        tap.config().vnetHeader() ? "vnet header" : "no vnet header",
-                        tap.offloads().isEmpty() ? "none" : tap.offloads(), tap.config().mtu().orElse(0), decision.reason());
+                spec.commandLine()
+                        .getErr()
+                        .printf(
+                                "%s: tap %s on bridge %s for uid %d gid %d (pid %d): %s, offloads %s, mtu %d; %s%n",
+                                spec.qualifiedName(),
+                                tap.name(),
+                                bridge,
+                                peer.getUid(),
+                                peer.getGid(),
+                                peer.getPid(),
+                                tap.config().vnetHeader() ? "vnet header" : "no vnet header",
+                                tap.offloads().isEmpty() ? "none" : tap.offloads(),
+                                tap.config().mtu().orElse(0),
+                                decision.reason());
                 spec.commandLine().getErr().flush();
             }
         }
@@ -125,8 +165,10 @@ final class BridgeHelperCommand implements Callable<Integer> {
         if (tapPrefixes.isEmpty()) {
             return "tap%d";
         }
-        return policy.prefixFor(peer.getUid()).map(prefix -> prefix + "%d").orElseThrow(() -> new Failures.NoPermissionException(
-                "uid " + peer.getUid() + " has no tap name prefix: add --tap-prefix " + peer.getUid() + "=PREFIX"));
+        return policy.prefixFor(peer.getUid())
+                .map(prefix -> prefix + "%d")
+                .orElseThrow(() -> new Failures.NoPermissionException("uid " + peer.getUid()
+                        + " has no tap name prefix: add --tap-prefix " + peer.getUid() + "=PREFIX"));
     }
 
     private TapConfig tapConfig(String name) throws dev.vhostnet.sys.SysException {
@@ -135,7 +177,9 @@ final class BridgeHelperCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--offload needs a vnet header: "
                     + (useVnet ? "this kernel's tun has none (IFF_VNET_HDR)" : "give --use-vnet (QEMU does)"));
         }
-        TapConfig.Builder c = TapConfig.builder().name(name).vnetHeader(vnet ? TapConfig.VNET_HDR_LEGACY : 0)
+        TapConfig.Builder c = TapConfig.builder()
+                .name(name)
+                .vnetHeader(vnet ? TapConfig.VNET_HDR_LEGACY : 0)
                 .offloads(offloads.toArray(Offload[]::new));
         if (mtu != null) {
             c.mtu(mtu);

@@ -26,12 +26,14 @@ final class HelperSocket implements AutoCloseable {
     /** Takes fd {@code number}, after checking it is an open Unix socket that is not stdio. */
     static HelperSocket inherited(int number) throws IOException {
         if (number < 3) {
-            throw new IllegalArgumentException("--fd=" + number + " is " + (number < 0 ? "not a file descriptor"
-                    : "stdin, stdout or stderr") + ": give the socket QEMU passes (3 or more)");
+            throw new IllegalArgumentException(
+                    "--fd=" + number + " is " + (number < 0 ? "not a file descriptor" : "stdin, stdout or stderr")
+                            + ": give the socket QEMU passes (3 or more)");
         }
         String target;
         try {
-            target = Files.readSymbolicLink(Path.of("/proc/self/fd", Integer.toString(number))).toString();
+            target = Files.readSymbolicLink(Path.of("/proc/self/fd", Integer.toString(number)))
+                    .toString();
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException("--fd=" + number + " is not open in this process: run from QEMU's "
                     + "-netdev bridge,helper=..., which passes its socket");

@@ -19,8 +19,14 @@ class JsonOutputTest {
     @Test
     void aDemoWhoseEveryPingWasLostIsStillJson() throws Exception {
         Loopback.Flow none = new Loopback.Flow(10, 0, 0, 0); // no time measured: the rates are NaN
-        Loopback.Report report = new Loopback.Report(new BackendChoice(BackendChoice.Kind.EMULATED, "asked for"),
-                List.of("VERSION_1"), "vhd0", "vhd-0", none, none, new Loopback.Latency(0, 5, Double.NaN, Double.NaN));
+        Loopback.Report report = new Loopback.Report(
+                new BackendChoice(BackendChoice.Kind.EMULATED, "asked for"),
+                List.of("VERSION_1"),
+                "vhd0",
+                "vhd-0",
+                none,
+                none,
+                new Loopback.Latency(0, 5, Double.NaN, Double.NaN));
         JsonNode json = parse(Json.write(DemoCommand.json(report)));
         assertTrue(json.get("latency").get("p50Micros").isNull(), json.toString());
         assertTrue(json.get("latency").get("p99Micros").isNull(), json.toString());

@@ -21,7 +21,8 @@ class KernelTestsInVmTest {
 
     @TestFactory
     Stream<DynamicTest> vhostNetTestsInTestVm() throws Exception {
-        assumeFalse(TestVm.hostHasVhostNet(),
+        assumeFalse(
+                TestVm.hostHasVhostNet(),
                 "this host has /dev/vhost-net: the " + TestVm.TAG + " tests run directly on it");
         TestVm vm = TestVm.forThisModule();
         String tag = System.getProperty("vhostnet.testvm.tag", TestVm.TAG);
