@@ -5,8 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
 import dev.vhostnet.eventfd.EventFd;
@@ -125,6 +128,17 @@ class KvmGuestNicTest {
             return rig.memory.getShort(COUNTERS + 2L * (kind == Registers.Kind.MMIO ? 1 : q + 1)) & 0xffff;
         }
 
+        /** Waits for the guest's count of RX interrupts to reach {@code expected}; a failure says whether one came late or not at all. */
+        void awaitRxInterrupts(int expected, String what) throws InterruptedException {
+            if (waitFor(() -> interrupts(0) >= expected, 5)) {
+                return;
+            }
+            boolean late = waitFor(() -> interrupts(0) >= expected, 20);
+            fail(what + " raised no guest interrupt in 5 s (" + (late ? "it came later" : "nor in 20 s more") + "): "
+                    + interrupts(0) + " of " + expected + "; RX queue " + rig.device.backend()
+                    .map(b -> b instanceof EmulatedNetDevice e ? e.counters(0, QueuePair.RX).toString() : b.kind().name()).orElse("stopped"));
+        }
+
         /** Sets the stop flag and raises a config interrupt: the guest's only exit since {@link #resume}. */
         void stop() throws Exception {
             assertFalse(run.isDone(), () -> "the vCPU exited while it should have stayed in the kernel: " + exitOf(run));
@@ -191,10 +205,7 @@ class KvmGuestNicTest {
                 byte[] payload = Rig.payload(i, 200);
                 TapInNamespace.sendToGuest(w.socket, 7000, payload);
                 assertArrayEquals(payload, EthernetFrames.udpPayload(poll(driver).frame(), 0), "datagram " + i + " in the RX ring");
-                int expected = first + i + 1;
-                int n = i;
-                awaitTrue(() -> w.interrupts(0) >= expected, () -> "datagram " + n + " raised no interrupt in the guest: "
-                        + w.interrupts(0) + " of " + expected);
+                w.awaitRxInterrupts(first + i + 1, "datagram " + i);
             }
             int rxInterrupts = w.interrupts(0) - first;
             System.out.printf("%s %s: %d frames from the ring to the namespace on the vCPU's two doorbell writes; %d datagrams "
@@ -265,12 +276,15 @@ class KvmGuestNicTest {
         throw new AssertionError("no frame reached the RX ring in 5 s");
     }
 
-    private static void awaitTrue(BooleanSupplier condition, Supplier<String> message)
-            throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    private static void awaitTrue(BooleanSupplier condition, Supplier<String> message) throws InterruptedException {
+        assertTrue(waitFor(condition, 5), message);
+    }
+
+    private static boolean waitFor(BooleanSupplier condition, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (!condition.getAsBoolean() && System.nanoTime() < deadline) {
             Thread.sleep(2);
         }
-        assertTrue(condition.getAsBoolean(), message);
+        return condition.getAsBoolean();
     }
 }
