@@ -31,8 +31,16 @@ public final class RealModeCode {
         if (segmentPrefix != 0) {
             out.write(segmentPrefix);
         }
-        return bytes(0x66, 0xc7, 0x06, offset & 0xff, offset >> 8,
-                value & 0xff, (value >> 8) & 0xff, (value >> 16) & 0xff, value >>> 24);
+        return bytes(
+                0x66,
+                0xc7,
+                0x06,
+                offset & 0xff,
+                offset >> 8,
+                value & 0xff,
+                (value >> 8) & 0xff,
+                (value >> 16) & 0xff,
+                value >>> 24);
     }
 
     /** {@code mov word es:[offset], value}: a 2-byte write into the device. */
@@ -43,8 +51,10 @@ public final class RealModeCode {
     /** {@code cli}, both PICs masked, IOAPIC pin {@code gsi} to {@code vector} on APIC 0, edge, unmasked. */
     public RealModeCode routeIoapic(int gsi, int vector) {
         return bytes(0xfa, 0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1)
-                .movDword(0x64, 0x00, 0x10 + 2 * gsi).movDword(0x64, 0x10, vector)
-                .movDword(0x64, 0x00, 0x11 + 2 * gsi).movDword(0x64, 0x10, 0);
+                .movDword(0x64, 0x00, 0x10 + 2 * gsi)
+                .movDword(0x64, 0x10, vector)
+                .movDword(0x64, 0x00, 0x11 + 2 * gsi)
+                .movDword(0x64, 0x10, 0);
     }
 
     /** Local APIC software enable (SVR). */
@@ -67,17 +77,26 @@ public final class RealModeCode {
      * non-zero; then reports {@code tag} through the handler port. Halting stays in the kernel.
      */
     public RealModeCode haltUntil(int flag, char tag) {
-        return bytes(0xfb, 0xf4, CS, 0x80, 0x3e, flag & 0xff, flag >> 8, 0x00, 0x74, 0xf7, 0xb0, tag, 0xe6, HANDLER_PORT);
+        return bytes(
+                0xfb, 0xf4, CS, 0x80, 0x3e, flag & 0xff, flag >> 8, 0x00, 0x74, 0xf7, 0xb0, tag, 0xe6, HANDLER_PORT);
     }
 
     /** A handler that reports {@code tag} through the handler port, sends the APIC an EOI and returns. */
     public static byte[] handler(char tag) {
-        return new RealModeCode().bytes(0xb0, tag, 0xe6, HANDLER_PORT).movDword(0, 0xb0, 0).bytes(0xcf).build();
+        return new RealModeCode()
+                .bytes(0xb0, tag, 0xe6, HANDLER_PORT)
+                .movDword(0, 0xb0, 0)
+                .bytes(0xcf)
+                .build();
     }
 
     /** A handler that adds one to the 16-bit counter at {@code counter} (cs-relative), EOIs and returns: no exit. */
     public static byte[] countingHandler(int counter) {
-        return new RealModeCode().bytes(CS, 0xff, 0x06, counter & 0xff, counter >> 8).movDword(0, 0xb0, 0).bytes(0xcf).build();
+        return new RealModeCode()
+                .bytes(CS, 0xff, 0x06, counter & 0xff, counter >> 8)
+                .movDword(0, 0xb0, 0)
+                .bytes(0xcf)
+                .build();
     }
 
     /** The exit of a handler reporting {@code tag}. */

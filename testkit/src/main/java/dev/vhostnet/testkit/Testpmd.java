@@ -30,8 +30,10 @@ public final class Testpmd implements AutoCloseable {
 
     /** Why testpmd cannot run here, or null. */
     public static String unavailabilityCause() {
-        return Files.isExecutable(BINARY) ? null : "no " + BINARY + ": dpdk-testpmd is in Debian's dpdk-dev package "
-                + "(apt-get install dpdk-dev; the dpdk package alone has no testpmd)";
+        return Files.isExecutable(BINARY)
+                ? null
+                : "no " + BINARY + ": dpdk-testpmd is in Debian's dpdk-dev package "
+                        + "(apt-get install dpdk-dev; the dpdk package alone has no testpmd)";
     }
 
     /** Starts testpmd on {@code dir/vhost-user.sock}, its log beside it, and waits until it forwards. */
@@ -45,21 +47,40 @@ public final class Testpmd implements AutoCloseable {
         if (!client) {
             Files.deleteIfExists(socket);
         }
-        process = new ProcessBuilder(BINARY.toString(), "--no-huge", "-m", "1024", "--no-pci", "--no-shconf",
-                "--file-prefix", "vhostnet" + ProcessHandle.current().pid(), "-l", "0-1",
-                "--vdev", "net_vhost0,iface=" + socket + ",client=" + (client ? 1 : 0) + ",queues=" + queues, "--",
-                "--total-num-mbufs=16384", "--forward-mode=macswap", "--port-topology=loop", "--auto-start",
-                "--rxq=" + queues, "--txq=" + queues, "--stats-period=1")
+        process = new ProcessBuilder(
+                        BINARY.toString(),
+                        "--no-huge",
+                        "-m",
+                        "1024",
+                        "--no-pci",
+                        "--no-shconf",
+                        "--file-prefix",
+                        "vhostnet" + ProcessHandle.current().pid(),
+                        "-l",
+                        "0-1",
+                        "--vdev",
+                        "net_vhost0,iface=" + socket + ",client=" + (client ? 1 : 0) + ",queues=" + queues,
+                        "--",
+                        "--total-num-mbufs=16384",
+                        "--forward-mode=macswap",
+                        "--port-topology=loop",
+                        "--auto-start",
+                        "--rxq=" + queues,
+                        "--txq=" + queues,
+                        "--stats-period=1")
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectErrorStream(true).redirectOutput(output.toFile()).start();
+                .redirectErrorStream(true)
+                .redirectOutput(output.toFile())
+                .start();
         // Its vhost socket comes up (and a client=1 one dials) before the port is configured: wait for
         // forwarding to start too, or the first frames meet a port that is not running yet.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!(client || Files.exists(socket)) || !Files.readString(output).contains("start packet forwarding")) {
             if (!process.isAlive() || System.nanoTime() >= deadline) {
                 process.destroyForcibly();
-                throw new IOException("dpdk-testpmd " + (process.isAlive() ? "made no socket or did not start forwarding in 30 s"
-                        : "exited") + ": " + tail());
+                throw new IOException("dpdk-testpmd "
+                        + (process.isAlive() ? "made no socket or did not start forwarding in 30 s" : "exited") + ": "
+                        + tail());
             }
             Thread.sleep(50);
         }
@@ -110,8 +131,10 @@ public final class Testpmd implements AutoCloseable {
             throw new IOException("interrupted while dpdk-testpmd printed its totals", e);
         }
         String log = Files.readString(output);
-        Matcher m = Pattern.compile("Accumulated forward statistics for all ports\\+*\\s*RX-packets: (\\d+)\\s+RX-dropped: (\\d+)"
-                + "\\s+RX-total: \\d+\\s*TX-packets: (\\d+)\\s+TX-dropped: (\\d+)").matcher(log);
+        Matcher m = Pattern.compile(
+                        "Accumulated forward statistics for all ports\\+*\\s*RX-packets: (\\d+)\\s+RX-dropped: (\\d+)"
+                                + "\\s+RX-total: \\d+\\s*TX-packets: (\\d+)\\s+TX-dropped: (\\d+)")
+                .matcher(log);
         if (!m.find()) {
             throw new IOException("no totals in testpmd's output: " + tail());
         }
@@ -119,7 +142,8 @@ public final class Testpmd implements AutoCloseable {
         txPackets = Long.parseLong(m.group(3));
         dropped = Long.parseLong(m.group(2)) + Long.parseLong(m.group(4));
         System.out.printf("testpmd totals: RX-packets %d TX-packets %d dropped %d%n", rxPackets, txPackets, dropped);
-        log.lines().filter(l -> l.startsWith("VHOST_CONFIG") || l.matches("(?i).*(error|fail|warn).*"))
+        log.lines()
+                .filter(l -> l.startsWith("VHOST_CONFIG") || l.matches("(?i).*(error|fail|warn).*"))
                 .forEach(l -> System.out.println("testpmd: " + l));
     }
 

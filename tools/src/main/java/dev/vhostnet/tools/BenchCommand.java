@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -20,21 +19,35 @@ import picocli.CommandLine.Option;
  * backends side by side with the raw tap ceilings, prints the Markdown table and writes
  * {@code bench.md}, {@code bench.json} and {@code bench.svg} to {@code --out}. Needs root.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Measure the kernel (vhost-net) and emulated virtio-net backends side by side, with raw tap "
-                + "ceilings (Java and C) from the same run: packets/s, Gbit/s, round-trip latency, CPU per packet.",
-                "Needs root: it makes network namespaces and taps. Writes bench.md, bench.json and bench.svg."})
+@Command(
+        name = "bench",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Measure the kernel (vhost-net) and emulated virtio-net backends side by side, with raw tap "
+                    + "ceilings (Java and C) from the same run: packets/s, Gbit/s, round-trip latency, CPU per packet.",
+            "Needs root: it makes network namespaces and taps. Writes bench.md, bench.json and bench.svg."
+        })
 public final class BenchCommand implements Callable<Integer> {
 
-    @Option(names = "--backend", split = ",", paramLabel = "KIND",
-            description = "Backends to measure: KERNEL, EMULATED (default: both; kernel is skipped where /dev/vhost-net is missing).")
+    @Option(
+            names = "--backend",
+            split = ",",
+            paramLabel = "KIND",
+            description =
+                    "Backends to measure: KERNEL, EMULATED (default: both; kernel is skipped where /dev/vhost-net is missing).")
     List<BackendChoice.Kind> backends = List.of(BackendChoice.Kind.KERNEL, BackendChoice.Kind.EMULATED);
 
-    @Option(names = "--direction", split = ",", paramLabel = "DIR",
+    @Option(
+            names = "--direction",
+            split = ",",
+            paramLabel = "DIR",
             description = "Directions: ${COMPLETION-CANDIDATES} (default: all).")
     List<Direction> directions = List.of(Direction.values());
 
-    @Option(names = "--size", split = ",", paramLabel = "BYTES",
+    @Option(
+            names = "--size",
+            split = ",",
+            paramLabel = "BYTES",
             description = "Ethernet frame sizes (default: 64,512,1500,65536; 65536 is TX only, sent with UFO).")
     List<Integer> sizes;
 
@@ -50,7 +63,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seconds", paramLabel = "SECONDS", description = "Length of a repetition (default: 2).")
     Double seconds;
 
-    @Option(names = "--packets", paramLabel = "N",
+    @Option(
+            names = "--packets",
+            paramLabel = "N",
             description = "Packets per repetition instead of a fixed time (RR: a tenth as many round trips).")
     Long packets;
 
@@ -72,7 +87,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         BenchConfig.Builder b = quick ? BenchConfig.quick() : BenchConfig.builder();
-        b.backends(backends).directions(directions).outputDir(out).cCeiling(!noC).javaCeiling(!noJava);
+        b.backends(backends)
+                .directions(directions)
+                .outputDir(out)
+                .cCeiling(!noC)
+                .javaCeiling(!noJava);
         if (sizes != null) {
             b.sizes(sizes);
         }

@@ -1,6 +1,5 @@
 package dev.vhostnet.vhostuser;
 
-import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,16 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VringBases;
-import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
 import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.testkit.Testpmd;
 import java.nio.file.Files;
@@ -43,8 +43,10 @@ class TestpmdTest {
     static final int RING = 256;
     static final int BUFFER = 2048;
     static final int FRAMES = 2000;
-    static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
+    static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1)
+            | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
+            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX)
+            | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
             | bit(VirtioUapi.VIRTIO_NET_F_MAC);
 
     @TempDir
@@ -61,7 +63,8 @@ class TestpmdTest {
         Testpmd testpmd = Testpmd.start(dir, 1, false);
         try (testpmd) {
             int[] bases = runTraffic(VhostUserFrontend.connect(testpmd.socket), 1, FRAMES, false);
-            assertArrayEquals(new int[] {FRAMES, FRAMES}, bases, "RX and TX vring bases: one buffer / one chain per frame");
+            assertArrayEquals(
+                    new int[] {FRAMES, FRAMES}, bases, "RX and TX vring bases: one buffer / one chain per frame");
         }
         assertEquals(FRAMES, testpmd.rxPackets(), "testpmd RX-packets");
         assertEquals(FRAMES, testpmd.txPackets(), "testpmd TX-packets");
@@ -141,21 +144,33 @@ class TestpmdTest {
                     assertTrue(device.awaitRunning(2, Duration.ofSeconds(60)), "reconnected to the new testpmd");
                     long reconnectMillis = (System.nanoTime() - t0) / 1_000_000;
                     VringBases resumed = device.bases();
-                    System.out.printf("SIGKILLed testpmd after %d frames + %d in flight; a new testpmd started and the device "
-                            + "ran again on it %d ms later, resuming from the used indexes RX %d TX %d%n", FRAMES, burst,
-                            reconnectMillis, resumed.get(0, QueuePair.RX), resumed.get(0, QueuePair.TX));
+                    System.out.printf(
+                            "SIGKILLed testpmd after %d frames + %d in flight; a new testpmd started and the device "
+                                    + "ran again on it %d ms later, resuming from the used indexes RX %d TX %d%n",
+                            FRAMES, burst, reconnectMillis, resumed.get(0, QueuePair.RX), resumed.get(0, QueuePair.TX));
                     long lostBefore = flow.lost;
                     exchange(driver, rig.queuePairs.get(0), flow, FRAMES);
                     VringBases bases = device.stop();
-                    System.out.printf("after the reconnection: %d frames back (of %d sent), %d lost at the crash, "
-                            + "none repeated or altered; GET_VRING_BASE %s%n", flow.received, flow.next, flow.lost, bases);
+                    System.out.printf(
+                            "after the reconnection: %d frames back (of %d sent), %d lost at the crash, "
+                                    + "none repeated or altered; GET_VRING_BASE %s%n",
+                            flow.received, flow.next, flow.lost, bases);
                     assertEquals(lostBefore, flow.lost, "no frame sent after the reconnection is lost");
-                    assertEquals(2 * FRAMES + burst, bases.get(0, QueuePair.TX), "every TX chain taken, by one testpmd or the other");
+                    assertEquals(
+                            2 * FRAMES + burst,
+                            bases.get(0, QueuePair.TX),
+                            "every TX chain taken, by one testpmd or the other");
                     assertEquals(flow.received, bases.get(0, QueuePair.RX), "one RX buffer per frame that came back");
-                    assertEquals(resumed.get(0, QueuePair.TX) - resumed.get(0, QueuePair.RX), flow.lost, "lost: what the dead testpmd took and never returned");
+                    assertEquals(
+                            resumed.get(0, QueuePair.TX) - resumed.get(0, QueuePair.RX),
+                            flow.lost,
+                            "lost: what the dead testpmd took and never returned");
                     resumedTx[0] = resumed.get(0, QueuePair.TX);
                 }
-                assertEquals(2 * FRAMES + burst - resumedTx[0], second.rxPackets(), "the new testpmd took the rest of the TX ring");
+                assertEquals(
+                        2 * FRAMES + burst - resumedTx[0],
+                        second.rxPackets(),
+                        "the new testpmd took the rest of the TX ring");
                 assertEquals(second.rxPackets(), second.txPackets(), "and forwarded all of it");
                 assertEquals(0, second.dropped(), "testpmd dropped");
             }
@@ -174,7 +189,8 @@ class TestpmdTest {
             try {
                 layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, RING, BUFFER);
                 for (DriverMemory.QueuePair p : layout.queuePairs()) {
-                    queuePairs.add(new QueuePair(new Virtqueue(p.rx(), add(EventFd.create()), add(EventFd.create())),
+                    queuePairs.add(new QueuePair(
+                            new Virtqueue(p.rx(), add(EventFd.create()), add(EventFd.create())),
                             new Virtqueue(p.tx(), add(EventFd.create()), add(EventFd.create()))));
                 }
             } catch (Exception | Error e) {
@@ -189,20 +205,29 @@ class TestpmdTest {
         }
 
         VhostUserNetDevice start(VhostUserFrontend frontend) throws Exception {
-            System.out.printf("testpmd offers features 0x%x, protocol features 0x%x; negotiated protocol 0x%x, %d queues%n",
-                    frontend.offeredFeatures().toLong(), frontend.offeredProtocolFeatures(),
+            System.out.printf(
+                    "testpmd offers features 0x%x, protocol features 0x%x; negotiated protocol 0x%x, %d queues%n",
+                    frontend.offeredFeatures().toLong(),
+                    frontend.offeredProtocolFeatures(),
                     VhostUserProtocolFeature.mask(frontend.protocolFeatures()),
                     frontend.queueNum());
             VhostUserNetDevice device = VhostUserNetDevice.start(frontend, memory, queuePairs, FeatureSet.of(FEATURES));
-            System.out.printf("negotiated 0x%x (%s), header %d bytes%n", device.features().virtio().toLong(),
-                    device.features().virtio(), device.features().vnetHeaderSize());
+            System.out.printf(
+                    "negotiated 0x%x (%s), header %d bytes%n",
+                    device.features().virtio().toLong(),
+                    device.features().virtio(),
+                    device.features().vnetHeaderSize());
             return device;
         }
 
         /** The driver of pair {@code p}, its RX ring filled. */
         VirtioNetDriver driver(int p, VhostUserNetDevice device) throws Exception {
-            VirtioNetDriver driver = new VirtioNetDriver(memory, layout.queuePair(p), device.features().virtio(),
-                    queuePairs.get(p).rx().kick(), queuePairs.get(p).tx().kick());
+            VirtioNetDriver driver = new VirtioNetDriver(
+                    memory,
+                    layout.queuePair(p),
+                    device.features().virtio(),
+                    queuePairs.get(p).rx().kick(),
+                    queuePairs.get(p).tx().kick());
             driver.refillRx();
             return driver;
         }
@@ -220,7 +245,8 @@ class TestpmdTest {
      * restarts from the saved bases and does it again. Returns the bases at the last stop.
      */
     private int[] runTraffic(VhostUserFrontend frontend, int pairs, int frames, boolean restart) throws Exception {
-        try (Rig rig = new Rig(pairs); VhostUserNetDevice device = rig.start(frontend)) {
+        try (Rig rig = new Rig(pairs);
+                VhostUserNetDevice device = rig.start(frontend)) {
             List<VirtioNetDriver> drivers = new ArrayList<>();
             List<Flow> flows = new ArrayList<>();
             for (int p = 0; p < pairs; p++) {
@@ -235,8 +261,7 @@ class TestpmdTest {
                     exchange(drivers.get(p), rig.queuePairs.get(p), flows.get(p), frames);
                     assertEquals(0, flows.get(p).lost, "pair " + p + ": frames lost");
                 }
-                System.out.printf("GET_VRING_BASE%s: %s%n", round == 1 ? " after the restart" : "",
-                        device.stop());
+                System.out.printf("GET_VRING_BASE%s: %s%n", round == 1 ? " after the restart" : "", device.stop());
             }
             return device.bases().toArray();
         }
@@ -276,12 +301,16 @@ class TestpmdTest {
                 inFlight.remove();
                 lost++;
             }
-            assertFalse(inFlight.isEmpty(), "pair " + pair + ": frame " + n + " came back but was not in flight (repeated?)");
-            assertArrayEquals(EthernetFrames.macSwapped(inFlight.remove()), got, "pair " + pair + ": frame " + n + " came back altered");
+            assertFalse(
+                    inFlight.isEmpty(),
+                    "pair " + pair + ": frame " + n + " came back but was not in flight (repeated?)");
+            assertArrayEquals(
+                    EthernetFrames.macSwapped(inFlight.remove()),
+                    got,
+                    "pair " + pair + ": frame " + n + " came back altered");
             received++;
             bytes += got.length;
         }
-
     }
 
     /** Sends {@code frames} more frames of {@code flow} and waits until the last one is back, each checked. */
@@ -289,7 +318,9 @@ class TestpmdTest {
         int end = flow.next + frames;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (flow.next < end || !flow.inFlight.isEmpty()) {
-            assertTrue(System.nanoTime() < deadline, "pair " + flow.pair + ": " + flow.inFlight.size() + " frames did not come back");
+            assertTrue(
+                    System.nanoTime() < deadline,
+                    "pair " + flow.pair + ": " + flow.inFlight.size() + " frames did not come back");
             driver.reclaimTx();
             while (flow.next < end && flow.inFlight.size() < Flow.WINDOW && flow.send(driver)) {
                 // sent
@@ -303,7 +334,9 @@ class TestpmdTest {
             flow.back(got.get().frame());
         }
         driver.reclaimTx();
-        System.out.printf("pair %d: %d frames (%d bytes) sent through testpmd and received back MAC-swapped, byte-exact "
-                + "(%d lost); %s%n", flow.pair, flow.received, flow.bytes, flow.lost, driver.counters());
+        System.out.printf(
+                "pair %d: %d frames (%d bytes) sent through testpmd and received back MAC-swapped, byte-exact "
+                        + "(%d lost); %s%n",
+                flow.pair, flow.received, flow.bytes, flow.lost, driver.counters());
     }
 }

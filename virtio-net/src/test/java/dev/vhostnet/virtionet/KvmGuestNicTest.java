@@ -55,14 +55,16 @@ class KvmGuestNicTest {
     private static final int MASKED_FRAMES = 50;
     /** Guest-physical layout below 1 MiB: counters (one 16-bit word per vector 0x40..), the stop flag, handlers. */
     private static final int COUNTERS = 0x600;
+
     private static final int STOP_FLAG = 0x700;
     private static final int HANDLERS = 0x1100;
     private static final int VECTORS = 4;
     private static final char STOPPED = 'S';
 
     static Stream<Arguments> transportsAndBackends() {
-        return Stream.of(Registers.Kind.values()).flatMap(t -> Stream.of(BackendChoice.Policy.EMULATED, BackendChoice.Policy.KERNEL)
-                .map(b -> Arguments.of(t, b)));
+        return Stream.of(Registers.Kind.values())
+                .flatMap(t -> Stream.of(BackendChoice.Policy.EMULATED, BackendChoice.Policy.KERNEL)
+                        .map(b -> Arguments.of(t, b)));
     }
 
     /** A running guest: the VM, the NIC in its RAM, the driver's half played by the test, the vCPU's run. */
@@ -79,10 +81,15 @@ class KvmGuestNicTest {
             this.kind = kind;
             vm = RealModeGuest.create(true, program(kind), NetGuest.RAM);
             try {
-                vm.setSegmentBases(RealModeCode.APIC, kind == Registers.Kind.MMIO ? Registers.MMIO_BASE : Registers.BAR,
+                vm.setSegmentBases(
+                        RealModeCode.APIC,
+                        kind == Registers.Kind.MMIO ? Registers.MMIO_BASE : Registers.BAR,
                         RealModeCode.IOAPIC);
                 for (int v = 0; v < VECTORS; v++) {
-                    vm.setHandler(Registers.MSI_VECTOR_BASE + v, HANDLERS + 0x40 * v, RealModeCode.countingHandler(COUNTERS + 2 * v));
+                    vm.setHandler(
+                            Registers.MSI_VECTOR_BASE + v,
+                            HANDLERS + 0x40 * v,
+                            RealModeCode.countingHandler(COUNTERS + 2 * v));
                 }
                 nowhere = EventFd.create();
                 rig = Rig.open(kind, backend, 1, vm.memory, new KvmWiring(vm.vm, KvmWiring.irqchipDefaults()));
@@ -100,7 +107,8 @@ class KvmGuestNicTest {
          */
         private static byte[] program(Registers.Kind kind) {
             RealModeCode code = kind == Registers.Kind.MMIO
-                    ? new RealModeCode().routeIoapic(Registers.MMIO_GSI, Registers.MSI_VECTOR_BASE + 1) : new RealModeCode().bytes(0xfa);
+                    ? new RealModeCode().routeIoapic(Registers.MMIO_GSI, Registers.MSI_VECTOR_BASE + 1)
+                    : new RealModeCode().bytes(0xfa);
             code.apicOn().ready();
             for (int q = 0; q < 2; q++) {
                 if (kind == Registers.Kind.MMIO) {
@@ -135,16 +143,25 @@ class KvmGuestNicTest {
             }
             boolean late = waitFor(() -> interrupts(0) >= expected, 20);
             fail(what + " raised no guest interrupt in 5 s (" + (late ? "it came later" : "nor in 20 s more") + "): "
-                    + interrupts(0) + " of " + expected + "; RX queue " + rig.device.backend()
-                    .map(b -> b instanceof EmulatedNetDevice e ? e.counters(0, QueuePair.RX).toString() : b.kind().name()).orElse("stopped"));
+                    + interrupts(0) + " of " + expected + "; RX queue "
+                    + rig.device
+                            .backend()
+                            .map(b -> b instanceof EmulatedNetDevice e
+                                    ? e.counters(0, QueuePair.RX).toString()
+                                    : b.kind().name())
+                            .orElse("stopped"));
         }
 
         /** Sets the stop flag and raises a config interrupt: the guest's only exit since {@link #resume}. */
         void stop() throws Exception {
-            assertFalse(run.isDone(), () -> "the vCPU exited while it should have stayed in the kernel: " + exitOf(run));
+            assertFalse(
+                    run.isDone(), () -> "the vCPU exited while it should have stayed in the kernel: " + exitOf(run));
             rig.memory.putByte(STOP_FLAG, (byte) 1);
             rig.regs.notifiers().signalConfigChange();
-            assertEquals(RealModeCode.handled(STOPPED), run.get(10, TimeUnit.SECONDS), "the first exit is the guest stopping");
+            assertEquals(
+                    RealModeCode.handled(STOPPED),
+                    run.get(10, TimeUnit.SECONDS),
+                    "the first exit is the guest stopping");
         }
 
         @Override
@@ -175,8 +192,8 @@ class KvmGuestNicTest {
 
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("transportsAndBackends")
-    void theVcpusDoorbellReachesTheBackendAndRxFramesRaiseTheGuestsInterruptWithoutAnExit(Registers.Kind kind,
-            BackendChoice.Policy backend) throws Exception {
+    void theVcpusDoorbellReachesTheBackendAndRxFramesRaiseTheGuestsInterruptWithoutAnExit(
+            Registers.Kind kind, BackendChoice.Policy backend) throws Exception {
         RealModeGuest.assumeKvm();
         Rig.assumeBackend(backend);
         Set<Integer> before = OpenFds.snapshot();
@@ -188,12 +205,16 @@ class KvmGuestNicTest {
                 Rig.transmit(driver, w.rig.frameTo(port, 40000, Rig.payload(i, Rig.frameSize(i) - Rig.HEADERS)));
             }
             w.socket.setSoTimeout(300);
-            assertThrows(SocketTimeoutException.class, () -> TapInNamespace.receive(w.socket),
+            assertThrows(
+                    SocketTimeoutException.class,
+                    () -> TapInNamespace.receive(w.socket),
                     "nothing reaches the namespace before the vCPU rings the doorbell");
             w.socket.setSoTimeout((int) TapInNamespace.RECEIVE_TIMEOUT.toMillis());
             w.resume();
             for (int i = 0; i < TX_FRAMES; i++) {
-                assertArrayEquals(Rig.payload(i, Rig.frameSize(i) - Rig.HEADERS), TapInNamespace.receive(w.socket),
+                assertArrayEquals(
+                        Rig.payload(i, Rig.frameSize(i) - Rig.HEADERS),
+                        TapInNamespace.receive(w.socket),
                         "datagram " + i + " reached the namespace: the vCPU's TX doorbell notified the backend");
             }
 
@@ -207,16 +228,29 @@ class KvmGuestNicTest {
                 byte[] payload = Rig.payload(i, 200);
                 TapInNamespace.sendToGuest(w.socket, 7000, payload);
                 w.awaitRxInterrupts(first + i + 1, "datagram " + i);
-                assertArrayEquals(payload, EthernetFrames.udpPayload(poll(driver).frame(), 0), "datagram " + i + " in the RX ring");
+                assertArrayEquals(
+                        payload,
+                        EthernetFrames.udpPayload(poll(driver).frame(), 0),
+                        "datagram " + i + " in the RX ring");
             }
             int rxInterrupts = w.interrupts(0) - first;
-            System.out.printf("%s %s: %d frames from the ring to the namespace on the vCPU's two doorbell writes; %d datagrams "
-                    + "from the namespace, %d guest interrupts on %s, no exit%n", kind, backend, TX_FRAMES, RX_FRAMES, rxInterrupts,
+            System.out.printf(
+                    "%s %s: %d frames from the ring to the namespace on the vCPU's two doorbell writes; %d datagrams "
+                            + "from the namespace, %d guest interrupts on %s, no exit%n",
+                    kind,
+                    backend,
+                    TX_FRAMES,
+                    RX_FRAMES,
+                    rxInterrupts,
                     kind == Registers.Kind.MMIO ? "GSI " + Registers.MMIO_GSI : "MSI-X vector 1");
             assertEquals(RX_FRAMES, rxInterrupts, "one interrupt per datagram (each awaited with interrupts enabled)");
             w.stop();
-            assertEquals(0, w.rig.regs.counters().refusals(), w.rig.regs.counters().lastRefusal());
-            assertEquals(0, w.rig.device.counters().refusals(), w.rig.device.counters().toString());
+            assertEquals(
+                    0, w.rig.regs.counters().refusals(), w.rig.regs.counters().lastRefusal());
+            assertEquals(
+                    0,
+                    w.rig.device.counters().refusals(),
+                    w.rig.device.counters().toString());
         }
         assertEquals("", OpenFds.leakedSince(before));
     }
@@ -227,9 +261,11 @@ class KvmGuestNicTest {
      * guest takes exactly one.
      */
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = BackendChoice.Policy.class, names = {"EMULATED", "KERNEL"})
-    void aMaskedRxVectorHoldsItsInterruptInThePbaAndDeliversOneOnUnmaskWithEveryFrameDelivered(BackendChoice.Policy backend)
-            throws Exception {
+    @EnumSource(
+            value = BackendChoice.Policy.class,
+            names = {"EMULATED", "KERNEL"})
+    void aMaskedRxVectorHoldsItsInterruptInThePbaAndDeliversOneOnUnmaskWithEveryFrameDelivered(
+            BackendChoice.Policy backend) throws Exception {
         RealModeGuest.assumeKvm();
         Rig.assumeBackend(backend);
         try (Wired w = new Wired(Registers.Kind.PCI, backend)) {
@@ -245,7 +281,10 @@ class KvmGuestNicTest {
             for (int i = 0; i < MASKED_FRAMES; i++) {
                 byte[] payload = Rig.payload(i, 300);
                 TapInNamespace.sendToGuest(w.socket, 7000, payload);
-                assertArrayEquals(payload, EthernetFrames.udpPayload(poll(driver).frame(), 0), "datagram " + i + " delivered while masked");
+                assertArrayEquals(
+                        payload,
+                        EthernetFrames.udpPayload(poll(driver).frame(), 0),
+                        "datagram " + i + " delivered while masked");
                 driver.enableRxInterrupts();
             }
             awaitTrue(() -> pci.pending(1), () -> "the PBA bit of vector 1 stayed clear");
@@ -258,8 +297,10 @@ class KvmGuestNicTest {
             Thread.sleep(300);
             assertEquals(first + 1, w.interrupts(0), "exactly one interrupt on unmask");
             assertFalse(pci.pending(1), "delivering cleared the PBA bit");
-            System.out.printf("PCI %s: %d datagrams delivered with the RX vector masked, 0 interrupts, PBA set (%d call signals "
-                    + "taken by the watcher); 1 interrupt on unmask%n", backend, MASKED_FRAMES, masked);
+            System.out.printf(
+                    "PCI %s: %d datagrams delivered with the RX vector masked, 0 interrupts, PBA set (%d call signals "
+                            + "taken by the watcher); 1 interrupt on unmask%n",
+                    backend, MASKED_FRAMES, masked);
             w.stop();
         }
     }

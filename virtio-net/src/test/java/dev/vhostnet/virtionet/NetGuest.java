@@ -47,22 +47,37 @@ final class NetGuest {
     private final DriverQueue<Integer> control;
     private final long commandGpa;
 
-    private NetGuest(Registers regs, MemoryTable memory, long features, int pairs, DriverMemory layout, long base,
+    private NetGuest(
+            Registers regs,
+            MemoryTable memory,
+            long features,
+            int pairs,
+            DriverMemory layout,
+            long base,
             IntFunction<EventFd> doorbells) {
         this.regs = regs;
         this.memory = memory;
         this.features = features;
         this.pairs = pairs;
         for (int p = 0; p < pairs; p++) {
-            drivers.add(new VirtioNetDriver(memory, layout.queuePair(p), dev.vhostnet.ctl.FeatureSet.of(features), doorbells.apply(2 * p),
+            drivers.add(new VirtioNetDriver(
+                    memory,
+                    layout.queuePair(p),
+                    dev.vhostnet.ctl.FeatureSet.of(features),
+                    doorbells.apply(2 * p),
                     doorbells.apply(2 * p + 1)));
         }
         boolean hasControl = (features & bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_VQ)) != 0;
         long ctrlBase = base + layout.bytes();
         this.controlIndex = hasControl ? 2 * pairs : -1;
         this.control = hasControl
-                ? DriverQueue.<Integer>builder(memory, VringLayout.contiguous(ctrlBase, VirtioNetDevice.CONTROL_QUEUE_SIZE), dev.vhostnet.ctl.FeatureSet.of(features))
-                        .name("control").build() : null;
+                ? DriverQueue.<Integer>builder(
+                                memory,
+                                VringLayout.contiguous(ctrlBase, VirtioNetDevice.CONTROL_QUEUE_SIZE),
+                                dev.vhostnet.ctl.FeatureSet.of(features))
+                        .name("control")
+                        .build()
+                : null;
         this.commandGpa = ctrlBase + VringLayout.contiguousBytes(VirtioNetDevice.CONTROL_QUEUE_SIZE);
     }
 
@@ -89,10 +104,13 @@ final class NetGuest {
      * As {@link #probe(Registers, MemoryTable, long, long)}, the data queues' doorbells rung through
      * {@code doorbells} (a KVM test gives an eventfd nobody reads: only the vCPU's write notifies).
      */
-    static NetGuest probe(Registers r, MemoryTable memory, long wanted, long base, IntFunction<EventFd> doorbells) throws Exception {
-        long features = negotiate(r, wanted).orElseThrow(() -> new AssertionError("the device refused features: " + r.counters()));
+    static NetGuest probe(Registers r, MemoryTable memory, long wanted, long base, IntFunction<EventFd> doorbells)
+            throws Exception {
+        long features = negotiate(r, wanted)
+                .orElseThrow(() -> new AssertionError("the device refused features: " + r.counters()));
         int pairs = (features & bit(VirtioUapi.VIRTIO_NET_F_MQ)) != 0
-                ? (int) r.readConfig(VirtioNetUapi.VIRTIO_NET_CONFIG_MAX_VIRTQUEUE_PAIRS, 2) : 1;
+                ? (int) r.readConfig(VirtioNetUapi.VIRTIO_NET_CONFIG_MAX_VIRTQUEUE_PAIRS, 2)
+                : 1;
         DriverMemory layout = DriverMemory.layout(base, RAM - base - (1 << 20), pairs, RING, BUFFER);
         NetGuest g = new NetGuest(r, memory, features, pairs, layout, base, doorbells);
         for (int p = 0; p < pairs; p++) {
@@ -115,7 +133,8 @@ final class NetGuest {
             throw new AssertionError("queue " + q + " allows " + max + ", the driver wants " + l.size());
         }
         if (!r.setUpQueue(q, l.size(), l.descGpa(), l.availGpa(), l.usedGpa())) {
-            throw new AssertionError("queue " + q + " not enabled: " + r.counters().lastRefusal());
+            throw new AssertionError(
+                    "queue " + q + " not enabled: " + r.counters().lastRefusal());
         }
     }
 
@@ -153,7 +172,8 @@ final class NetGuest {
 
     /** {@code VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET}. */
     int setQueuePairs(int n) throws Exception {
-        return command(VirtioNetUapi.VIRTIO_NET_CTRL_MQ, VirtioNetUapi.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-                new byte[] {(byte) n, (byte) (n >>> 8)});
+        return command(VirtioNetUapi.VIRTIO_NET_CTRL_MQ, VirtioNetUapi.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, new byte[] {
+            (byte) n, (byte) (n >>> 8)
+        });
     }
 }

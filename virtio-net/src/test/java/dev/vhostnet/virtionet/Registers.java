@@ -30,9 +30,11 @@ abstract class Registers implements AutoCloseable {
 
     /** virtio-mmio's window and GSI. */
     static final long MMIO_BASE = 0xd000_0000L;
+
     static final int MMIO_GSI = 5;
     /** Where firmware places BAR0, and the MSI-X vector of each message it writes (vector v: 0x40 + v, APIC 0). */
     static final long BAR = 0xe000_0000L;
+
     static final int MSI_VECTOR_BASE = 0x40;
 
     /** A transport of {@code kind} for {@code device} in {@code memory}, probed as firmware and Linux do. */
@@ -112,7 +114,8 @@ abstract class Registers implements AutoCloseable {
 
         Mmio(VirtioMmioTransport t) {
             this.t = t;
-            if (read(VIRTIO_MMIO_MAGIC_VALUE) != MAGIC || read(VIRTIO_MMIO_VERSION) != 2
+            if (read(VIRTIO_MMIO_MAGIC_VALUE) != MAGIC
+                    || read(VIRTIO_MMIO_VERSION) != 2
                     || read(VIRTIO_MMIO_DEVICE_ID) != VirtioNetDevice.DEVICE_TYPE) {
                 throw new AssertionError("not a virtio-mmio v2 net device");
             }
@@ -269,7 +272,10 @@ abstract class Registers implements AutoCloseable {
 
         /** The mask bit of MSI-X table entry {@code v} ({@code vp_modern}: Linux masks from {@code pci_msi_mask_irq}). */
         void maskVector(int v, boolean masked) {
-            bar(msixTable + (long) v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL, 4, masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
+            bar(
+                    msixTable + (long) v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL,
+                    4,
+                    masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
         }
 
         /** Vector {@code v}'s bit in the pending bit array. */
@@ -408,12 +414,12 @@ abstract class Registers implements AutoCloseable {
     static final class NoVm implements VmWiring {
         @Override
         public Binding ioeventfd(EventFd fd, IoAddress at, OptionalLong datamatch) {
-            return () -> { };
+            return () -> {};
         }
 
         @Override
         public Binding irqfd(EventFd fd, int gsi) {
-            return () -> { };
+            return () -> {};
         }
 
         @Override

@@ -57,8 +57,11 @@ class VhostUserGuestNicTest {
 
         Nic(Registers.Kind kind, Path socket) throws Exception {
             try {
-                device = VirtioNetDevice.builder().memory(memory).vhostUser(VhostUserDialer.of(socket), Duration.ofSeconds(30))
-                        .mac(TapInNamespace.GUEST_MAC).build();
+                device = VirtioNetDevice.builder()
+                        .memory(memory)
+                        .vhostUser(VhostUserDialer.of(socket), Duration.ofSeconds(30))
+                        .mac(TapInNamespace.GUEST_MAC)
+                        .build();
                 regs = Registers.open(kind, device, memory);
             } catch (Exception | AssertionError e) {
                 memory.close();
@@ -67,7 +70,8 @@ class VhostUserGuestNicTest {
         }
 
         int linkStatus() {
-            return (int) regs.readConfig(VirtioNetUapi.VIRTIO_NET_CONFIG_STATUS, 2) & VirtioNetUapi.VIRTIO_NET_S_LINK_UP;
+            return (int) regs.readConfig(VirtioNetUapi.VIRTIO_NET_CONFIG_STATUS, 2)
+                    & VirtioNetUapi.VIRTIO_NET_S_LINK_UP;
         }
 
         @Override
@@ -83,13 +87,19 @@ class VhostUserGuestNicTest {
     void tenThousandFramesThroughTestpmdComeBackMacSwappedByteExact(Registers.Kind kind) throws Exception {
         Set<Integer> before = OpenFds.snapshot();
         Testpmd testpmd = Testpmd.start(dir, 1, false);
-        try (testpmd; Nic nic = new Nic(kind, testpmd.socket)) {
+        try (testpmd;
+                Nic nic = new Nic(kind, testpmd.socket)) {
             NetGuest guest = NetGuest.probe(nic.regs, nic.memory, -1L, NetGuest.DRIVER_BASE);
-            assertEquals(BackendChoice.Kind.VHOST_USER, nic.device.backend().orElseThrow().kind());
+            assertEquals(
+                    BackendChoice.Kind.VHOST_USER,
+                    nic.device.backend().orElseThrow().kind());
             exchange(guest, 0, FRAMES);
-            System.out.printf("%s on testpmd: features 0x%x; %s%n", kind, guest.features, guest.driver(0).counters());
+            System.out.printf(
+                    "%s on testpmd: features 0x%x; %s%n",
+                    kind, guest.features, guest.driver(0).counters());
             assertEquals(0, nic.regs.counters().refusals(), nic.regs.counters().lastRefusal());
-            assertEquals(0, nic.device.counters().refusals(), nic.device.counters().toString());
+            assertEquals(
+                    0, nic.device.counters().refusals(), nic.device.counters().toString());
             nic.regs.writeStatus(0);
         }
         assertEquals(FRAMES, testpmd.rxPackets(), "testpmd RX-packets");
@@ -118,9 +128,13 @@ class VhostUserGuestNicTest {
                 assertTrue(nic.regs.configGeneration() > down, "with a configuration interrupt");
                 assertEquals(0, nic.regs.status() & VIRTIO_CONFIG_S_NEEDS_RESET, "no reset asked for");
                 exchange(guest, 1000, 1000);
-                System.out.printf("testpmd SIGKILLed after 1000 frames: link down (config generation %d -> %d); a new one: "
-                        + "link up (-> %d), 1000 more frames on the same rings; %s%n", generation, down,
-                        nic.regs.configGeneration(), guest.driver(0).counters());
+                System.out.printf(
+                        "testpmd SIGKILLed after 1000 frames: link down (config generation %d -> %d); a new one: "
+                                + "link up (-> %d), 1000 more frames on the same rings; %s%n",
+                        generation,
+                        down,
+                        nic.regs.configGeneration(),
+                        guest.driver(0).counters());
             }
             assertEquals(1000, second.rxPackets(), "the new testpmd forwarded the frames after the reconnection");
             assertEquals(1, nic.device.counters().activations(), "one DRIVER_OK: no reset");
@@ -158,7 +172,9 @@ class VhostUserGuestNicTest {
             Optional<RxFrame> rx = guest.receive(0, 100);
             if (rx.isPresent()) {
                 byte[] sent = inFlight.remove();
-                assertArrayEquals(EthernetFrames.macSwapped(sent), rx.get().frame(),
+                assertArrayEquals(
+                        EthernetFrames.macSwapped(sent),
+                        rx.get().frame(),
                         "frame " + EthernetFrames.number(sent) + " came back MAC-swapped, byte for byte, in order");
             }
         }
