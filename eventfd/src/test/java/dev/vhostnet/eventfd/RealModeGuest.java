@@ -90,6 +90,21 @@ public final class RealModeGuest implements AutoCloseable {
         vcpu.setRegs(regs);
     }
 
+    /** Sets the hidden bases of ds, es and fs, so real-mode code reaches addresses above 1 MiB through them. */
+    public void setSegmentBases(long ds, long es, long fs) throws SysException {
+        KvmSregs sregs = vcpu.getSregs();
+        sregs.ds.base = ds;
+        sregs.es.base = es;
+        sregs.fs.base = fs;
+        vcpu.setSregs(sregs);
+    }
+
+    /** Puts {@code code} at {@code at} and points interrupt vector {@code vector} at it. */
+    public void setHandler(int vector, int at, byte[] code) {
+        memory.write(at, code, 0, code.length);
+        setVector(vector, at);
+    }
+
     /** Sets real-mode interrupt vector {@code vector} to {@code 0000:handler}. */
     public void setVector(int vector, int handler) {
         memory.putShort(vector * 4L, (short) handler);

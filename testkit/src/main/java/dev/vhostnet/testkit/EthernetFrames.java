@@ -108,4 +108,37 @@ public final class EthernetFrames {
         f.get(ETH_HLEN + IP_HLEN + UDP_HLEN, payload);
         return payload;
     }
+
+    /**
+     * Frame {@code n} of a numbered run: to 02:00:00:00:00:01 from 02:00:00:00:00:02, EtherType 0x88b5
+     * (local experimental), 60 to 1514 bytes, {@code n} in its first four payload bytes.
+     */
+    public static byte[] numbered(int n) {
+        int length = 60 + (n * 37) % (1514 - 60 + 1);
+        byte[] f = new byte[length];
+        byte[] dst = {2, 0, 0, 0, 0, 1};
+        byte[] src = {2, 0, 0, 0, 0, 2};
+        System.arraycopy(dst, 0, f, 0, 6);
+        System.arraycopy(src, 0, f, 6, 6);
+        f[12] = (byte) 0x88;
+        f[13] = (byte) 0xb5;
+        for (int i = 14; i < length; i++) {
+            f[i] = (byte) (n * 31 + i);
+        }
+        ByteBuffer.wrap(f).putInt(ETH_HLEN, n);
+        return f;
+    }
+
+    /** The number of a {@link #numbered} frame. */
+    public static int number(byte[] frame) {
+        return ByteBuffer.wrap(frame, ETH_HLEN, 4).getInt();
+    }
+
+    /** {@code frame} with destination and source MAC swapped: what testpmd's {@code macswap} returns. */
+    public static byte[] macSwapped(byte[] frame) {
+        byte[] s = frame.clone();
+        System.arraycopy(frame, 0, s, 6, 6);
+        System.arraycopy(frame, 6, s, 0, 6);
+        return s;
+    }
 }

@@ -21,11 +21,17 @@ final class HangUpWatcher implements Runnable {
     private final VhostUserNetDevice device;
     private final VhostUserEndpoint endpoint;
     private final Duration timeout;
+    private final VhostUserNetDevice.BackEndListener listener;
 
-    HangUpWatcher(VhostUserNetDevice device, VhostUserEndpoint endpoint, Duration timeout) {
+    HangUpWatcher(
+            VhostUserNetDevice device,
+            VhostUserEndpoint endpoint,
+            Duration timeout,
+            VhostUserNetDevice.BackEndListener listener) {
         this.device = device;
         this.endpoint = endpoint;
         this.timeout = timeout;
+        this.listener = listener;
     }
 
     @Override
@@ -40,6 +46,7 @@ final class HangUpWatcher implements Runnable {
                         "vhost-user back-end on {} hung up; reconnecting (for up to {} ms)",
                         endpoint.path(),
                         timeout.toMillis());
+                listener.backEnd(false);
                 SysException failure = reconnect();
                 if (failure != null) {
                     if (!device.isClosing()) {
@@ -48,6 +55,7 @@ final class HangUpWatcher implements Runnable {
                     }
                     return;
                 }
+                listener.backEnd(true);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -332,17 +332,35 @@ public final class VhostUserNetDevice implements NetDevice {
      * device stops the watcher, also while it waits for a back-end.
      */
     public void reconnectOnHangUp(VhostUserEndpoint endpoint, Duration timeout) {
+        reconnectOnHangUp(endpoint, timeout, connected -> {});
+    }
+
+    /**
+     * As {@link #reconnectOnHangUp(VhostUserEndpoint, Duration)}, telling {@code listener} (on the
+     * watcher's thread) when the back-end is lost and when the device runs again on a new one: QEMU's
+     * {@code CHR_EVENT_CLOSED} and {@code CHR_EVENT_OPENED}, on which a device model sets its link down
+     * and up ({@code net_vhost_user_event}).
+     */
+    public void reconnectOnHangUp(VhostUserEndpoint endpoint, Duration timeout, BackEndListener listener) {
         lifecycle.lock();
         try {
             Preconditions.checkState(lifecycle.state() != State.CLOSED, "device is closed");
             Preconditions.checkState(watcher == null || !watcher.isAlive(), "already watching");
             reconnectFailure = null;
-            watcher = new Thread(new HangUpWatcher(this, endpoint, timeout), "vhost-user-reconnect " + endpoint.path());
+            watcher = new Thread(
+                    new HangUpWatcher(this, endpoint, timeout, listener), "vhost-user-reconnect " + endpoint.path());
             watcher.setDaemon(true);
             watcher.start();
         } finally {
             lifecycle.unlock();
         }
+    }
+
+    /** Told by {@link #reconnectOnHangUp} when the back-end goes and when a new one runs the device. */
+    @FunctionalInterface
+    public interface BackEndListener {
+        /** False: the back-end hung up and the rings are being stopped; true: the device runs on a new one. */
+        void backEnd(boolean connected);
     }
 
     /** Whether the running device's back-end is gone (for the watcher). */

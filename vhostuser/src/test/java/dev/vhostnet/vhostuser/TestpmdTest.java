@@ -18,8 +18,8 @@ import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.VirtioUapi;
-import java.io.IOException;
-import java.nio.ByteBuffer;
+import dev.vhostnet.testkit.EthernetFrames;
+import dev.vhostnet.testkit.Testpmd;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,8 +28,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,7 +38,6 @@ import org.junit.jupiter.api.io.TempDir;
  * source and destination MAC swapped; testpmd's own counters and the rings' bases must agree.
  */
 class TestpmdTest {
-    static final Path TESTPMD = Path.of("/usr/bin/dpdk-testpmd");
     static final long RAM = 64L << 20;
     static final long DRIVER_BASE = 1L << 20;
     static final int RING = 256;
@@ -56,163 +53,64 @@ class TestpmdTest {
     Path dir;
 
     static void assumeTestpmd() {
-        assumeTrue(
-                Files.isExecutable(TESTPMD),
-                "no " + TESTPMD + ": dpdk-testpmd is in Debian's dpdk-dev package "
-                        + "(apt-get install dpdk-dev; the dpdk package alone has no testpmd)");
-    }
-
-    /**
-     * A running dpdk-testpmd with {@code queues} queue pairs on a vhost-user socket: it serves the socket
-     * ({@code client=0}: a stale socket file is removed first, DPDK will not bind over one) or dials it
-     * ({@code client=1}: this side listens). Close prints and checks its totals.
-     */
-    final class Testpmd implements AutoCloseable {
-        static int started;
-        final Path socket = dir.resolve("vhost-user.sock");
-        final Path output = dir.resolve("testpmd-" + ++started + ".log");
-        final Process process;
-        long rxPackets = -1;
-        long txPackets = -1;
-        long dropped = -1;
-        private boolean killed;
-
-        Testpmd(int queues) throws Exception {
-            this(queues, false);
-        }
-
-        Testpmd(int queues, boolean client) throws Exception {
-            if (!client) {
-                Files.deleteIfExists(socket);
-            }
-            process = new ProcessBuilder(
-                            TESTPMD.toString(),
-                            "--no-huge",
-                            "-m",
-                            "1024",
-                            "--no-pci",
-                            "--no-shconf",
-                            "--file-prefix",
-                            "vhostnet" + ProcessHandle.current().pid(),
-                            "-l",
-                            "0-1",
-                            "--vdev",
-                            "net_vhost0,iface=" + socket + ",client=" + (client ? 1 : 0) + ",queues=" + queues,
-                            "--",
-                            "--total-num-mbufs=16384",
-                            "--forward-mode=macswap",
-                            "--port-topology=loop",
-                            "--auto-start",
-                            "--rxq=" + queues,
-                            "--txq=" + queues,
-                            "--stats-period=1")
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .redirectErrorStream(true)
-                    .redirectOutput(output.toFile())
-                    .start();
-            // Its vhost socket comes up (and a client=1 one dials) before the port is configured: wait for
-            // forwarding to start too, or the first frames meet a port that is not running yet.
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!(client || Files.exists(socket))
-                    || !Files.readString(output).contains("start packet forwarding")) {
-                assertTrue(process.isAlive(), () -> "dpdk-testpmd exited: " + tail(output));
-                assertTrue(
-                        System.nanoTime() < deadline,
-                        () -> "dpdk-testpmd made no socket or did not start forwarding " + "in 30 s: " + tail(output));
-                Thread.sleep(50);
-            }
-        }
-
-        /** SIGKILL, as a crash: no totals, the socket file stays behind. */
-        void kill() throws InterruptedException {
-            process.destroyForcibly();
-            assertTrue(process.waitFor(20, TimeUnit.SECONDS), "dpdk-testpmd survived SIGKILL");
-            killed = true;
-        }
-
-        /** Stops testpmd (SIGTERM: it prints its totals and exits) and reads the accumulated totals. */
-        @Override
-        public void close() throws Exception {
-            if (killed) {
-                return;
-            }
-            if (process.isAlive()) {
-                process.destroy();
-                if (!process.waitFor(20, TimeUnit.SECONDS)) {
-                    process.destroyForcibly();
-                }
-            }
-            String log = Files.readString(output);
-            Matcher m = Pattern.compile(
-                            "Accumulated forward statistics for all ports\\+*\\s*RX-packets: (\\d+)\\s+RX-dropped: (\\d+)"
-                                    + "\\s+RX-total: \\d+\\s*TX-packets: (\\d+)\\s+TX-dropped: (\\d+)")
-                    .matcher(log);
-            assertTrue(m.find(), () -> "no totals in testpmd's output: " + tail(output));
-            rxPackets = Long.parseLong(m.group(1));
-            txPackets = Long.parseLong(m.group(3));
-            dropped = Long.parseLong(m.group(2)) + Long.parseLong(m.group(4));
-            System.out.printf(
-                    "testpmd totals: RX-packets %d TX-packets %d dropped %d%n", rxPackets, txPackets, dropped);
-            log.lines()
-                    .filter(l -> l.startsWith("VHOST_CONFIG") || l.matches("(?i).*(error|fail|warn).*"))
-                    .forEach(l -> System.out.println("testpmd: " + l));
-        }
+        String cause = Testpmd.unavailabilityCause();
+        assumeTrue(cause == null, cause);
     }
 
     @Test
     void framesComeBackMacSwappedThroughDpdkTestpmd() throws Exception {
         assumeTestpmd();
-        Testpmd testpmd = new Testpmd(1);
+        Testpmd testpmd = Testpmd.start(dir, 1, false);
         try (testpmd) {
             int[] bases = runTraffic(VhostUserFrontend.connect(testpmd.socket), 1, FRAMES, false);
             assertArrayEquals(
                     new int[] {FRAMES, FRAMES}, bases, "RX and TX vring bases: one buffer / one chain per frame");
         }
-        assertEquals(FRAMES, testpmd.rxPackets, "testpmd RX-packets");
-        assertEquals(FRAMES, testpmd.txPackets, "testpmd TX-packets");
-        assertEquals(0, testpmd.dropped, "testpmd dropped");
+        assertEquals(FRAMES, testpmd.rxPackets(), "testpmd RX-packets");
+        assertEquals(FRAMES, testpmd.txPackets(), "testpmd TX-packets");
+        assertEquals(0, testpmd.dropped(), "testpmd dropped");
     }
 
     @Test
     void resumesFromTheBasesGetVringBaseReturned() throws Exception {
         assumeTestpmd();
-        Testpmd testpmd = new Testpmd(1);
+        Testpmd testpmd = Testpmd.start(dir, 1, false);
         try (testpmd) {
             int[] bases = runTraffic(VhostUserFrontend.connect(testpmd.socket), 1, FRAMES, true);
             assertArrayEquals(new int[] {2 * FRAMES, 2 * FRAMES}, bases, "bases after stop, restart and stop again");
         }
-        assertEquals(2 * FRAMES, testpmd.rxPackets, "testpmd RX-packets over both runs");
-        assertEquals(2 * FRAMES, testpmd.txPackets, "testpmd TX-packets over both runs");
-        assertEquals(0, testpmd.dropped, "testpmd dropped");
+        assertEquals(2 * FRAMES, testpmd.rxPackets(), "testpmd RX-packets over both runs");
+        assertEquals(2 * FRAMES, testpmd.txPackets(), "testpmd TX-packets over both runs");
+        assertEquals(0, testpmd.dropped(), "testpmd dropped");
     }
 
     @Test
     void twoQueuePairsOnOneConnection() throws Exception {
         assumeTestpmd();
-        Testpmd testpmd = new Testpmd(2);
+        Testpmd testpmd = Testpmd.start(dir, 2, false);
         try (testpmd) {
             int[] bases = runTraffic(VhostUserFrontend.connect(testpmd.socket), 2, FRAMES, false);
             assertArrayEquals(new int[] {FRAMES, FRAMES, FRAMES, FRAMES}, bases, "every vring of both pairs");
         }
-        assertEquals(2 * FRAMES, testpmd.rxPackets, "testpmd RX-packets, both queues");
-        assertEquals(2 * FRAMES, testpmd.txPackets, "testpmd TX-packets, both queues");
-        assertEquals(0, testpmd.dropped, "testpmd dropped");
+        assertEquals(2 * FRAMES, testpmd.rxPackets(), "testpmd RX-packets, both queues");
+        assertEquals(2 * FRAMES, testpmd.txPackets(), "testpmd TX-packets, both queues");
+        assertEquals(0, testpmd.dropped(), "testpmd dropped");
     }
 
     @Test
     void serverModeTestpmdDialsInAsAClientAndFramesComeBack() throws Exception {
         assumeTestpmd();
         try (VhostUserListener listener = VhostUserListener.bind(dir.resolve("vhost-user.sock"))) {
-            Testpmd testpmd = new Testpmd(1, true);
+            Testpmd testpmd = Testpmd.start(dir, 1, true);
             try (testpmd) {
                 VhostUserFrontend frontend = listener.accept(Duration.ofSeconds(30));
                 System.out.printf("testpmd (client=1) connected to %s%n", listener.path());
                 int[] bases = runTraffic(frontend, 1, FRAMES, false);
                 assertArrayEquals(new int[] {FRAMES, FRAMES}, bases, "RX and TX vring bases");
             }
-            assertEquals(FRAMES, testpmd.rxPackets, "testpmd RX-packets");
-            assertEquals(FRAMES, testpmd.txPackets, "testpmd TX-packets");
-            assertEquals(0, testpmd.dropped, "testpmd dropped");
+            assertEquals(FRAMES, testpmd.rxPackets(), "testpmd RX-packets");
+            assertEquals(FRAMES, testpmd.txPackets(), "testpmd TX-packets");
+            assertEquals(0, testpmd.dropped(), "testpmd dropped");
         }
         assertFalse(Files.exists(dir.resolve("vhost-user.sock")), "the listener removed its socket");
     }
@@ -228,7 +126,7 @@ class TestpmdTest {
         assumeTestpmd();
         int burst = 64;
         int[] resumedTx = new int[1];
-        Testpmd first = new Testpmd(1);
+        Testpmd first = Testpmd.start(dir, 1, false);
         try (Rig rig = new Rig(1)) {
             VhostUserDialer dialer = VhostUserDialer.of(first.socket);
             try (VhostUserNetDevice device = rig.start(dialer.open(Duration.ofSeconds(30), () -> false))) {
@@ -241,7 +139,7 @@ class TestpmdTest {
                 }
                 first.kill();
                 long t0 = System.nanoTime();
-                Testpmd second = new Testpmd(1);
+                Testpmd second = Testpmd.start(dir, 1, false);
                 try (second) {
                     assertTrue(device.awaitRunning(2, Duration.ofSeconds(60)), "reconnected to the new testpmd");
                     long reconnectMillis = (System.nanoTime() - t0) / 1_000_000;
@@ -271,10 +169,10 @@ class TestpmdTest {
                 }
                 assertEquals(
                         2 * FRAMES + burst - resumedTx[0],
-                        second.rxPackets,
+                        second.rxPackets(),
                         "the new testpmd took the rest of the TX ring");
-                assertEquals(second.rxPackets, second.txPackets, "and forwarded all of it");
-                assertEquals(0, second.dropped, "testpmd dropped");
+                assertEquals(second.rxPackets(), second.txPackets(), "and forwarded all of it");
+                assertEquals(0, second.dropped(), "testpmd dropped");
             }
         }
     }
@@ -388,7 +286,7 @@ class TestpmdTest {
         }
 
         boolean send(VirtioNetDriver driver) throws Exception {
-            byte[] frame = frame(pair * 1_000_000 + next);
+            byte[] frame = EthernetFrames.numbered(pair * 1_000_000 + next);
             if (!driver.transmit(VirtioNetHeader.NONE, frame)) {
                 return false;
             }
@@ -398,8 +296,8 @@ class TestpmdTest {
         }
 
         void back(byte[] got) {
-            int n = number(got);
-            while (!inFlight.isEmpty() && number(inFlight.peek()) != n) {
+            int n = EthernetFrames.number(got);
+            while (!inFlight.isEmpty() && EthernetFrames.number(inFlight.peek()) != n) {
                 inFlight.remove();
                 lost++;
             }
@@ -407,13 +305,11 @@ class TestpmdTest {
                     inFlight.isEmpty(),
                     "pair " + pair + ": frame " + n + " came back but was not in flight (repeated?)");
             assertArrayEquals(
-                    macSwapped(inFlight.remove()), got, "pair " + pair + ": frame " + n + " came back altered");
+                    EthernetFrames.macSwapped(inFlight.remove()),
+                    got,
+                    "pair " + pair + ": frame " + n + " came back altered");
             received++;
             bytes += got.length;
-        }
-
-        private static int number(byte[] frame) {
-            return ByteBuffer.wrap(frame, 14, 4).getInt();
         }
     }
 
@@ -442,41 +338,5 @@ class TestpmdTest {
                 "pair %d: %d frames (%d bytes) sent through testpmd and received back MAC-swapped, byte-exact "
                         + "(%d lost); %s%n",
                 flow.pair, flow.received, flow.bytes, flow.lost, driver.counters());
-    }
-
-    /** Frame {@code n}: to 02:00:00:00:00:01 from 02:00:00:00:00:02, EtherType 0x88b5 (local experimental), 60 to 1514 bytes. */
-    static byte[] frame(int n) {
-        int length = 60 + (n * 37) % (1514 - 60 + 1);
-        byte[] f = new byte[length];
-        byte[] dst = {2, 0, 0, 0, 0, 1};
-        byte[] src = {2, 0, 0, 0, 0, 2};
-        System.arraycopy(dst, 0, f, 0, 6);
-        System.arraycopy(src, 0, f, 6, 6);
-        f[12] = (byte) 0x88;
-        f[13] = (byte) 0xb5;
-        for (int i = 14; i < length; i++) {
-            f[i] = (byte) (n * 31 + i);
-        }
-        f[14] = (byte) (n >>> 24);
-        f[15] = (byte) (n >>> 16);
-        f[16] = (byte) (n >>> 8);
-        f[17] = (byte) n;
-        return f;
-    }
-
-    static byte[] macSwapped(byte[] frame) {
-        byte[] s = frame.clone();
-        System.arraycopy(frame, 0, s, 6, 6);
-        System.arraycopy(frame, 6, s, 0, 6);
-        return s;
-    }
-
-    private static String tail(Path output) {
-        try {
-            List<String> lines = Files.readAllLines(output);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
-        } catch (IOException e) {
-            return "(no output: " + e.getMessage() + ")";
-        }
     }
 }

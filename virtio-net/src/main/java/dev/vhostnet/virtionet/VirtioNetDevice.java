@@ -46,6 +46,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,7 +68,10 @@ import org.slf4j.LoggerFactory;
  * <li>on reset stops the backend and the control queue and keeps nothing of the old rings, so the
  *     driver can initialise it again ({@code vhost_net_stop}, {@code virtio_net_reset});
  * <li>asks for a reset ({@code DEVICE_NEEDS_RESET} and a configuration interrupt) when the driver
- *     breaks a queue or vhost reports a vring error.
+ *     breaks a queue or vhost reports a vring error;
+ * <li>when a vhost-user back-end hangs up, sets the link down (a configuration interrupt) and
+ *     reconnects, resuming the rings from their used indexes, then sets the link up again — QEMU's
+ *     {@code net_vhost_user_event} on {@code CHR_EVENT_CLOSED} / {@code CHR_EVENT_OPENED}; no reset.
  * </ul>
  * Calls from the transport come one at a time from the VMM's exit loop and never throw into it but
  * from {@link #activate}, which the transport turns into {@code DEVICE_NEEDS_RESET}; what the guest
@@ -99,6 +103,11 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
     });
     private VhostUserFrontend firstConnection;
     private long features;
+    /** The VMM's link state ({@link #setLinkUp}); the driver sees it and'ed with {@link #backEndUp}. */
+    private volatile boolean linkUp;
+    /** False while a vhost-user back-end is gone (QEMU's {@code link_down} set by {@code chr_closed_bh}). */
+    private volatile boolean backEndUp = true;
+
     private volatile Notifiers notifiers;
     private volatile NetDevice backend;
     private ControlQueue control;
@@ -113,6 +122,7 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         this.queueSize = b.queueSize;
         this.offer = offer;
         this.firstConnection = firstConnection;
+        this.linkUp = b.linkUp;
         this.config = new NetConfigSpace(b.mac, b.linkUp, b.maxPairs, b.mtu, b.speed, b.duplex, offer);
     }
 
@@ -235,6 +245,10 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         }
         this.backend = device;
         this.notifiers = notifiers;
+        if (device instanceof VhostUserNetDevice vu) {
+            vu.reconnectOnHangUp(vhostUser, connectTimeout, connected -> backEndLink(gen, connected));
+        }
+        showLink(notifiers);
         counters.activated();
         log.debug(
                 "virtio-net device running on {} with features 0x{}, {} of {} pairs set up, control queue {}",
@@ -336,6 +350,24 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
      * step against a reset.
      */
     private void needsReset(int gen) {
+        whileRunning(gen, Notifiers::requestReset);
+    }
+
+    /**
+     * The vhost-user back-end went ({@code chr_closed_bh}: {@code qmp_set_link(false)}) or a new one
+     * runs the rings ({@code CHR_EVENT_OPENED}: {@code qmp_set_link(true)}): the driver sees the link
+     * follow, with a configuration interrupt.
+     */
+    private void backEndLink(int gen, boolean connected) {
+        log.info("vhost-user back-end {}: link {}", connected ? "back" : "gone", connected ? "up" : "down");
+        whileRunning(gen, n -> {
+            backEndUp = connected;
+            showLink(n);
+        });
+    }
+
+    /** Runs {@code action} on the reporter thread, unless the driver reset the device since {@code gen} started. */
+    private void whileRunning(int gen, Consumer<Notifiers> action) {
         try {
             reporter.execute(() -> {
                 Notifiers n = notifiers;
@@ -344,12 +376,12 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
                 }
                 synchronized (n) {
                     if (generation.get() == gen && notifiers == n) {
-                        n.requestReset();
+                        action.accept(n);
                     }
                 }
             });
         } catch (RejectedExecutionException e) {
-            log.debug("device closed: no reset to ask for");
+            log.debug("device closed: nothing to tell the driver");
         }
     }
 
@@ -369,6 +401,8 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         stop(device);
         features = 0;
         config.reset();
+        backEndUp = true;
+        showLink(null);
         rxFilter.set(RxFilter.RESET);
         counters.reset();
     }
@@ -401,9 +435,14 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
      * the driver runs with {@code STATUS}, a configuration interrupt tells it.
      */
     public void setLinkUp(boolean up) {
+        linkUp = up;
+        showLink(notifiers);
+    }
+
+    /** {@code virtio_net_set_link_status}: the status bit is the VMM's link and the back-end's; a change interrupts a driver with {@code STATUS}. */
+    private void showLink(Notifiers n) {
         int before = config.status();
-        config.setStatusBit(VirtioNetUapi.VIRTIO_NET_S_LINK_UP, up);
-        Notifiers n = notifiers;
+        config.setStatusBit(VirtioNetUapi.VIRTIO_NET_S_LINK_UP, linkUp && backEndUp);
         if (n != null && before != config.status() && (features & bit(VirtioNetUapi.VIRTIO_NET_F_STATUS)) != 0) {
             n.signalConfigChange();
         }
@@ -511,7 +550,12 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
             return this;
         }
 
-        /** A vhost-user back-end instead of a tap, connected to now (for its features) and at each {@code DRIVER_OK} after a reset. */
+        /**
+         * A vhost-user back-end instead of a tap, connected to now (for its features) and at each
+         * {@code DRIVER_OK} after a reset, each within {@code connectTimeout}; one that hangs up under a
+         * running device is waited for as long (the link down meanwhile), after which the link stays
+         * down until the driver resets the device.
+         */
         public Builder vhostUser(VhostUserEndpoint endpoint, Duration connectTimeout) {
             this.vhostUser = Preconditions.checkNotNull(endpoint, "endpoint");
             this.connectTimeout = Preconditions.checkNotNull(connectTimeout, "connectTimeout");

@@ -13,6 +13,7 @@ import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.driver.DriverQueue;
 import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
+import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.VirtioNetUapi;
 import dev.vhostnet.sys.VirtioUapi;
@@ -20,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.function.IntFunction;
 
 /**
  * A guest's virtio-net driver that reaches the device only through {@link Registers}, in the order
@@ -45,7 +47,14 @@ final class NetGuest {
     private final DriverQueue<Integer> control;
     private final long commandGpa;
 
-    private NetGuest(Registers regs, MemoryTable memory, long features, int pairs, DriverMemory layout, long base) {
+    private NetGuest(
+            Registers regs,
+            MemoryTable memory,
+            long features,
+            int pairs,
+            DriverMemory layout,
+            long base,
+            IntFunction<EventFd> doorbells) {
         this.regs = regs;
         this.memory = memory;
         this.features = features;
@@ -55,8 +64,8 @@ final class NetGuest {
                     memory,
                     layout.queuePair(p),
                     dev.vhostnet.ctl.FeatureSet.of(features),
-                    regs.notifiers().kick(2 * p),
-                    regs.notifiers().kick(2 * p + 1)));
+                    doorbells.apply(2 * p),
+                    doorbells.apply(2 * p + 1)));
         }
         boolean hasControl = (features & bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_VQ)) != 0;
         long ctrlBase = base + layout.bytes();
@@ -88,13 +97,22 @@ final class NetGuest {
 
     /** The whole probe, the driver taking {@code wanted} ∩ offered, its rings from {@code base}; then RX buffers posted. */
     static NetGuest probe(Registers r, MemoryTable memory, long wanted, long base) throws Exception {
+        return probe(r, memory, wanted, base, q -> r.notifiers().kick(q));
+    }
+
+    /**
+     * As {@link #probe(Registers, MemoryTable, long, long)}, the data queues' doorbells rung through
+     * {@code doorbells} (a KVM test gives an eventfd nobody reads: only the vCPU's write notifies).
+     */
+    static NetGuest probe(Registers r, MemoryTable memory, long wanted, long base, IntFunction<EventFd> doorbells)
+            throws Exception {
         long features = negotiate(r, wanted)
                 .orElseThrow(() -> new AssertionError("the device refused features: " + r.counters()));
         int pairs = (features & bit(VirtioUapi.VIRTIO_NET_F_MQ)) != 0
                 ? (int) r.readConfig(VirtioNetUapi.VIRTIO_NET_CONFIG_MAX_VIRTQUEUE_PAIRS, 2)
                 : 1;
         DriverMemory layout = DriverMemory.layout(base, RAM - base - (1 << 20), pairs, RING, BUFFER);
-        NetGuest g = new NetGuest(r, memory, features, pairs, layout, base);
+        NetGuest g = new NetGuest(r, memory, features, pairs, layout, base, doorbells);
         for (int p = 0; p < pairs; p++) {
             setUp(r, 2 * p, layout.queuePair(p).rx());
             setUp(r, 2 * p + 1, layout.queuePair(p).tx());

@@ -28,11 +28,33 @@ abstract class Registers implements AutoCloseable {
         PCI
     }
 
+    /** virtio-mmio's window and GSI. */
+    static final long MMIO_BASE = 0xd000_0000L;
+
+    static final int MMIO_GSI = 5;
+    /** Where firmware places BAR0, and the MSI-X vector of each message it writes (vector v: 0x40 + v, APIC 0). */
+    static final long BAR = 0xe000_0000L;
+
+    static final int MSI_VECTOR_BASE = 0x40;
+
     /** A transport of {@code kind} for {@code device} in {@code memory}, probed as firmware and Linux do. */
     static Registers open(Kind kind, VirtioNetDevice device, MemoryTable memory) throws SysException {
-        return kind == Kind.MMIO
-                ? new Mmio(new VirtioMmioTransport(device, 0xd000_0000L, 5, 0, memory))
-                : new Pci(new VirtioPciTransport(device, 40, new NoVm(), memory));
+        return open(kind, device, memory, new NoVm());
+    }
+
+    /** As {@link #open(Kind, VirtioNetDevice, MemoryTable)}, doorbells and interrupts wired into a VM by {@code wiring}. */
+    static Registers open(Kind kind, VirtioNetDevice device, MemoryTable memory, VmWiring wiring) throws SysException {
+        if (kind == Kind.PCI) {
+            return new Pci(new VirtioPciTransport(device, 40, wiring, memory));
+        }
+        VirtioMmioTransport t = new VirtioMmioTransport(device, MMIO_BASE, MMIO_GSI, 0, memory);
+        try {
+            t.attach(wiring);
+        } catch (SysException | RuntimeException e) {
+            t.close();
+            throw e;
+        }
+        return new Mmio(t);
     }
 
     abstract int status();
@@ -202,10 +224,11 @@ abstract class Registers implements AutoCloseable {
     }
 
     static final class Pci extends Registers {
-        static final long BAR = 0xe000_0000L;
         final VirtioPciTransport t;
         final Map<Integer, Integer> caps = new HashMap<>();
         int msixCap;
+        long msixTable;
+        long pba;
 
         /** Firmware sizes and places BAR0 and enables decoding; {@code vp_modern_probe} finds the capabilities; MSI-X on, every vector unmasked. */
         Pci(VirtioPciTransport t) {
@@ -233,16 +256,31 @@ abstract class Registers implements AutoCloseable {
                 pos = cfg(pos + PCI_CAP_LIST_NEXT, 1);
             }
             long table = cfg(msixCap + PCI_MSIX_TABLE, 4) & ~PCI_MSIX_TABLE_BIR;
+            msixTable = table;
+            pba = cfg(msixCap + PCI_MSIX_PBA, 4) & ~PCI_MSIX_TABLE_BIR;
             int vectors = (cfg(msixCap + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_QSIZE) + 1;
             cfgWrite(msixCap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
             for (int v = 0; v < vectors; v++) {
                 long entry = table + (long) v * PCI_MSIX_ENTRY_SIZE;
                 bar(entry + PCI_MSIX_ENTRY_LOWER_ADDR, 4, 0xfee0_0000L);
                 bar(entry + PCI_MSIX_ENTRY_UPPER_ADDR, 4, 0);
-                bar(entry + PCI_MSIX_ENTRY_DATA, 4, 0x40 + v);
+                bar(entry + PCI_MSIX_ENTRY_DATA, 4, MSI_VECTOR_BASE + v);
                 bar(entry + PCI_MSIX_ENTRY_VECTOR_CTRL, 4, 0);
             }
             cfgWrite(msixCap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+        }
+
+        /** The mask bit of MSI-X table entry {@code v} ({@code vp_modern}: Linux masks from {@code pci_msi_mask_irq}). */
+        void maskVector(int v, boolean masked) {
+            bar(
+                    msixTable + (long) v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL,
+                    4,
+                    masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
+        }
+
+        /** Vector {@code v}'s bit in the pending bit array. */
+        boolean pending(int v) {
+            return (bar(pba + 8L * (v / 64), 8) & (1L << (v % 64))) != 0;
         }
 
         int cfg(int offset, int len) {

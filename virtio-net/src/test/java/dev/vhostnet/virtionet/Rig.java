@@ -13,6 +13,7 @@ import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.testkit.TapInNamespace;
+import dev.vhostnet.virtio.VmWiring;
 import java.net.DatagramSocket;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -50,7 +51,18 @@ final class Rig implements AutoCloseable {
     }
 
     static Rig open(Registers.Kind transport, BackendChoice.Policy backend, int pairs) throws Exception {
-        MemoryTable memory = MemoryTable.builder().region(0, NetGuest.RAM).build();
+        return open(
+                transport,
+                backend,
+                pairs,
+                MemoryTable.builder().region(0, NetGuest.RAM).build(),
+                new Registers.NoVm());
+    }
+
+    /** As {@link #open(Registers.Kind, BackendChoice.Policy, int)} in {@code memory} (closed with the rig), wired by {@code wiring}. */
+    static Rig open(
+            Registers.Kind transport, BackendChoice.Policy backend, int pairs, MemoryTable memory, VmWiring wiring)
+            throws Exception {
         TapInNamespace net = null;
         VirtioNetDevice device = null;
         try {
@@ -63,7 +75,7 @@ final class Rig implements AutoCloseable {
                     .mtu(1500)
                     .maxQueuePairs(pairs)
                     .build();
-            return new Rig(memory, net, device, Registers.open(transport, device, memory));
+            return new Rig(memory, net, device, Registers.open(transport, device, memory, wiring));
         } catch (Exception | AssertionError e) {
             if (device != null) {
                 device.close();
