@@ -20,6 +20,7 @@ import dev.vhostnet.memtable.MemoryTable;
 import io.netty.channel.IoEventLoop;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 
@@ -85,7 +86,7 @@ final class DeviceRig extends Rig {
             }
             if (device instanceof EmulatedNetDevice emulated) {
                 List<Long> ids = new ArrayList<>();
-                for (IoEventLoop loop : emulated.loops()) {
+                for (IoEventLoop loop : new LinkedHashSet<>(emulated.loops())) {
                     rig.deviceThreads.add(loop.submit(ThreadCpu::currentThread).get());
                     ids.add(loop.submit(() -> Thread.currentThread().getId()).get());
                 }
