@@ -11,7 +11,6 @@ import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.driver.DriverMemory;
-import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
 import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
@@ -176,13 +175,21 @@ final class DeviceRig extends Rig {
         }
     }
 
-    /** The driver of one queue pair as a {@link GuestPort}. */
+    /**
+     * The driver of one queue pair as a {@link GuestPort}: frames are received a batch at a time
+     * in place ({@link VirtioNetDriver#receive(int, VirtioNetDriver.RxHandler)}), which re-posts
+     * buffers itself once half the ring is free.
+     */
     private static final class DriverPort implements GuestPort {
+        private static final int BATCH = 32;
         private final VirtioNetDriver driver;
         private final EventFd rxCall;
+        private final int[] lengths = new int[BATCH];
+        private int received;
+        private int next;
+        private final VirtioNetDriver.RxHandler take = (buffer, offset, length) -> lengths[received++] = length;
         private byte[] frame;
         private VirtioNetHeader hdr;
-        private int sinceRefill;
 
         DriverPort(VirtioNetDriver driver, EventFd rxCall) {
             this.driver = driver;
@@ -214,19 +221,14 @@ final class DeviceRig extends Rig {
 
         @Override
         public int receive() throws Exception {
-            Optional<RxFrame> f = driver.receive();
-            if (f.isEmpty()) {
-                if (sinceRefill > 0) {
-                    driver.refillRx();
-                    sinceRefill = 0;
+            if (next == received) {
+                next = 0;
+                received = 0;
+                if (driver.receive(BATCH, take) == 0) {
+                    return -1;
                 }
-                return -1;
             }
-            if (++sinceRefill >= 32) {
-                driver.refillRx();
-                sinceRefill = 0;
-            }
-            return f.get().frame().length;
+            return lengths[next++];
         }
 
         @Override
