@@ -1,5 +1,6 @@
 package dev.vhostnet.it;
 
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -32,6 +33,7 @@ class ReadmeExampleTest {
         assumeTrue(Kvm.isAvailable(), () -> "needs /dev/kvm: " + Kvm.unavailabilityCause());
         assumeTrue(Tun.isAvailable() && Capabilities.has(Capabilities.CAP_NET_ADMIN),
                 "needs /dev/net/tun and root (CAP_NET_ADMIN) to create a tap: run the tests as root");
+        EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         Set<Integer> before = OpenFds.snapshot();
         String tapName;
         try (MemoryTable ram = MemoryTable.builder().region(0, 64 << 20).build();

@@ -1,5 +1,6 @@
 package dev.vhostnet.vhostuser;
 
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.bit;
@@ -113,6 +114,7 @@ class VhostUserNetBackendTest {
         try (VhostUserNetBackend warmUp = VhostUserNetBackend.listen(dir.resolve("warm-up.sock"), net.tap)) {
             AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(warmUp.socket())).close();
         }
+        EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         return OpenFds.snapshot();
     }
 

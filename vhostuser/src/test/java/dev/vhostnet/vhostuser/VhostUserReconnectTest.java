@@ -1,5 +1,6 @@
 package dev.vhostnet.vhostuser;
 
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.sys.Errno;
 import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_FEATURES;
@@ -196,6 +197,7 @@ class VhostUserReconnectTest {
     @ValueSource(strings = {"client", "server"})
     void aReconnectionThatNeverSucceedsFailsNamingTheSocketAndTheFixAndLeaksNoFds(String mode) throws Exception {
         boolean server = mode.equals("server");
+        EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         Set<Integer> before = OpenFds.snapshot();
         VhostUserListener listener = server ? VhostUserListener.bind(socket) : null;
         VhostUserEndpoint endpoint = server ? listener : VhostUserDialer.of(socket);
@@ -225,6 +227,7 @@ class VhostUserReconnectTest {
 
     @Test
     void aClosedDeviceStopsReconnecting() throws Exception {
+        EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         Set<Integer> before = OpenFds.snapshot();
         FakeBackend first = new FakeBackend(socket, OFFER | PROTOCOL, PROTOCOL_OFFER);
         VhostUserNetDevice device = VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, FeatureSet.of(DRIVER));
