@@ -65,7 +65,11 @@ public final class Baseline {
                 continue;
             }
             for (Metric m : Metric.values()) {
-                changes.add(new Change(c, m, old.get().median(m.ofRep), c.median(m.ofRep),
+                changes.add(new Change(
+                        c,
+                        m,
+                        old.get().median(m.ofRep),
+                        c.median(m.ofRep),
                         Math.max(old.get().spread(m.ofRep), c.spread(m.ofRep))));
             }
         }
@@ -79,24 +83,36 @@ public final class Baseline {
 
     /** A table of the changes, one row per cell; a move beyond the spread is marked {@code !}. */
     public static String markdown(BenchReport before, List<Change> changes) {
-        StringBuilder s = new StringBuilder("Against the baseline of ").append(before.started()).append(" on ")
-                .append(before.machine()).append(":\n\n");
+        StringBuilder s = new StringBuilder("Against the baseline of ")
+                .append(before.started())
+                .append(" on ")
+                .append(before.machine())
+                .append(":\n\n");
         s.append("| path | dir | frame B | pairs |");
         for (Metric m : Metric.values()) {
             s.append(' ').append(m.label()).append(" before | now | change |");
         }
-        s.append("\n|---|---|--:|--:|").append("--:|--:|--:|".repeat(Metric.values().length)).append('\n');
+        s.append("\n|---|---|--:|--:|")
+                .append("--:|--:|--:|".repeat(Metric.values().length))
+                .append('\n');
         for (int i = 0; i < changes.size(); i += Metric.values().length) {
             Cell c = changes.get(i).now();
-            s.append(String.format(Locale.ROOT, "| %s | %s | %d | %d |", c.path().label(), c.direction(), c.size(), c.pairs()));
+            s.append(String.format(
+                    Locale.ROOT, "| %s | %s | %d | %d |", c.path().label(), c.direction(), c.size(), c.pairs()));
             for (int m = 0; m < Metric.values().length; m++) {
                 Change ch = changes.get(i + m);
-                s.append(String.format(Locale.ROOT, " %,.0f | %,.0f | %+.1f%%%s |", ch.before(), ch.after(), ch.percent(),
+                s.append(String.format(
+                        Locale.ROOT,
+                        " %,.0f | %,.0f | %+.1f%%%s |",
+                        ch.before(),
+                        ch.after(),
+                        ch.percent(),
                         ch.beyondSpread() ? " !" : ""));
             }
             s.append('\n');
         }
-        s.append("\n`!`: beyond the measured spread (the larger of the two runs' (max − min) / median over the repetitions).\n");
+        s.append(
+                "\n`!`: beyond the measured spread (the larger of the two runs' (max − min) / median over the repetitions).\n");
         return s.toString();
     }
 }

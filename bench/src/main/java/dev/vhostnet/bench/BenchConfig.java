@@ -64,8 +64,13 @@ public final class BenchConfig {
      * the same bytes, which is what CI checks — never the speed.
      */
     public static Builder quick() {
-        return builder().sizes(List.of(64, 1500)).pairs(List.of(1)).warmUp(Duration.ofMillis(300))
-                .repetitions(3).packetsPerRep(10_000).repTime(Duration.ofSeconds(30));
+        return builder()
+                .sizes(List.of(64, 1500))
+                .pairs(List.of(1))
+                .warmUp(Duration.ofMillis(300))
+                .repetitions(3)
+                .packetsPerRep(10_000)
+                .repTime(Duration.ofSeconds(30));
     }
 
     public ImmutableSet<BackendChoice.Kind> backends() {
@@ -128,13 +133,15 @@ public final class BenchConfig {
     public String toString() {
         return "backends " + backends + ", directions " + directions + ", sizes " + sizes + ", pairs " + pairs
                 + ", warm-up " + warmUp.toMillis() + " ms, " + repetitions + " reps of "
-                + (packetsPerRep > 0 ? packetsPerRep + " packets (at most " + repTime.toMillis() + " ms)"
+                + (packetsPerRep > 0
+                        ? packetsPerRep + " packets (at most " + repTime.toMillis() + " ms)"
                         : repTime.toMillis() + " ms")
                 + ", window " + window + ", ceilings " + (javaCeiling ? "Java " : "") + (cCeiling ? "C" : "");
     }
 
     public static final class Builder {
-        private Collection<BackendChoice.Kind> backends = EnumSet.of(BackendChoice.Kind.KERNEL, BackendChoice.Kind.EMULATED);
+        private Collection<BackendChoice.Kind> backends =
+                EnumSet.of(BackendChoice.Kind.KERNEL, BackendChoice.Kind.EMULATED);
         private Collection<Direction> directions = EnumSet.allOf(Direction.class);
         private List<Integer> sizes = DEFAULT_SIZES;
         private List<Integer> pairs = List.of(1, 2);
@@ -151,7 +158,8 @@ public final class BenchConfig {
 
         /** The kernel and/or the emulated backend (the bench has no vhost-user peer of its own). */
         public Builder backends(Collection<BackendChoice.Kind> backends) {
-            com.google.common.base.Preconditions.checkArgument(!backends.contains(BackendChoice.Kind.VHOST_USER),
+            com.google.common.base.Preconditions.checkArgument(
+                    !backends.contains(BackendChoice.Kind.VHOST_USER),
                     "the bench measures the kernel and the emulated backend; a vhost-user one needs a back-end "
                             + "process (TestpmdTest drives dpdk-testpmd)");
             this.backends = EnumSet.copyOf(backends);
@@ -218,8 +226,10 @@ public final class BenchConfig {
             Preconditions.checkArgument(!directions.isEmpty(), "no direction to measure");
             Preconditions.checkArgument(!sizes.isEmpty(), "no frame size to measure");
             for (int size : sizes) {
-                Preconditions.checkArgument(size >= 60 && size <= 65536,
-                        "a frame size is 60 (Ethernet minimum without FCS) to 65536 bytes, not %s", size);
+                Preconditions.checkArgument(
+                        size >= 60 && size <= 65536,
+                        "a frame size is 60 (Ethernet minimum without FCS) to 65536 bytes, not %s",
+                        size);
             }
             Preconditions.checkArgument(!pairs.isEmpty(), "no queue pair count");
             for (int p : pairs) {
@@ -229,7 +239,8 @@ public final class BenchConfig {
             Preconditions.checkArgument(!repTime.isNegative() && !repTime.isZero(), "a repetition lasts > 0");
             Preconditions.checkArgument(!warmUp.isNegative(), "warm-up >= 0");
             Preconditions.checkArgument(packetsPerRep >= 0, "packets per repetition >= 0");
-            Preconditions.checkArgument(window >= 1 && window <= 256, "window 1 to 256 (the ring size), not %s", window);
+            Preconditions.checkArgument(
+                    window >= 1 && window <= 256, "window 1 to 256 (the ring size), not %s", window);
             Preconditions.checkNotNull(outputDir, "outputDir");
             return new BenchConfig(this);
         }

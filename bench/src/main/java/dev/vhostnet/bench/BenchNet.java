@@ -11,8 +11,6 @@ import dev.vhostnet.tap.MacAddress;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.tap.TapDevice;
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -50,17 +48,39 @@ final class BenchNet implements AutoCloseable {
         run("ip", "netns", "add", ns);
         TapDevice tap = null;
         try {
-            run("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
+            run(
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-q",
+                    "-w",
+                    "net.ipv6.conf.all.disable_ipv6=1",
                     "net.ipv6.conf.default.disable_ipv6=1");
             run("ip", "-n", ns, "link", "set", "lo", "up");
-            tap = TapDevice.open(TapConfig.builder().name("vb%d").queues(queues)
-                    .vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF).build());
+            tap = TapDevice.open(TapConfig.builder()
+                    .name("vb%d")
+                    .queues(queues)
+                    .vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF)
+                    .build());
             String name = tap.name();
             run("ip", "link", "set", "dev", name, "netns", ns);
             run("ip", "-n", ns, "addr", "add", HOST_IP + "/24", "dev", name);
             run("ip", "-n", ns, "link", "set", "dev", name, "up");
-            run("ip", "-n", ns, "neigh", "replace", GUEST_IP, "lladdr", GUEST_MAC.toString(), "dev", name,
-                    "nud", "permanent");
+            run(
+                    "ip",
+                    "-n",
+                    ns,
+                    "neigh",
+                    "replace",
+                    GUEST_IP,
+                    "lladdr",
+                    GUEST_MAC.toString(),
+                    "dev",
+                    name,
+                    "nud",
+                    "permanent");
             Matcher m = ETHER.matcher(run("ip", "-n", ns, "-o", "link", "show", "dev", name));
             if (!m.find()) {
                 throw new IOException("no MAC address for " + name + " in namespace " + ns);
@@ -82,20 +102,22 @@ final class BenchNet implements AutoCloseable {
 
     /** Starts {@code body} on a daemon thread that has joined this namespace. */
     Thread startInNamespace(String name, ThrowingRunnable body) {
-        Thread t = new Thread(() -> {
-            try (Fd fd = Fd.open("/var/run/netns/" + ns, Fcntl.O_RDONLY, Hint.NONE)) {
-                Syscalls.setns(fd, SocketUapi.CLONE_NEWNET);
-            } catch (Exception e) {
-                throw new IllegalStateException("cannot join namespace " + ns, e);
-            }
-            try {
-                body.run();
-            } catch (java.nio.channels.ClosedChannelException | InterruptedException closing) {
-                // the peer is closing: its channels closed, its threads interrupted
-            } catch (Exception e) {
-                System.err.println(name + ": " + e);
-            }
-        }, name);
+        Thread t = new Thread(
+                () -> {
+                    try (Fd fd = Fd.open("/var/run/netns/" + ns, Fcntl.O_RDONLY, Hint.NONE)) {
+                        Syscalls.setns(fd, SocketUapi.CLONE_NEWNET);
+                    } catch (Exception e) {
+                        throw new IllegalStateException("cannot join namespace " + ns, e);
+                    }
+                    try {
+                        body.run();
+                    } catch (java.nio.channels.ClosedChannelException | InterruptedException closing) {
+                        // the peer is closing: its channels closed, its threads interrupted
+                    } catch (Exception e) {
+                        System.err.println(name + ": " + e);
+                    }
+                },
+                name);
         t.setDaemon(true);
         t.start();
         return t;

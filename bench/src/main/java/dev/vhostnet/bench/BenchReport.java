@@ -16,8 +16,13 @@ public record BenchReport(String machine, Instant started, String config, List<C
     }
 
     public Optional<Cell> cell(BenchPath path, Direction direction, int size, int pairs) {
-        return cells.stream().filter(c -> c.path() == path && c.direction() == direction && c.size() == size
-                && c.pairs() == pairs && c.ran()).findFirst();
+        return cells.stream()
+                .filter(c -> c.path() == path
+                        && c.direction() == direction
+                        && c.size() == size
+                        && c.pairs() == pairs
+                        && c.ran())
+                .findFirst();
     }
 
     /** The cell measured the same way on {@code path}, if it ran. */
@@ -47,7 +52,8 @@ public record BenchReport(String machine, Instant started, String config, List<C
 
     /** Packets/s of {@code cell} as a fraction of the same cell on {@code ceiling}, if that ran. */
     public Optional<Double> fractionOf(BenchPath ceiling, Cell cell) {
-        return on(ceiling, cell).filter(c -> c.packetsPerSecond() > 0)
+        return on(ceiling, cell)
+                .filter(c -> c.packetsPerSecond() > 0)
                 .map(c -> cell.packetsPerSecond() / c.packetsPerSecond());
     }
 }

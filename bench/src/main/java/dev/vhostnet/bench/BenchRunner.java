@@ -46,7 +46,10 @@ public final class BenchRunner {
         if (config.cCeiling()) {
             paths.add(BenchPath.RAW_C);
         }
-        int total = config.pairs().size() * paths.size() * config.directions().size() * config.sizes().size();
+        int total = config.pairs().size()
+                * paths.size()
+                * config.directions().size()
+                * config.sizes().size();
         int[] done = {0};
         for (int pairs : config.pairs()) {
             for (BenchPath path : paths) {
@@ -81,13 +84,16 @@ public final class BenchRunner {
             }
         }
         progress.done();
-        cells.sort(Comparator.comparingInt(Cell::pairs).thenComparing(Cell::direction).thenComparingInt(Cell::size)
+        cells.sort(Comparator.comparingInt(Cell::pairs)
+                .thenComparing(Cell::direction)
+                .thenComparingInt(Cell::size)
                 .thenComparing(Cell::path));
-        notes.add("CPU: per-thread from /proc/<pid>/task/<tid>/schedstat (else stat utime+stime); 'device' is the emulated "
-                + "backend's event-loop threads or vhost-net's vhost-<pid> workers; 'driver' is the guest-side threads "
-                + "(ThreadMXBean); 'total' is this whole process (driver, device loops, and the namespace peer's "
-                + "sink/source/echo threads, which run in this process) plus vhost workers that are kernel threads "
-                + "outside it (Linux < 6.4). For the C ceiling, the C process's getrusage.");
+        notes.add(
+                "CPU: per-thread from /proc/<pid>/task/<tid>/schedstat (else stat utime+stime); 'device' is the emulated "
+                        + "backend's event-loop threads or vhost-net's vhost-<pid> workers; 'driver' is the guest-side threads "
+                        + "(ThreadMXBean); 'total' is this whole process (driver, device loops, and the namespace peer's "
+                        + "sink/source/echo threads, which run in this process) plus vhost workers that are kernel threads "
+                        + "outside it (Linux < 6.4). For the C ceiling, the C process's getrusage.");
         notes.add("RR: packets/s counts round trips (transactions/s); Gbit/s counts both directions.");
         return new BenchReport(machine(), started, config.toString(), cells, notes);
     }
@@ -95,11 +101,15 @@ public final class BenchRunner {
     private Rig open(BenchPath path, int pairs, List<String> notes) throws Exception {
         return switch (path) {
             case KERNEL, EMULATED -> {
-                DeviceRig rig = DeviceRig.start(path == BenchPath.KERNEL ? BackendChoice.Kind.KERNEL
-                        : BackendChoice.Kind.EMULATED, pairs);
+                DeviceRig rig = DeviceRig.start(
+                        path == BenchPath.KERNEL ? BackendChoice.Kind.KERNEL : BackendChoice.Kind.EMULATED, pairs);
                 if (path == BenchPath.KERNEL) {
-                    notes.add(String.format(Locale.ROOT, "kernel backend, %d pair(s): %d vhost worker thread(s), %s",
-                            pairs, rig.workerThreads(), rig.workersOutsideProcess()
+                    notes.add(String.format(
+                            Locale.ROOT,
+                            "kernel backend, %d pair(s): %d vhost worker thread(s), %s",
+                            pairs,
+                            rig.workerThreads(),
+                            rig.workersOutsideProcess()
                                     ? "kernel threads outside this process (counted in addition to it)"
                                     : "threads of this process (already in its CPU time)"));
                 }
@@ -131,7 +141,8 @@ public final class BenchRunner {
         for (Direction d : config.directions()) {
             for (int size : config.sizes()) {
                 int index = ++done[0];
-                String name = String.format(Locale.ROOT, "%s %s %d B %dqp", rig.path().label(), d, size, rig.pairs);
+                String name =
+                        String.format(Locale.ROOT, "%s %s %d B %dqp", rig.path().label(), d, size, rig.pairs);
                 var why = rig.unsupported(d, size);
                 if (why.isPresent()) {
                     cells.add(Cell.skipped(rig.path(), d, size, rig.pairs, why.get()));
@@ -158,9 +169,18 @@ public final class BenchRunner {
         for (int r = 0; r < config.repetitions(); r++) {
             Rep rep = rig.run(d, size, limit, repNanos, window);
             reps.add(rep);
-            progress.update(index, total, String.format(Locale.ROOT, "%s: rep %d/%d %,.0f pkt/s %.3f Gbit/s%s", name,
-                    r + 1, config.repetitions(), rep.packetsPerSecond(), rep.gbitPerSecond(),
-                    rep.lost() > 0 ? " lost " + rep.lost() : ""));
+            progress.update(
+                    index,
+                    total,
+                    String.format(
+                            Locale.ROOT,
+                            "%s: rep %d/%d %,.0f pkt/s %.3f Gbit/s%s",
+                            name,
+                            r + 1,
+                            config.repetitions(),
+                            rep.packetsPerSecond(),
+                            rep.gbitPerSecond(),
+                            rep.lost() > 0 ? " lost " + rep.lost() : ""));
         }
         return new Cell(rig.path(), d, size, rig.pairs, reps, null);
     }
@@ -184,7 +204,12 @@ public final class BenchRunner {
         } catch (Exception e) {
             kernel = System.getProperty("os.version");
         }
-        return String.format(Locale.ROOT, "%s, %d CPUs, Linux %s, Java %s", cpu, Runtime.getRuntime().availableProcessors(),
-                kernel, System.getProperty("java.version"));
+        return String.format(
+                Locale.ROOT,
+                "%s, %d CPUs, Linux %s, Java %s",
+                cpu,
+                Runtime.getRuntime().availableProcessors(),
+                kernel,
+                System.getProperty("java.version"));
     }
 }

@@ -48,8 +48,8 @@ final class CTapRig extends Rig {
             Files.write(source, in.readAllBytes());
         }
         Path binary = dir.resolve("raw_tap");
-        Command.Result gcc = Command.exec(List.of("gcc", "-O2", "-o", binary.toString(), source.toString()),
-                Duration.ofSeconds(60));
+        Command.Result gcc =
+                Command.exec(List.of("gcc", "-O2", "-o", binary.toString(), source.toString()), Duration.ofSeconds(60));
         if (gcc.exit() != 0) {
             throw new IOException("gcc -O2 raw_tap.c failed: " + gcc.output().trim());
         }
@@ -83,8 +83,8 @@ final class CTapRig extends Rig {
                 Files.write(file, Arrays.copyOf(b.array(), b.remaining()));
                 Path counterFile = dir.resolve("counter-" + p + ".bin");
                 Files.write(counterFile, new byte[16]);
-                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(counterFile,
-                        java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(
+                        counterFile, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
                     java.nio.MappedByteBuffer m = ch.map(java.nio.channels.FileChannel.MapMode.READ_WRITE, 0, 16);
                     m.order(java.nio.ByteOrder.nativeOrder());
                     counters.add(m);
@@ -92,11 +92,22 @@ final class CTapRig extends Rig {
                 if (direction == Direction.TX) {
                     peer.mirror(p, counters.get(p));
                 }
-                Process proc = new ProcessBuilder("ip", "netns", "exec", net.ns, binary.toString(), net.tap.name(), mode,
-                        file.toString(), String.format(Locale.ROOT, "%.3f", nanos / 1e9),
-                        Long.toString(perPair), Integer.toString(12 + size), counterFile.toString(),
-                        Integer.toString(window))
-                        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                Process proc = new ProcessBuilder(
+                                "ip",
+                                "netns",
+                                "exec",
+                                net.ns,
+                                binary.toString(),
+                                net.tap.name(),
+                                mode,
+                                file.toString(),
+                                String.format(Locale.ROOT, "%.3f", nanos / 1e9),
+                                Long.toString(perPair),
+                                Integer.toString(12 + size),
+                                counterFile.toString(),
+                                Integer.toString(window))
+                        .redirectError(ProcessBuilder.Redirect.INHERIT)
+                        .start();
                 procs.add(proc);
                 String ready = new BufferedReader(new InputStreamReader(proc.getInputStream(), UTF_8)).readLine();
                 if (!"ready".equals(ready)) {

@@ -1,22 +1,22 @@
 package dev.vhostnet.bench;
 
-import java.io.IOException;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.driver.VirtioNetDriver;
 import dev.vhostnet.driver.VirtioNetHeader;
-import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import io.netty.channel.IoEventLoop;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -34,8 +34,13 @@ final class DeviceRig extends Rig {
     static final int RING = 256;
     static final int BUFFER = 2048;
     /** What the driver asks for: the features of the data path tests, plus UFO for 64 KiB TX. */
-    static final FeatureSet FEATURES = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF,
-            VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC, VirtioFeature.CSUM, VirtioFeature.GUEST_CSUM,
+    static final FeatureSet FEATURES = FeatureSet.of(
+            VirtioFeature.VERSION_1,
+            VirtioFeature.MRG_RXBUF,
+            VirtioFeature.EVENT_IDX,
+            VirtioFeature.INDIRECT_DESC,
+            VirtioFeature.CSUM,
+            VirtioFeature.GUEST_CSUM,
             VirtioFeature.HOST_UFO);
 
     private final BackendChoice.Kind kind;
@@ -47,8 +52,14 @@ final class DeviceRig extends Rig {
     private final List<Path> outsideThreads = new ArrayList<>();
     private long[] loopIds = new long[0];
 
-    private DeviceRig(BackendChoice.Kind kind, BenchNet net, Peer peer, int pairs, MemoryTable memory,
-            List<EventFd> fds, NetDevice device) {
+    private DeviceRig(
+            BackendChoice.Kind kind,
+            BenchNet net,
+            Peer peer,
+            int pairs,
+            MemoryTable memory,
+            List<EventFd> fds,
+            NetDevice device) {
         super(net, peer, pairs);
         this.kind = kind;
         this.memory = memory;
@@ -66,7 +77,8 @@ final class DeviceRig extends Rig {
             net = BenchNet.open(pairs);
             peer = Peer.start(net, pairs);
             DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, RING, BUFFER);
-            NetDeviceConfig.Builder config = NetDeviceConfig.builder().memory(memory).tap(net.tap).driverFeatures(FEATURES);
+            NetDeviceConfig.Builder config =
+                    NetDeviceConfig.builder().memory(memory).tap(net.tap).driverFeatures(FEATURES);
             List<Virtqueue> queues = new ArrayList<>();
             for (DriverMemory.QueuePair p : layout.queuePairs()) {
                 Virtqueue rx = new Virtqueue(p.rx(), add(fds, EventFd.create()), add(fds, EventFd.create()));
@@ -78,8 +90,12 @@ final class DeviceRig extends Rig {
             device = NetDevices.start(config.build(), kind, VringBases.zero(pairs));
             DeviceRig rig = new DeviceRig(kind, net, peer, pairs, memory, fds, device);
             for (int p = 0; p < pairs; p++) {
-                VirtioNetDriver driver = new VirtioNetDriver(memory, layout.queuePair(p), device.features().virtio(),
-                        queues.get(2 * p).kick(), queues.get(2 * p + 1).kick());
+                VirtioNetDriver driver = new VirtioNetDriver(
+                        memory,
+                        layout.queuePair(p),
+                        device.features().virtio(),
+                        queues.get(2 * p).kick(),
+                        queues.get(2 * p + 1).kick());
                 driver.refillRx();
                 rig.ports.add(new DriverPort(driver, queues.get(2 * p).call()));
             }

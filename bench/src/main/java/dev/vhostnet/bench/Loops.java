@@ -56,7 +56,8 @@ final class Loops {
      * RX: receives frames of {@code size} bytes, counting them in {@code received}, until
      * {@code stop} says so (it is told when the source stopped and everything sent arrived).
      */
-    static Result rx(GuestPort port, int size, AtomicLong received, java.util.function.BooleanSupplier stop) throws Exception {
+    static Result rx(GuestPort port, int size, AtomicLong received, java.util.function.BooleanSupplier stop)
+            throws Exception {
         long cpu0 = THREADS.getCurrentThreadCpuTime();
         long alloc0 = allocated();
         long n = 0;

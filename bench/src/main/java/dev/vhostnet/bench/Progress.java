@@ -12,7 +12,7 @@ public interface Progress {
 
     /** Says nothing. */
     static Progress none() {
-        return (cell, cells, line) -> { };
+        return (cell, cells, line) -> {};
     }
 
     /**

@@ -1,12 +1,12 @@
 package dev.vhostnet.bench;
 
-import java.io.IOException;
 import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.tap.TapEndpoint;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.unix.FileDescriptor;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
@@ -37,7 +37,8 @@ final class RawTapRig extends Rig {
             peer = Peer.start(net, pairs);
             RawTapRig rig = new RawTapRig(net, peer, pairs);
             for (int p = 0; p < pairs; p++) {
-                rig.ports.add(new RawPort(net.tap.endpoint(p), new FileDescriptor(net.tap.queue(p).rawFd())));
+                rig.ports.add(new RawPort(
+                        net.tap.endpoint(p), new FileDescriptor(net.tap.queue(p).rawFd())));
             }
             return rig;
         } catch (Exception | Error e) {

@@ -16,8 +16,18 @@ package dev.vhostnet.bench;
  * @param deviceAllocBytes heap bytes the emulated backend's event loops allocated (ThreadMXBean; 0 elsewhere)
  * @param driverAllocBytes heap bytes the guest-side threads allocated (the C loop: 0, not measured)
  */
-public record Rep(long packets, long bytes, long sent, long nanos, long deviceCpuNanos, long driverCpuNanos,
-        long totalCpuNanos, long p50Nanos, long p99Nanos, long deviceAllocBytes, long driverAllocBytes) {
+public record Rep(
+        long packets,
+        long bytes,
+        long sent,
+        long nanos,
+        long deviceCpuNanos,
+        long driverCpuNanos,
+        long totalCpuNanos,
+        long p50Nanos,
+        long p99Nanos,
+        long deviceAllocBytes,
+        long driverAllocBytes) {
 
     public double packetsPerSecond() {
         return nanos == 0 ? 0 : packets * 1e9 / nanos;

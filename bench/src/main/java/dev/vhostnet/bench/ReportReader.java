@@ -49,9 +49,12 @@ public final class ReportReader {
             notes.add(String.valueOf(n));
         }
         Object started = report.get("started");
-        return new BenchReport(String.valueOf(report.getOrDefault("machine", "")),
+        return new BenchReport(
+                String.valueOf(report.getOrDefault("machine", "")),
                 started == null ? Instant.EPOCH : Instant.parse((String) started),
-                String.valueOf(report.getOrDefault("config", "")), cells, notes);
+                String.valueOf(report.getOrDefault("config", "")),
+                cells,
+                notes);
     }
 
     private static Cell cell(Map<String, Object> c) {
@@ -65,9 +68,17 @@ public final class ReportReader {
         List<Rep> reps = new ArrayList<>();
         for (Object o : list(c.get("reps"), "reps")) {
             Map<String, Object> p = object(o, "a repetition");
-            reps.add(new Rep(number(p, "packets"), number(p, "bytes"), number(p, "sent"), number(p, "nanos"),
-                    number(p, "deviceCpuNanos"), number(p, "driverCpuNanos"), number(p, "totalCpuNanos"),
-                    number(p, "p50Nanos"), number(p, "p99Nanos"), number(p, "deviceAllocBytes"),
+            reps.add(new Rep(
+                    number(p, "packets"),
+                    number(p, "bytes"),
+                    number(p, "sent"),
+                    number(p, "nanos"),
+                    number(p, "deviceCpuNanos"),
+                    number(p, "driverCpuNanos"),
+                    number(p, "totalCpuNanos"),
+                    number(p, "p50Nanos"),
+                    number(p, "p99Nanos"),
+                    number(p, "deviceAllocBytes"),
                     number(p, "driverAllocBytes")));
         }
         return new Cell(path, direction, size, pairs, reps, null);

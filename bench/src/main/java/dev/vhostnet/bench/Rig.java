@@ -1,8 +1,8 @@
 package dev.vhostnet.bench;
 
-import java.io.IOException;
-import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.driver.VirtioNetHeader;
+import dev.vhostnet.sys.VirtioUapi;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,7 +38,9 @@ abstract class Rig implements AutoCloseable {
     /** Why this rig cannot measure the cell, or empty when it can. */
     Optional<String> unsupported(Direction direction, int size) {
         if (direction != Direction.TX && size > LARGEST_RX) {
-            return Optional.of(direction + " above 1514 bytes needs guest offloads (GUEST_UFO/TSO, big RX buffers) and a 64 KiB MTU on the tap: not measured");
+            return Optional.of(
+                    direction
+                            + " above 1514 bytes needs guest offloads (GUEST_UFO/TSO, big RX buffers) and a 64 KiB MTU on the tap: not measured");
         }
         return Optional.empty();
     }
@@ -74,8 +76,14 @@ abstract class Rig implements AutoCloseable {
         if (size <= LARGEST_RX) {
             return VirtioNetHeader.NONE;
         }
-        return new VirtioNetHeader(VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM, VirtioUapi.VIRTIO_NET_HDR_GSO_UDP,
-                Udp.HEADERS, 1472, Udp.ETH_HLEN + Udp.IP_HLEN, 6, 0);
+        return new VirtioNetHeader(
+                VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                VirtioUapi.VIRTIO_NET_HDR_GSO_UDP,
+                Udp.HEADERS,
+                1472,
+                Udp.ETH_HLEN + Udp.IP_HLEN,
+                6,
+                0);
     }
 
     /** One repetition: {@code limit} packets in all (0: until {@code nanos} pass), at most {@code nanos}. */
@@ -109,26 +117,32 @@ abstract class Rig implements AutoCloseable {
                 List<FutureTask<Loops.Result>> tasks = new ArrayList<>();
                 for (int p = 0; p < pairs; p++) {
                     int pair = p;
-                    tasks.add(start("bench-tx-" + p, () -> Loops.tx(port(pair), window, () -> peer.sunk(pair), perPair, deadline)));
+                    tasks.add(start(
+                            "bench-tx-" + p,
+                            () -> Loops.tx(port(pair), window, () -> peer.sunk(pair), perPair, deadline)));
                 }
                 List<Loops.Result> results = join(tasks);
                 sent = results.stream().mapToLong(Loops.Result::sent).sum();
                 driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
-                driverAlloc = results.stream().mapToLong(Loops.Result::allocBytes).sum();
+                driverAlloc =
+                        results.stream().mapToLong(Loops.Result::allocBytes).sum();
                 long[] last = {0};
-                end = drain(() -> {
-                    long d = 0;
-                    for (int p = 0; p < pairs; p++) {
-                        d += peer.sunk(p) - sunk0[p];
-                    }
-                    last[0] = d;
-                    return d;
-                }, sent);
+                end = drain(
+                        () -> {
+                            long d = 0;
+                            for (int p = 0; p < pairs; p++) {
+                                d += peer.sunk(p) - sunk0[p];
+                            }
+                            last[0] = d;
+                            return d;
+                        },
+                        sent);
                 packets = last[0];
             }
             case RX -> {
                 peer.source().start(size, limit, window, rx::received);
-                while (System.nanoTime() < deadline && (limit == 0 || peer.source().sent() < limit)) {
+                while (System.nanoTime() < deadline
+                        && (limit == 0 || peer.source().sent() < limit)) {
                     Thread.sleep(1);
                 }
                 sent = peer.source().stop();
@@ -138,7 +152,8 @@ abstract class Rig implements AutoCloseable {
                 // one's settling (TCG stalls); they are not this repetition's.
                 packets = Math.min(rx.received(), sent);
                 driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
-                driverAlloc = results.stream().mapToLong(Loops.Result::allocBytes).sum();
+                driverAlloc =
+                        results.stream().mapToLong(Loops.Result::allocBytes).sum();
             }
             case RR -> {
                 List<FutureTask<Loops.Result>> tasks = new ArrayList<>();
@@ -146,14 +161,16 @@ abstract class Rig implements AutoCloseable {
                 for (int p = 0; p < pairs; p++) {
                     int pair = p;
                     port(p).prepare(net.frameToHost(41000 + p, Peer.ECHO_PORT + p, size), header(size));
-                    tasks.add(start("bench-rr-" + p, () -> Loops.rr(port(pair), size, perPair, deadline, new long[samples])));
+                    tasks.add(start(
+                            "bench-rr-" + p, () -> Loops.rr(port(pair), size, perPair, deadline, new long[samples])));
                 }
                 List<Loops.Result> results = join(tasks);
                 end = System.nanoTime();
                 sent = results.stream().mapToLong(Loops.Result::sent).sum();
                 packets = results.stream().mapToLong(Loops.Result::received).sum();
                 driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
-                driverAlloc = results.stream().mapToLong(Loops.Result::allocBytes).sum();
+                driverAlloc =
+                        results.stream().mapToLong(Loops.Result::allocBytes).sum();
                 int n = results.stream().mapToInt(Loops.Result::latencyCount).sum();
                 long[] all = new long[n];
                 int at = 0;
@@ -169,8 +186,18 @@ abstract class Rig implements AutoCloseable {
         long devCpu = ThreadCpu.nanos(dev) - dev0;
         long total = ThreadCpu.process() - proc0 + ThreadCpu.nanos(outside) - out0;
         long bytes = packets * size * (direction == Direction.RR ? 2L : 1L);
-        return new Rep(packets, bytes, sent, Math.max(1, end - t0), devCpu, driverCpu, total, p50, p99,
-                allocated(devIds) - alloc0, driverAlloc);
+        return new Rep(
+                packets,
+                bytes,
+                sent,
+                Math.max(1, end - t0),
+                devCpu,
+                driverCpu,
+                total,
+                p50,
+                p99,
+                allocated(devIds) - alloc0,
+                driverAlloc);
     }
 
     /**

@@ -7,8 +7,8 @@ import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
-import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.ctl.ring.VringLayout;
@@ -32,7 +32,8 @@ import java.util.Locale;
  */
 public final class ScaleBench {
     static final int RING = 64;
-    static final FeatureSet FEATURES = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF, VirtioFeature.EVENT_IDX);
+    static final FeatureSet FEATURES =
+            FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF, VirtioFeature.EVENT_IDX);
 
     private ScaleBench() {}
 
@@ -40,16 +41,30 @@ public final class ScaleBench {
      * Per device, medians: {@code up}/{@code down} in µs, {@code fds} the descriptors a running device
      * adds; {@code threads} of this process and {@code kernelThreads} (vhost workers outside it) with all running.
      */
-    public record Result(BackendChoice.Kind kind, int devices, int pairs, double upMicros, double downMicros,
-            double fds, int threads, int kernelThreads) {}
+    public record Result(
+            BackendChoice.Kind kind,
+            int devices,
+            int pairs,
+            double upMicros,
+            double downMicros,
+            double fds,
+            int threads,
+            int kernelThreads) {}
 
     /** What a VMM makes for a device before starting it: a multiqueue tap and two eventfds per vring. */
     private record Guest(TapDevice tap, List<EventFd> fds, NetDeviceConfig config) {
         static Guest make(MemoryTable memory, long base, int pairs, EmulatedLoops loops) throws Exception {
-            TapDevice tap = TapDevice.open(TapConfig.builder().name(Names.random("sb")).queues(pairs)
-                    .vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF).build());
+            TapDevice tap = TapDevice.open(TapConfig.builder()
+                    .name(Names.random("sb"))
+                    .queues(pairs)
+                    .vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF)
+                    .build());
             List<EventFd> fds = new ArrayList<>();
-            NetDeviceConfig.Builder b = NetDeviceConfig.builder().memory(memory).tap(tap).driverFeatures(FEATURES).loops(loops);
+            NetDeviceConfig.Builder b = NetDeviceConfig.builder()
+                    .memory(memory)
+                    .tap(tap)
+                    .driverFeatures(FEATURES)
+                    .loops(loops);
             for (int p = 0; p < pairs; p++) {
                 Virtqueue[] v = new Virtqueue[2];
                 for (int q = 0; q < 2; q++) {
@@ -75,9 +90,11 @@ public final class ScaleBench {
     }
 
     /** One measurement; the emulated backend runs on {@code loops}. */
-    public static Result measure(BackendChoice.Kind kind, int devices, int pairs, EmulatedLoops loops) throws Exception {
+    public static Result measure(BackendChoice.Kind kind, int devices, int pairs, EmulatedLoops loops)
+            throws Exception {
         long slot = 2L * pairs * Guest.ringBytes();
-        try (MemoryTable memory = MemoryTable.builder().region(0, slot * devices).build()) {
+        try (MemoryTable memory =
+                MemoryTable.builder().region(0, slot * devices).build()) {
             List<Guest> guests = new ArrayList<>();
             List<NetDevice> running = new ArrayList<>();
             long[] up = new long[devices];
@@ -107,8 +124,15 @@ public final class ScaleBench {
                 running.forEach(NetDevice::close);
                 guests.forEach(Guest::close);
             }
-            return new Result(kind, devices, pairs, median(up) / 1e3, median(down) / 1e3, (double) fds / devices,
-                    threads, kernelThreads);
+            return new Result(
+                    kind,
+                    devices,
+                    pairs,
+                    median(up) / 1e3,
+                    median(down) / 1e3,
+                    (double) fds / devices,
+                    threads,
+                    kernelThreads);
         }
     }
 
@@ -125,13 +149,24 @@ public final class ScaleBench {
 
     /** The table of results, in Markdown. */
     public static String markdown(List<Result> results) {
-        StringBuilder s = new StringBuilder(String.format(Locale.ROOT,
+        StringBuilder s = new StringBuilder(String.format(
+                Locale.ROOT,
                 "%d cores, rings of %d; per device, median:%n%n| backend | devices | pairs | up µs | down µs | fds held "
                         + "| threads of this process, all running | vhost kernel threads |%n|---|--:|--:|--:|--:|--:|--:|--:|%n",
-                Runtime.getRuntime().availableProcessors(), RING));
+                Runtime.getRuntime().availableProcessors(),
+                RING));
         for (Result r : results) {
-            s.append(String.format(Locale.ROOT, "| %s | %d | %d | %.0f | %.0f | %.0f | %d | %d |%n", r.kind(), r.devices(),
-                    r.pairs(), r.upMicros(), r.downMicros(), r.fds(), r.threads(), r.kernelThreads()));
+            s.append(String.format(
+                    Locale.ROOT,
+                    "| %s | %d | %d | %.0f | %.0f | %.0f | %d | %d |%n",
+                    r.kind(),
+                    r.devices(),
+                    r.pairs(),
+                    r.upMicros(),
+                    r.downMicros(),
+                    r.fds(),
+                    r.threads(),
+                    r.kernelThreads()));
         }
         return s.toString();
     }

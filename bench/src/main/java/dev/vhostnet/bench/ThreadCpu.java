@@ -76,7 +76,8 @@ final class ThreadCpu {
         try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
             for (Path t : tasks) {
                 names.add("vhost-" + t.getFileName());
-                ownTasks.add(Path.of("/proc", Long.toString(pid), "task", t.getFileName().toString()));
+                ownTasks.add(Path.of(
+                        "/proc", Long.toString(pid), "task", t.getFileName().toString()));
             }
         } catch (IOException e) {
             throw new IllegalStateException("cannot list /proc/self/task", e);

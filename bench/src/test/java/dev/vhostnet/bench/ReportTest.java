@@ -14,13 +14,22 @@ class ReportTest {
     }
 
     static BenchReport report() {
-        Cell kernel = new Cell(BenchPath.KERNEL, Direction.TX, 64, 1,
-                List.of(rep(300, 1_000_000_000L, 300_000), rep(100, 1_000_000_000L, 100_000), rep(200, 1_000_000_000L, 200_000)), null);
-        Cell emulated = new Cell(BenchPath.EMULATED, Direction.TX, 64, 1,
-                List.of(rep(100, 1_000_000_000L, 400_000)), null);
+        Cell kernel = new Cell(
+                BenchPath.KERNEL,
+                Direction.TX,
+                64,
+                1,
+                List.of(
+                        rep(300, 1_000_000_000L, 300_000),
+                        rep(100, 1_000_000_000L, 100_000),
+                        rep(200, 1_000_000_000L, 200_000)),
+                null);
+        Cell emulated =
+                new Cell(BenchPath.EMULATED, Direction.TX, 64, 1, List.of(rep(100, 1_000_000_000L, 400_000)), null);
         Cell raw = new Cell(BenchPath.RAW_JAVA, Direction.TX, 64, 1, List.of(rep(400, 1_000_000_000L, 0)), null);
         Cell skipped = Cell.skipped(BenchPath.RAW_C, Direction.RX, 65536, 1, "a \"reason\"\nwith a newline");
-        return new BenchReport("test machine", Instant.EPOCH, "config", List.of(kernel, emulated, raw, skipped), List.of("a note"));
+        return new BenchReport(
+                "test machine", Instant.EPOCH, "config", List.of(kernel, emulated, raw, skipped), List.of("a note"));
     }
 
     @Test
@@ -59,19 +68,33 @@ class ReportTest {
         assertTrue(json.contains("\"skipped\": \"a \\\"reason\\\"\\nwith a newline\""), json);
         assertTrue(json.contains("\"kernelOverEmulated\": 2.000"), json);
         String svg = ReportWriter.svg(r);
-        assertTrue(svg.startsWith("<svg") && svg.contains("raw tap (Java)") && svg.trim().endsWith("</svg>"), svg);
+        assertTrue(
+                svg.startsWith("<svg")
+                        && svg.contains("raw tap (Java)")
+                        && svg.trim().endsWith("</svg>"),
+                svg);
     }
 
     @Test
     void aConfigRejectsWhatCannotBeMeasured() {
-        assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().sizes(List.of(40)).build());
-        assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().pairs(List.of(0)).build());
-        assertThrows(IllegalArgumentException.class, () -> BenchConfig.builder().repetitions(0).build());
-        IllegalArgumentException vhostUser = assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> BenchConfig.builder().sizes(List.of(40)).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> BenchConfig.builder().pairs(List.of(0)).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> BenchConfig.builder().repetitions(0).build());
+        IllegalArgumentException vhostUser = assertThrows(
+                IllegalArgumentException.class,
                 () -> BenchConfig.builder().backends(List.of(dev.vhostnet.ctl.BackendChoice.Kind.VHOST_USER)));
         assertTrue(vhostUser.getMessage().contains("the kernel and the emulated backend"), vhostUser.getMessage());
-        assertEquals(java.util.Set.of(dev.vhostnet.ctl.BackendChoice.Kind.KERNEL, dev.vhostnet.ctl.BackendChoice.Kind.EMULATED),
-                BenchConfig.builder().build().backends(), "both by default");
+        assertEquals(
+                java.util.Set.of(
+                        dev.vhostnet.ctl.BackendChoice.Kind.KERNEL, dev.vhostnet.ctl.BackendChoice.Kind.EMULATED),
+                BenchConfig.builder().build().backends(),
+                "both by default");
         assertEquals(128, BenchConfig.builder().build().window(64));
         assertEquals(3, BenchConfig.builder().build().window(65536));
     }

@@ -20,12 +20,16 @@ class ScaleBenchTest {
     }
 
     static long loopThreads() {
-        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("vhostnet-emulated-own")).count();
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith("vhostnet-emulated-own"))
+                .count();
     }
 
     @Test
     void sixtyFourEmulatedDevicesOfEightPairsRunOnOneLoopPerCoreAndLeaveNoThreadOrFdBehind() throws Exception {
-        assumeTrue(Tun.isAvailable(), () -> "needs /dev/net/tun: " + Tun.unavailabilityCause().getMessage());
+        assumeTrue(
+                Tun.isAvailable(),
+                () -> "needs /dev/net/tun: " + Tun.unavailabilityCause().getMessage());
         assumeTrue(new com.sun.security.auth.module.UnixSystem().getUid() == 0, "needs root to create taps");
         List<ScaleBench.Result> results = new ArrayList<>();
         int fdsBefore;
@@ -38,9 +42,12 @@ class ScaleBenchTest {
                 for (int pairs : new int[] {1, 8}) {
                     ScaleBench.Result r = ScaleBench.measure(BackendChoice.Kind.EMULATED, devices, pairs, loops);
                     results.add(r);
-                    assertEquals(5.0 * pairs, r.fds(), "a pair holds its own duplicate of its tap queue and four eventfds");
-                    assertTrue(r.threads() <= threadsBefore, r.threads() + " threads with " + devices + " devices of "
-                            + pairs + " pairs running, " + threadsBefore + " before: a device starts none");
+                    assertEquals(
+                            5.0 * pairs, r.fds(), "a pair holds its own duplicate of its tap queue and four eventfds");
+                    assertTrue(
+                            r.threads() <= threadsBefore,
+                            r.threads() + " threads with " + devices + " devices of " + pairs + " pairs running, "
+                                    + threadsBefore + " before: a device starts none");
                     assertEquals(0, loops.pairs(), "every pair left its loop");
                 }
             }

@@ -34,7 +34,6 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
 import org.newsclub.net.unix.FileDescriptorCast;
@@ -67,6 +66,7 @@ public final class Broker implements AutoCloseable {
     private static final int MAX_LINGERING = 64;
     /** How long accept() blocks before the loop checks the socket file. */
     private static final int ACCEPT_SLICE_MILLIS = 1000;
+
     private static final Duration LOG_WINDOW = Duration.ofSeconds(10);
     private static final int LOG_LINES_PER_WINDOW = 20;
 
@@ -82,7 +82,8 @@ public final class Broker implements AutoCloseable {
     private final CompletableFuture<IOException> failed = new CompletableFuture<>();
     private final Object createLock = new Object();
     private final Set<AFUNIXSocket> lingering = ConcurrentHashMap.newKeySet();
-    private final LogBudget peerLog = new LogBudget(LOG, "client refusal(s) and failure(s)", LOG_LINES_PER_WINDOW, LOG_WINDOW);
+    private final LogBudget peerLog =
+            new LogBudget(LOG, "client refusal(s) and failure(s)", LOG_LINES_PER_WINDOW, LOG_WINDOW);
     private final LogBudget acceptLog = new LogBudget(LOG, "accept failure(s)", LOG_LINES_PER_WINDOW, LOG_WINDOW);
     private final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
         Thread t = new Thread(r, "vhostnet-broker-timer");
@@ -98,10 +99,14 @@ public final class Broker implements AutoCloseable {
         this.ledger = ledger;
         this.acceptor = new Thread(this::acceptLoop, "vhostnet-broker-accept");
         this.acceptor.setDaemon(true);
-        timer.scheduleAtFixedRate(() -> {
-            peerLog.flush();
-            acceptLog.flush();
-        }, LOG_WINDOW.toMillis(), LOG_WINDOW.toMillis(), TimeUnit.MILLISECONDS);
+        timer.scheduleAtFixedRate(
+                () -> {
+                    peerLog.flush();
+                    acceptLog.flush();
+                },
+                LOG_WINDOW.toMillis(),
+                LOG_WINDOW.toMillis(),
+                TimeUnit.MILLISECONDS);
     }
 
     public static Builder builder(Path socket, BrokerPolicy policy) {
@@ -141,8 +146,11 @@ public final class Broker implements AutoCloseable {
         while (!stopped.get()) {
             Optional<AFUNIXSocket> socket;
             try {
-                socket = listener.acceptOrBackOff(e -> acceptLog.warn("accept on {} failed: {}; retrying in {} ms",
-                        socketPath(), e.toString(), listener.backoffMillis()));
+                socket = listener.acceptOrBackOff(e -> acceptLog.warn(
+                        "accept on {} failed: {}; retrying in {} ms",
+                        socketPath(),
+                        e.toString(),
+                        listener.backoffMillis()));
             } catch (IOException e) {
                 if (!stopped.get()) {
                     fail(e);
@@ -192,16 +200,18 @@ public final class Broker implements AutoCloseable {
         }
         Connection c = new Connection(socket, who);
         connections.add(c);
-        Thread t = new Thread(() -> {
-            try {
-                c.serve();
-            } catch (Throwable e) {
-                LOG.error("{}: unexpected failure", who, e);
-            } finally {
-                connections.remove(c);
-                slots.give(uid);
-            }
-        }, "vhostnet-broker-client-" + id);
+        Thread t = new Thread(
+                () -> {
+                    try {
+                        c.serve();
+                    } catch (Throwable e) {
+                        LOG.error("{}: unexpected failure", who, e);
+                    } finally {
+                        connections.remove(c);
+                        slots.give(uid);
+                    }
+                },
+                "vhostnet-broker-client-" + id);
         t.setDaemon(true);
         c.thread = t;
         if (stopped.get()) {
@@ -230,10 +240,13 @@ public final class Broker implements AutoCloseable {
         }
         lingering.add(socket);
         try {
-            timer.schedule(() -> {
-                lingering.remove(socket);
-                closeQuietly(socket);
-            }, BUSY_LINGER.toMillis(), TimeUnit.MILLISECONDS);
+            timer.schedule(
+                    () -> {
+                        lingering.remove(socket);
+                        closeQuietly(socket);
+                    },
+                    BUSY_LINGER.toMillis(),
+                    TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
             lingering.remove(socket);
             closeQuietly(socket);
@@ -318,8 +331,11 @@ public final class Broker implements AutoCloseable {
                     }
                 } catch (SysException e) {
                     if (e.is(Errno.ENODEV)) {
-                        LOG.info("{}: tap {} is no longer in the broker's namespace (moved or gone);"
-                                + " it goes when its last fd closes", who, name);
+                        LOG.info(
+                                "{}: tap {} is no longer in the broker's namespace (moved or gone);"
+                                        + " it goes when its last fd closes",
+                                who,
+                                name);
                     } else {
                         LOG.warn("{}: deleting tap {}: {}", who, name, e.getMessage());
                     }
@@ -360,8 +376,11 @@ public final class Broker implements AutoCloseable {
             } catch (ProtocolException e) {
                 reply(BrokerReply.error(e.code(), e.getMessage()), null);
             } catch (SocketTimeoutException e) {
-                reply(BrokerReply.error(BrokerReply.Code.TIMEOUT,
-                        "no complete request within " + readTimeout.toMillis() + " ms"), null);
+                reply(
+                        BrokerReply.error(
+                                BrokerReply.Code.TIMEOUT,
+                                "no complete request within " + readTimeout.toMillis() + " ms"),
+                        null);
             } catch (EOFException e) {
                 peerLog.info("{}: disconnected without a request", who);
             } catch (Refusal e) {
@@ -391,7 +410,8 @@ public final class Broker implements AutoCloseable {
                     try {
                         vhosts.add(VhostNet.open());
                     } catch (SysException e) {
-                        throw new Refusal(BrokerReply.error(BrokerReply.Code.VHOST_UNAVAILABLE, e.getMessage()), request);
+                        throw new Refusal(
+                                BrokerReply.error(BrokerReply.Code.VHOST_UNAVAILABLE, e.getMessage()), request);
                     }
                 }
                 String name = request.name();
@@ -399,8 +419,12 @@ public final class Broker implements AutoCloseable {
                 // the check and the second attach to the first one's tap.
                 synchronized (createLock) {
                     if (!name.contains("%") && Files.exists(Path.of("/sys/class/net", name))) {
-                        throw new Refusal(BrokerReply.error(BrokerReply.Code.INVALID,
-                                "an interface named " + name + " exists already: the broker only hands out taps it creates"), request);
+                        throw new Refusal(
+                                BrokerReply.error(
+                                        BrokerReply.Code.INVALID,
+                                        "an interface named " + name
+                                                + " exists already: the broker only hands out taps it creates"),
+                                request);
                     }
                     try {
                         tap = TapDevice.open(request.tapConfig());
@@ -425,19 +449,28 @@ public final class Broker implements AutoCloseable {
                     try {
                         ledger.recordPersistent(tap.name(), ifindex);
                     } catch (IOException e) {
-                        throw new Refusal(BrokerReply.error(BrokerReply.Code.FAILED,
-                                "recording the persistent tap in " + ledger.file() + ": " + e.getMessage()), request);
+                        throw new Refusal(
+                                BrokerReply.error(
+                                        BrokerReply.Code.FAILED,
+                                        "recording the persistent tap in " + ledger.file() + ": " + e.getMessage()),
+                                request);
                     }
                 }
-                BrokerReply ok = BrokerReply.ok(tap.name(), tap.queues().size(), vhosts.size(),
-                        request.vnetHeaderSize(), tap.offloads());
+                BrokerReply ok = BrokerReply.ok(
+                        tap.name(), tap.queues().size(), vhosts.size(), request.vnetHeaderSize(), tap.offloads());
                 lease = new Lease(tap, ifindex, request.persistent());
                 socket.setOutboundFileDescriptors(fds.toArray(FileDescriptor[]::new));
                 out.write(ok.encode());
                 out.flush();
                 sent = true;
-                LOG.info("{}: {} -> tap {} ({} queue fd(s), {} vhost-net fd(s), offloads {}{})", who, request,
-                        tap.name(), tap.queues().size(), vhosts.size(), tap.offloads(),
+                LOG.info(
+                        "{}: {} -> tap {} ({} queue fd(s), {} vhost-net fd(s), offloads {}{})",
+                        who,
+                        request,
+                        tap.name(),
+                        tap.queues().size(),
+                        vhosts.size(),
+                        tap.offloads(),
                         request.persistent() ? ", persistent" : "");
             } finally {
                 for (VhostNet v : vhosts) {
@@ -479,7 +512,11 @@ public final class Broker implements AutoCloseable {
         }
 
         private void reply(BrokerReply reply, BrokerRequest request) {
-            peerLog.warn("{}: refused{}: {} {}", who, request == null ? "" : " " + request, reply.code(),
+            peerLog.warn(
+                    "{}: refused{}: {} {}",
+                    who,
+                    request == null ? "" : " " + request,
+                    reply.code(),
                     PeerText.escape(reply.message()));
             try {
                 socket.getOutputStream().write(reply.encode());
@@ -555,7 +592,8 @@ public final class Broker implements AutoCloseable {
 
         /** Clients of one uid served at once, leases included (16 by default); more are refused with BUSY. */
         public Builder maxClientsPerUid(int maxClientsPerUid) {
-            Preconditions.checkArgument(maxClientsPerUid >= 1, "max clients per uid must be 1 or more, not %s", maxClientsPerUid);
+            Preconditions.checkArgument(
+                    maxClientsPerUid >= 1, "max clients per uid must be 1 or more, not %s", maxClientsPerUid);
             this.maxClientsPerUid = maxClientsPerUid;
             return this;
         }
@@ -591,19 +629,25 @@ public final class Broker implements AutoCloseable {
          * policy's prefixes, and starts accepting clients.
          */
         public Broker start() throws IOException {
-            UnixListener listener = UnixListener.bind(socket, new SocketFile.Access(Optional.of(socketMode), socketGroup), 64);
+            UnixListener listener =
+                    UnixListener.bind(socket, new SocketFile.Access(Optional.of(socketMode), socketGroup), 64);
             try {
                 listener.server().setSoTimeout(ACCEPT_SLICE_MILLIS);
                 if (listener.file().replacedStale()) {
                     LOG.info("replaced the stale socket file {}", socket);
                 }
-                TapLedger ledger = new TapLedger(stateDirectory.resolve(ledgerName(listener.file().path())));
+                TapLedger ledger = new TapLedger(
+                        stateDirectory.resolve(ledgerName(listener.file().path())));
                 List<String> prefixes = new ArrayList<>(policy.prefixByUid().values());
                 policy.defaultPrefix().ifPresent(prefixes::add);
                 ledger.sweep(prefixes);
                 Broker broker = new Broker(this, listener, ledger);
-                LOG.info("serving {} (mode {}{}) with {}", socket, PosixFilePermissions.toString(socketMode),
-                        socketGroup.map(g -> ", group " + g).orElse(""), policy);
+                LOG.info(
+                        "serving {} (mode {}{}) with {}",
+                        socket,
+                        PosixFilePermissions.toString(socketMode),
+                        socketGroup.map(g -> ", group " + g).orElse(""),
+                        policy);
                 broker.acceptor.start();
                 return broker;
             } catch (IOException | RuntimeException e) {

@@ -28,6 +28,7 @@ import org.newsclub.net.unix.FileDescriptorCast;
 public final class BrokerClient {
     /** Room for the control message of {@value Wire#SCM_MAX_FD} fds ({@code CMSG_SPACE(253 * 4)} is 1032). */
     static final int ANCILLARY_BUFFER = 2048;
+
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
 
     private BrokerClient() {}
@@ -59,8 +60,10 @@ public final class BrokerClient {
                 throw new BrokerException(reply.code(), reply.message());
             }
             if (received.size() != reply.queueFds() + reply.vhostFds()) {
-                throw new ProtocolException(BrokerReply.Code.MALFORMED, "the broker announced " + reply.queueFds()
-                        + " queue fd(s) and " + reply.vhostFds() + " vhost-net fd(s) but sent " + received.size());
+                throw new ProtocolException(
+                        BrokerReply.Code.MALFORMED,
+                        "the broker announced " + reply.queueFds() + " queue fd(s) and " + reply.vhostFds()
+                                + " vhost-net fd(s) but sent " + received.size());
             }
             s.setSoTimeout(0);
             ImmutableList<Fd> queues = ImmutableList.copyOf(received.subList(0, reply.queueFds()));

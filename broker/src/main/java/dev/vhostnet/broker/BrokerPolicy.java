@@ -86,12 +86,13 @@ public final class BrokerPolicy {
     public Optional<String> checkRequest(long uid, BrokerRequest request) {
         Optional<String> prefix = prefixFor(uid);
         if (prefix.isEmpty()) {
-            return Optional.of("uid " + uid + " has no tap name prefix: the broker needs --tap-prefix " + uid + "=PREFIX");
+            return Optional.of(
+                    "uid " + uid + " has no tap name prefix: the broker needs --tap-prefix " + uid + "=PREFIX");
         }
         String name = request.name();
         if (!name.startsWith(prefix.get()) || name.length() == prefix.get().length()) {
-            return Optional.of("tap name '" + name + "' is not allowed for uid " + uid + ": it must be '"
-                    + prefix.get() + "' followed by a name or %d");
+            return Optional.of("tap name '" + name + "' is not allowed for uid " + uid + ": it must be '" + prefix.get()
+                    + "' followed by a name or %d");
         }
         if (request.queues() > maxQueues) {
             return Optional.of(request.queues() + " queues asked, the broker allows at most " + maxQueues);
@@ -166,8 +167,11 @@ public final class BrokerPolicy {
         }
 
         public Builder maxQueues(int maxQueues) {
-            Preconditions.checkArgument(maxQueues >= 1 && maxQueues <= TapConfig.MAX_QUEUES,
-                    "max queues must be 1 to %s, not %s", TapConfig.MAX_QUEUES, maxQueues);
+            Preconditions.checkArgument(
+                    maxQueues >= 1 && maxQueues <= TapConfig.MAX_QUEUES,
+                    "max queues must be 1 to %s, not %s",
+                    TapConfig.MAX_QUEUES,
+                    maxQueues);
             this.maxQueues = maxQueues;
             return this;
         }
@@ -183,9 +187,13 @@ public final class BrokerPolicy {
 
         private static void checkPrefix(String prefix) {
             Preconditions.checkNotNull(prefix, "prefix");
-            Preconditions.checkArgument(!prefix.isEmpty(), "an empty tap prefix would allow every name: give one such as vm1000-");
-            Preconditions.checkArgument(prefix.getBytes(StandardCharsets.UTF_8).length < TunUapi.IFNAMSIZ - 1,
-                    "tap prefix '%s' leaves no room for a name: interface names have at most %s bytes", prefix, TunUapi.IFNAMSIZ - 1);
+            Preconditions.checkArgument(
+                    !prefix.isEmpty(), "an empty tap prefix would allow every name: give one such as vm1000-");
+            Preconditions.checkArgument(
+                    prefix.getBytes(StandardCharsets.UTF_8).length < TunUapi.IFNAMSIZ - 1,
+                    "tap prefix '%s' leaves no room for a name: interface names have at most %s bytes",
+                    prefix,
+                    TunUapi.IFNAMSIZ - 1);
             Preconditions.checkArgument(prefix.indexOf('%') < 0, "tap prefix '%s' must not contain '%%'", prefix);
             // The tap module's name rules, on the prefix followed by one character.
             TapConfig.builder().name(prefix + "x").build();

@@ -69,7 +69,13 @@ public final class BrokerReply {
     private final int vnetHeaderSize;
     private final ImmutableSet<Offload> offloads;
 
-    private BrokerReply(Code code, String message, String tapName, int queueFds, int vhostFds, int vnetHeaderSize,
+    private BrokerReply(
+            Code code,
+            String message,
+            String tapName,
+            int queueFds,
+            int vhostFds,
+            int vnetHeaderSize,
             ImmutableSet<Offload> offloads) {
         this.code = code;
         this.message = message;
@@ -81,12 +87,15 @@ public final class BrokerReply {
     }
 
     /** A tap was opened; {@code queueFds + vhostFds} fds go with this reply. */
-    public static BrokerReply ok(String tapName, int queueFds, int vhostFds, int vnetHeaderSize, ImmutableSet<Offload> offloads) {
-        return new BrokerReply(null, null, Preconditions.checkNotNull(tapName), queueFds, vhostFds, vnetHeaderSize, offloads);
+    public static BrokerReply ok(
+            String tapName, int queueFds, int vhostFds, int vnetHeaderSize, ImmutableSet<Offload> offloads) {
+        return new BrokerReply(
+                null, null, Preconditions.checkNotNull(tapName), queueFds, vhostFds, vnetHeaderSize, offloads);
     }
 
     public static BrokerReply error(Code code, String message) {
-        return new BrokerReply(Preconditions.checkNotNull(code), message == null ? "" : message, null, 0, 0, 0, ImmutableSet.of());
+        return new BrokerReply(
+                Preconditions.checkNotNull(code), message == null ? "" : message, null, 0, 0, 0, ImmutableSet.of());
     }
 
     public boolean isOk() {
@@ -128,17 +137,35 @@ public final class BrokerReply {
     /** The whole message, header included. */
     public byte[] encode() {
         if (isOk()) {
-            return new Wire.Frame(Wire.KIND_OK, new Wire.Out().str8(tapName).u16(queueFds).u16(vhostFds)
-                    .u8(vnetHeaderSize).u32(Offload.flags(offloads)).bytes()).encode();
+            return new Wire.Frame(
+                            Wire.KIND_OK,
+                            new Wire.Out()
+                                    .str8(tapName)
+                                    .u16(queueFds)
+                                    .u16(vhostFds)
+                                    .u8(vnetHeaderSize)
+                                    .u32(Offload.flags(offloads))
+                                    .bytes())
+                    .encode();
         }
-        return new Wire.Frame(Wire.KIND_ERROR, new Wire.Out().u8(code.wire()).str16(message, MAX_MESSAGE).bytes()).encode();
+        return new Wire.Frame(
+                        Wire.KIND_ERROR,
+                        new Wire.Out()
+                                .u8(code.wire())
+                                .str16(message, MAX_MESSAGE)
+                                .bytes())
+                .encode();
     }
 
     static BrokerReply decode(Wire.Frame frame) throws IOException {
         Wire.In in = new Wire.In(frame.body());
         BrokerReply reply;
         if (frame.kind() == Wire.KIND_OK) {
-            reply = ok(in.str8("tap name"), in.u16("queue fd count"), in.u16("vhost fd count"), in.u8("vnet header size"),
+            reply = ok(
+                    in.str8("tap name"),
+                    in.u16("queue fd count"),
+                    in.u16("vhost fd count"),
+                    in.u8("vnet header size"),
                     Offload.fromFlags((int) in.u32("offloads")));
         } else if (frame.kind() == Wire.KIND_ERROR) {
             reply = error(Code.of(in.u8("error code")), in.str16("message"));
@@ -152,8 +179,8 @@ public final class BrokerReply {
     @Override
     public String toString() {
         return isOk()
-                ? "BrokerReply[ok " + tapName + ", " + queueFds + " queue fd(s), " + vhostFds + " vhost-net fd(s), vnet header "
-                        + vnetHeaderSize + ", offloads " + offloads + "]"
+                ? "BrokerReply[ok " + tapName + ", " + queueFds + " queue fd(s), " + vhostFds
+                        + " vhost-net fd(s), vnet header " + vnetHeaderSize + ", offloads " + offloads + "]"
                 : "BrokerReply[" + code + ": " + message + "]";
     }
 }

@@ -92,10 +92,16 @@ public final class BrokerRequest {
 
     /** The whole message, header included. */
     public byte[] encode() {
-        Wire.Out out = new Wire.Out().str8(name()).u16(queues()).u16(vhostFds).u8(vnetHeaderSize())
+        Wire.Out out = new Wire.Out()
+                .str8(name())
+                .u16(queues())
+                .u16(vhostFds)
+                .u8(vnetHeaderSize())
                 .u32(Offload.flags(offloads()))
-                .u8((persistent() ? FLAG_PERSISTENT : 0) | (up() ? FLAG_UP : 0)
-                        | (mtu().isPresent() ? FLAG_MTU : 0) | (mac().isPresent() ? FLAG_MAC : 0));
+                .u8((persistent() ? FLAG_PERSISTENT : 0)
+                        | (up() ? FLAG_UP : 0)
+                        | (mtu().isPresent() ? FLAG_MTU : 0)
+                        | (mac().isPresent() ? FLAG_MAC : 0));
         mtu().ifPresent(out::u32);
         mac().ifPresent(m -> out.raw(m.bytes()));
         return new Wire.Frame(Wire.KIND_OPEN_TAP, out.bytes()).encode();
@@ -104,7 +110,8 @@ public final class BrokerRequest {
     /** Parses the body of a frame; any fault is a {@link ProtocolException} naming it. */
     static BrokerRequest decode(Wire.Frame frame) throws IOException {
         if (frame.kind() != Wire.KIND_OPEN_TAP) {
-            throw new ProtocolException(BrokerReply.Code.MALFORMED,
+            throw new ProtocolException(
+                    BrokerReply.Code.MALFORMED,
                     "unknown request kind " + frame.kind() + " (this broker knows 1, OPEN_TAP)");
         }
         Wire.In in = new Wire.In(frame.body());
@@ -116,7 +123,8 @@ public final class BrokerRequest {
         long offloadBits = in.u32("offloads");
         int flags = in.u8("flags");
         if ((flags & ~KNOWN_FLAGS) != 0) {
-            throw new ProtocolException(BrokerReply.Code.MALFORMED, String.format("unknown flag bits 0x%02x", flags & ~KNOWN_FLAGS));
+            throw new ProtocolException(
+                    BrokerReply.Code.MALFORMED, String.format("unknown flag bits 0x%02x", flags & ~KNOWN_FLAGS));
         }
         b.persistent((flags & FLAG_PERSISTENT) != 0).up((flags & FLAG_UP) != 0);
         if ((flags & FLAG_MTU) != 0) {
@@ -129,7 +137,8 @@ public final class BrokerRequest {
         in.end();
         Set<Offload> offloads = Offload.fromFlags((int) offloadBits);
         if (offloadBits != Offload.flags(offloads)) {
-            throw new ProtocolException(BrokerReply.Code.MALFORMED,
+            throw new ProtocolException(
+                    BrokerReply.Code.MALFORMED,
                     String.format("unknown offload bits 0x%x", offloadBits & ~Offload.flags(offloads)));
         }
         b.offloads(offloads.toArray(Offload[]::new));
@@ -203,11 +212,17 @@ public final class BrokerRequest {
         public BrokerRequest build() {
             TapConfig config = tap.build();
             int queues = config.queues();
-            Preconditions.checkArgument(vhostFds >= 0 && vhostFds <= queues,
-                    "vhost-net fds must be 0 to the number of queues (%s), one per queue pair, not %s", queues, vhostFds);
-            Preconditions.checkArgument(queues + vhostFds <= Wire.SCM_MAX_FD,
+            Preconditions.checkArgument(
+                    vhostFds >= 0 && vhostFds <= queues,
+                    "vhost-net fds must be 0 to the number of queues (%s), one per queue pair, not %s",
+                    queues,
+                    vhostFds);
+            Preconditions.checkArgument(
+                    queues + vhostFds <= Wire.SCM_MAX_FD,
                     "%s queue fds and %s vhost-net fds exceed the %s fds one message can carry (SCM_MAX_FD)",
-                    queues, vhostFds, Wire.SCM_MAX_FD);
+                    queues,
+                    vhostFds,
+                    Wire.SCM_MAX_FD);
             return new BrokerRequest(config, vhostFds);
         }
     }

@@ -77,6 +77,7 @@ public final class BrokeredTap implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "BrokeredTap[" + name() + ", " + queueFds.size() + " queue fd(s), " + vhostFds.size() + " vhost-net fd(s)]";
+        return "BrokeredTap[" + name() + ", " + queueFds.size() + " queue fd(s), " + vhostFds.size()
+                + " vhost-net fd(s)]";
     }
 }

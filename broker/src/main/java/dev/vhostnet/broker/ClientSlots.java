@@ -25,7 +25,8 @@ final class ClientSlots {
     synchronized Optional<String> take(long uid) {
         int mine = byUid.getOrDefault(uid, 0);
         if (mine >= perUid) {
-            return Optional.of("uid " + uid + " has " + mine + " connection(s), the most one uid may have (--max-clients-per-uid): close one");
+            return Optional.of("uid " + uid + " has " + mine
+                    + " connection(s), the most one uid may have (--max-clients-per-uid): close one");
         }
         if (taken >= total) {
             return Optional.of("the broker serves as many clients as it may (--max-clients): try again");

@@ -63,7 +63,12 @@ final class LogBudget {
 
     private void reportSuppressed() {
         if (suppressed > 0) {
-            log.warn("{} more {} not logged (at most {} lines per {} ms)", suppressed, what, lines, windowNanos / 1_000_000);
+            log.warn(
+                    "{} more {} not logged (at most {} lines per {} ms)",
+                    suppressed,
+                    what,
+                    lines,
+                    windowNanos / 1_000_000);
             suppressed = 0;
         }
     }

@@ -39,7 +39,11 @@ final class PeerText {
 
     private static boolean isUnsafe(char c) {
         int type = Character.getType(c);
-        return Character.isISOControl(c) || type == Character.LINE_SEPARATOR || type == Character.PARAGRAPH_SEPARATOR
-                || type == Character.FORMAT || type == Character.SURROGATE || type == Character.UNASSIGNED;
+        return Character.isISOControl(c)
+                || type == Character.LINE_SEPARATOR
+                || type == Character.PARAGRAPH_SEPARATOR
+                || type == Character.FORMAT
+                || type == Character.SURROGATE
+                || type == Character.UNASSIGNED;
     }
 }

@@ -78,7 +78,8 @@ final class TapLedger {
 
     private static int ifindex(String name) {
         try {
-            return Integer.parseInt(Files.readString(SYS_NET.resolve(name).resolve("ifindex")).trim());
+            return Integer.parseInt(
+                    Files.readString(SYS_NET.resolve(name).resolve("ifindex")).trim());
         } catch (IOException | NumberFormatException e) {
             return -1;
         }
@@ -116,10 +117,12 @@ final class TapLedger {
     private void write(Map<String, Integer> entries) throws IOException {
         Path dir = file.getParent();
         if (!Files.isDirectory(dir)) {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            Files.createDirectories(
+                    dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         }
         StringBuilder text = new StringBuilder();
-        entries.forEach((name, index) -> text.append(name).append(' ').append(index).append('\n'));
+        entries.forEach(
+                (name, index) -> text.append(name).append(' ').append(index).append('\n'));
         Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
         try {
             Files.writeString(tmp, text, StandardCharsets.UTF_8);

@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 final class Wire {
     /** {@code "VNBR"}. */
     static final int MAGIC = 0x564e4252;
+
     static final int VERSION = 1;
     static final int HEADER_SIZE = 8;
     /** The hard limit of a body, in both directions. */
@@ -46,27 +47,32 @@ final class Wire {
             throw new EOFException("connection closed before a request");
         }
         if (head.length < HEADER_SIZE) {
-            throw new ProtocolException(BrokerReply.Code.MALFORMED,
-                    "truncated header: " + head.length + " of " + HEADER_SIZE + " bytes");
+            throw new ProtocolException(
+                    BrokerReply.Code.MALFORMED, "truncated header: " + head.length + " of " + HEADER_SIZE + " bytes");
         }
         ByteBuffer h = ByteBuffer.wrap(head);
         Header header = new Header(h.getInt(), h.get() & 0xff, h.get() & 0xff, h.getShort() & 0xffff);
         if (header.magic() != MAGIC) {
-            throw new ProtocolException(BrokerReply.Code.MALFORMED,
-                    String.format("bad magic 0x%08x: not a vhostnet broker message (expected \"VNBR\")", header.magic()));
+            throw new ProtocolException(
+                    BrokerReply.Code.MALFORMED,
+                    String.format(
+                            "bad magic 0x%08x: not a vhostnet broker message (expected \"VNBR\")", header.magic()));
         }
         if (header.version() != VERSION) {
-            throw new ProtocolException(BrokerReply.Code.UNSUPPORTED_VERSION,
-                    "protocol version " + header.version() + " is not supported: this broker speaks version " + VERSION);
+            throw new ProtocolException(
+                    BrokerReply.Code.UNSUPPORTED_VERSION,
+                    "protocol version " + header.version() + " is not supported: this broker speaks version "
+                            + VERSION);
         }
         if (header.length() > MAX_BODY) {
-            throw new ProtocolException(BrokerReply.Code.TOO_LARGE,
+            throw new ProtocolException(
+                    BrokerReply.Code.TOO_LARGE,
                     "body of " + header.length() + " bytes exceeds the limit of " + MAX_BODY);
         }
         byte[] body = in.readNBytes(header.length());
         if (body.length < header.length()) {
-            throw new ProtocolException(BrokerReply.Code.MALFORMED,
-                    "truncated body: " + body.length + " of " + header.length() + " bytes");
+            throw new ProtocolException(
+                    BrokerReply.Code.MALFORMED, "truncated body: " + body.length + " of " + header.length() + " bytes");
         }
         return new Frame(header.kind(), body);
     }
@@ -78,8 +84,13 @@ final class Wire {
             if (body.length > MAX_BODY) {
                 throw new IllegalArgumentException("body of " + body.length + " bytes exceeds " + MAX_BODY);
             }
-            return ByteBuffer.allocate(HEADER_SIZE + body.length).putInt(MAGIC).put((byte) VERSION).put((byte) kind)
-                    .putShort((short) body.length).put(body).array();
+            return ByteBuffer.allocate(HEADER_SIZE + body.length)
+                    .putInt(MAGIC)
+                    .put((byte) VERSION)
+                    .put((byte) kind)
+                    .putShort((short) body.length)
+                    .put(body)
+                    .array();
         }
     }
 
@@ -150,7 +161,8 @@ final class Wire {
 
         private void need(int n, String what) throws ProtocolException {
             if (read + n > length) {
-                throw new ProtocolException(BrokerReply.Code.MALFORMED,
+                throw new ProtocolException(
+                        BrokerReply.Code.MALFORMED,
                         "body ends inside " + what + " (at byte " + read + " of " + length + ")");
             }
             read += n;
@@ -189,14 +201,16 @@ final class Wire {
         /** Rejects bytes after the last field: a body is exactly its fields. */
         void end() throws ProtocolException {
             if (read != length) {
-                throw new ProtocolException(BrokerReply.Code.MALFORMED,
+                throw new ProtocolException(
+                        BrokerReply.Code.MALFORMED,
                         (length - read) + " unexpected trailing byte(s) after the last field");
             }
         }
 
         private static String utf8(byte[] b, String what) throws ProtocolException {
             try {
-                CharBuffer chars = StandardCharsets.UTF_8.newDecoder()
+                CharBuffer chars = StandardCharsets.UTF_8
+                        .newDecoder()
                         .onMalformedInput(CodingErrorAction.REPORT)
                         .onUnmappableCharacter(CodingErrorAction.REPORT)
                         .decode(ByteBuffer.wrap(b));

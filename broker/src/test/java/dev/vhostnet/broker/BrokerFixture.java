@@ -21,8 +21,13 @@ final class BrokerFixture {
 
     /** Skips unless /dev/net/tun works and this process may create taps. */
     static void assumeTaps() {
-        assumeTrue(Tun.isAvailable(), () -> "needs /dev/net/tun (modprobe tun): " + Tun.unavailabilityCause().getMessage());
-        assumeTrue(Capabilities.has(Capabilities.CAP_NET_ADMIN), "needs CAP_NET_ADMIN to create taps: run the tests as root");
+        assumeTrue(
+                Tun.isAvailable(),
+                () -> "needs /dev/net/tun (modprobe tun): "
+                        + Tun.unavailabilityCause().getMessage());
+        assumeTrue(
+                Capabilities.has(Capabilities.CAP_NET_ADMIN),
+                "needs CAP_NET_ADMIN to create taps: run the tests as root");
     }
 
     /** 6 random hex digits. */

@@ -71,11 +71,17 @@ class BrokerHardeningTest {
     }
 
     private Broker.Builder builder(BrokerPolicy policy) {
-        return Broker.builder(socket, policy).readTimeout(Duration.ofMillis(700)).stateDirectory(dir.resolve("state"));
+        return Broker.builder(socket, policy)
+                .readTimeout(Duration.ofMillis(700))
+                .stateDirectory(dir.resolve("state"));
     }
 
     private BrokerPolicy rootPolicy() {
-        return BrokerPolicy.builder().allowUid(0).tapPrefix(0, prefix).allowPersistent(true).build();
+        return BrokerPolicy.builder()
+                .allowUid(0)
+                .tapPrefix(0, prefix)
+                .allowPersistent(true)
+                .build();
     }
 
     private static AFUNIXSocket connect(Path socket) throws IOException {
@@ -88,7 +94,11 @@ class BrokerHardeningTest {
 
     @Test
     void aPeerThePolicyDoesNotAdmitIsRefusedBeforeItSendsAByte() throws Exception {
-        broker = builder(BrokerPolicy.builder().allowUid(NOBODY).tapPrefix(NOBODY, prefix).build()).start();
+        broker = builder(BrokerPolicy.builder()
+                        .allowUid(NOBODY)
+                        .tapPrefix(NOBODY, prefix)
+                        .build())
+                .start();
         try (AFUNIXSocket s = connect(socket)) {
             BrokerReply reply = BrokerReply.decode(Wire.read(s.getInputStream()));
             assertEquals(BrokerReply.Code.DENIED, reply.code(), reply.message());
@@ -126,25 +136,36 @@ class BrokerHardeningTest {
 
     @Test
     void oneUidCannotTakeEverySlot() throws Exception {
-        broker = builder(rootPolicy()).maxClients(64).maxClientsPerUid(2).readTimeout(Duration.ofSeconds(10)).start();
-        try (AFUNIXSocket a = connect(socket); AFUNIXSocket b = connect(socket); AFUNIXSocket c = connect(socket)) {
+        broker = builder(rootPolicy())
+                .maxClients(64)
+                .maxClientsPerUid(2)
+                .readTimeout(Duration.ofSeconds(10))
+                .start();
+        try (AFUNIXSocket a = connect(socket);
+                AFUNIXSocket b = connect(socket);
+                AFUNIXSocket c = connect(socket)) {
             BrokerReply third = BrokerReply.decode(Wire.read(c.getInputStream()));
             assertEquals(BrokerReply.Code.BUSY, third.code());
             assertTrue(third.message().contains("uid 0 has 2 connection(s)"), third.message());
         }
-        assertTrue(eventually(() -> {
-            try (BrokeredTap tap = BrokerClient.openTap(socket, BrokerRequest.builder().name(prefix + "s").build())) {
-                return tap.name().equals(prefix + "s");
-            } catch (IOException e) {
-                return false;
-            }
-        }), "the uid's slots did not come back when its connections closed");
+        assertTrue(
+                eventually(() -> {
+                    try (BrokeredTap tap = BrokerClient.openTap(
+                            socket, BrokerRequest.builder().name(prefix + "s").build())) {
+                        return tap.name().equals(prefix + "s");
+                    } catch (IOException e) {
+                        return false;
+                    }
+                }),
+                "the uid's slots did not come back when its connections closed");
     }
 
     @Test
     void theSocketIsNotWorldWritableByDefaultAndTakesTheGroupGiven() throws Exception {
         broker = builder(rootPolicy()).socketGroup(Integer.toString(NOBODY)).start();
-        assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket, LinkOption.NOFOLLOW_LINKS)));
+        assertEquals(
+                "rw-rw----",
+                PosixFilePermissions.toString(Files.getPosixFilePermissions(socket, LinkOption.NOFOLLOW_LINKS)));
         assertEquals(NOBODY, (int) Files.getAttribute(socket, "unix:gid", LinkOption.NOFOLLOW_LINKS));
     }
 
@@ -154,10 +175,12 @@ class BrokerHardeningTest {
      */
     @Test
     void aFloodOfConnectionsFromAnotherUserDoesNotMakeAdmittedClientsBusy() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")) && Files.isExecutable(Path.of("/usr/bin/python3")),
+        assumeTrue(
+                Files.isExecutable(Path.of("/usr/bin/setpriv")) && Files.isExecutable(Path.of("/usr/bin/python3")),
                 "needs setpriv and python3 to connect as uid 65534");
         broker = builder(rootPolicy()).socketMode("rw-rw-rw-").start();
-        String flood = String.join("\n",
+        String flood = String.join(
+                "\n",
                 "import socket, sys, time",
                 "held = []",
                 "for i in range(100):",
@@ -172,13 +195,25 @@ class BrokerHardeningTest {
                 "        try: s.send(b'V')",
                 "        except OSError: pass",
                 "    time.sleep(0.2)");
-        Process p = new ProcessBuilder("/usr/bin/setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups",
-                "/usr/bin/python3", "-c", flood, socket.toString()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(
+                        "/usr/bin/setpriv",
+                        "--reuid=" + NOBODY,
+                        "--regid=" + NOBODY,
+                        "--clear-groups",
+                        "/usr/bin/python3",
+                        "-c",
+                        flood,
+                        socket.toString())
+                .redirectErrorStream(true)
+                .start();
         children.add(p);
-        String connected = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+        String connected = new java.io.BufferedReader(
+                        new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII))
+                .readLine();
         assertTrue(connected != null && Integer.parseInt(connected.trim()) > 0, "the flood connected: " + connected);
         Thread.sleep(300);
-        try (BrokeredTap tap = BrokerClient.openTap(socket, BrokerRequest.builder().name(prefix + "ok").build())) {
+        try (BrokeredTap tap = BrokerClient.openTap(
+                socket, BrokerRequest.builder().name(prefix + "ok").build())) {
             assertEquals(prefix + "ok", tap.name());
         }
     }
@@ -210,7 +245,9 @@ class BrokerHardeningTest {
         Path rootFile = Files.writeString(dir.resolve("root-only"), "secret");
         Files.setPosixFilePermissions(rootFile, PosixFilePermissions.fromString("rw-------"));
         Files.createSymbolicLink(socket, rootFile);
-        assertThrows(IOException.class, () -> builder(rootPolicy()).socketMode("rw-rw-rw-").start());
+        assertThrows(
+                IOException.class,
+                () -> builder(rootPolicy()).socketMode("rw-rw-rw-").start());
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(rootFile)));
         Files.delete(socket);
 
@@ -255,7 +292,11 @@ class BrokerHardeningTest {
 
     @Test
     void aFloodOfRefusedConnectionsWritesABoundedLogAndLeavesNoDescriptor() throws Exception {
-        broker = builder(BrokerPolicy.builder().allowUid(NOBODY).tapPrefix(NOBODY, prefix).build()).start();
+        broker = builder(BrokerPolicy.builder()
+                        .allowUid(NOBODY)
+                        .tapPrefix(NOBODY, prefix)
+                        .build())
+                .start();
         BrokerFixture.exchange(socket, new byte[8]);
         Thread.sleep(1200);
         Set<Integer> before = OpenFds.snapshot();
@@ -272,9 +313,12 @@ class BrokerHardeningTest {
             Thread.sleep(200);
         });
         long refusals = log.lines().filter(l -> l.contains("refused")).count();
-        assertTrue(connections[0] > 200, "only " + connections[0] + " connections: the bound below would prove nothing");
+        assertTrue(
+                connections[0] > 200, "only " + connections[0] + " connections: the bound below would prove nothing");
         assertTrue(refusals <= 25, refusals + " refusal lines for " + connections[0] + " connections");
-        assertTrue(eventually(() -> OpenFds.leakedSince(before).isEmpty()), () -> "leaked: " + OpenFds.leakedSince(before));
+        assertTrue(
+                eventually(() -> OpenFds.leakedSince(before).isEmpty()),
+                () -> "leaked: " + OpenFds.leakedSince(before));
     }
 
     // ---- item 7: taps a killed broker left
@@ -284,7 +328,10 @@ class BrokerHardeningTest {
         String kept = prefix + "kept";
         linksToDelete.add(kept);
         broker = builder(rootPolicy()).start();
-        BrokerClient.openTap(socket, BrokerRequest.builder().name(kept).persistent(true).build()).close();
+        BrokerClient.openTap(
+                        socket,
+                        BrokerRequest.builder().name(kept).persistent(true).build())
+                .close();
         broker.close();
         broker = null;
         assertTrue(linkExists(kept));

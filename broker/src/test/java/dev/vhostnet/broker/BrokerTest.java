@@ -47,11 +47,19 @@ class BrokerTest {
         dir = BrokerFixture.socketDirectory();
         socket = dir.resolve("broker.sock");
         prefix = "vb" + BrokerFixture.random() + "-";
-        broker = startBroker(BrokerPolicy.builder().allowUid(0).tapPrefix(0, prefix).maxQueues(4).allowPersistent(true).build());
+        broker = startBroker(BrokerPolicy.builder()
+                .allowUid(0)
+                .tapPrefix(0, prefix)
+                .maxQueues(4)
+                .allowPersistent(true)
+                .build());
     }
 
     private Broker startBroker(BrokerPolicy policy) throws Exception {
-        return Broker.builder(socket, policy).readTimeout(Duration.ofMillis(700)).stateDirectory(dir.resolve("state")).start();
+        return Broker.builder(socket, policy)
+                .readTimeout(Duration.ofMillis(700))
+                .stateDirectory(dir.resolve("state"))
+                .start();
     }
 
     @AfterEach
@@ -72,15 +80,25 @@ class BrokerTest {
     @Test
     void handsOutWorkingTapFdsAndDeletesTheTapWhenTheClientLeaves() throws Exception {
         String name;
-        try (BrokeredTap tap = BrokerClient.openTap(socket, request("%d").queues(2).vnetHeader(12)
-                .offloads(Offload.CSUM, Offload.TSO4).up(true).mtu(1400).build())) {
+        try (BrokeredTap tap = BrokerClient.openTap(
+                socket,
+                request("%d")
+                        .queues(2)
+                        .vnetHeader(12)
+                        .offloads(Offload.CSUM, Offload.TSO4)
+                        .up(true)
+                        .mtu(1400)
+                        .build())) {
             name = tap.name();
             assertTrue(name.startsWith(prefix), name);
             assertEquals(2, tap.queueFds().size());
             assertEquals(0, tap.vhostFds().size());
             assertTrue(tap.offloads().contains(Offload.CSUM));
             for (Fd fd : tap.queueFds()) {
-                assertEquals("/dev/net/tun", Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd.get())).toString());
+                assertEquals(
+                        "/dev/net/tun",
+                        Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd.get()))
+                                .toString());
                 assertTrue(fd.isCloseOnExec(), "received fd without FD_CLOEXEC: a forked helper would inherit the tap");
             }
             try (NetInterface link = NetInterface.open(name)) {
@@ -120,10 +138,16 @@ class BrokerTest {
     @Test
     void refusesAUidNotOnTheAllowList() throws Exception {
         broker.close();
-        broker = startBroker(BrokerPolicy.builder().allowUid(65534).allowGid(65534).tapPrefix(0, prefix).build());
+        broker = startBroker(BrokerPolicy.builder()
+                .allowUid(65534)
+                .allowGid(65534)
+                .tapPrefix(0, prefix)
+                .build());
         BrokerFixture.Exchange e = exchange(socket, request("a").build().encode());
         assertEquals(BrokerReply.Code.DENIED, e.reply().code());
-        assertTrue(e.reply().message().contains("uid 0 gid 0 is not allowed"), e.reply().message());
+        assertTrue(
+                e.reply().message().contains("uid 0 gid 0 is not allowed"),
+                e.reply().message());
         assertEquals(0, e.fds());
         assertFalse(linkExists(prefix + "a"));
     }
@@ -131,12 +155,15 @@ class BrokerTest {
     @Test
     void refusesANameOutsideTheUidsPrefix() throws Exception {
         String other = "vx" + BrokerFixture.random();
-        BrokerException e = assertThrows(BrokerException.class,
-                () -> BrokerClient.openTap(socket, BrokerRequest.builder().name(other).build()));
+        BrokerException e = assertThrows(
+                BrokerException.class,
+                () -> BrokerClient.openTap(
+                        socket, BrokerRequest.builder().name(other).build()));
         assertEquals(BrokerReply.Code.DENIED, e.code());
         assertTrue(e.getMessage().contains("must be '" + prefix + "'"), e.getMessage());
         assertFalse(linkExists(other));
-        BrokerException queues = assertThrows(BrokerException.class,
+        BrokerException queues = assertThrows(
+                BrokerException.class,
                 () -> BrokerClient.openTap(socket, request("q").queues(5).build()));
         assertTrue(queues.getMessage().contains("at most 4"), queues.getMessage());
     }
@@ -144,7 +171,9 @@ class BrokerTest {
     @Test
     void refusesAnExistingInterface() throws Exception {
         try (BrokeredTap first = BrokerClient.openTap(socket, request("dup").build())) {
-            BrokerException e = assertThrows(BrokerException.class, () -> BrokerClient.openTap(socket, request("dup").build()));
+            BrokerException e = assertThrows(
+                    BrokerException.class,
+                    () -> BrokerClient.openTap(socket, request("dup").build()));
             assertEquals(BrokerReply.Code.INVALID, e.code());
             assertTrue(e.getMessage().contains("exists already"), e.getMessage());
         }
@@ -152,17 +181,27 @@ class BrokerTest {
 
     @Test
     void refusesGarbageWrongVersionsAndOversizeAndServesTheNextClient() throws Exception {
-        assertEquals(BrokerReply.Code.MALFORMED, exchange(socket, "\u0000garbage bytes, not a request".getBytes()).reply().code());
+        assertEquals(
+                BrokerReply.Code.MALFORMED,
+                exchange(socket, "\u0000garbage bytes, not a request".getBytes())
+                        .reply()
+                        .code());
         byte[] v9 = request("a").build().encode();
         v9[4] = 9;
         BrokerFixture.Exchange version = exchange(socket, v9);
         assertEquals(BrokerReply.Code.UNSUPPORTED_VERSION, version.reply().code());
         assertTrue(version.reply().message().contains("version 9"));
-        byte[] big = ByteBuffer.allocate(8 + 5000).putInt(Wire.MAGIC).put((byte) 1).put((byte) 1).putShort((short) 5000).array();
+        byte[] big = ByteBuffer.allocate(8 + 5000)
+                .putInt(Wire.MAGIC)
+                .put((byte) 1)
+                .put((byte) 1)
+                .putShort((short) 5000)
+                .array();
         assertEquals(BrokerReply.Code.TOO_LARGE, exchange(socket, big).reply().code());
         byte[] badUtf8 = request("ab").build().encode();
         badUtf8[8 + 1 + prefix.length()] = (byte) 0xff;
-        assertEquals(BrokerReply.Code.MALFORMED, exchange(socket, badUtf8).reply().code());
+        assertEquals(
+                BrokerReply.Code.MALFORMED, exchange(socket, badUtf8).reply().code());
         byte[] badName = request("a_b").build().encode();
         badName[8 + 1 + prefix.length() + 1] = ' '; // "a b": build() would refuse it, the wire does not
         assertEquals(BrokerReply.Code.INVALID, exchange(socket, badName).reply().code());
@@ -188,10 +227,12 @@ class BrokerTest {
             ExecutorService pool = Executors.newFixedThreadPool(2);
             try {
                 List<Callable<BrokeredTap>> both = List.of(
-                        () -> BrokerClient.openTap(socket, request("c1").queues(2).build()),
+                        () -> BrokerClient.openTap(
+                                socket, request("c1").queues(2).build()),
                         () -> BrokerClient.openTap(socket, request("c2").build()));
                 List<Future<BrokeredTap>> results = pool.invokeAll(both, 10, TimeUnit.SECONDS);
-                try (BrokeredTap a = results.get(0).get(); BrokeredTap b = results.get(1).get()) {
+                try (BrokeredTap a = results.get(0).get();
+                        BrokeredTap b = results.get(1).get()) {
                     assertEquals(prefix + "c1", a.name());
                     assertEquals(prefix + "c2", b.name());
                     assertEquals(Set.of(a.name(), b.name()), broker.leasedTaps());
@@ -206,7 +247,8 @@ class BrokerTest {
     void ofTwoClientsAskingForTheSameNameAtOnceOneGetsIt() throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(4);
         try {
-            Callable<BrokeredTap> same = () -> BrokerClient.openTap(socket, request("same").queues(2).build());
+            Callable<BrokeredTap> same =
+                    () -> BrokerClient.openTap(socket, request("same").queues(2).build());
             List<Future<BrokeredTap>> results = pool.invokeAll(List.of(same, same, same, same), 10, TimeUnit.SECONDS);
             List<BrokeredTap> won = new ArrayList<>();
             int refused = 0;
@@ -214,7 +256,9 @@ class BrokerTest {
                 try {
                     won.add(f.get());
                 } catch (java.util.concurrent.ExecutionException e) {
-                    assertTrue(e.getCause() instanceof BrokerException, e.getCause().toString());
+                    assertTrue(
+                            e.getCause() instanceof BrokerException,
+                            e.getCause().toString());
                     refused++;
                 }
             }
@@ -229,15 +273,22 @@ class BrokerTest {
     @Test
     void refusesClientsBeyondItsLimitWithBusy() throws Exception {
         broker.close();
-        broker = Broker.builder(socket, BrokerPolicy.builder().allowUid(0).tapPrefix(0, prefix).build()).maxClients(1)
-                .stateDirectory(dir.resolve("state")).start();
+        broker = Broker.builder(
+                        socket,
+                        BrokerPolicy.builder().allowUid(0).tapPrefix(0, prefix).build())
+                .maxClients(1)
+                .stateDirectory(dir.resolve("state"))
+                .start();
         try (BrokeredTap held = BrokerClient.openTap(socket, request("one").build())) {
-            BrokerException e = assertThrows(BrokerException.class, () -> BrokerClient.openTap(socket, request("two").build()));
+            BrokerException e = assertThrows(
+                    BrokerException.class,
+                    () -> BrokerClient.openTap(socket, request("two").build()));
             assertEquals(BrokerReply.Code.BUSY, e.code());
         }
         // the slot comes back once the first client's thread has ended its lease
         assertTrue(eventually(() -> {
-            try (BrokeredTap again = BrokerClient.openTap(socket, request("three").build())) {
+            try (BrokeredTap again =
+                    BrokerClient.openTap(socket, request("three").build())) {
                 return again.name().equals(prefix + "three");
             } catch (BrokerException e) {
                 return false;
@@ -252,7 +303,8 @@ class BrokerTest {
         BrokeredTap plain = BrokerClient.openTap(socket, request("p0").build());
         String persistentName = prefix + "p1";
         persistentToDelete.add(persistentName);
-        BrokeredTap persistent = BrokerClient.openTap(socket, request("p1").persistent(true).build());
+        BrokeredTap persistent =
+                BrokerClient.openTap(socket, request("p1").persistent(true).build());
         try {
             broker.close();
             // the client still holds its fds: the broker deleted the tap anyway
@@ -274,27 +326,47 @@ class BrokerTest {
         try (BrokeredTap t = BrokerClient.openTap(socket, request("w").build())) {
             t.name();
         }
-        assertThrows(BrokerException.class, () -> BrokerClient.openTap(socket, request("w").queues(2).vhostFds(1).build()));
+        assertThrows(
+                BrokerException.class,
+                () -> BrokerClient.openTap(
+                        socket, request("w").queues(2).vhostFds(1).build()));
         Thread.sleep(200);
         Set<Integer> before = OpenFds.snapshot();
         for (int i = 0; i < 5; i++) {
             exchange(socket, "junk----".getBytes());
-            assertEquals(BrokerReply.Code.DENIED, exchange(socket, request("x").queues(5).build().encode()).reply().code());
-            assertThrows(BrokerException.class, () -> BrokerClient.openTap(socket, request("w" + 0).queues(2).vhostFds(2).build()));
-            assertThrows(BrokerException.class, () -> BrokerClient.openTap(socket, BrokerRequest.builder().name("nope").build()));
+            assertEquals(
+                    BrokerReply.Code.DENIED,
+                    exchange(socket, request("x").queues(5).build().encode())
+                            .reply()
+                            .code());
+            assertThrows(
+                    BrokerException.class,
+                    () -> BrokerClient.openTap(
+                            socket, request("w" + 0).queues(2).vhostFds(2).build()));
+            assertThrows(
+                    BrokerException.class,
+                    () -> BrokerClient.openTap(
+                            socket, BrokerRequest.builder().name("nope").build()));
             String held = "h" + i;
             try (BrokeredTap tap = BrokerClient.openTap(socket, request(held).build())) {
                 // an existing name: refused after the policy passed
-                assertThrows(BrokerException.class, () -> BrokerClient.openTap(socket, request(held).build()));
+                assertThrows(
+                        BrokerException.class,
+                        () -> BrokerClient.openTap(socket, request(held).build()));
             }
         }
-        assertTrue(eventually(() -> OpenFds.leakedSince(before).isEmpty()), () -> "leaked: " + OpenFds.leakedSince(before));
+        assertTrue(
+                eventually(() -> OpenFds.leakedSince(before).isEmpty()),
+                () -> "leaked: " + OpenFds.leakedSince(before));
     }
 
     @Test
     void aSecondBrokerOnTheSameSocketIsRefused() throws Exception {
-        java.io.IOException e = assertThrows(java.io.IOException.class,
-                () -> Broker.builder(socket, broker.policy()).stateDirectory(dir.resolve("state")).start());
+        java.io.IOException e = assertThrows(
+                java.io.IOException.class,
+                () -> Broker.builder(socket, broker.policy())
+                        .stateDirectory(dir.resolve("state"))
+                        .start());
         assertTrue(e.getMessage().contains("already serves"), e.getMessage());
         assertTrue(Files.exists(socket));
         try (BrokeredTap stillServed = BrokerClient.openTap(socket, request("s").build())) {

@@ -24,8 +24,13 @@ class ProtocolTest {
     }
 
     private static byte[] frame(int version, int kind, byte[] body) {
-        return ByteBuffer.allocate(8 + body.length).putInt(Wire.MAGIC).put((byte) version).put((byte) kind)
-                .putShort((short) body.length).put(body).array();
+        return ByteBuffer.allocate(8 + body.length)
+                .putInt(Wire.MAGIC)
+                .put((byte) version)
+                .put((byte) kind)
+                .putShort((short) body.length)
+                .put(body)
+                .array();
     }
 
     private static byte[] body(byte[] message) {
@@ -34,9 +39,17 @@ class ProtocolTest {
 
     @Test
     void aRequestWithEveryOptionSurvivesTheWire() throws IOException {
-        BrokerRequest sent = BrokerRequest.builder().name("vm1000-%d").queues(4).vhostFds(2).vnetHeader(12)
-                .offloads(Offload.CSUM, Offload.TSO4, Offload.TSO6).persistent(true).up(true).mtu(9000)
-                .mac(MacAddress.parse("02:00:00:00:10:01")).build();
+        BrokerRequest sent = BrokerRequest.builder()
+                .name("vm1000-%d")
+                .queues(4)
+                .vhostFds(2)
+                .vnetHeader(12)
+                .offloads(Offload.CSUM, Offload.TSO4, Offload.TSO6)
+                .persistent(true)
+                .up(true)
+                .mtu(9000)
+                .mac(MacAddress.parse("02:00:00:00:10:01"))
+                .build();
         BrokerRequest got = decode(sent.encode());
         assertEquals(sent.toString(), got.toString());
         assertEquals(ImmutableSet.of(Offload.CSUM, Offload.TSO4, Offload.TSO6), got.offloads());
@@ -54,7 +67,10 @@ class ProtocolTest {
     @Test
     void repliesSurviveTheWire() throws IOException {
         BrokerReply ok = BrokerReply.ok("vm1000-3", 2, 1, 12, ImmutableSet.of(Offload.CSUM));
-        assertEquals(ok.toString(), BrokerReply.decode(Wire.read(new ByteArrayInputStream(ok.encode()))).toString());
+        assertEquals(
+                ok.toString(),
+                BrokerReply.decode(Wire.read(new ByteArrayInputStream(ok.encode())))
+                        .toString());
         BrokerReply error = BrokerReply.error(BrokerReply.Code.DENIED, "nö: " + "x".repeat(2000));
         BrokerReply back = BrokerReply.decode(Wire.read(new ByteArrayInputStream(error.encode())));
         assertEquals(BrokerReply.Code.DENIED, back.code());
@@ -70,14 +86,20 @@ class ProtocolTest {
 
     @Test
     void rejectsAnUnknownVersion() {
-        ProtocolException e = refused(frame(2, 1, body(BrokerRequest.builder().name("t").build().encode())));
+        ProtocolException e = refused(
+                frame(2, 1, body(BrokerRequest.builder().name("t").build().encode())));
         assertEquals(BrokerReply.Code.UNSUPPORTED_VERSION, e.code());
         assertTrue(e.getMessage().contains("version 2"), e.getMessage());
     }
 
     @Test
     void rejectsAnOversizedBodyWithoutReadingIt() {
-        byte[] header = ByteBuffer.allocate(8).putInt(Wire.MAGIC).put((byte) 1).put((byte) 1).putShort((short) 60000).array();
+        byte[] header = ByteBuffer.allocate(8)
+                .putInt(Wire.MAGIC)
+                .put((byte) 1)
+                .put((byte) 1)
+                .putShort((short) 60000)
+                .array();
         ProtocolException e = refused(header);
         assertEquals(BrokerReply.Code.TOO_LARGE, e.code());
     }
@@ -85,7 +107,8 @@ class ProtocolTest {
     @Test
     void rejectsTruncatedHeadersAndBodies() {
         byte[] whole = BrokerRequest.builder().name("t").build().encode();
-        assertEquals(BrokerReply.Code.MALFORMED, refused(Arrays.copyOf(whole, 5)).code());
+        assertEquals(
+                BrokerReply.Code.MALFORMED, refused(Arrays.copyOf(whole, 5)).code());
         ProtocolException e = refused(Arrays.copyOf(whole, whole.length - 3));
         assertTrue(e.getMessage().contains("truncated body"), e.getMessage());
         // a body whose length field covers fewer bytes than its fields need
@@ -96,7 +119,9 @@ class ProtocolTest {
     @Test
     void rejectsTrailingBytesUnknownFlagsAndKinds() {
         byte[] b = body(BrokerRequest.builder().name("t").build().encode());
-        assertTrue(refused(frame(1, 1, Arrays.copyOf(b, b.length + 1))).getMessage().contains("trailing"));
+        assertTrue(refused(frame(1, 1, Arrays.copyOf(b, b.length + 1)))
+                .getMessage()
+                .contains("trailing"));
         byte[] flags = b.clone();
         flags[flags.length - 1] = (byte) 0x80;
         assertTrue(refused(frame(1, 1, flags)).getMessage().contains("unknown flag"));
@@ -116,7 +141,8 @@ class ProtocolTest {
     @Test
     void rejectsWhatTheTapModuleRejects() {
         for (String bad : new String[] {"has space", "a/b", "sixteen-chars-xx", "two%d%d", "..", "tap%s"}) {
-            byte[] rest = Arrays.copyOfRange(body(BrokerRequest.builder().name("x").build().encode()), 2, 12);
+            byte[] rest = Arrays.copyOfRange(
+                    body(BrokerRequest.builder().name("x").build().encode()), 2, 12);
             byte[] b = new Wire.Out().str8(bad).raw(rest).bytes();
             ProtocolException e = refused(frame(1, 1, b));
             assertEquals(BrokerReply.Code.INVALID, e.code(), bad);
@@ -126,8 +152,18 @@ class ProtocolTest {
 
     @Test
     void rejectsMoreVhostFdsThanQueuesAndTooManyFds() {
-        assertThrows(IllegalArgumentException.class, () -> BrokerRequest.builder().name("t").queues(1).vhostFds(2).build());
-        assertThrows(IllegalArgumentException.class, () -> BrokerRequest.builder().name("t").queues(200).vhostFds(100).build());
-        assertThrows(IllegalArgumentException.class, () -> BrokerRequest.builder().name("t").vnetHeader(11).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> BrokerRequest.builder().name("t").queues(1).vhostFds(2).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> BrokerRequest.builder()
+                        .name("t")
+                        .queues(200)
+                        .vhostFds(100)
+                        .build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> BrokerRequest.builder().name("t").vnetHeader(11).build());
     }
 }

@@ -20,8 +20,12 @@ public final class UnprivilegedClient {
 
     public static void main(String[] args) throws Exception {
         String uid = Files.readAllLines(Path.of("/proc/self/status")).stream()
-                .filter(l -> l.startsWith("Uid:")).findFirst().orElse("Uid: ?").split("\\s+")[1];
-        try (BrokeredTap tap = BrokerClient.openTap(Path.of(args[0]), BrokerRequest.builder().name(args[1]).build())) {
+                .filter(l -> l.startsWith("Uid:"))
+                .findFirst()
+                .orElse("Uid: ?")
+                .split("\\s+")[1];
+        try (BrokeredTap tap = BrokerClient.openTap(
+                Path.of(args[0]), BrokerRequest.builder().name(args[1]).build())) {
             System.out.println("TAP " + tap.name() + " UID " + uid);
             System.out.flush();
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));

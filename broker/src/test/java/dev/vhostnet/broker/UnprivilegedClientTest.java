@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.sys.Capabilities;
-import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.tap.MacAddress;
 import dev.vhostnet.tap.NetInterface;
+import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.testkit.NetNamespace;
 import dev.vhostnet.testkit.TapInNamespace;
 import java.io.BufferedReader;
@@ -48,19 +48,26 @@ class UnprivilegedClientTest {
     @BeforeEach
     void start() throws Exception {
         BrokerFixture.assumeTaps();
-        assumeTrue(Capabilities.has(Capabilities.CAP_SYS_ADMIN) && Files.isExecutable(Path.of("/usr/sbin/ip")),
+        assumeTrue(
+                Capabilities.has(Capabilities.CAP_SYS_ADMIN) && Files.isExecutable(Path.of("/usr/sbin/ip")),
                 "needs root (CAP_SYS_ADMIN) and iproute2's ip to make network namespaces: run the tests as root");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")),
+        assumeTrue(
+                Files.isExecutable(Path.of("/usr/bin/setpriv")),
                 "needs util-linux's setpriv to run the client as uid 65534 (apt-get install util-linux)");
         dir = BrokerFixture.socketDirectory();
         prefix = "vn" + BrokerFixture.random() + "-";
-        broker = startBroker(BrokerPolicy.builder().allowUid(NOBODY).tapPrefix(NOBODY, prefix).build());
+        broker = startBroker(BrokerPolicy.builder()
+                .allowUid(NOBODY)
+                .tapPrefix(NOBODY, prefix)
+                .build());
     }
 
     /** A broker whose socket (0660) is in the client's group, as libvirt's {@code unix_sock_group}. */
     private Broker startBroker(BrokerPolicy policy) throws IOException {
-        return Broker.builder(dir.resolve("broker.sock"), policy).socketGroup(Integer.toString(NOBODY))
-                .stateDirectory(dir.resolve("state")).start();
+        return Broker.builder(dir.resolve("broker.sock"), policy)
+                .socketGroup(Integer.toString(NOBODY))
+                .stateDirectory(dir.resolve("state"))
+                .start();
     }
 
     @AfterEach
@@ -98,7 +105,8 @@ class UnprivilegedClientTest {
         }
         try (Stream<Path> all = Files.walk(cp)) {
             for (Path p : all.toList()) {
-                Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
+                Files.setPosixFilePermissions(
+                        p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
             }
         }
         return String.join(File.pathSeparator, entries);
@@ -109,9 +117,21 @@ class UnprivilegedClientTest {
         Path tmp = Files.createDirectory(dir.resolve("tmp"));
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxrwxrwx"));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder("/usr/bin/setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups",
-                java, "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + tmp, "-Djna.tmpdir=" + tmp, "-Xshare:off", "-cp", classpath,
-                UnprivilegedClient.class.getName(), broker.socketPath().toString(), name);
+        ProcessBuilder pb = new ProcessBuilder(
+                "/usr/bin/setpriv",
+                "--reuid=" + NOBODY,
+                "--regid=" + NOBODY,
+                "--clear-groups",
+                java,
+                "--enable-native-access=ALL-UNNAMED",
+                "-Djava.io.tmpdir=" + tmp,
+                "-Djna.tmpdir=" + tmp,
+                "-Xshare:off",
+                "-cp",
+                classpath,
+                UnprivilegedClient.class.getName(),
+                broker.socketPath().toString(),
+                name);
         pb.environment().put("HOME", tmp.toString());
         pb.redirectError(dir.resolve("child-stderr.txt").toFile());
         return pb.start();
@@ -126,7 +146,8 @@ class UnprivilegedClientTest {
     void aClientRunningAsNobodyGetsATapWhoseFdCarriesItsFrames() throws Exception {
         String name = prefix + "0";
         child = startClient(name);
-        BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.US_ASCII));
+        BufferedReader out =
+                new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.US_ASCII));
         PrintWriter in = new PrintWriter(child.getOutputStream(), true, StandardCharsets.US_ASCII);
         String hello = out.readLine();
         assertEquals("TAP " + name + " UID " + NOBODY, hello, () -> "child said: " + hello + "\n" + stderrOrEmpty());
@@ -146,9 +167,16 @@ class UnprivilegedClientTest {
                 s.setSoTimeout((int) Duration.ofSeconds(5).toMillis());
                 return s;
             })) {
-                byte[] payload = ("from uid " + NOBODY + " through a brokered tap fd").getBytes(StandardCharsets.US_ASCII);
-                byte[] frame = EthernetFrames.udp(TapInNamespace.GUEST_MAC, tapMac, TapInNamespace.GUEST_IP_BYTES,
-                        TapInNamespace.HOST_IP_BYTES, 40000, socket.getLocalPort(), payload);
+                byte[] payload =
+                        ("from uid " + NOBODY + " through a brokered tap fd").getBytes(StandardCharsets.US_ASCII);
+                byte[] frame = EthernetFrames.udp(
+                        TapInNamespace.GUEST_MAC,
+                        tapMac,
+                        TapInNamespace.GUEST_IP_BYTES,
+                        TapInNamespace.HOST_IP_BYTES,
+                        40000,
+                        socket.getLocalPort(),
+                        payload);
                 in.println(HexFormat.of().formatHex(frame));
                 assertEquals("WROTE " + frame.length, out.readLine());
                 assertArrayEquals(payload, TapInNamespace.receive(socket));
@@ -163,10 +191,13 @@ class UnprivilegedClientTest {
     @Test
     void anUnlistedUidIsRefusedAcrossProcesses() throws Exception {
         broker.close();
-        broker = startBroker(BrokerPolicy.builder().allowUid(1000).tapPrefix(NOBODY, prefix).build());
+        broker = startBroker(
+                BrokerPolicy.builder().allowUid(1000).tapPrefix(NOBODY, prefix).build());
         child = startClient(prefix + "1");
-        String line = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.US_ASCII)).readLine();
-        assertTrue(line != null && line.startsWith("ERROR broker refused (DENIED): uid 65534 gid 65534 is not allowed"),
+        String line =
+                new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+        assertTrue(
+                line != null && line.startsWith("ERROR broker refused (DENIED): uid 65534 gid 65534 is not allowed"),
                 () -> "child said: " + line + "\n" + stderrOrEmpty());
         assertTrue(child.waitFor(20, TimeUnit.SECONDS));
         assertTrue(!BrokerFixture.linkExists(prefix + "1"));

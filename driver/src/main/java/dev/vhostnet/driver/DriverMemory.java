@@ -16,8 +16,16 @@ public final class DriverMemory {
     public static final int PAGE = 4096;
 
     /** One queue pair's share: RX is queue {@code 2 * index}, TX queue {@code 2 * index + 1}. */
-    public record QueuePair(int index, VringLayout rx, VringLayout tx, long txIndirectGpa, int txIndirectEntries,
-                            long rxBuffersGpa, long txBuffersGpa, int bufferCount, int bufferSize) {}
+    public record QueuePair(
+            int index,
+            VringLayout rx,
+            VringLayout tx,
+            long txIndirectGpa,
+            int txIndirectEntries,
+            long rxBuffersGpa,
+            long txBuffersGpa,
+            int bufferCount,
+            int bufferSize) {}
 
     private final long base;
     private final long bytes;
@@ -40,12 +48,17 @@ public final class DriverMemory {
      * in {@code length} bytes.
      */
     public static DriverMemory layout(long base, long length, int queuePairs, int ringSize, int bufferSize) {
-        Preconditions.checkArgument(base >= 0 && base % PAGE == 0, "driver memory at 0x%s is not page aligned",
-                Long.toHexString(base));
+        Preconditions.checkArgument(
+                base >= 0 && base % PAGE == 0, "driver memory at 0x%s is not page aligned", Long.toHexString(base));
         long needed = bytesNeeded(queuePairs, ringSize, bufferSize);
-        Preconditions.checkArgument(needed <= length,
+        Preconditions.checkArgument(
+                needed <= length,
                 "%s queue pairs of %s-entry rings with %s-byte buffers need %s bytes of driver memory, not %s",
-                queuePairs, ringSize, bufferSize, needed, length);
+                queuePairs,
+                ringSize,
+                bufferSize,
+                needed,
+                length);
         ImmutableList.Builder<QueuePair> pairs = ImmutableList.builder();
         int entries = txIndirectEntries(bufferSize);
         long at = base;
@@ -55,8 +68,16 @@ public final class DriverMemory {
             long indirect = tx + VringLayout.contiguousBytes(ringSize);
             long rxBuffers = indirect + pageAlign(DriverQueue.indirectBytes(ringSize, entries));
             long txBuffers = rxBuffers + pageAlign((long) ringSize * bufferSize);
-            pairs.add(new QueuePair(i, VringLayout.contiguous(rx, ringSize), VringLayout.contiguous(tx, ringSize),
-                    indirect, entries, rxBuffers, txBuffers, ringSize, bufferSize));
+            pairs.add(new QueuePair(
+                    i,
+                    VringLayout.contiguous(rx, ringSize),
+                    VringLayout.contiguous(tx, ringSize),
+                    indirect,
+                    entries,
+                    rxBuffers,
+                    txBuffers,
+                    ringSize,
+                    bufferSize));
             at += pairBytes(ringSize, bufferSize);
         }
         return new DriverMemory(base, needed, pairs.build());
@@ -79,10 +100,16 @@ public final class DriverMemory {
 
     private static void check(int queuePairs, int ringSize, int bufferSize) {
         Preconditions.checkArgument(queuePairs > 0, "at least one queue pair, not %s", queuePairs);
-        Preconditions.checkArgument(ringSize > 0 && ringSize <= VringLayout.MAX_SIZE && Integer.bitCount(ringSize) == 1,
-                "ring size must be a power of two from 1 to %s, not %s", VringLayout.MAX_SIZE, ringSize);
-        Preconditions.checkArgument(bufferSize > 0 && (long) ringSize * bufferSize <= Integer.MAX_VALUE,
-                "%s buffers of %s bytes do not make a pool (at most 2 GiB)", ringSize, bufferSize);
+        Preconditions.checkArgument(
+                ringSize > 0 && ringSize <= VringLayout.MAX_SIZE && Integer.bitCount(ringSize) == 1,
+                "ring size must be a power of two from 1 to %s, not %s",
+                VringLayout.MAX_SIZE,
+                ringSize);
+        Preconditions.checkArgument(
+                bufferSize > 0 && (long) ringSize * bufferSize <= Integer.MAX_VALUE,
+                "%s buffers of %s bytes do not make a pool (at most 2 GiB)",
+                ringSize,
+                bufferSize);
     }
 
     private static long pageAlign(long value) {
@@ -91,8 +118,11 @@ public final class DriverMemory {
 
     /** Checks the whole layout lies inside one region of {@code memory}. */
     public void checkIn(MemoryTable memory) {
-        Preconditions.checkArgument(memory.contains(base, bytes),
-                "driver memory [gpa 0x%s, +%s) is not inside one region of guest memory", Long.toHexString(base), bytes);
+        Preconditions.checkArgument(
+                memory.contains(base, bytes),
+                "driver memory [gpa 0x%s, +%s) is not inside one region of guest memory",
+                Long.toHexString(base),
+                bytes);
     }
 
     public QueuePair queuePair(int index) {

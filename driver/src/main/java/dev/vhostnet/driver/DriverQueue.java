@@ -1,10 +1,5 @@
 package dev.vhostnet.driver;
 
-import dev.vhostnet.ctl.FeatureSet;
-import dev.vhostnet.ctl.VirtioFeature;
-import dev.vhostnet.ctl.ring.Segment;
-import dev.vhostnet.ctl.ring.Used;
-import dev.vhostnet.ctl.ring.VringLayout;
 import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_FLAGS;
 import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_F_NO_INTERRUPT;
 import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_IDX;
@@ -25,8 +20,13 @@ import static dev.vhostnet.sys.VirtioUapi.VRING_USED_IDX;
 import static dev.vhostnet.sys.VirtioUapi.VRING_USED_RING;
 
 import com.google.common.base.Preconditions;
-import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.ring.Segment;
+import dev.vhostnet.ctl.ring.Used;
+import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;
+import dev.vhostnet.sys.VirtioUapi;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
@@ -168,8 +168,8 @@ public final class DriverQueue<T> {
         int segments = readable.size() + writable.size();
         Preconditions.checkArgument(segments > 0, "a chain needs at least one segment");
         int descriptors = descriptorsFor(segments);
-        Preconditions.checkArgument(descriptors <= size,
-                "a chain of %s segments cannot fit %s of %s descriptors", segments, name, size);
+        Preconditions.checkArgument(
+                descriptors <= size, "a chain of %s segments cannot fit %s of %s descriptors", segments, name, size);
         if (descriptors > numFree) {
             return false;
         }
@@ -182,8 +182,13 @@ public final class DriverQueue<T> {
                 int flags = (write ? VRING_DESC_F_WRITE : 0) | (k + 1 < segments ? VRING_DESC_F_NEXT : 0);
                 putDesc(indirect, table + k * VRING_DESC_SIZE, s.gpa(), s.len(), flags, k + 1 < segments ? k + 1 : 0);
             }
-            putDesc(desc, head * VRING_DESC_SIZE, indirectGpa + table, segments * VRING_DESC_SIZE,
-                    VRING_DESC_F_INDIRECT, 0);
+            putDesc(
+                    desc,
+                    head * VRING_DESC_SIZE,
+                    indirectGpa + table,
+                    segments * VRING_DESC_SIZE,
+                    VRING_DESC_F_INDIRECT,
+                    0);
             freeHead = next[head];
         } else {
             int i = head;
@@ -191,8 +196,13 @@ public final class DriverQueue<T> {
                 boolean write = k >= readable.size();
                 Segment s = write ? writable.get(k - readable.size()) : readable.get(k);
                 boolean more = k + 1 < segments;
-                putDesc(desc, i * VRING_DESC_SIZE, s.gpa(), s.len(),
-                        (write ? VRING_DESC_F_WRITE : 0) | (more ? VRING_DESC_F_NEXT : 0), more ? next[i] : 0);
+                putDesc(
+                        desc,
+                        i * VRING_DESC_SIZE,
+                        s.gpa(),
+                        s.len(),
+                        (write ? VRING_DESC_F_WRITE : 0) | (more ? VRING_DESC_F_NEXT : 0),
+                        more ? next[i] : 0);
                 i = next[i];
             }
             freeHead = i;
@@ -425,7 +435,8 @@ public final class DriverQueue<T> {
 
     @Override
     public String toString() {
-        return String.format("%s (size %d, avail %d, last used %d, %d free)", name, size, publishedIdx, lastUsedIdx, numFree);
+        return String.format(
+                "%s (size %d, avail %d, last used %d, %d free)", name, size, publishedIdx, lastUsedIdx, numFree);
     }
 
     /** Options of a queue; {@link #build()} initializes the rings in guest memory. */
@@ -456,11 +467,15 @@ public final class DriverQueue<T> {
          * {@code VIRTIO_RING_F_INDIRECT_DESC} was negotiated.
          */
         public Builder<T> indirect(long gpa, int tableEntries) {
-            Preconditions.checkArgument(tableEntries >= 2 && tableEntries <= 65536,
-                    "an indirect table holds 2 to 65536 descriptors, not %s", tableEntries);
-            Preconditions.checkArgument(gpa >= 0 && gpa % VirtioUapi.VRING_DESC_ALIGN == 0,
+            Preconditions.checkArgument(
+                    tableEntries >= 2 && tableEntries <= 65536,
+                    "an indirect table holds 2 to 65536 descriptors, not %s",
+                    tableEntries);
+            Preconditions.checkArgument(
+                    gpa >= 0 && gpa % VirtioUapi.VRING_DESC_ALIGN == 0,
                     "indirect tables at guest address 0x%s are not %s-byte aligned",
-                    Long.toHexString(gpa), VirtioUapi.VRING_DESC_ALIGN);
+                    Long.toHexString(gpa),
+                    VirtioUapi.VRING_DESC_ALIGN);
             this.indirectGpa = gpa;
             this.indirectEntries = tableEntries;
             return this;

@@ -22,8 +22,11 @@ public final class GuestBufferPool {
         Preconditions.checkArgument(count > 0, "a buffer pool needs at least one buffer, not %s", count);
         Preconditions.checkArgument(bufferSize > 0, "buffer size must be positive, not %s", bufferSize);
         long bytes = (long) count * bufferSize;
-        Preconditions.checkArgument(bytes <= Integer.MAX_VALUE,
-                "%s buffers of %s bytes exceed the 2 GiB a pool can hold", count, bufferSize);
+        Preconditions.checkArgument(
+                bytes <= Integer.MAX_VALUE,
+                "%s buffers of %s bytes exceed the 2 GiB a pool can hold",
+                count,
+                bufferSize);
         ByteBuffer area = GuestView.of(memory, gpa, bytes);
         this.gpa = gpa;
         this.bufferSize = bufferSize;

@@ -16,8 +16,8 @@ final class GuestView {
 
     /** {@code [gpa, gpa + length)}, which must lie inside one region of {@code memory}. */
     static ByteBuffer of(MemoryTable memory, long gpa, long length) {
-        Preconditions.checkArgument(length > 0 && length <= Integer.MAX_VALUE,
-                "a guest view needs 1 to 2^31-1 bytes, not %s", length);
+        Preconditions.checkArgument(
+                length > 0 && length <= Integer.MAX_VALUE, "a guest view needs 1 to 2^31-1 bytes, not %s", length);
         long hva = memory.translate(gpa, length);
         return new Pointer(hva).getByteBuffer(0, length).order(ByteOrder.LITTLE_ENDIAN);
     }

@@ -39,8 +39,8 @@ public final class VirtioNetDriver {
     /** The largest frame without guest GSO: a 1500-byte MTU Ethernet frame without FCS. */
     public static final int SMALL_FRAME = 1514;
 
-    private static final FeatureSet GUEST_GSO = FeatureSet.of(VirtioFeature.GUEST_TSO4, VirtioFeature.GUEST_TSO6,
-            VirtioFeature.GUEST_UFO);
+    private static final FeatureSet GUEST_GSO =
+            FeatureSet.of(VirtioFeature.GUEST_TSO4, VirtioFeature.GUEST_TSO6, VirtioFeature.GUEST_UFO);
 
     private final DriverQueue<Integer> rx;
     private final DriverQueue<Integer> tx;
@@ -66,6 +66,7 @@ public final class VirtioNetDriver {
     private int collectedBytes;
     /** Where a frame spread over several RX buffers is gathered for {@link #receive(int, RxHandler)}; made at the first. */
     private ByteBuffer gathered;
+
     private boolean txUnpublished;
     private long txFrames;
     private long txBytes;
@@ -79,9 +80,10 @@ public final class VirtioNetDriver {
      * A driver on {@code pair}'s rings and buffers (which this initializes), for the negotiated
      * {@code features}, kicking the device through {@code rxKick} / {@code txKick}.
      */
-    public VirtioNetDriver(MemoryTable memory, DriverMemory.QueuePair pair, FeatureSet features, EventFd rxKick,
-                           EventFd txKick) {
-        Preconditions.checkArgument(!features.has(VirtioFeature.RING_PACKED),
+    public VirtioNetDriver(
+            MemoryTable memory, DriverMemory.QueuePair pair, FeatureSet features, EventFd rxKick, EventFd txKick) {
+        Preconditions.checkArgument(
+                !features.has(VirtioFeature.RING_PACKED),
                 "VIRTIO_F_RING_PACKED negotiated: this driver drives split rings only");
         this.headerSize = Features.vnetHeaderSize(features);
         this.mergeable = features.has(VirtioFeature.MRG_RXBUF);
@@ -90,10 +92,12 @@ public final class VirtioNetDriver {
         this.rxKick = Preconditions.checkNotNull(rxKick, "rxKick");
         this.txKick = Preconditions.checkNotNull(txKick, "txKick");
         this.rx = DriverQueue.<Integer>builder(memory, pair.rx(), features)
-                .name("queue " + 2 * pair.index() + " (RX)").build();
+                .name("queue " + 2 * pair.index() + " (RX)")
+                .build();
         this.tx = DriverQueue.<Integer>builder(memory, pair.tx(), features)
                 .name("queue " + (2 * pair.index() + 1) + " (TX)")
-                .indirect(pair.txIndirectGpa(), pair.txIndirectEntries()).build();
+                .indirect(pair.txIndirectGpa(), pair.txIndirectEntries())
+                .build();
         this.rxPool = new GuestBufferPool(memory, pair.rxBuffersGpa(), pair.bufferCount(), bufferSize);
         this.txPool = new GuestBufferPool(memory, pair.txBuffersGpa(), pair.bufferCount(), bufferSize);
         this.tokens = new Integer[pair.bufferCount()];
@@ -114,14 +118,24 @@ public final class VirtioNetDriver {
         int header = Features.vnetHeaderSize(features);
         int largest = largestRxFrame(features);
         if (features.has(VirtioFeature.MRG_RXBUF)) {
-            Preconditions.checkArgument(bufferSize >= header && (long) count * bufferSize >= header + largest,
+            Preconditions.checkArgument(
+                    bufferSize >= header && (long) count * bufferSize >= header + largest,
                     "with MRG_RXBUF, RX buffers must hold the %s-byte header and %s of them a %s-byte frame: "
-                            + "%s of %s bytes do not", header, count, largest, count, bufferSize);
+                            + "%s of %s bytes do not",
+                    header,
+                    count,
+                    largest,
+                    count,
+                    bufferSize);
         } else {
-            Preconditions.checkArgument(bufferSize >= header + largest,
+            Preconditions.checkArgument(
+                    bufferSize >= header + largest,
                     "without MRG_RXBUF each RX buffer must hold the %s-byte header and a %s-byte frame%s: "
-                            + "%s bytes do not", header, largest,
-                    largest == MAX_FRAME ? " (guest GSO negotiated)" : "", bufferSize);
+                            + "%s bytes do not",
+                    header,
+                    largest,
+                    largest == MAX_FRAME ? " (guest GSO negotiated)" : "",
+                    bufferSize);
         }
     }
 
@@ -200,11 +214,18 @@ public final class VirtioNetDriver {
 
     /** Allocates and links the buffers of a frame and writes its header; -1 when full. */
     private int reserveTx(VirtioNetHeader hdr, int length) {
-        Preconditions.checkArgument(hdr.numBuffers() == 0, "num_buffers is the device's: send 0, not %s", hdr.numBuffers());
-        Preconditions.checkArgument(length > 0 && length <= MAX_FRAME, "a frame is 1 to %s bytes, not %s", MAX_FRAME, length);
+        Preconditions.checkArgument(
+                hdr.numBuffers() == 0, "num_buffers is the device's: send 0, not %s", hdr.numBuffers());
+        Preconditions.checkArgument(
+                length > 0 && length <= MAX_FRAME, "a frame is 1 to %s bytes, not %s", MAX_FRAME, length);
         int count = (headerSize + length + bufferSize - 1) / bufferSize;
-        Preconditions.checkArgument(count <= txPool.count(),
-                "a %s-byte frame needs %s TX buffers of %s bytes; there are %s", length, count, bufferSize, txPool.count());
+        Preconditions.checkArgument(
+                count <= txPool.count(),
+                "a %s-byte frame needs %s TX buffers of %s bytes; there are %s",
+                length,
+                count,
+                bufferSize,
+                txPool.count());
         if (txPool.available() < count || !tx.canAdd(count)) {
             reclaimTx();
             if (txPool.available() < count || !tx.canAdd(count)) {
@@ -380,7 +401,9 @@ public final class VirtioNetDriver {
         if (polledLength < headerSize || polledLength > bufferSize) {
             return dropRx(1, first);
         }
-        int count = mergeable ? Short.toUnsignedInt(rxPool.buffer(first).getShort(VirtioUapi.VIRTIO_NET_HDR_NUM_BUFFERS)) : 1;
+        int count = mergeable
+                ? Short.toUnsignedInt(rxPool.buffer(first).getShort(VirtioUapi.VIRTIO_NET_HDR_NUM_BUFFERS))
+                : 1;
         if (count < 1 || count > mergedBuffers.length) {
             return dropRx(1, first);
         }

@@ -19,8 +19,8 @@ import java.nio.ByteOrder;
  * {@code struct virtio_net_hdr_mrg_rxbuf} ({@code <linux/virtio_net.h>}): the offload metadata in
  * front of every frame. The 10-byte legacy form has no {@code num_buffers} (read as 0).
  */
-public record VirtioNetHeader(int flags, int gsoType, int hdrLen, int gsoSize, int csumStart, int csumOffset,
-                              int numBuffers) {
+public record VirtioNetHeader(
+        int flags, int gsoType, int hdrLen, int gsoSize, int csumStart, int csumOffset, int numBuffers) {
     /** No offloads. */
     public static final VirtioNetHeader NONE = new VirtioNetHeader(0, 0, 0, 0, 0, 0, 0);
 
@@ -49,13 +49,16 @@ public record VirtioNetHeader(int flags, int gsoType, int hdrLen, int gsoSize, i
     /** Reads a header of {@code size} (10 or 12) bytes at {@code offset} of a little-endian buffer. */
     public static VirtioNetHeader readFrom(ByteBuffer b, int offset, int size) {
         checkSize(size);
-        return new VirtioNetHeader(Byte.toUnsignedInt(b.get(offset + VIRTIO_NET_HDR_FLAGS)),
+        return new VirtioNetHeader(
+                Byte.toUnsignedInt(b.get(offset + VIRTIO_NET_HDR_FLAGS)),
                 Byte.toUnsignedInt(b.get(offset + VIRTIO_NET_HDR_GSO_TYPE)),
                 Short.toUnsignedInt(b.getShort(offset + VIRTIO_NET_HDR_HDR_LEN)),
                 Short.toUnsignedInt(b.getShort(offset + VIRTIO_NET_HDR_GSO_SIZE)),
                 Short.toUnsignedInt(b.getShort(offset + VIRTIO_NET_HDR_CSUM_START)),
                 Short.toUnsignedInt(b.getShort(offset + VIRTIO_NET_HDR_CSUM_OFFSET)),
-                size == VIRTIO_NET_HDR_MRG_RXBUF_SIZE ? Short.toUnsignedInt(b.getShort(offset + VIRTIO_NET_HDR_NUM_BUFFERS)) : 0);
+                size == VIRTIO_NET_HDR_MRG_RXBUF_SIZE
+                        ? Short.toUnsignedInt(b.getShort(offset + VIRTIO_NET_HDR_NUM_BUFFERS))
+                        : 0);
     }
 
     /** Writes this header as {@code size} (10 or 12) bytes at {@code gpa}; the 10-byte form drops {@code numBuffers}. */
@@ -81,7 +84,11 @@ public record VirtioNetHeader(int flags, int gsoType, int hdrLen, int gsoSize, i
     }
 
     private static void checkSize(int size) {
-        Preconditions.checkArgument(size == VIRTIO_NET_HDR_SIZE || size == VIRTIO_NET_HDR_MRG_RXBUF_SIZE,
-                "a virtio-net header is %s or %s bytes, not %s", VIRTIO_NET_HDR_SIZE, VIRTIO_NET_HDR_MRG_RXBUF_SIZE, size);
+        Preconditions.checkArgument(
+                size == VIRTIO_NET_HDR_SIZE || size == VIRTIO_NET_HDR_MRG_RXBUF_SIZE,
+                "a virtio-net header is %s or %s bytes, not %s",
+                VIRTIO_NET_HDR_SIZE,
+                VIRTIO_NET_HDR_MRG_RXBUF_SIZE,
+                size);
     }
 }

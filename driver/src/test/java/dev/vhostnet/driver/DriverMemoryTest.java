@@ -20,9 +20,12 @@ class DriverMemoryTest {
         RangeSet<Long> used = TreeRangeSet.create();
         for (DriverMemory.QueuePair p : m.queuePairs()) {
             for (long[] part : new long[][] {
-                    {p.rx().descGpa(), VringLayout.contiguousBytes(256)}, {p.tx().descGpa(), VringLayout.contiguousBytes(256)},
-                    {p.txIndirectGpa(), DriverQueue.indirectBytes(256, p.txIndirectEntries())},
-                    {p.rxBuffersGpa(), 256L * 2048}, {p.txBuffersGpa(), 256L * 2048}}) {
+                {p.rx().descGpa(), VringLayout.contiguousBytes(256)},
+                {p.tx().descGpa(), VringLayout.contiguousBytes(256)},
+                {p.txIndirectGpa(), DriverQueue.indirectBytes(256, p.txIndirectEntries())},
+                {p.rxBuffersGpa(), 256L * 2048},
+                {p.txBuffersGpa(), 256L * 2048}
+            }) {
                 Range<Long> r = Range.closedOpen(part[0], part[0] + part[1]);
                 assertEquals(0, part[0] % DriverMemory.PAGE);
                 assertTrue(used.subRangeSet(r).isEmpty(), "overlap at " + Long.toHexString(part[0]));
@@ -36,8 +39,8 @@ class DriverMemoryTest {
     @Test
     void saysHowMuchItNeedsWhenTheRangeIsTooSmall() {
         long needed = DriverMemory.bytesNeeded(1, 8, 2048);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> DriverMemory.layout(0, needed - 1, 1, 8, 2048));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> DriverMemory.layout(0, needed - 1, 1, 8, 2048));
         assertTrue(e.getMessage().contains("need " + needed + " bytes"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> DriverMemory.bytesNeeded(1, 6, 2048));
     }

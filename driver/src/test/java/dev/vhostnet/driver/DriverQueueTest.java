@@ -1,9 +1,5 @@
 package dev.vhostnet.driver;
 
-import dev.vhostnet.ctl.FeatureSet;
-import dev.vhostnet.ctl.ring.Segment;
-import dev.vhostnet.ctl.ring.Used;
-import dev.vhostnet.ctl.ring.VringLayout;
 import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_EVENT_IDX;
 import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC;
 import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_FLAGS;
@@ -25,6 +21,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.ring.Segment;
+import dev.vhostnet.ctl.ring.Used;
+import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,7 +54,9 @@ class DriverQueueTest {
     }
 
     private DriverQueue<String> queue(long features) {
-        return DriverQueue.<String>builder(memory, RING, FeatureSet.of(features)).indirect(INDIRECT, TABLE).build();
+        return DriverQueue.<String>builder(memory, RING, FeatureSet.of(features))
+                .indirect(INDIRECT, TABLE)
+                .build();
     }
 
     private static Segment buf(int i, int len) {
@@ -104,9 +106,12 @@ class DriverQueueTest {
         assertEquals(VRING_DESC_F_INDIRECT, memory.getShort(d + VRING_DESC_FLAGS));
         assertEquals(3 * VRING_DESC_SIZE, memory.getInt(d + VRING_DESC_LEN));
         assertEquals(INDIRECT + (long) chain.head() * TABLE * VRING_DESC_SIZE, memory.getLong(d + VRING_DESC_ADDR));
-        assertEquals(List.of(new SpecDeviceQueue.Desc(BUFFERS, 10, VRING_DESC_F_NEXT),
-                new SpecDeviceQueue.Desc(BUFFERS + 4096, 20, VRING_DESC_F_NEXT),
-                new SpecDeviceQueue.Desc(BUFFERS + 8192, 30, VRING_DESC_F_WRITE)), chain.descs());
+        assertEquals(
+                List.of(
+                        new SpecDeviceQueue.Desc(BUFFERS, 10, VRING_DESC_F_NEXT),
+                        new SpecDeviceQueue.Desc(BUFFERS + 4096, 20, VRING_DESC_F_NEXT),
+                        new SpecDeviceQueue.Desc(BUFFERS + 8192, 30, VRING_DESC_F_WRITE)),
+                chain.descs());
 
         device.pushUsed(chain.head(), 30);
         assertEquals(List.of(new Used<>("x", 30)), q.poll());
@@ -146,15 +151,22 @@ class DriverQueueTest {
         device.pushUsed(first.head(), 64);
         assertEquals(List.of(new Used<>("t0", 64)), q.poll());
         assertTrue(q.add(List.of(buf(0, 64)), List.of(), "again"));
-        assertThrows(IllegalArgumentException.class,
-                () -> q.add(List.of(buf(0, 1), buf(1, 1), buf(2, 1), buf(3, 1), buf(4, 1), buf(5, 1), buf(6, 1),
-                        buf(7, 1), buf(8, 1)), List.of(), "too long"));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> q.add(
+                        List.of(
+                                buf(0, 1), buf(1, 1), buf(2, 1), buf(3, 1), buf(4, 1), buf(5, 1), buf(6, 1), buf(7, 1),
+                                buf(8, 1)),
+                        List.of(),
+                        "too long"));
     }
 
     @Test
     void theFreeListNeverLeaksAcrossManyMixedChains() {
         for (long features : new long[] {0, INDIRECT_DESC}) {
-            DriverQueue<Integer> q = DriverQueue.<Integer>builder(memory, RING, FeatureSet.of(features)).indirect(INDIRECT, TABLE).build();
+            DriverQueue<Integer> q = DriverQueue.<Integer>builder(memory, RING, FeatureSet.of(features))
+                    .indirect(INDIRECT, TABLE)
+                    .build();
             SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.of(features));
             Random random = new Random(42);
             List<Integer> expected = new ArrayList<>();
@@ -278,7 +290,9 @@ class DriverQueueTest {
 
     @Test
     void sixteenBitIndexesWrapAroundFromAStartIndexNear65535() {
-        DriverQueue<Integer> q = DriverQueue.<Integer>builder(memory, RING, FeatureSet.of(EVENT_IDX)).startIndex(65530).build();
+        DriverQueue<Integer> q = DriverQueue.<Integer>builder(memory, RING, FeatureSet.of(EVENT_IDX))
+                .startIndex(65530)
+                .build();
         assertEquals(65530, memory.getShort(RING.availGpa() + VRING_AVAIL_IDX) & 0xffff);
         assertEquals(65530, memory.getShort(RING.usedGpa() + VRING_USED_IDX) & 0xffff);
         SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.of(EVENT_IDX), 65530);
@@ -318,7 +332,8 @@ class DriverQueueTest {
         for (SpecDeviceQueue.Chain c = after.pop(); c != null; c = after.pop()) {
             after.pushUsed(c.head(), 0);
         }
-        assertEquals(List.of("a", "b", "c", "d"), q.poll().stream().map(Used::token).toList());
+        assertEquals(
+                List.of("a", "b", "c", "d"), q.poll().stream().map(Used::token).toList());
         assertEquals(8, q.freeDescriptors());
     }
 
@@ -336,8 +351,11 @@ class DriverQueueTest {
     @Test
     void refusesALayoutOutsideGuestMemoryAndUseAfterTheMemoryIsClosed() {
         VringLayout outside = VringLayout.contiguous(1 << 20, 8);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> DriverQueue.builder(memory, outside, FeatureSet.NONE).name("queue 1 (TX)").build());
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> DriverQueue.builder(memory, outside, FeatureSet.NONE)
+                        .name("queue 1 (TX)")
+                        .build());
         assertTrue(e.getMessage().contains("queue 1 (TX)"), e.getMessage());
         DriverQueue<String> q = queue(0);
         memory.close();

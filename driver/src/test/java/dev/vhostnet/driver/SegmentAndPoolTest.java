@@ -1,10 +1,10 @@
 package dev.vhostnet.driver;
 
-import dev.vhostnet.ctl.ring.Segment;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.vhostnet.ctl.ring.Segment;
 import dev.vhostnet.memtable.MemoryTable;
 import java.util.HashSet;
 import java.util.Set;

@@ -1,8 +1,5 @@
 package dev.vhostnet.driver;
 
-import dev.vhostnet.ctl.FeatureSet;
-import dev.vhostnet.ctl.VirtioFeature;
-import dev.vhostnet.ctl.ring.VringLayout;
 import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_FLAGS;
 import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_F_NO_INTERRUPT;
 import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_IDX;
@@ -21,7 +18,9 @@ import static dev.vhostnet.sys.VirtioUapi.VRING_USED_FLAGS;
 import static dev.vhostnet.sys.VirtioUapi.VRING_USED_IDX;
 import static dev.vhostnet.sys.VirtioUapi.VRING_USED_RING;
 
-import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;
 import java.util.ArrayList;
 import java.util.List;
@@ -134,13 +133,17 @@ public final class SpecDeviceQueue {
 
     private Desc read(long table, int i) {
         long at = table + (long) i * VRING_DESC_SIZE;
-        return new Desc(memory.getLong(at + VRING_DESC_ADDR), memory.getInt(at + VRING_DESC_LEN),
+        return new Desc(
+                memory.getLong(at + VRING_DESC_ADDR),
+                memory.getInt(at + VRING_DESC_LEN),
                 Short.toUnsignedInt(memory.getShort(at + VRING_DESC_FLAGS)));
     }
 
     /** Writes a used element without publishing it. */
     public void addUsed(int head, int len, int pendingOffset) {
-        long at = layout.usedGpa() + VRING_USED_RING + (long) VRING_USED_ELEM_SIZE * ((usedIdx + pendingOffset) & (size - 1));
+        long at = layout.usedGpa()
+                + VRING_USED_RING
+                + (long) VRING_USED_ELEM_SIZE * ((usedIdx + pendingOffset) & (size - 1));
         memory.putInt(at, head);
         memory.putInt(at + VRING_USED_ELEM_LEN, len);
     }
@@ -169,7 +172,10 @@ public final class SpecDeviceQueue {
 
     /** Copies a chain's readable bytes out. */
     public byte[] readAll(Chain chain) {
-        int total = chain.descs().stream().filter(d -> !d.writable()).mapToInt(Desc::len).sum();
+        int total = chain.descs().stream()
+                .filter(d -> !d.writable())
+                .mapToInt(Desc::len)
+                .sum();
         byte[] out = new byte[total];
         int at = 0;
         for (Desc d : chain.descs()) {

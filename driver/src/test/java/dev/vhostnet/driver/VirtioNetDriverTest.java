@@ -1,6 +1,5 @@
 package dev.vhostnet.driver;
 
-import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.VIRTIO_F_VERSION_1;
 import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_F_GUEST_TSO4;
 import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_F_MRG_RXBUF;
@@ -16,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import java.nio.ByteBuffer;
@@ -80,10 +80,13 @@ class VirtioNetDriverTest {
     void framesOf60To1514AndOf64KiBRoundTripByteExactThroughMergeableBuffers() throws Exception {
         Setup s = setup(MRG | INDIRECT | EVENT_IDX | TSO4, 64, 2048);
         assertEquals(12, s.driver().headerSize());
-        VirtioNetHeader gso = new VirtioNetHeader(VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, 34, 16, 0);
+        VirtioNetHeader gso =
+                new VirtioNetHeader(VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, 34, 16, 0);
         for (int size = 60; size <= 1514; size++) {
             RxFrame got = roundTrip(s, gso, frame(size));
-            assertEquals(new VirtioNetHeader(VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, 34, 16, 1), got.hdr());
+            assertEquals(
+                    new VirtioNetHeader(VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, 34, 16, 1),
+                    got.hdr());
         }
         assertEquals(0, s.device().tx.indirectChains());
 
@@ -102,14 +105,18 @@ class VirtioNetDriverTest {
         Setup legacy = setup(TSO4, 8, 10 + VirtioNetDriver.MAX_FRAME);
         assertEquals(10, legacy.driver().headerSize());
         for (int size : new int[] {60, 61, 1000, 1514, BIG}) {
-            assertEquals(VirtioNetHeader.NONE, roundTrip(legacy, VirtioNetHeader.NONE, frame(size)).hdr());
+            assertEquals(
+                    VirtioNetHeader.NONE,
+                    roundTrip(legacy, VirtioNetHeader.NONE, frame(size)).hdr());
         }
         memory.close();
         memory = MemoryTable.builder().region(0, 4 << 20).build();
         Setup modern = setup(bit(VIRTIO_F_VERSION_1), 8, 12 + VirtioNetDriver.SMALL_FRAME);
         assertEquals(12, modern.driver().headerSize());
         for (int size : new int[] {60, 1514}) {
-            assertEquals(1, roundTrip(modern, VirtioNetHeader.NONE, frame(size)).hdr().numBuffers());
+            assertEquals(
+                    1,
+                    roundTrip(modern, VirtioNetHeader.NONE, frame(size)).hdr().numBuffers());
         }
     }
 
@@ -145,7 +152,9 @@ class VirtioNetDriverTest {
             frame.clear().putInt(0, i);
             assertTrue(s.driver().transmit(frame));
             assertEquals(1, s.device().run());
-            assertEquals(i, ByteBuffer.wrap(s.driver().receive().orElseThrow().frame()).getInt(0));
+            assertEquals(
+                    i,
+                    ByteBuffer.wrap(s.driver().receive().orElseThrow().frame()).getInt(0));
         }
         s.driver().reclaimTx();
         assertEquals(8, s.driver().freeTxBuffers());
@@ -252,7 +261,8 @@ class VirtioNetDriverTest {
         assertEquals(1, s.driver().receive(8, handler));
         assertArrayEquals(big, java.util.Arrays.copyOf(got, last[0]), "a frame over three buffers, gathered");
 
-        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         long allocated = 0;
         int received = 0;
         for (int round = 0; round < 5000; round++) {

@@ -31,7 +31,8 @@ class VirtioNetHeaderTest {
 
             memory.putShort(200 + VIRTIO_NET_HDR_NUM_BUFFERS, (short) 0x7777);
             HDR.writeTo(memory, 200, 10);
-            assertEquals(0x7777, memory.getShort(200 + VIRTIO_NET_HDR_NUM_BUFFERS), "the legacy header stops at 10 bytes");
+            assertEquals(
+                    0x7777, memory.getShort(200 + VIRTIO_NET_HDR_NUM_BUFFERS), "the legacy header stops at 10 bytes");
             assertEquals(new VirtioNetHeader(1, 4, 74, 1428, 54, 16, 0), VirtioNetHeader.readFrom(memory, 200, 10));
         }
     }
@@ -40,6 +41,8 @@ class VirtioNetHeaderTest {
     void rejectsOutOfRangeFieldsAndOtherSizes() {
         assertThrows(IllegalArgumentException.class, () -> new VirtioNetHeader(256, 0, 0, 0, 0, 0, 0));
         assertThrows(IllegalArgumentException.class, () -> new VirtioNetHeader(0, 0, 0, 0, 0, 0, 65536));
-        assertThrows(IllegalArgumentException.class, () -> VirtioNetHeader.NONE.writeTo(java.nio.ByteBuffer.allocate(16), 0, 11));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> VirtioNetHeader.NONE.writeTo(java.nio.ByteBuffer.allocate(16), 0, 11));
     }
 }

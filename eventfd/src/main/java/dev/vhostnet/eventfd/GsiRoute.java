@@ -15,10 +15,15 @@ public sealed interface GsiRoute {
     record Irqchip(int gsi, int irqchip, int pin) implements GsiRoute {
         public Irqchip {
             Preconditions.checkArgument(gsi >= 0, "gsi must not be negative: %s", gsi);
-            Preconditions.checkArgument(irqchip >= KvmUapi.KVM_IRQCHIP_PIC_MASTER && irqchip <= KvmUapi.KVM_IRQCHIP_IOAPIC,
-                    "irqchip must be KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE or _IOAPIC: %s", irqchip);
-            Preconditions.checkArgument(pin >= 0 && pin < (irqchip == KvmUapi.KVM_IRQCHIP_IOAPIC ? 24 : 8),
-                    "pin %s does not exist on irqchip %s", pin, irqchip);
+            Preconditions.checkArgument(
+                    irqchip >= KvmUapi.KVM_IRQCHIP_PIC_MASTER && irqchip <= KvmUapi.KVM_IRQCHIP_IOAPIC,
+                    "irqchip must be KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE or _IOAPIC: %s",
+                    irqchip);
+            Preconditions.checkArgument(
+                    pin >= 0 && pin < (irqchip == KvmUapi.KVM_IRQCHIP_IOAPIC ? 24 : 8),
+                    "pin %s does not exist on irqchip %s",
+                    pin,
+                    irqchip);
         }
     }
 

@@ -15,10 +15,15 @@ public record IoAddress(Space space, long address, int length) {
 
     public IoAddress {
         Preconditions.checkNotNull(space, "space");
-        Preconditions.checkArgument(length == 0 || length == 1 || length == 2 || length == 4 || length == 8,
-                "ioeventfd length must be 0 (any), 1, 2, 4 or 8, not %s", length);
-        Preconditions.checkArgument(space != Space.PIO || (address >= 0 && address + Math.max(length, 1) <= 0x10000),
-                "port 0x%s with length %s is outside the 64 KiB I/O port space", Long.toHexString(address), length);
+        Preconditions.checkArgument(
+                length == 0 || length == 1 || length == 2 || length == 4 || length == 8,
+                "ioeventfd length must be 0 (any), 1, 2, 4 or 8, not %s",
+                length);
+        Preconditions.checkArgument(
+                space != Space.PIO || (address >= 0 && address + Math.max(length, 1) <= 0x10000),
+                "port 0x%s with length %s is outside the 64 KiB I/O port space",
+                Long.toHexString(address),
+                length);
         Preconditions.checkArgument(space != Space.PIO || length != 8, "port I/O has no 8-byte accesses");
     }
 

@@ -69,18 +69,24 @@ public final class KvmVcpu implements AutoCloseable {
             case KvmUapi.KVM_EXIT_IO -> {
                 int size = p.getByte(KvmUapi.KVM_RUN_IO_SIZE);
                 long dataOffset = p.getLong(KvmUapi.KVM_RUN_IO_DATA_OFFSET);
-                yield new VcpuExit(reason, p.getShort(KvmUapi.KVM_RUN_IO_PORT) & 0xffff, size,
+                yield new VcpuExit(
+                        reason,
+                        p.getShort(KvmUapi.KVM_RUN_IO_PORT) & 0xffff,
+                        size,
                         p.getByte(KvmUapi.KVM_RUN_IO_DIRECTION) == KvmUapi.KVM_EXIT_IO_OUT,
                         readLittleEndian(p, dataOffset, size));
             }
             case KvmUapi.KVM_EXIT_MMIO -> {
                 int len = p.getInt(KvmUapi.KVM_RUN_MMIO_LEN);
-                yield new VcpuExit(reason, p.getLong(KvmUapi.KVM_RUN_MMIO_PHYS_ADDR), len,
+                yield new VcpuExit(
+                        reason,
+                        p.getLong(KvmUapi.KVM_RUN_MMIO_PHYS_ADDR),
+                        len,
                         p.getByte(KvmUapi.KVM_RUN_MMIO_IS_WRITE) != 0,
                         readLittleEndian(p, KvmUapi.KVM_RUN_MMIO_DATA, Math.min(len, 8)));
             }
             case KvmUapi.KVM_EXIT_INTERNAL_ERROR ->
-                    new VcpuExit(reason, 0, 0, false, p.getInt(KvmUapi.KVM_RUN_INTERNAL_SUBERROR));
+                new VcpuExit(reason, 0, 0, false, p.getInt(KvmUapi.KVM_RUN_INTERNAL_SUBERROR));
             default -> new VcpuExit(reason, 0, 0, false, 0);
         };
     }

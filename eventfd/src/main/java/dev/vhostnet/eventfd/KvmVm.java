@@ -63,7 +63,8 @@ public final class KvmVm implements AutoCloseable {
      * returned registration deassigns it.
      */
     public Registration ioeventfd(EventFd eventfd, IoAddress at, OptionalLong datamatch) throws SysException {
-        Preconditions.checkArgument(datamatch.isEmpty() || at.length() != 0,
+        Preconditions.checkArgument(
+                datamatch.isEmpty() || at.length() != 0,
                 "a datamatch needs an access length of 1, 2, 4 or 8, not 0 (any)");
         KvmIoeventfd spec = ioeventfdSpec(eventfd, at, datamatch);
         fd.ioctl(KvmUapi.KVM_IOEVENTFD, spec);
@@ -125,7 +126,8 @@ public final class KvmVm implements AutoCloseable {
         table.clear();
         table.setInt(0, routes.size());
         for (int i = 0; i < routes.size(); i++) {
-            KvmIrqRoutingEntry e = new KvmIrqRoutingEntry(table.share(KvmIrqRouting.SIZE + (long) KvmIrqRoutingEntry.SIZE * i));
+            KvmIrqRoutingEntry e =
+                    new KvmIrqRoutingEntry(table.share(KvmIrqRouting.SIZE + (long) KvmIrqRoutingEntry.SIZE * i));
             GsiRoute route = routes.get(i);
             e.gsi = route.gsi();
             if (route instanceof GsiRoute.Irqchip chip) {

@@ -18,8 +18,10 @@ public record VcpuExit(int reason, long address, int size, boolean write, long d
     @Override
     public String toString() {
         return switch (reason) {
-            case KvmUapi.KVM_EXIT_IO -> String.format("IO %s port 0x%x size %d data 0x%x", write ? "out" : "in", address, size, data);
-            case KvmUapi.KVM_EXIT_MMIO -> String.format("MMIO %s 0x%x size %d data 0x%x", write ? "write" : "read", address, size, data);
+            case KvmUapi.KVM_EXIT_IO ->
+                String.format("IO %s port 0x%x size %d data 0x%x", write ? "out" : "in", address, size, data);
+            case KvmUapi.KVM_EXIT_MMIO ->
+                String.format("MMIO %s 0x%x size %d data 0x%x", write ? "write" : "read", address, size, data);
             case KvmUapi.KVM_EXIT_HLT -> "HLT";
             case KvmUapi.KVM_EXIT_SHUTDOWN -> "SHUTDOWN (triple fault)";
             case KvmUapi.KVM_EXIT_INTR -> "INTR";

@@ -26,8 +26,10 @@ class BackendSwitchTest {
     @Test
     void emulatedToKernelAndBackUnderTrafficLosesAndRepeatsNothing() throws Exception {
         NetFixture.assumeVhostNet();
-        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket();
-             DatagramSocket toGuest = k.net.socket(); SequencedTraffic traffic = new SequencedTraffic(k, socket, FRAMES)) {
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES);
+                DatagramSocket socket = k.net.socket();
+                DatagramSocket toGuest = k.net.socket();
+                SequencedTraffic traffic = new SequencedTraffic(k, socket, FRAMES)) {
             k.net.addGuestNeighbour();
             int toGuestSent = 0;
             Kind[] path = {Kind.KERNEL, Kind.EMULATED, Kind.KERNEL, Kind.EMULATED};
@@ -40,7 +42,9 @@ class BackendSwitchTest {
             }
             traffic.assertAllArrivedOnceInOrder();
             for (int i = 0; i < toGuestSent; i++) {
-                assertArrayEquals(payload(i, 64), EthernetFrames.udpPayload(receiveUdpTo(k, 0, 7200).frame(), 0),
+                assertArrayEquals(
+                        payload(i, 64),
+                        EthernetFrames.udpPayload(receiveUdpTo(k, 0, 7200).frame(), 0),
                         "datagram " + i + " to the guest");
             }
             assertTrue(k.receive(0, 300).isEmpty(), "no datagram twice");

@@ -11,12 +11,12 @@ import dev.vhostnet.bench.Cell;
 import dev.vhostnet.bench.Direction;
 import dev.vhostnet.bench.Progress;
 import dev.vhostnet.bench.ReportWriter;
-import java.nio.file.Path;
-import java.util.Optional;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -33,10 +33,12 @@ class BenchSmokeTest {
     @Test
     void everyBackendHereMovesPacketsInEveryCellWithoutLoss() throws Exception {
         List<BackendChoice.Kind> backends = Files.exists(VhostNet.DEVICE)
-                ? List.of(BackendChoice.Kind.KERNEL, BackendChoice.Kind.EMULATED) : List.of(BackendChoice.Kind.EMULATED);
+                ? List.of(BackendChoice.Kind.KERNEL, BackendChoice.Kind.EMULATED)
+                : List.of(BackendChoice.Kind.EMULATED);
         // In the test VM, target/testvm is the share the host keeps; the host's own run writes beside it.
         Path out = Path.of(Files.exists(VhostNet.DEVICE) ? "target/testvm/bench" : "target/bench");
-        BenchConfig config = BenchConfig.quick().backends(backends).outputDir(out).build();
+        BenchConfig config =
+                BenchConfig.quick().backends(backends).outputDir(out).build();
         BenchReport report = new BenchRunner(config, Progress.to(System.out, false)).run();
         ReportWriter.write(report, config.outputDir());
         System.out.println(ReportWriter.markdown(report));
@@ -58,7 +60,9 @@ class BenchSmokeTest {
                 assertEquals(0, emulated.get().lost(), () -> cell + ": the emulated backend lost packets");
                 if (kernel.isPresent()) {
                     assertEquals(0, kernel.get().lost(), () -> cell + ": the kernel backend lost packets");
-                    assertEquals(kernel.get().bytes(), emulated.get().bytes(),
+                    assertEquals(
+                            kernel.get().bytes(),
+                            emulated.get().bytes(),
                             () -> cell + ": the backends delivered different bytes for the same packet count");
                 }
             }

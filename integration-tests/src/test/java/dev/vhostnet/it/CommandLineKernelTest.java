@@ -20,8 +20,12 @@ import org.junit.jupiter.api.Test;
 @Tag("vhost-net")
 class CommandLineKernelTest {
     private static String vhostnet(String stdin, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName()));
         command.addAll(Arrays.asList(args));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         p.getOutputStream().write(stdin.getBytes(UTF_8));
@@ -43,16 +47,38 @@ class CommandLineKernelTest {
     @Test
     void qemuStartsWithVhostOnTheVhostNetFdExecPasses() throws Exception {
         NetFixture.assumeVhostNet();
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")), "needs qemu-system-x86_64 (Debian: qemu-system-x86)");
+        assumeTrue(
+                Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")),
+                "needs qemu-system-x86_64 (Debian: qemu-system-x86)");
         String qmp = """
                 {"execute":"qmp_capabilities"}
                 {"execute":"human-monitor-command","arguments":{"command-line":"info network"}}
                 {"execute":"quit"}
                 """;
-        String out = vhostnet(qmp, "exec", "--tap", Names.random("vq"), "--vhost", "--", "qemu-system-x86_64", "-M", "pc",
-                "-S", "-accel", "tcg", "-nodefaults", "-display", "none",
-                "-netdev", "tap,id=n0,fd={tapfd},vhost=on,vhostfd={vhostfd}",
-                "-device", "virtio-net-pci,netdev=n0,id=nic0", "-qmp", "stdio");
-        assertTrue(out.contains("n0: index=0,type=tap"), "QEMU accepted the tap and vhost-net fds (vhost=on fails to start otherwise):\n" + out);
+        String out = vhostnet(
+                qmp,
+                "exec",
+                "--tap",
+                Names.random("vq"),
+                "--vhost",
+                "--",
+                "qemu-system-x86_64",
+                "-M",
+                "pc",
+                "-S",
+                "-accel",
+                "tcg",
+                "-nodefaults",
+                "-display",
+                "none",
+                "-netdev",
+                "tap,id=n0,fd={tapfd},vhost=on,vhostfd={vhostfd}",
+                "-device",
+                "virtio-net-pci,netdev=n0,id=nic0",
+                "-qmp",
+                "stdio");
+        assertTrue(
+                out.contains("n0: index=0,type=tap"),
+                "QEMU accepted the tap and vhost-net fds (vhost=on fails to start otherwise):\n" + out);
     }
 }

@@ -33,6 +33,7 @@ class CoreJarsTest {
             "dev/vhostnet/ctl/NetDevices", "starts a device on the backend a policy picks (QEMU's vhost=on)",
             "dev/vhostnet/vhostuser/VhostUserDialer", "client mode: the VMM dials a back-end, with reconnect",
             "dev/vhostnet/vhostuser/VhostUserListener", "server mode: a back-end dials the VMM, with reconnect");
+
     private static final Pattern NAME = Pattern.compile("dev/vhostnet/[\\w/$]+");
 
     private record Unit(String module, boolean test, String name) {}
@@ -41,7 +42,8 @@ class CoreJarsTest {
     void holdNoClassWhoseOnlyUsersAreTestsTheDemoOrTheBench() throws IOException {
         Map<Unit, Set<String>> mentions = new HashMap<>();
         try (Stream<Path> modules = Files.list(Path.of("..").toAbsolutePath().normalize())) {
-            for (Path module : modules.filter(m -> Files.isDirectory(m.resolve("target"))).toList()) {
+            for (Path module :
+                    modules.filter(m -> Files.isDirectory(m.resolve("target"))).toList()) {
                 read(module, false, mentions);
                 read(module, true, mentions);
             }
@@ -59,15 +61,22 @@ class CoreJarsTest {
                     users.add(user);
                 }
             });
-            boolean product = users.stream().anyMatch(u -> !u.test() && !u.module().equals("bench")
-                    && !u.module().equals("integration-tests") && !HARNESS.contains(u.name()));
+            boolean product = users.stream()
+                    .anyMatch(u -> !u.test()
+                            && !u.module().equals("bench")
+                            && !u.module().equals("integration-tests")
+                            && !HARNESS.contains(u.name()));
             if (!users.isEmpty() && !product && !API.containsKey(unit.name())) {
-                harnessOnly.add(unit.name() + " (used by " + new TreeSet<>(users.stream().map(Unit::module).toList()) + ")");
+                harnessOnly.add(unit.name() + " (used by "
+                        + new TreeSet<>(users.stream().map(Unit::module).toList()) + ")");
             }
         }
         assertTrue(core > 50, "the core jars' classes were found: " + core);
-        assertEquals(Set.of(), harnessOnly, "used only by tests, the demo or the bench: move them to testkit, or, "
-                + "if a VMM calls them, list them in API with why");
+        assertEquals(
+                Set.of(),
+                harnessOnly,
+                "used only by tests, the demo or the bench: move them to testkit, or, "
+                        + "if a VMM calls them, list them in API with why");
     }
 
     private static void read(Path module, boolean test, Map<Unit, Set<String>> mentions) throws IOException {
@@ -78,9 +87,10 @@ class CoreJarsTest {
         try (Stream<Path> files = Files.walk(classes)) {
             for (Path f : files.filter(p -> p.toString().endsWith(".class")).toList()) {
                 String file = classes.relativize(f).toString();
-                String name = file.substring(0, file.length() - ".class".length()).split("\\$")[0];
-                Set<String> names = mentions.computeIfAbsent(new Unit(module.getFileName().toString(), test, name),
-                        u -> new HashSet<>());
+                String name =
+                        file.substring(0, file.length() - ".class".length()).split("\\$")[0];
+                Set<String> names = mentions.computeIfAbsent(
+                        new Unit(module.getFileName().toString(), test, name), u -> new HashSet<>());
                 Matcher m = NAME.matcher(new String(Files.readAllBytes(f), StandardCharsets.ISO_8859_1));
                 while (m.find()) {
                     names.add(m.group().split("\\$")[0]);

@@ -1,16 +1,16 @@
 package dev.vhostnet.it;
 
-import dev.vhostnet.ctl.VirtioFeature;
-import dev.vhostnet.ctl.FeatureSet;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.BackendChoice;
-import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
 import dev.vhostnet.driver.VirtioNetHeader;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.testkit.TapInNamespace;
 import java.net.DatagramPacket;
@@ -22,15 +22,19 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** Frames through either backend, with this process as the guest's virtio-net driver. */
 @Tag("vhost-net")
 class DataPathTest {
-    static final FeatureSet FEATURES = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF,
-            VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC, VirtioFeature.CSUM, VirtioFeature.GUEST_CSUM);
+    static final FeatureSet FEATURES = FeatureSet.of(
+            VirtioFeature.VERSION_1,
+            VirtioFeature.MRG_RXBUF,
+            VirtioFeature.EVENT_IDX,
+            VirtioFeature.INDIRECT_DESC,
+            VirtioFeature.CSUM,
+            VirtioFeature.GUEST_CSUM);
     private static final int HEADERS = EthernetFrames.ETH_HLEN + EthernetFrames.IP_HLEN + EthernetFrames.UDP_HLEN;
 
     /** A payload of {@code length} bytes that starts with its sequence number, the rest random from it. */
@@ -42,8 +46,14 @@ class DataPathTest {
     }
 
     static byte[] frameTo(NetFixture k, int port, int srcPort, byte[] payload) {
-        return EthernetFrames.udp(TapInNamespace.GUEST_MAC, k.net.tapMac, TapInNamespace.GUEST_IP_BYTES,
-                TapInNamespace.HOST_IP_BYTES, srcPort, port, payload);
+        return EthernetFrames.udp(
+                TapInNamespace.GUEST_MAC,
+                k.net.tapMac,
+                TapInNamespace.GUEST_IP_BYTES,
+                TapInNamespace.HOST_IP_BYTES,
+                srcPort,
+                port,
+                payload);
     }
 
     static void transmit(VirtioNetDriver driver, byte[] frame) throws Exception {
@@ -56,10 +66,13 @@ class DataPathTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = BackendChoice.Kind.class, names = {"KERNEL", "EMULATED"})
+    @EnumSource(
+            value = BackendChoice.Kind.class,
+            names = {"KERNEL", "EMULATED"})
     void tenThousandFramesOf60To1514BytesArriveByteExactAndInOrder(BackendChoice.Kind kind) throws Exception {
         NetFixture.assumeBackend(kind);
-        try (NetFixture k = NetFixture.start(kind, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(kind, 1, FEATURES);
+                DatagramSocket socket = k.net.socket()) {
             int port = socket.getLocalPort();
             VirtioNetDriver driver = k.driver(0);
             int sent = 0;
@@ -80,10 +93,14 @@ class DataPathTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = BackendChoice.Kind.class, names = {"KERNEL", "EMULATED"})
-    void datagramsFromTheNamespaceArriveInRxBuffersWithTheirHeadersMergedAcrossBuffers(BackendChoice.Kind kind) throws Exception {
+    @EnumSource(
+            value = BackendChoice.Kind.class,
+            names = {"KERNEL", "EMULATED"})
+    void datagramsFromTheNamespaceArriveInRxBuffersWithTheirHeadersMergedAcrossBuffers(BackendChoice.Kind kind)
+            throws Exception {
         NetFixture.assumeBackend(kind);
-        try (NetFixture k = NetFixture.start(kind, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(kind, 1, FEATURES);
+                DatagramSocket socket = k.net.socket()) {
             k.net.ns.ip("link", "set", "dev", k.net.tap.name(), "mtu", "9000");
             k.net.addGuestNeighbour();
             for (int length : new int[] {1, 100, 1472, 2000, 5000, 8000}) {
@@ -92,12 +109,19 @@ class DataPathTest {
                 RxFrame rx = receiveUdpTo(k, 0, 5555);
                 assertArrayEquals(sent, EthernetFrames.udpPayload(rx.frame(), 0), "payload of " + sent.length);
                 int frameBytes = HEADERS + sent.length + 12;
-                assertEquals((frameBytes + NetFixture.BUFFER - 1) / NetFixture.BUFFER, rx.hdr().numBuffers(),
+                assertEquals(
+                        (frameBytes + NetFixture.BUFFER - 1) / NetFixture.BUFFER,
+                        rx.hdr().numBuffers(),
                         "buffers merged for a " + rx.frame().length + "-byte frame");
-                assertTrue(rx.hdr().flags() == 0 || rx.hdr().flags() == VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM
-                        || rx.hdr().flags() == VirtioUapi.VIRTIO_NET_HDR_F_DATA_VALID, "flags " + rx.hdr());
+                assertTrue(
+                        rx.hdr().flags() == 0
+                                || rx.hdr().flags() == VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM
+                                || rx.hdr().flags() == VirtioUapi.VIRTIO_NET_HDR_F_DATA_VALID,
+                        "flags " + rx.hdr());
                 if ((rx.hdr().flags() & VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0) {
-                    assertEquals(EthernetFrames.ETH_HLEN + EthernetFrames.IP_HLEN, rx.hdr().csumStart());
+                    assertEquals(
+                            EthernetFrames.ETH_HLEN + EthernetFrames.IP_HLEN,
+                            rx.hdr().csumStart());
                     assertEquals(6, rx.hdr().csumOffset());
                 }
             }
@@ -105,18 +129,28 @@ class DataPathTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = BackendChoice.Kind.class, names = {"KERNEL", "EMULATED"})
+    @EnumSource(
+            value = BackendChoice.Kind.class,
+            names = {"KERNEL", "EMULATED"})
     void aSixtyFourKibGsoDatagramLeavesAsOneFrameAndArrivesWhole(BackendChoice.Kind kind) throws Exception {
         NetFixture.assumeBackend(kind);
         FeatureSet features = FEATURES.with(VirtioFeature.HOST_UFO);
-        try (NetFixture k = NetFixture.start(kind, 1, features); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(kind, 1, features);
+                DatagramSocket socket = k.net.socket()) {
             assertTrue(k.device.has(VirtioFeature.HOST_UFO), "the tap has a vnet header, so the guest may send UFO");
             socket.setReceiveBufferSize(1 << 20);
             byte[] sent = payload(64, 65000);
             byte[] frame = frameTo(k, socket.getLocalPort(), 40000, sent);
-            ByteBuffer.wrap(frame).putShort(EthernetFrames.UDP_CHECK, (short) EthernetFrames.fold(EthernetFrames.pseudoHeader(frame)));
-            VirtioNetHeader gso = new VirtioNetHeader(VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM, VirtioUapi.VIRTIO_NET_HDR_GSO_UDP,
-                    HEADERS, 1472, EthernetFrames.ETH_HLEN + EthernetFrames.IP_HLEN, 6, 0);
+            ByteBuffer.wrap(frame).putShort(EthernetFrames.UDP_CHECK, (short)
+                    EthernetFrames.fold(EthernetFrames.pseudoHeader(frame)));
+            VirtioNetHeader gso = new VirtioNetHeader(
+                    VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                    VirtioUapi.VIRTIO_NET_HDR_GSO_UDP,
+                    HEADERS,
+                    1472,
+                    EthernetFrames.ETH_HLEN + EthernetFrames.IP_HLEN,
+                    6,
+                    0);
             assertTrue(k.driver(0).transmit(gso, frame), "one 65042-byte frame, gathered from TX buffers");
             DatagramPacket p = new DatagramPacket(new byte[70000], 70000);
             socket.receive(p);
@@ -125,10 +159,13 @@ class DataPathTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = BackendChoice.Kind.class, names = {"KERNEL", "EMULATED"})
+    @EnumSource(
+            value = BackendChoice.Kind.class,
+            names = {"KERNEL", "EMULATED"})
     void withNoRxBufferPostedFramesWaitInTheTapAndArriveOnceBuffersAre(BackendChoice.Kind kind) throws Exception {
         NetFixture.assumeBackend(kind);
-        try (NetFixture k = NetFixture.start(kind, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(kind, 1, FEATURES);
+                DatagramSocket socket = k.net.socket()) {
             k.net.addGuestNeighbour();
             VirtioNetDriver driver = k.driver(0);
             int total = NetFixture.RING + 50;
@@ -140,7 +177,8 @@ class DataPathTest {
             while (got < NetFixture.RING && System.nanoTime() < deadline) {
                 Optional<RxFrame> rx = driver.receive();
                 if (rx.isPresent()) {
-                    assertArrayEquals(payload(got, 64), EthernetFrames.udpPayload(rx.get().frame(), 0), "datagram " + got);
+                    assertArrayEquals(
+                            payload(got, 64), EthernetFrames.udpPayload(rx.get().frame(), 0), "datagram " + got);
                     got++;
                 } else {
                     Thread.sleep(1);
@@ -153,7 +191,8 @@ class DataPathTest {
                 driver.refillRx();
                 Optional<RxFrame> rx = driver.receive();
                 if (rx.isPresent()) {
-                    assertArrayEquals(payload(got, 64), EthernetFrames.udpPayload(rx.get().frame(), 0), "datagram " + got);
+                    assertArrayEquals(
+                            payload(got, 64), EthernetFrames.udpPayload(rx.get().frame(), 0), "datagram " + got);
                     got++;
                 } else {
                     Thread.sleep(1);
@@ -167,7 +206,8 @@ class DataPathTest {
     static String diag(NetFixture k) {
         if (k.device instanceof dev.vhostnet.ctl.emulated.EmulatedNetDevice e) {
             return "broken " + e.isBroken(0) + " rx " + e.counters(0, 0).snapshot() + " dropped " + e.dropped()
-                    + " driver " + k.driver(0).counters() + " free " + k.driver(0).freeRxBuffers();
+                    + " driver " + k.driver(0).counters() + " free "
+                    + k.driver(0).freeRxBuffers();
         }
         return "";
     }
@@ -184,10 +224,13 @@ class DataPathTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = BackendChoice.Kind.class, names = {"KERNEL", "EMULATED"})
+    @EnumSource(
+            value = BackendChoice.Kind.class,
+            names = {"KERNEL", "EMULATED"})
     void twoQueuePairsCarryTrafficAtOnce(BackendChoice.Kind kind) throws Exception {
         NetFixture.assumeBackend(kind);
-        try (NetFixture k = NetFixture.start(kind, 2, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(kind, 2, FEATURES);
+                DatagramSocket socket = k.net.socket()) {
             int port = socket.getLocalPort();
             Set<Integer> expected = new HashSet<>();
             for (int i = 0; i < 200; i++) {
@@ -221,7 +264,9 @@ class DataPathTest {
                 }
             }
             assertEquals(32, total, "every flow's datagram arrived on one of the RX queues");
-            assertTrue(perQueue[0] > 0 && perQueue[1] > 0, "flows spread over both queues: " + perQueue[0] + "/" + perQueue[1]);
+            assertTrue(
+                    perQueue[0] > 0 && perQueue[1] > 0,
+                    "flows spread over both queues: " + perQueue[0] + "/" + perQueue[1]);
         }
     }
 }

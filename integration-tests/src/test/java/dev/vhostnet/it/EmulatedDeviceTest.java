@@ -12,12 +12,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.BackendChoice.Kind;
 import dev.vhostnet.ctl.NetDevices;
-import dev.vhostnet.ctl.kernel.VhostNet;
-import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.Violation;
-import dev.vhostnet.driver.VirtioNetDriver;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.ctl.ring.VringLayout;
+import dev.vhostnet.driver.VirtioNetDriver;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.testkit.TapInNamespace;
 import java.lang.management.ManagementFactory;
@@ -29,7 +29,8 @@ import org.junit.jupiter.api.Test;
 class EmulatedDeviceTest {
     @Test
     void aDescriptorOutsideGuestMemoryBreaksOnlyItsQueueWhichReturnsTheChainEmpty() throws Exception {
-        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES);
+                DatagramSocket socket = k.net.socket()) {
             EmulatedNetDevice device = (EmulatedNetDevice) k.device;
             VringLayout tx = k.layout.queuePair(0).tx();
             int slot = k.memory.getShort(tx.availGpa() + VirtioUapi.VRING_AVAIL_IDX) & 0xffff;
@@ -45,15 +46,28 @@ class EmulatedDeviceTest {
                 Thread.sleep(1);
             }
             assertTrue(device.isBroken(0), "the TX queue is marked broken (virtio NEEDS_RESET)");
-            assertEquals(1, device.counters(0, 1).get(Violation.OUTSIDE_MEMORY), device.counters(0, 1).snapshot().toString());
+            assertEquals(
+                    1,
+                    device.counters(0, 1).get(Violation.OUTSIDE_MEMORY),
+                    device.counters(0, 1).snapshot().toString());
             long usedGpa = tx.usedGpa();
-            assertEquals(slot + 1, k.memory.getShort(usedGpa + VirtioUapi.VRING_USED_IDX) & 0xffff, "the bad chain was returned");
-            assertEquals(0, k.memory.getInt(usedGpa + VirtioUapi.VRING_USED_RING + 8L * (slot % tx.size()) + VirtioUapi.VRING_USED_ELEM_LEN),
+            assertEquals(
+                    slot + 1,
+                    k.memory.getShort(usedGpa + VirtioUapi.VRING_USED_IDX) & 0xffff,
+                    "the bad chain was returned");
+            assertEquals(
+                    0,
+                    k.memory.getInt(usedGpa
+                            + VirtioUapi.VRING_USED_RING
+                            + 8L * (slot % tx.size())
+                            + VirtioUapi.VRING_USED_ELEM_LEN),
                     "with used length 0");
 
             k.net.addGuestNeighbour();
             TapInNamespace.sendToGuest(socket, 7400, payload(1, 50));
-            assertArrayEquals(payload(1, 50), EthernetFrames.udpPayload(receiveUdpTo(k, 0, 7400).frame(), 0),
+            assertArrayEquals(
+                    payload(1, 50),
+                    EthernetFrames.udpPayload(receiveUdpTo(k, 0, 7400).frame(), 0),
                     "the RX queue of the same pair still works");
         }
     }
@@ -75,11 +89,15 @@ class EmulatedDeviceTest {
     @Test
     void steadyStateAllocatesNothingPerPacket() throws Exception {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket();
-             DatagramSocket toGuest = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES);
+                DatagramSocket socket = k.net.socket();
+                DatagramSocket toGuest = k.net.socket()) {
             k.net.addGuestNeighbour();
             EmulatedNetDevice device = (EmulatedNetDevice) k.device;
-            long loopThread = device.loops().get(0).submit(() -> Thread.currentThread().getId()).get();
+            long loopThread = device.loops()
+                    .get(0)
+                    .submit(() -> Thread.currentThread().getId())
+                    .get();
             VirtioNetDriver driver = k.driver(0);
             byte[] frame = frameTo(k, socket.getLocalPort(), 40000, payload(0, 64));
             byte[] toGuestPayload = payload(1, 64);
@@ -107,8 +125,11 @@ class EmulatedDeviceTest {
             long allocated = threads.getThreadAllocatedBytes(loopThread) - before;
             assertEquals(120_000L, device.counters(0, 1).snapshot().get("chainsPopped"), "the loop sent every frame");
             double perPacket = (double) allocated / (measured + measured / 10);
-            assertTrue(perPacket < 1.0, String.format("the event loop allocated %d bytes for %d packets (%.2f per packet)",
-                    allocated, measured + measured / 10, perPacket));
+            assertTrue(
+                    perPacket < 1.0,
+                    String.format(
+                            "the event loop allocated %d bytes for %d packets (%.2f per packet)",
+                            allocated, measured + measured / 10, perPacket));
         }
     }
 }

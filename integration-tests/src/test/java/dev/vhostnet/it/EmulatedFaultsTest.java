@@ -13,13 +13,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.vhostnet.ctl.BackendChoice.Kind;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.VringBases;
-import dev.vhostnet.sys.VirtioUapi;
-import dev.vhostnet.driver.VirtioNetDriver;
-import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.ctl.ring.VringLayout;
+import dev.vhostnet.driver.VirtioNetDriver;
+import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.sys.OpenFds;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.testkit.TapInNamespace;
 import java.lang.management.ManagementFactory;
@@ -36,26 +36,33 @@ import org.junit.jupiter.api.Test;
 class EmulatedFaultsTest {
     /** Loop CPU over a second that counts as idle: an event loop spinning on a level-triggered fd takes ~1000 ms. */
     static final long IDLE_CPU_MILLIS = 200;
+
     static final int FRAMES_WAITING = 8;
 
     @Test
     void anRxKickOnABrokenRxQueueWithFramesInTheTapLeavesTheLoopIdle() throws Exception {
-        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES);
+                DatagramSocket socket = k.net.socket()) {
             EmulatedNetDevice device = (EmulatedNetDevice) k.device;
             breakRxQueueWithFramesWaiting(k, socket);
             k.queues.get(0).kick().signal();
 
             long cpu = loopCpuMillisOverASecond(device, 0);
-            assertTrue(cpu < IDLE_CPU_MILLIS, "the loop of a pair with a broken RX queue took " + cpu + " ms of CPU in a second");
+            assertTrue(
+                    cpu < IDLE_CPU_MILLIS,
+                    "the loop of a pair with a broken RX queue took " + cpu + " ms of CPU in a second");
             assertTrue(device.isBroken(0), "the RX queue stays broken until a restart");
             String failure = device.failure(0).orElseThrow();
-            assertTrue(failure.startsWith("queue 0 (RX) broken by the driver") && failure.contains("names head 65535"), failure);
+            assertTrue(
+                    failure.startsWith("queue 0 (RX) broken by the driver") && failure.contains("names head 65535"),
+                    failure);
         }
     }
 
     @Test
     void aStopAndRestartServesABrokenRxQueueAgain() throws Exception {
-        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES);
+                DatagramSocket socket = k.net.socket()) {
             EmulatedNetDevice device = (EmulatedNetDevice) k.device;
             breakRxQueueWithFramesWaiting(k, socket);
 
@@ -65,7 +72,9 @@ class EmulatedFaultsTest {
             assertFalse(device.isBroken(0), "a restart clears the broken state (virtio's device reset)");
             assertEquals(Optional.empty(), device.failure(0));
             TapInNamespace.sendToGuest(socket, 7602, payload(99, 50));
-            assertArrayEquals(payload(99, 50), EthernetFrames.udpPayload(receiveUdpTo(k, 0, 7602).frame(), 0),
+            assertArrayEquals(
+                    payload(99, 50),
+                    EthernetFrames.udpPayload(receiveUdpTo(k, 0, 7602).frame(), 0),
                     "frames reach the RX queue again");
             assertTrue(cpu < IDLE_CPU_MILLIS, "the loop took " + cpu + " ms of CPU in a second after the restart");
         }
@@ -73,7 +82,8 @@ class EmulatedFaultsTest {
 
     @Test
     void aDeviceStartedOnAnRxRingItMustRefuseStaysIdleWithFramesInTheTap() throws Exception {
-        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES);
+                DatagramSocket socket = k.net.socket()) {
             k.device.close();
             k.device = NetDevices.start(k.config, Kind.EMULATED, VringBases.of(1000, 0));
             EmulatedNetDevice device = (EmulatedNetDevice) k.device;
@@ -84,7 +94,8 @@ class EmulatedFaultsTest {
 
             long cpu = loopCpuMillisOverASecond(device, 0);
             assertTrue(device.isBroken(0), "base 1000 with used index 0 cannot come from a working driver");
-            assertTrue(cpu < IDLE_CPU_MILLIS, "the loop of a pair started broken took " + cpu + " ms of CPU in a second");
+            assertTrue(
+                    cpu < IDLE_CPU_MILLIS, "the loop of a pair started broken took " + cpu + " ms of CPU in a second");
         }
     }
 
@@ -97,7 +108,9 @@ class EmulatedFaultsTest {
             k.net.ns.ip("link", "delete", tap);
 
             long cpu = loopCpuMillisOverASecond(device, 0);
-            assertTrue(cpu < IDLE_CPU_MILLIS, "the loop of a pair whose tap is gone took " + cpu + " ms of CPU in a second");
+            assertTrue(
+                    cpu < IDLE_CPU_MILLIS,
+                    "the loop of a pair whose tap is gone took " + cpu + " ms of CPU in a second");
             assertEquals(Optional.of("tap " + tap + " queue 0 reports EPOLLERR"), device.failure(0));
             assertFalse(device.isBroken(0), "the driver broke nothing");
         }
@@ -107,8 +120,9 @@ class EmulatedFaultsTest {
     @Test
     void aKickEventfdClosedUnderARunningLoopIsAnErrorToItsUserOnlyAndItsNumberReusedIsNotTheDevices() throws Exception {
         Set<Integer> before = settledFds();
-        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket();
-             EventFd doorbell = EventFd.adopt(k.queues.get(1).kick().fd().dup())) {
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES);
+                DatagramSocket socket = k.net.socket();
+                EventFd doorbell = EventFd.adopt(k.queues.get(1).kick().fd().dup())) {
             EmulatedNetDevice device = (EmulatedNetDevice) k.device;
             EventFd kick = k.queues.get(1).kick();
             int number = kick.fd().get();
@@ -126,7 +140,9 @@ class EmulatedFaultsTest {
                 IllegalStateException closed = assertThrows(IllegalStateException.class, driver::flush);
                 assertTrue(closed.getMessage().endsWith("is closed"), closed.getMessage());
                 doorbell.signal();
-                assertArrayEquals(payload(5, 80), TapInNamespace.receive(socket),
+                assertArrayEquals(
+                        payload(5, 80),
+                        TapInNamespace.receive(socket),
                         "the device holds its own reference to the kick, as vhost does: a signal through another is served");
                 assertEquals(1, stranger.await(0), "the file now at the kick's old number was not read by the device");
                 assertEquals(Optional.empty(), device.failure(0));
@@ -168,7 +184,8 @@ class EmulatedFaultsTest {
      * what the JVM opens for good on first use (native libraries, the JDK's own sockets) is in it.
      */
     static Set<Integer> settledFds() throws Exception {
-        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES);
+                DatagramSocket socket = k.net.socket()) {
             k.net.addGuestNeighbour();
             TapInNamespace.sendToGuest(socket, 7600, payload(0, 50));
             receiveUdpTo(k, 0, 7600);
@@ -185,12 +202,16 @@ class EmulatedFaultsTest {
         while (!OpenFds.leakedSince(before).isEmpty() && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
-        assertEquals("", OpenFds.leakedSince(before), "descriptors left open after the device, tap and memory were closed");
+        assertEquals(
+                "", OpenFds.leakedSince(before), "descriptors left open after the device, tap and memory were closed");
     }
 
     /** CPU time the event loop thread of {@code pair} takes over the next second, in milliseconds. */
     static long loopCpuMillisOverASecond(EmulatedNetDevice device, int pair) throws Exception {
-        long thread = device.loops().get(pair).submit(() -> Thread.currentThread().getId()).get();
+        long thread = device.loops()
+                .get(pair)
+                .submit(() -> Thread.currentThread().getId())
+                .get();
         java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         long before = threads.getThreadCpuTime(thread);
         Thread.sleep(1000);

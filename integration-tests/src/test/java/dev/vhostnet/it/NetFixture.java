@@ -1,17 +1,17 @@
 package dev.vhostnet.it;
 
-import dev.vhostnet.ctl.FeatureSet;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
+import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.kernel.VhostNet;
-import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
@@ -44,8 +44,8 @@ final class NetFixture implements AutoCloseable {
     NetDevice device;
     final List<VirtioNetDriver> drivers = new ArrayList<>();
 
-    private NetFixture(MemoryTable memory, TapInNamespace net, DriverMemory layout, NetDeviceConfig config,
-            NetDevice device) {
+    private NetFixture(
+            MemoryTable memory, TapInNamespace net, DriverMemory layout, NetDeviceConfig config, NetDevice device) {
         this.memory = memory;
         this.config = config;
         this.net = net;
@@ -61,7 +61,8 @@ final class NetFixture implements AutoCloseable {
     }
 
     static void assumeVhostNet() {
-        assumeTrue(Files.exists(VhostNet.DEVICE),
+        assumeTrue(
+                Files.exists(VhostNet.DEVICE),
                 "no /dev/vhost-net on this host (kernel without CONFIG_VHOST_NET, or module not loaded: "
                         + "modprobe vhost_net); these tests run in the test VM: KernelTestsInVmTest");
     }
@@ -71,8 +72,13 @@ final class NetFixture implements AutoCloseable {
         return start(kind, pairs, features, BUFFER, c -> c);
     }
 
-    static NetFixture start(BackendChoice.Kind kind, int pairs, FeatureSet features, int bufferSize,
-            UnaryOperator<NetDeviceConfig.Builder> more) throws Exception {
+    static NetFixture start(
+            BackendChoice.Kind kind,
+            int pairs,
+            FeatureSet features,
+            int bufferSize,
+            UnaryOperator<NetDeviceConfig.Builder> more)
+            throws Exception {
         MemoryTable memory = MemoryTable.builder().region(0, RAM).build();
         TapInNamespace net = null;
         NetDevice device = null;
@@ -80,7 +86,8 @@ final class NetFixture implements AutoCloseable {
         try {
             net = TapInNamespace.open(TapConfig.builder().queues(pairs).vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF));
             DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, RING, bufferSize);
-            NetDeviceConfig.Builder config = NetDeviceConfig.builder().memory(memory).tap(net.tap).driverFeatures(features);
+            NetDeviceConfig.Builder config =
+                    NetDeviceConfig.builder().memory(memory).tap(net.tap).driverFeatures(features);
             List<Virtqueue> queues = new ArrayList<>();
             for (DriverMemory.QueuePair p : layout.queuePairs()) {
                 Virtqueue rx = queue(p.rx(), fds);
@@ -94,8 +101,12 @@ final class NetFixture implements AutoCloseable {
             NetFixture kernelNet = new NetFixture(memory, net, layout, built, device);
             kernelNet.queues.addAll(queues);
             for (int p = 0; p < pairs; p++) {
-                VirtioNetDriver driver = new VirtioNetDriver(memory, layout.queuePair(p), device.features().virtio(),
-                        queues.get(2 * p).kick(), queues.get(2 * p + 1).kick());
+                VirtioNetDriver driver = new VirtioNetDriver(
+                        memory,
+                        layout.queuePair(p),
+                        device.features().virtio(),
+                        queues.get(2 * p).kick(),
+                        queues.get(2 * p + 1).kick());
                 driver.refillRx();
                 kernelNet.drivers.add(driver);
             }

@@ -1,11 +1,11 @@
 package dev.vhostnet.it;
 
-import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.jna.Memory;
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.eventfd.GsiRoute;
 import dev.vhostnet.eventfd.IoAddress;
@@ -31,18 +31,23 @@ class ReadmeExampleTest {
     @Test
     void wiresGuestMemoryKvmAndATapAsTheReadmeShows() throws Exception {
         assumeTrue(Kvm.isAvailable(), () -> "needs /dev/kvm: " + Kvm.unavailabilityCause());
-        assumeTrue(Tun.isAvailable() && Capabilities.has(Capabilities.CAP_NET_ADMIN),
+        assumeTrue(
+                Tun.isAvailable() && Capabilities.has(Capabilities.CAP_NET_ADMIN),
                 "needs /dev/net/tun and root (CAP_NET_ADMIN) to create a tap: run the tests as root");
         EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         Set<Integer> before = OpenFds.snapshot();
         String tapName;
         try (MemoryTable ram = MemoryTable.builder().region(0, 64 << 20).build();
-             Kvm kvm = Kvm.open();
-             KvmVm vm = kvm.createVm();
-             EventFd kick = EventFd.create();
-             EventFd call = EventFd.create();
-             TapDevice tap = TapDevice.open(TapConfig.builder()
-                     .name("vn%d").vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF).offloads(Offload.CSUM).up(true).build())) {
+                Kvm kvm = Kvm.open();
+                KvmVm vm = kvm.createVm();
+                EventFd kick = EventFd.create();
+                EventFd call = EventFd.create();
+                TapDevice tap = TapDevice.open(TapConfig.builder()
+                        .name("vn%d")
+                        .vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF)
+                        .offloads(Offload.CSUM)
+                        .up(true)
+                        .build())) {
             vm.createIrqchip();
             vm.setMemoryTable(ram);
             vm.ioeventfd(kick, IoAddress.mmio(0xd000_0000L, 2), OptionalLong.empty());

@@ -30,7 +30,8 @@ class SoakTest {
     void switchingBackendsUnderTrafficKeepsFdsAndMemoryFlatAndLosesNothing() throws Exception {
         NetFixture.assumeVhostNet();
         long seconds = Long.getLong("vhostnet.soak.seconds", 20);
-        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES); DatagramSocket socket = k.net.socket()) {
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES);
+                DatagramSocket socket = k.net.socket()) {
             round(k, socket, Kind.KERNEL);
             round(k, socket, Kind.EMULATED);
             Set<Integer> fdsAtStart = OpenFds.snapshot();
@@ -47,9 +48,17 @@ class SoakTest {
             }
             System.gc();
             long rssAtEnd = rssKiB();
-            System.out.printf("soak: %d s, %d backend switches, %d frames each arrived once in order; fds %d -> %d; "
-                    + "RSS %d KiB -> %d KiB (max %d KiB)%n", seconds, rounds, frames, fdsAtStart.size(),
-                    OpenFds.snapshot().size(), rssAtStart, rssAtEnd, rssMax);
+            System.out.printf(
+                    "soak: %d s, %d backend switches, %d frames each arrived once in order; fds %d -> %d; "
+                            + "RSS %d KiB -> %d KiB (max %d KiB)%n",
+                    seconds,
+                    rounds,
+                    frames,
+                    fdsAtStart.size(),
+                    OpenFds.snapshot().size(),
+                    rssAtStart,
+                    rssAtEnd,
+                    rssMax);
             assertEquals("", OpenFds.leakedSince(fdsAtStart), "descriptors left open by the switches");
             assertTrue(rssAtEnd - rssAtStart < 64 * 1024, "RSS grew by " + (rssAtEnd - rssAtStart) + " KiB");
         }

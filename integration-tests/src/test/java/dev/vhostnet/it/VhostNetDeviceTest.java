@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.ctl.kernel.VhostNet;
-import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.eventfd.Kvm;
 import dev.vhostnet.eventfd.KvmVm;
@@ -14,6 +13,7 @@ import dev.vhostnet.sys.Errno;
 import dev.vhostnet.sys.OpenFds;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.VhostUapi;
+import dev.vhostnet.sys.VirtioUapi;
 import java.nio.file.Files;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 class VhostNetDeviceTest {
     @BeforeEach
     void needsVhostNet() {
-        assumeTrue(Files.exists(VhostNet.DEVICE),
+        assumeTrue(
+                Files.exists(VhostNet.DEVICE),
                 "no /dev/vhost-net on this host (kernel without CONFIG_VHOST_NET, or module not loaded: "
                         + "modprobe vhost_net); these tests run in the test VM: KernelTestsInVmTest");
     }
@@ -45,7 +46,9 @@ class VhostNetDeviceTest {
             long features = vhost.getFeatures();
             assertTrue((features & VirtioUapi.bit(VirtioUapi.VIRTIO_F_VERSION_1)) != 0, "VIRTIO_F_VERSION_1");
             assertTrue((features & VirtioUapi.bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)) != 0, "VIRTIO_NET_F_MRG_RXBUF");
-            assertTrue((features & VirtioUapi.bit(VhostUapi.VHOST_NET_F_VIRTIO_NET_HDR)) != 0, "VHOST_NET_F_VIRTIO_NET_HDR");
+            assertTrue(
+                    (features & VirtioUapi.bit(VhostUapi.VHOST_NET_F_VIRTIO_NET_HDR)) != 0,
+                    "VHOST_NET_F_VIRTIO_NET_HDR");
             assertTrue((features & VirtioUapi.bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX)) != 0, "VIRTIO_RING_F_EVENT_IDX");
             SysException twice = assertThrows(SysException.class, vhost::setOwner);
             assertTrue(twice.is(Errno.EBUSY), twice.getMessage());
@@ -56,7 +59,8 @@ class VhostNetDeviceTest {
 
     @Test
     void theRequestsNoDataPathTestUsesWorkThroughTheirTypedMethods() throws Exception {
-        try (VhostNet vhost = VhostNet.open(); EventFd logFd = EventFd.create()) {
+        try (VhostNet vhost = VhostNet.open();
+                EventFd logFd = EventFd.create()) {
             vhost.setOwner();
             vhost.resetOwner();
             vhost.setOwner();
@@ -73,7 +77,8 @@ class VhostNetDeviceTest {
 
     @Test
     void kvmCreatesAVmBesideIt() throws Exception {
-        try (Kvm kvm = Kvm.open(); KvmVm vm = kvm.createVm()) {
+        try (Kvm kvm = Kvm.open();
+                KvmVm vm = kvm.createVm()) {
             vm.createIrqchip();
             assertTrue(vm.fd().isOpen());
         }

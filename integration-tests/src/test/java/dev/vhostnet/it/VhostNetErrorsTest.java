@@ -1,33 +1,33 @@
 package dev.vhostnet.it;
 
-import dev.vhostnet.ctl.VirtioFeature;
-import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.vhostnet.ctl.vhost.VringAddress;
-import java.util.OptionalLong;
-import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.kernel.VhostNet;
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.NetDeviceConfig;
-import dev.vhostnet.ctl.kernel.VhostNetDevice;
-import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.kernel.VhostNet;
+import dev.vhostnet.ctl.kernel.VhostNetDevice;
 import dev.vhostnet.ctl.ring.VringLayout;
+import dev.vhostnet.ctl.vhost.VringAddress;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.memtable.VhostLimits;
 import dev.vhostnet.sys.Errno;
 import dev.vhostnet.sys.OpenFds;
 import dev.vhostnet.sys.SysException;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.tap.TapDevice;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -42,7 +42,8 @@ class VhostNetErrorsTest {
 
     @BeforeEach
     void needsVhostNet() {
-        assumeTrue(Files.exists(VhostNet.DEVICE),
+        assumeTrue(
+                Files.exists(VhostNet.DEVICE),
                 "no /dev/vhost-net on this host (kernel without CONFIG_VHOST_NET, or module not loaded: "
                         + "modprobe vhost_net); these tests run in the test VM: KernelTestsInVmTest");
     }
@@ -60,17 +61,24 @@ class VhostNetErrorsTest {
         Set<Integer> before = OpenFds.snapshot();
         List<EventFd> fds = new ArrayList<>();
         try (MemoryTable memory = MemoryTable.builder().region(0, MIB).build();
-             TapDevice tap = TapDevice.open(TapConfig.builder().name("vt%d").build())) {
+                TapDevice tap = TapDevice.open(TapConfig.builder().name("vt%d").build())) {
             assertThrows(IllegalArgumentException.class, () -> VringLayout.contiguous(0x10000, 0));
             assertThrows(IllegalArgumentException.class, () -> VringLayout.contiguous(0x10000, 384));
             assertThrows(IllegalArgumentException.class, () -> VringLayout.contiguous(0x10000, 65536));
             assertThrows(IllegalArgumentException.class, () -> new VringLayout(256, 0x10008, 0x11000, 0x12000));
 
-            QueuePair outside = new QueuePair(queue(VringLayout.contiguous(0xfe000, 256), fds),
-                    queue(VringLayout.contiguous(0x20000, 256), fds));
-            IllegalArgumentException ring = assertThrows(IllegalArgumentException.class,
-                    () -> NetDeviceConfig.builder().memory(memory).tap(tap).queuePair(outside).build());
-            assertTrue(ring.getMessage().contains("of queue 0 (RX) of pair 0") && ring.getMessage().contains("not inside guest memory"),
+            QueuePair outside = new QueuePair(
+                    queue(VringLayout.contiguous(0xfe000, 256), fds), queue(VringLayout.contiguous(0x20000, 256), fds));
+            IllegalArgumentException ring = assertThrows(
+                    IllegalArgumentException.class,
+                    () -> NetDeviceConfig.builder()
+                            .memory(memory)
+                            .tap(tap)
+                            .queuePair(outside)
+                            .build());
+            assertTrue(
+                    ring.getMessage().contains("of queue 0 (RX) of pair 0")
+                            && ring.getMessage().contains("not inside guest memory"),
                     ring.getMessage());
 
             MemoryTable.Builder tooMany = MemoryTable.builder();
@@ -80,11 +88,17 @@ class VhostNetErrorsTest {
             IllegalArgumentException regions = assertThrows(IllegalArgumentException.class, tooMany::build);
             assertTrue(regions.getMessage().contains("(max_mem_regions)"), regions.getMessage());
 
-            QueuePair good = new QueuePair(queue(VringLayout.contiguous(0x10000, 256), fds),
-                    queue(VringLayout.contiguous(0x20000, 256), fds));
-            IllegalStateException noHeader = assertThrows(IllegalStateException.class, () -> VhostNetDevice.start(
-                    NetDeviceConfig.builder().memory(memory).tap(tap).queuePair(good).requireAll(true)
-                            .driverFeatures(FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.CSUM)).build()));
+            QueuePair good = new QueuePair(
+                    queue(VringLayout.contiguous(0x10000, 256), fds), queue(VringLayout.contiguous(0x20000, 256), fds));
+            IllegalStateException noHeader = assertThrows(
+                    IllegalStateException.class,
+                    () -> VhostNetDevice.start(NetDeviceConfig.builder()
+                            .memory(memory)
+                            .tap(tap)
+                            .queuePair(good)
+                            .requireAll(true)
+                            .driverFeatures(FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.CSUM))
+                            .build()));
             assertTrue(noHeader.getMessage().contains("has no vnet header"), noHeader.getMessage());
         } finally {
             fds.forEach(EventFd::close);
@@ -95,16 +109,19 @@ class VhostNetErrorsTest {
     @Test
     void theKernelRefusesAMisalignedUsedRingAndTheErrorNamesTheCall() throws Exception {
         try (MemoryTable memory = MemoryTable.builder().region(0, MIB).build();
-             VhostNet vhost = VhostNet.open()) {
+                VhostNet vhost = VhostNet.open()) {
             vhost.setOwner();
             vhost.setFeatures(bit(VirtioUapi.VIRTIO_F_VERSION_1));
             vhost.setMemTable(memory);
             vhost.setVringNum(0, 256);
             long hva = memory.regions().get(0).hva();
-            SysException e = assertThrows(SysException.class,
-                    () -> vhost.setVringAddr(0, new VringAddress(hva, hva + 0x2002, hva + 0x1000, OptionalLong.empty())));
+            SysException e = assertThrows(
+                    SysException.class,
+                    () -> vhost.setVringAddr(
+                            0, new VringAddress(hva, hva + 0x2002, hva + 0x1000, OptionalLong.empty())));
             assertTrue(e.is(Errno.EINVAL), e.getMessage());
-            assertTrue(e.getMessage().startsWith("ioctl VHOST_SET_VRING_ADDR on /dev/vhost-net: EINVAL"), e.getMessage());
+            assertTrue(
+                    e.getMessage().startsWith("ioctl VHOST_SET_VRING_ADDR on /dev/vhost-net: EINVAL"), e.getMessage());
         }
     }
 
@@ -113,10 +130,14 @@ class VhostNetErrorsTest {
         List<EventFd> fds = new ArrayList<>();
         CompletableFuture<String> reported = new CompletableFuture<>();
         try (MemoryTable memory = MemoryTable.builder().region(0, MIB).build();
-             TapDevice tap = TapDevice.open(TapConfig.builder().name("vt%d").vnetHeader(12).build())) {
-            QueuePair pair = new QueuePair(queue(VringLayout.contiguous(0x10000, 256), fds),
-                    queue(VringLayout.contiguous(0x20000, 256), fds));
-            NetDeviceConfig config = NetDeviceConfig.builder().memory(memory).tap(tap).queuePair(pair)
+                TapDevice tap = TapDevice.open(
+                        TapConfig.builder().name("vt%d").vnetHeader(12).build())) {
+            QueuePair pair = new QueuePair(
+                    queue(VringLayout.contiguous(0x10000, 256), fds), queue(VringLayout.contiguous(0x20000, 256), fds));
+            NetDeviceConfig config = NetDeviceConfig.builder()
+                    .memory(memory)
+                    .tap(tap)
+                    .queuePair(pair)
                     .driverFeatures(FeatureSet.of(VirtioFeature.VERSION_1))
                     .onVringError((p, vring, count) -> reported.complete("pair " + p + " vring " + vring))
                     .build();

@@ -64,12 +64,15 @@ class VhostUserGuestTest {
             Files.deleteIfExists(p);
         }
         ExecutorService guestRunner = Executors.newSingleThreadExecutor();
-        try (TapInNamespace net = TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vug");
+        try (TapInNamespace net =
+                        TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vug");
                 EchoPeer peer = new EchoPeer(net.socket())) {
             VhostUserNetBackend first = VhostUserNetBackend.listen(socket, net.tap);
-            String echo = Path.of(System.getProperty("java.home"), "bin", "java") + " --enable-native-access=ALL-UNNAMED -cp " + TestVm.testClassPath() + " "
+            String echo = Path.of(System.getProperty("java.home"), "bin", "java")
+                    + " --enable-native-access=ALL-UNNAMED -cp " + TestVm.testClassPath() + " "
                     + GuestEchoClient.class.getName() + " " + TapInNamespace.HOST_IP + " " + peer.port() + " ";
-            String guestJob = String.join("; ",
+            String guestJob = String.join(
+                    "; ",
                     "set -e",
                     "dev=$(ls /sys/class/net | grep -v '^lo$' | head -1)",
                     "echo \"guest NIC: $dev, $(cat /sys/class/net/$dev/address)\"",
@@ -91,7 +94,8 @@ class VhostUserGuestTest {
             assertEquals(List.of(), first.drops(), "connections the first back-end dropped");
             assertFalse(Files.exists(socket), "the first back-end removed its socket");
             try (VhostUserNetBackend second = VhostUserNetBackend.listen(socket, net.tap)) {
-                assertTrue(second.awaitRunning(Duration.ofSeconds(60)),
+                assertTrue(
+                        second.awaitRunning(Duration.ofSeconds(60)),
                         "QEMU reconnected to the new back-end and its device runs again");
                 Files.writeString(restarted, "");
                 int exit = guest.get(GUEST_STEP.toSeconds(), TimeUnit.SECONDS);
@@ -104,7 +108,8 @@ class VhostUserGuestTest {
                 assertRound(before, 0);
                 assertRound(after, DATAGRAMS);
                 System.out.println("namespace peer: " + peer);
-                assertEquals(2 * DATAGRAMS, peer.distinct(), "distinct datagrams the namespace got byte-exact, both rounds");
+                assertEquals(
+                        2 * DATAGRAMS, peer.distinct(), "distinct datagrams the namespace got byte-exact, both rounds");
                 assertEquals(0, peer.corrupt.get(), "datagrams that reached the namespace altered");
                 assertEquals(1, second.connections(), "QEMU reconnected once");
                 assertEquals(List.of(), second.drops(), "connections the second back-end dropped");
@@ -119,9 +124,12 @@ class VhostUserGuestTest {
         long deadline = System.nanoTime() + GUEST_STEP.toNanos();
         while (!Files.exists(file)) {
             if (guest.isDone()) {
-                throw vm.failure("the guest's job ended (exit " + guest.get() + ") before it wrote " + file.getFileName());
+                throw vm.failure(
+                        "the guest's job ended (exit " + guest.get() + ") before it wrote " + file.getFileName());
             }
-            assertTrue(System.nanoTime() < deadline, () -> "no " + file.getFileName() + " from the guest within " + GUEST_STEP);
+            assertTrue(
+                    System.nanoTime() < deadline,
+                    () -> "no " + file.getFileName() + " from the guest within " + GUEST_STEP);
             Thread.sleep(100);
         }
     }
@@ -130,7 +138,8 @@ class VhostUserGuestTest {
     private static void assertRound(Path results, int first) throws Exception {
         String result = Files.readString(results).trim();
         System.out.println("guest, datagrams from " + first + ": " + result);
-        Matcher m = Pattern.compile("datagrams (\\d+) bytes (\\d+) resent (\\d+) sha256 (\\w+) millis (\\d+)").matcher(result);
+        Matcher m = Pattern.compile("datagrams (\\d+) bytes (\\d+) resent (\\d+) sha256 (\\w+) millis (\\d+)")
+                .matcher(result);
         assertTrue(m.matches(), result);
         assertEquals(DATAGRAMS, Integer.parseInt(m.group(1)), "datagrams the guest got back byte-exact");
         MessageDigest sha = MessageDigest.getInstance("SHA-256");

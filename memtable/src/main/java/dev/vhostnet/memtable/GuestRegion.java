@@ -58,8 +58,10 @@ public final class GuestRegion {
         try {
             long fileSize = fileSize(fd);
             if (Long.compareUnsigned(offset + size, fileSize) > 0 || offset + size < offset) {
-                throw new IllegalArgumentException(String.format("region [gpa 0x%x, +0x%x) at offset 0x%x of %s "
-                        + "reaches past the end of its file (0x%x bytes)", gpa, size, offset, fd.what(), fileSize));
+                throw new IllegalArgumentException(String.format(
+                        "region [gpa 0x%x, +0x%x) at offset 0x%x of %s "
+                                + "reaches past the end of its file (0x%x bytes)",
+                        gpa, size, offset, fd.what(), fileSize));
             }
             Mmap mapping = Mmap.map(fd, size, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_SHARED, offset);
             return new GuestRegion(slot, gpa, size, fd, mapping);
@@ -113,8 +115,12 @@ public final class GuestRegion {
      * {@code Unsafe}); valid only while the table is open: unmapped memory is SIGSEGV.
      */
     public ByteBuffer view(long offset, int length) {
-        Preconditions.checkArgument(offset >= 0 && length >= 0 && offset + length <= size,
-                "[0x%s, +%s) is not inside %s", Long.toHexString(offset), length, this);
+        Preconditions.checkArgument(
+                offset >= 0 && length >= 0 && offset + length <= size,
+                "[0x%s, +%s) is not inside %s",
+                Long.toHexString(offset),
+                length,
+                this);
         return base.getByteBuffer(offset, length);
     }
 

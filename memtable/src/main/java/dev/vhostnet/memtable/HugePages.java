@@ -15,8 +15,9 @@ public final class HugePages {
         long needed = (bytes + Backing.HUGETLB.pageSize() - 1) / Backing.HUGETLB.pageSize();
         long free = free();
         if (free < needed) {
-            throw new IllegalStateException(String.format("huge pages unavailable: %d bytes of guest memory need %d "
-                    + "free 2 MiB huge pages, the pool has %d: echo %d > /proc/sys/vm/nr_hugepages",
+            throw new IllegalStateException(String.format(
+                    "huge pages unavailable: %d bytes of guest memory need %d "
+                            + "free 2 MiB huge pages, the pool has %d: echo %d > /proc/sys/vm/nr_hugepages",
                     bytes, needed, free, needed + total() - free));
         }
     }

@@ -16,8 +16,8 @@ import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Collectors;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
 
 /**
  * Guest RAM: an immutable set of {@link GuestRegion}s, GPA to HVA translation with bounds checks,
@@ -32,6 +32,7 @@ public final class MemoryTable implements AutoCloseable {
     private final ImmutableList<GuestRegion> regions;
     /** The regions sorted by guest-physical address, with their starts: a lookup allocates nothing. */
     private final GuestRegion[] byGpa;
+
     private final long[] starts;
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Guarded by {@code this}. */
@@ -39,7 +40,9 @@ public final class MemoryTable implements AutoCloseable {
 
     private MemoryTable(List<GuestRegion> regions) {
         this.regions = ImmutableList.copyOf(regions);
-        this.byGpa = regions.stream().sorted(Comparator.comparingLong(GuestRegion::gpa)).toArray(GuestRegion[]::new);
+        this.byGpa = regions.stream()
+                .sorted(Comparator.comparingLong(GuestRegion::gpa))
+                .toArray(GuestRegion[]::new);
         this.starts = Arrays.stream(byGpa).mapToLong(GuestRegion::gpa).toArray();
     }
 
@@ -291,11 +294,16 @@ public final class MemoryTable implements AutoCloseable {
             try {
                 validate();
                 if (backing == Backing.HUGETLB) {
-                    HugePages.check(specs.stream().filter(s -> s.fd() == null).mapToLong(Spec::size).sum());
+                    HugePages.check(specs.stream()
+                            .filter(s -> s.fd() == null)
+                            .mapToLong(Spec::size)
+                            .sum());
                 }
                 for (Spec s : specs) {
-                    made.add(s.fd() == null ? GuestRegion.create(made.size(), s.gpa(), s.size(), backing)
-                            : GuestRegion.map(made.size(), s.gpa(), s.size(), s.fd(), s.offset()));
+                    made.add(
+                            s.fd() == null
+                                    ? GuestRegion.create(made.size(), s.gpa(), s.size(), backing)
+                                    : GuestRegion.map(made.size(), s.gpa(), s.size(), s.fd(), s.offset()));
                 }
                 return new MemoryTable(made);
             } catch (SysException | RuntimeException e) {
@@ -307,25 +315,34 @@ public final class MemoryTable implements AutoCloseable {
 
         private void validate() {
             Preconditions.checkArgument(!specs.isEmpty(), "guest memory needs at least one region");
-            Preconditions.checkArgument(specs.size() <= maxRegions,
+            Preconditions.checkArgument(
+                    specs.size() <= maxRegions,
                     "%s regions, but the vhost module takes at most %s (max_mem_regions): merge regions, "
-                            + "or raise it with 'modprobe vhost max_mem_regions=N'", specs.size(), maxRegions);
+                            + "or raise it with 'modprobe vhost max_mem_regions=N'",
+                    specs.size(),
+                    maxRegions);
             long page = backing.pageSize();
             RangeMap<Long, Spec> seen = TreeRangeMap.create();
             for (Spec s : specs) {
                 String name = String.format("region [gpa 0x%x, +0x%x)", s.gpa(), s.size());
                 Preconditions.checkArgument(s.size() > 0, "%s is empty", name);
-                Preconditions.checkArgument(s.gpa() >= 0 && s.gpa() + s.size() > s.gpa(),
-                        "%s lies beyond the 2^63 guest-physical addresses this library supports", name);
-                Preconditions.checkArgument(s.gpa() % page == 0 && s.size() % page == 0 && s.offset() % page == 0,
-                        "%s is not aligned to the %s-byte pages of %s", name, page, backing);
+                Preconditions.checkArgument(
+                        s.gpa() >= 0 && s.gpa() + s.size() > s.gpa(),
+                        "%s lies beyond the 2^63 guest-physical addresses this library supports",
+                        name);
+                Preconditions.checkArgument(
+                        s.gpa() % page == 0 && s.size() % page == 0 && s.offset() % page == 0,
+                        "%s is not aligned to the %s-byte pages of %s",
+                        name,
+                        page,
+                        backing);
                 Preconditions.checkArgument(s.offset() >= 0, "%s has a negative file offset", name);
                 Range<Long> range = Range.closedOpen(s.gpa(), s.gpa() + s.size());
                 RangeMap<Long, Spec> overlap = seen.subRangeMap(range);
                 if (!overlap.asMapOfRanges().isEmpty()) {
                     Spec other = overlap.asMapOfRanges().values().iterator().next();
-                    throw new IllegalArgumentException(String.format("%s overlaps region [gpa 0x%x, +0x%x)",
-                            name, other.gpa(), other.size()));
+                    throw new IllegalArgumentException(
+                            String.format("%s overlaps region [gpa 0x%x, +0x%x)", name, other.gpa(), other.size()));
                 }
                 seen.put(range, s);
             }

@@ -40,14 +40,20 @@ class MemfdRefusedTest {
         Set<Integer> before = OpenFds.snapshot();
         Fd theirs = Syscalls.memfdCreate("front-end-ram", 0);
         theirs.truncate(MIB2);
-        MemoryTable.Builder builder = MemoryTable.builder().mapped(0, MIB2, theirs, 0)
-                .region(MIB2, MIB2).region(2 * MIB2, MIB2).region(3 * MIB2, MIB2);
+        MemoryTable.Builder builder = MemoryTable.builder()
+                .mapped(0, MIB2, theirs, 0)
+                .region(MIB2, MIB2)
+                .region(2 * MIB2, MIB2)
+                .region(3 * MIB2, MIB2);
         SysException e;
         // Started first: under the lowered limit this process cannot start another (a spawn needs fds).
         Process restorer = sh("read line; exec prlimit --pid %d --nofile=" + limit, ProcessBuilder.Redirect.PIPE);
         try {
             String lowered = roomFor(2) + ":" + limit.split(":")[1];
-            assertEquals(0, sh("exec prlimit --pid %d --nofile=" + lowered, ProcessBuilder.Redirect.INHERIT).waitFor());
+            assertEquals(
+                    0,
+                    sh("exec prlimit --pid %d --nofile=" + lowered, ProcessBuilder.Redirect.INHERIT)
+                            .waitFor());
             e = assertThrows(SysException.class, builder::build);
         } finally {
             restorer.getOutputStream().close();
@@ -75,14 +81,21 @@ class MemfdRefusedTest {
 
     /** This process's {@code RLIMIT_NOFILE} as {@code soft:hard}. */
     private static String softAndHardLimit() throws IOException {
-        Matcher m = Pattern.compile("Max open files\\s+(\\d+)\\s+(\\d+)").matcher(Files.readString(Path.of("/proc/self/limits")));
+        Matcher m = Pattern.compile("Max open files\\s+(\\d+)\\s+(\\d+)")
+                .matcher(Files.readString(Path.of("/proc/self/limits")));
         assertTrue(m.find());
         return m.group(1) + ":" + m.group(2);
     }
 
     /** Starts {@code sh -c script}, {@code %d} being this process's pid; only its standard input may be a pipe. */
     private static Process sh(String script, ProcessBuilder.Redirect input) throws IOException {
-        return new ProcessBuilder(List.of("sh", "-c", String.format(script, ProcessHandle.current().pid())))
-                .redirectInput(input).redirectOutput(ProcessBuilder.Redirect.INHERIT).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        return new ProcessBuilder(List.of(
+                        "sh",
+                        "-c",
+                        String.format(script, ProcessHandle.current().pid())))
+                .redirectInput(input)
+                .redirectOutput(ProcessBuilder.Redirect.INHERIT)
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
     }
 }

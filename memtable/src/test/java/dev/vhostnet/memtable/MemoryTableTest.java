@@ -78,16 +78,22 @@ class MemoryTableTest {
     void accessorsAndTranslationAllocateNothing() throws Exception {
         com.sun.management.ThreadMXBean threads =
                 (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-        try (MemoryTable mem = MemoryTable.builder().region(0, 2 * MIB).region(4 * MIB, MIB).region(8 * MIB, MIB).build()) {
+        try (MemoryTable mem = MemoryTable.builder()
+                .region(0, 2 * MIB)
+                .region(4 * MIB, MIB)
+                .region(8 * MIB, MIB)
+                .build()) {
             long sink = 0;
             for (int round = 0; round < 2; round++) {
-                long before = threads.getThreadAllocatedBytes(Thread.currentThread().getId());
+                long before =
+                        threads.getThreadAllocatedBytes(Thread.currentThread().getId());
                 for (int i = 0; i < 100_000; i++) {
                     long gpa = (i % 2 == 0 ? 4 * MIB : 8 * MIB) + (i % 1000) * 8L;
                     mem.putLong(gpa, i);
                     sink += mem.getLong(gpa) + mem.getShort(gpa) + mem.translate(gpa, 8);
                 }
-                long allocated = threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
+                long allocated =
+                        threads.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
                 if (round == 1) {
                     assertTrue(allocated < 4096, allocated + " bytes allocated by 100,000 accesses");
                 }
@@ -101,12 +107,20 @@ class MemoryTableTest {
         Set<Integer> before = OpenFds.snapshot();
         assertMessage("at least one region", MemoryTable.builder());
         assertMessage("is empty", MemoryTable.builder().region(0, 0));
-        assertMessage("not aligned to the 4096-byte pages", MemoryTable.builder().region(0x800, MIB));
+        assertMessage(
+                "not aligned to the 4096-byte pages", MemoryTable.builder().region(0x800, MIB));
         assertMessage("not aligned", MemoryTable.builder().region(0, MIB + 1));
-        assertMessage("overlaps region [gpa 0x0, +0x200000)", MemoryTable.builder().region(0, 2 * MIB).region(MIB, 2 * MIB));
+        assertMessage(
+                "overlaps region [gpa 0x0, +0x200000)",
+                MemoryTable.builder().region(0, 2 * MIB).region(MIB, 2 * MIB));
         assertMessage("beyond the 2^63", MemoryTable.builder().region(Long.MAX_VALUE - 4095, 8192));
-        assertMessage("3 regions, but the vhost module takes at most 2 (max_mem_regions)",
-                MemoryTable.builder().maxRegions(2).region(0, MIB).region(MIB, MIB).region(2 * MIB, MIB));
+        assertMessage(
+                "3 regions, but the vhost module takes at most 2 (max_mem_regions)",
+                MemoryTable.builder()
+                        .maxRegions(2)
+                        .region(0, MIB)
+                        .region(MIB, MIB)
+                        .region(2 * MIB, MIB));
         assertEquals("", OpenFds.leakedSince(before));
     }
 
@@ -146,7 +160,8 @@ class MemoryTableTest {
     void memoryIsSharedThroughTheRegionsMemfd() throws Exception {
         try (MemoryTable mem = twoRegions()) {
             mem.putInt(0x100, 0x12345678);
-            Path viaProc = Path.of("/proc/self/fd/" + mem.regions().get(0).memfd().get());
+            Path viaProc =
+                    Path.of("/proc/self/fd/" + mem.regions().get(0).memfd().get());
             byte[] bytes = Files.readAllBytes(viaProc);
             assertEquals(2 * MIB, bytes.length);
             assertEquals(0x78, bytes[0x100]);
@@ -159,16 +174,23 @@ class MemoryTableTest {
         try (MemoryTable owner = MemoryTable.builder().region(0, 4 * MIB).build()) {
             owner.putLong(3 * MIB + 8, 0x1122334455667788L);
             Fd shared = reopen(owner.regions().get(0).memfd());
-            try (MemoryTable peer = MemoryTable.builder().mapped(0x1000_0000L, 2 * MIB, shared, 2 * MIB).build()) {
-                assertEquals(0x1122334455667788L, peer.getLong(0x1000_0000L + MIB + 8), "the owner's byte at offset 3 MiB");
+            try (MemoryTable peer = MemoryTable.builder()
+                    .mapped(0x1000_0000L, 2 * MIB, shared, 2 * MIB)
+                    .build()) {
+                assertEquals(
+                        0x1122334455667788L, peer.getLong(0x1000_0000L + MIB + 8), "the owner's byte at offset 3 MiB");
                 peer.putInt(0x1000_0000L, 42);
                 assertEquals(42, owner.getInt(2 * MIB), "and the peer's writes reach the owner");
             }
             assertFalse(shared.isOpen(), "the table closed the fd it took");
             Fd again = reopen(owner.regions().get(0).memfd());
-            IllegalArgumentException past = assertThrows(IllegalArgumentException.class,
-                    () -> MemoryTable.builder().mapped(0, 2 * MIB, again, 3 * MIB).build());
-            assertTrue(past.getMessage().contains("reaches past the end of its file (0x400000 bytes)"), past.getMessage());
+            IllegalArgumentException past = assertThrows(
+                    IllegalArgumentException.class,
+                    () -> MemoryTable.builder()
+                            .mapped(0, 2 * MIB, again, 3 * MIB)
+                            .build());
+            assertTrue(
+                    past.getMessage().contains("reaches past the end of its file (0x400000 bytes)"), past.getMessage());
             assertFalse(again.isOpen(), "a refused region's fd is closed");
         }
         assertEquals("", OpenFds.leakedSince(before));
@@ -183,8 +205,12 @@ class MemoryTableTest {
     void hugePagesFailWithTheFixWhenThePoolIsEmpty() {
         assumeTrue(HugePages.free() == 0, "this host has free huge pages; the empty-pool error cannot be shown");
         Set<Integer> before = OpenFds.snapshot();
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> MemoryTable.builder().backing(Backing.HUGETLB).region(0, 4 * MIB).build());
+        IllegalStateException e = assertThrows(
+                IllegalStateException.class,
+                () -> MemoryTable.builder()
+                        .backing(Backing.HUGETLB)
+                        .region(0, 4 * MIB)
+                        .build());
         assertTrue(e.getMessage().contains("need 2 free 2 MiB huge pages"), e.getMessage());
         assertTrue(e.getMessage().contains("/proc/sys/vm/nr_hugepages"), e.getMessage());
         assertEquals("", OpenFds.leakedSince(before));
@@ -198,12 +224,19 @@ class MemoryTableTest {
         try {
             Files.writeString(nr, String.valueOf(Long.parseLong(saved) + 2));
             assumeTrue(HugePages.free() >= 2, "the kernel could not allocate 2 huge pages (memory fragmented)");
-            try (MemoryTable mem = MemoryTable.builder().backing(Backing.HUGETLB).region(0, 4 * MIB).build()) {
+            try (MemoryTable mem = MemoryTable.builder()
+                    .backing(Backing.HUGETLB)
+                    .region(0, 4 * MIB)
+                    .build()) {
                 mem.putLong(3 * MIB, 42);
                 assertEquals(42, mem.getLong(3 * MIB));
                 assertEquals(0, mem.regions().get(0).hva() % (2 * MIB), "mapped on a huge page boundary");
-                assertThrows(IllegalArgumentException.class,
-                        () -> MemoryTable.builder().backing(Backing.HUGETLB).region(0, MIB).build());
+                assertThrows(
+                        IllegalArgumentException.class,
+                        () -> MemoryTable.builder()
+                                .backing(Backing.HUGETLB)
+                                .region(0, MIB)
+                                .build());
             }
         } finally {
             Files.writeString(nr, saved);
@@ -224,8 +257,10 @@ class MemoryTableTest {
         MemoryTable.Lease device = ram.lease("vhost-net device on tap vn0");
         MemoryTable.Lease loop = ram.lease("emulated device on tap vn1");
         IllegalStateException e = assertThrows(IllegalStateException.class, ram::close);
-        assertEquals("guest memory is still used by vhost-net device on tap vn0, emulated device on tap vn1: close them "
-                + "first (their kernel workers or threads would write into unmapped memory)", e.getMessage());
+        assertEquals(
+                "guest memory is still used by vhost-net device on tap vn0, emulated device on tap vn1: close them "
+                        + "first (their kernel workers or threads would write into unmapped memory)",
+                e.getMessage());
         assertTrue(ram.isOpen(), "a refused close unmaps nothing");
         ram.putInt(0x100, 42);
         device.close();

@@ -63,24 +63,34 @@ public final class KvmUapi {
 
     @CExpr("offsetof(struct kvm_run, exit_reason)")
     public static final int KVM_RUN_EXIT_REASON = 8;
+
     @CExpr("offsetof(struct kvm_run, io.direction)")
     public static final int KVM_RUN_IO_DIRECTION = 32;
+
     @CExpr("offsetof(struct kvm_run, io.size)")
     public static final int KVM_RUN_IO_SIZE = 33;
+
     @CExpr("offsetof(struct kvm_run, io.port)")
     public static final int KVM_RUN_IO_PORT = 34;
+
     @CExpr("offsetof(struct kvm_run, io.count)")
     public static final int KVM_RUN_IO_COUNT = 36;
+
     @CExpr("offsetof(struct kvm_run, io.data_offset)")
     public static final int KVM_RUN_IO_DATA_OFFSET = 40;
+
     @CExpr("offsetof(struct kvm_run, mmio.phys_addr)")
     public static final int KVM_RUN_MMIO_PHYS_ADDR = 32;
+
     @CExpr("offsetof(struct kvm_run, mmio.data)")
     public static final int KVM_RUN_MMIO_DATA = 40;
+
     @CExpr("offsetof(struct kvm_run, mmio.len)")
     public static final int KVM_RUN_MMIO_LEN = 48;
+
     @CExpr("offsetof(struct kvm_run, mmio.is_write)")
     public static final int KVM_RUN_MMIO_IS_WRITE = 52;
+
     @CExpr("offsetof(struct kvm_run, internal.suberror)")
     public static final int KVM_RUN_INTERNAL_SUBERROR = 32;
 
@@ -151,12 +161,16 @@ public final class KvmUapi {
 
     @CExpr("offsetof(struct kvm_irq_routing_entry, u.irqchip.irqchip)")
     public static final int KVM_IRQ_ROUTING_ENTRY_IRQCHIP = 16;
+
     @CExpr("offsetof(struct kvm_irq_routing_entry, u.irqchip.pin)")
     public static final int KVM_IRQ_ROUTING_ENTRY_PIN = 20;
+
     @CExpr("offsetof(struct kvm_irq_routing_entry, u.msi.address_lo)")
     public static final int KVM_IRQ_ROUTING_ENTRY_MSI_ADDRESS_LO = 16;
+
     @CExpr("offsetof(struct kvm_irq_routing_entry, u.msi.address_hi)")
     public static final int KVM_IRQ_ROUTING_ENTRY_MSI_ADDRESS_HI = 20;
+
     @CExpr("offsetof(struct kvm_irq_routing_entry, u.msi.data)")
     public static final int KVM_IRQ_ROUTING_ENTRY_MSI_DATA = 24;
 
@@ -171,8 +185,10 @@ public final class KvmUapi {
 
     /** {@code struct kvm_regs}: general-purpose registers. */
     @CExpr("struct kvm_regs")
-    @FieldOrder({"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11",
-            "r12", "r13", "r14", "r15", "rip", "rflags"})
+    @FieldOrder({
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+        "rip", "rflags"
+    })
     public static final class KvmRegs extends Structure {
         public static final int SIZE = 144;
         public long rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
@@ -182,8 +198,21 @@ public final class KvmUapi {
 
     /** {@code struct kvm_segment}. */
     @CExpr("struct kvm_segment")
-    @FieldOrder({"base", "limit", "selector", "type", "present", "dpl", "db", "s", "l", "g", "avl",
-            "unusable", "padding"})
+    @FieldOrder({
+        "base",
+        "limit",
+        "selector",
+        "type",
+        "present",
+        "dpl",
+        "db",
+        "s",
+        "l",
+        "g",
+        "avl",
+        "unusable",
+        "padding"
+    })
     public static class KvmSegment extends Structure {
         public long base;
         public int limit;
@@ -202,8 +231,26 @@ public final class KvmUapi {
 
     /** {@code struct kvm_sregs}: segment and control registers. */
     @CExpr("struct kvm_sregs")
-    @FieldOrder({"cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt", "gdt", "idt", "cr0", "cr2", "cr3",
-            "cr4", "cr8", "efer", "apic_base", "interrupt_bitmap"})
+    @FieldOrder({
+        "cs",
+        "ds",
+        "es",
+        "fs",
+        "gs",
+        "ss",
+        "tr",
+        "ldt",
+        "gdt",
+        "idt",
+        "cr0",
+        "cr2",
+        "cr3",
+        "cr4",
+        "cr8",
+        "efer",
+        "apic_base",
+        "interrupt_bitmap"
+    })
     public static final class KvmSregs extends Structure {
         public static final int SIZE = 312;
         public KvmSegment cs = new KvmSegment();

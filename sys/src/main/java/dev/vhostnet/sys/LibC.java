@@ -35,8 +35,7 @@ final class LibC {
 
     static native int ioctl(int fd, NativeLong request, long arg) throws LastErrorException;
 
-    static native long mmap(long addr, long length, int prot, int flags, int fd, long offset)
-            throws LastErrorException;
+    static native long mmap(long addr, long length, int prot, int flags, int fd, long offset) throws LastErrorException;
 
     static native int munmap(long addr, long length) throws LastErrorException;
 
@@ -54,15 +53,16 @@ final class LibC {
 
     static native int poll(Pointer fds, long nfds, int timeout) throws LastErrorException;
 
-    static native int renameat2(int olddirfd, String oldpath, int newdirfd, String newpath, int flags) throws LastErrorException;
+    static native int renameat2(int olddirfd, String oldpath, int newdirfd, String newpath, int flags)
+            throws LastErrorException;
 
     static native int geteuid();
 
     static native String strerror(int errnum);
 
     /** Returns an error number instead of setting errno, as the {@code posix_spawn} family does. */
-    static native int posix_spawnp(IntByReference pid, String file, Pointer fileActions, Pointer attr, Pointer argv,
-                                   Pointer envp);
+    static native int posix_spawnp(
+            IntByReference pid, String file, Pointer fileActions, Pointer attr, Pointer argv, Pointer envp);
 
     static native int posix_spawn_file_actions_init(Pointer fileActions);
 

@@ -32,15 +32,17 @@ public final class Mmap implements AutoCloseable {
         return map(-1, "anonymous", length, prot, flags | Mman.MAP_ANONYMOUS, 0);
     }
 
-    private static Mmap map(int fd, String what, long length, int prot, int flags, long offset)
-            throws SysException {
+    private static Mmap map(int fd, String what, long length, int prot, int flags, long offset) throws SysException {
         Preconditions.checkArgument(length > 0, "mapping length must be positive: %s", length);
         try {
             return new Mmap(LibC.mmap(0, length, prot, flags, fd, offset), length, what);
         } catch (LastErrorException e) {
-            throw Syscalls.failure("mmap(" + what + ", " + length + " bytes)", e, errno ->
-                    errno == Errno.ENOMEM.number() && (flags & Mman.MAP_HUGETLB) != 0
-                            ? "not enough free huge pages: raise /proc/sys/vm/nr_hugepages" : null);
+            throw Syscalls.failure(
+                    "mmap(" + what + ", " + length + " bytes)",
+                    e,
+                    errno -> errno == Errno.ENOMEM.number() && (flags & Mman.MAP_HUGETLB) != 0
+                            ? "not enough free huge pages: raise /proc/sys/vm/nr_hugepages"
+                            : null);
         }
     }
 

@@ -21,7 +21,11 @@ public final class Netlink {
      * while other processes hold fds on it. {@code name} is for the error message.
      */
     public static void deleteLink(int index, String name) throws SysException {
-        request(NetlinkUapi.RTM_DELLINK, NetlinkUapi.NLM_F_ACK, index, "RTM_DELLINK " + name + " (index " + index + ")");
+        request(
+                NetlinkUapi.RTM_DELLINK,
+                NetlinkUapi.NLM_F_ACK,
+                index,
+                "RTM_DELLINK " + name + " (index " + index + ")");
     }
 
     /**
@@ -29,9 +33,11 @@ public final class Netlink {
      * {@code IFLA_*} type to payload. Read nested ones ({@code IFLA_LINKINFO}) with {@link #attributes}.
      */
     public static Map<Integer, ByteBuffer> getLink(int index, String name) throws SysException {
-        ByteBuffer answer = request(NetlinkUapi.RTM_GETLINK, 0, index, "RTM_GETLINK " + name + " (index " + index + ")");
+        ByteBuffer answer =
+                request(NetlinkUapi.RTM_GETLINK, 0, index, "RTM_GETLINK " + name + " (index " + index + ")");
         int start = NetlinkUapi.NLMSGHDR_SIZE + NetlinkUapi.IFINFOMSG_SIZE;
-        return attributes(answer.slice(start, Math.min(answer.getInt(0), answer.limit()) - start).order(ByteOrder.nativeOrder()));
+        return attributes(answer.slice(start, Math.min(answer.getInt(0), answer.limit()) - start)
+                .order(ByteOrder.nativeOrder()));
     }
 
     /** The {@code struct rtattr}s in {@code payload}, type (without the nested flag) to payload. */
@@ -44,8 +50,10 @@ public final class Netlink {
                 break;
             }
             int type = payload.getShort(at + NetlinkUapi.RTA_TYPE) & NetlinkUapi.NLA_TYPE_MASK;
-            attributes.put(type, payload.slice(at + NetlinkUapi.RTA_HDR_SIZE, length - NetlinkUapi.RTA_HDR_SIZE)
-                    .order(ByteOrder.nativeOrder()));
+            attributes.put(
+                    type,
+                    payload.slice(at + NetlinkUapi.RTA_HDR_SIZE, length - NetlinkUapi.RTA_HDR_SIZE)
+                            .order(ByteOrder.nativeOrder()));
             at += (length + 3) & ~3; // RTA_ALIGN
         }
         return attributes;
@@ -69,7 +77,8 @@ public final class Netlink {
             Memory reply = new Memory(ANSWER_BYTES);
             long n = socket.read(reply, reply.size());
             ByteBuffer answer = ByteBuffer.wrap(reply.getByteArray(0, (int) n)).order(ByteOrder.nativeOrder());
-            if (n >= NetlinkUapi.NLMSGERR_ERROR + 4 && (answer.getShort(NetlinkUapi.NLMSG_TYPE) & 0xffff) == NetlinkUapi.NLMSG_ERROR) {
+            if (n >= NetlinkUapi.NLMSGERR_ERROR + 4
+                    && (answer.getShort(NetlinkUapi.NLMSG_TYPE) & 0xffff) == NetlinkUapi.NLMSG_ERROR) {
                 int error = answer.getInt(NetlinkUapi.NLMSGERR_ERROR);
                 if (error != 0) {
                     throw new SysException(call, -error, null);

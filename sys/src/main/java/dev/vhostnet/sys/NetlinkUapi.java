@@ -21,6 +21,7 @@ public final class NetlinkUapi {
     public static final int NLA_TYPE_MASK = 0x3fff;
     /** {@code u8}: whether the link has carrier (a tap: whether any queue is attached). */
     public static final int IFLA_CARRIER = 33;
+
     public static final int IFLA_LINKINFO = 18;
     public static final int IFLA_INFO_DATA = 2;
     /** {@code u32}, multi-queue taps only: the queues attached and enabled. */
@@ -30,20 +31,28 @@ public final class NetlinkUapi {
 
     @CExpr("sizeof(struct nlmsghdr)")
     public static final int NLMSGHDR_SIZE = 16;
+
     @CExpr("sizeof(struct ifinfomsg)")
     public static final int IFINFOMSG_SIZE = 16;
+
     @CExpr("offsetof(struct nlmsghdr, nlmsg_type)")
     public static final int NLMSG_TYPE = 4;
+
     @CExpr("offsetof(struct nlmsghdr, nlmsg_flags)")
     public static final int NLMSG_FLAGS = 6;
+
     @CExpr("offsetof(struct nlmsghdr, nlmsg_seq)")
     public static final int NLMSG_SEQ = 8;
+
     @CExpr("sizeof(struct rtattr)")
     public static final int RTA_HDR_SIZE = 4;
+
     @CExpr("offsetof(struct rtattr, rta_len)")
     public static final int RTA_LEN = 0;
+
     @CExpr("offsetof(struct rtattr, rta_type)")
     public static final int RTA_TYPE = 2;
+
     @CExpr("offsetof(struct ifinfomsg, ifi_index)")
     public static final int IFI_INDEX = 4;
     /** Where an {@code NLMSG_ERROR} answer's {@code int error} is: after the header. */

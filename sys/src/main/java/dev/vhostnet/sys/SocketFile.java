@@ -80,10 +80,13 @@ public final class SocketFile implements AutoCloseable {
         try {
             privateDir = Files.createTempDirectory(parent, "." + absolute.getFileName() + ".bind-");
         } catch (IOException e) {
-            throw new SysException("mkdir(" + parent + "/." + absolute.getFileName() + ".bind-*)", Errno.EACCES.number(),
+            throw new SysException(
+                    "mkdir(" + parent + "/." + absolute.getFileName() + ".bind-*)",
+                    Errno.EACCES.number(),
                     e.getMessage() + ": is the directory there and writable?");
         }
-        try (Fd dir = Fd.open(privateDir.toString(), Fcntl.O_RDONLY | Fcntl.O_DIRECTORY | Fcntl.O_NOFOLLOW, Hint.NONE)) {
+        try (Fd dir =
+                Fd.open(privateDir.toString(), Fcntl.O_RDONLY | Fcntl.O_DIRECTORY | Fcntl.O_NOFOLLOW, Hint.NONE)) {
             Path bound = Path.of("/proc/self/fd", Integer.toString(dir.get()), BOUND_NAME);
             try {
                 checkPrivate(bound.getParent(), privateDir);
@@ -126,24 +129,32 @@ public final class SocketFile implements AutoCloseable {
             throw new SysException(call, Errno.EACCES.number(), "cannot inspect the path: " + e.getMessage());
         }
         if ((mode & S_IFMT) != S_IFSOCK) {
-            throw new SysException(call, Errno.EEXIST.number(), "the path exists and is not a socket ("
-                    + kind(mode) + "): remove it or listen elsewhere; only a stale socket is replaced");
+            throw new SysException(
+                    call,
+                    Errno.EEXIST.number(),
+                    "the path exists and is not a socket (" + kind(mode)
+                            + "): remove it or listen elsewhere; only a stale socket is replaced");
         }
         try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             probe.configureBlocking(false);
             probe.connect(UnixDomainSocketAddress.of(path));
-            throw new SysException(call, Errno.EADDRINUSE.number(), "another process already serves this socket: stop it first");
+            throw new SysException(
+                    call, Errno.EADDRINUSE.number(), "another process already serves this socket: stop it first");
         } catch (ConnectException e) {
             try {
                 Files.deleteIfExists(path);
             } catch (IOException deleting) {
-                throw new SysException(call, Errno.EACCES.number(), "removing the stale socket: " + deleting.getMessage());
+                throw new SysException(
+                        call, Errno.EACCES.number(), "removing the stale socket: " + deleting.getMessage());
             }
             return true;
         } catch (SysException e) {
             throw e;
         } catch (IOException e) {
-            throw new SysException(call, Errno.EADDRINUSE.number(), "cannot tell whether a process serves this socket: " + e.getMessage());
+            throw new SysException(
+                    call,
+                    Errno.EADDRINUSE.number(),
+                    "cannot tell whether a process serves this socket: " + e.getMessage());
         }
     }
 
@@ -164,9 +175,12 @@ public final class SocketFile implements AutoCloseable {
         int uid = (int) Files.getAttribute(fdPath, "unix:uid");
         int mode = (int) Files.getAttribute(fdPath, "unix:mode");
         if (uid != Syscalls.geteuid() || (mode & 077) != 0) {
-            throw new SysException("open(" + privateDir + ")", Errno.EACCES.number(),
-                    "the private directory was replaced (owner " + uid + ", mode 0" + Integer.toOctalString(mode & 07777)
-                            + "): another user can write to " + privateDir.getParent());
+            throw new SysException(
+                    "open(" + privateDir + ")",
+                    Errno.EACCES.number(),
+                    "the private directory was replaced (owner " + uid + ", mode 0"
+                            + Integer.toOctalString(mode & 07777) + "): another user can write to "
+                            + privateDir.getParent());
         }
     }
 
@@ -175,9 +189,11 @@ public final class SocketFile implements AutoCloseable {
         try {
             principal = bound.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByGroupName(group);
         } catch (java.nio.file.attribute.UserPrincipalNotFoundException e) {
-            throw new SysException("getgrnam(" + group + ")", Errno.ENOENT.number(), "no such group: give a group name or gid");
+            throw new SysException(
+                    "getgrnam(" + group + ")", Errno.ENOENT.number(), "no such group: give a group name or gid");
         }
-        Files.getFileAttributeView(bound, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setGroup(principal);
+        Files.getFileAttributeView(bound, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                .setGroup(principal);
     }
 
     /** Where the socket is. */

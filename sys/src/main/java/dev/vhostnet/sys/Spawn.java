@@ -63,19 +63,32 @@ public final class Spawn {
         List<Fd> cleared = new ArrayList<>();
         try {
             for (int fd : leakingDescriptors(passed)) {
-                check(LibC.posix_spawn_file_actions_addclose(actions, fd), "posix_spawn_file_actions_addclose(" + fd + ")");
+                check(
+                        LibC.posix_spawn_file_actions_addclose(actions, fd),
+                        "posix_spawn_file_actions_addclose(" + fd + ")");
             }
             for (Fd fd : inherit) {
                 fd.setCloseOnExec(false);
                 cleared.add(fd);
             }
             IntByReference pid = new IntByReference();
-            String[] envp = env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toArray(String[]::new);
-            int error = LibC.posix_spawnp(pid, command.get(0), actions, null,
-                    new StringArray(command.toArray(String[]::new)), new StringArray(envp));
+            String[] envp = env.entrySet().stream()
+                    .map(e -> e.getKey() + "=" + e.getValue())
+                    .toArray(String[]::new);
+            int error = LibC.posix_spawnp(
+                    pid,
+                    command.get(0),
+                    actions,
+                    null,
+                    new StringArray(command.toArray(String[]::new)),
+                    new StringArray(envp));
             if (error != 0) {
-                throw new SysException("posix_spawnp(" + command.get(0) + ")", error,
-                        error == Errno.ENOENT.number() ? "no such program on PATH: install it or give its full path" : null);
+                throw new SysException(
+                        "posix_spawnp(" + command.get(0) + ")",
+                        error,
+                        error == Errno.ENOENT.number()
+                                ? "no such program on PATH: install it or give its full path"
+                                : null);
             }
             return new Child(pid.getValue());
         } finally {

@@ -11,10 +11,12 @@ public final class Syscalls {
         try {
             return Fd.adopt(LibC.memfd_create(name, flags | Mman.MFD_CLOEXEC), "memfd:" + name);
         } catch (LastErrorException e) {
-            throw failure("memfd_create(" + name + ")", e, errno -> errno == Errno.EINVAL.number()
-                    && (flags & Mman.MFD_HUGETLB) != 0
-                    ? "the kernel refused MFD_HUGETLB with this page size: check /sys/kernel/mm/hugepages"
-                    : null);
+            throw failure(
+                    "memfd_create(" + name + ")",
+                    e,
+                    errno -> errno == Errno.EINVAL.number() && (flags & Mman.MFD_HUGETLB) != 0
+                            ? "the kernel refused MFD_HUGETLB with this page size: check /sys/kernel/mm/hugepages"
+                            : null);
         }
     }
 
@@ -56,8 +58,12 @@ public final class Syscalls {
         try {
             LibC.renameat2(dir.get(), name, Fcntl.AT_FDCWD, to, Fcntl.RENAME_NOREPLACE);
         } catch (LastErrorException e) {
-            throw failure("renameat2(" + dir.what() + "/" + name + ", " + to + ", RENAME_NOREPLACE)", e,
-                    errno -> errno == Errno.EEXIST.number() ? "something appeared at " + to + " meanwhile: nothing was replaced" : null);
+            throw failure(
+                    "renameat2(" + dir.what() + "/" + name + ", " + to + ", RENAME_NOREPLACE)",
+                    e,
+                    errno -> errno == Errno.EEXIST.number()
+                            ? "something appeared at " + to + " meanwhile: nothing was replaced"
+                            : null);
         }
     }
 

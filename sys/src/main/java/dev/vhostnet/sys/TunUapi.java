@@ -59,12 +59,16 @@ public final class TunUapi {
 
     @CExpr("offsetof(struct ifreq, ifr_flags)")
     public static final int IFR_FLAGS = 16;
+
     @CExpr("offsetof(struct ifreq, ifr_mtu)")
     public static final int IFR_MTU = 16;
+
     @CExpr("offsetof(struct ifreq, ifr_ifindex)")
     public static final int IFR_IFINDEX = 16;
+
     @CExpr("offsetof(struct ifreq, ifr_hwaddr.sa_family)")
     public static final int IFR_HWADDR_FAMILY = 16;
+
     @CExpr("offsetof(struct ifreq, ifr_hwaddr.sa_data)")
     public static final int IFR_HWADDR_DATA = 18;
 
@@ -84,8 +88,8 @@ public final class TunUapi {
         /** An ifreq naming {@code name} (at most {@code IFNAMSIZ - 1} bytes), the union zeroed. */
         public Ifreq(String name) {
             byte[] bytes = name.getBytes(StandardCharsets.US_ASCII);
-            Preconditions.checkArgument(bytes.length < IFNAMSIZ, "interface name longer than %s bytes: %s",
-                    IFNAMSIZ - 1, name);
+            Preconditions.checkArgument(
+                    bytes.length < IFNAMSIZ, "interface name longer than %s bytes: %s", IFNAMSIZ - 1, name);
             System.arraycopy(bytes, 0, ifr_name, 0, bytes.length);
         }
 

@@ -3,9 +3,9 @@ package dev.vhostnet.sys;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
+import java.nio.file.Path;
 import java.util.Optional;
 import java.util.function.Consumer;
-import java.nio.file.Path;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -42,7 +42,8 @@ public final class UnixListener implements Closeable {
             // socket when it is not, which after the move it is not. A socket cast from the same
             // descriptor has no path to check, and does not own the descriptor: it accepts, and the
             // first one, unused otherwise, closes the descriptor on close().
-            return new UnixListener(FileDescriptorCast.using(bound.getFileDescriptor()).as(AFUNIXServerSocket.class), bound, file);
+            return new UnixListener(
+                    FileDescriptorCast.using(bound.getFileDescriptor()).as(AFUNIXServerSocket.class), bound, file);
         } catch (IOException | RuntimeException e) {
             bound.close();
             if (file != null) {

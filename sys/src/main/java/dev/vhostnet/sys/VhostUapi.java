@@ -13,28 +13,42 @@ public final class VhostUapi {
     public static final Ioctl VHOST_SET_FEATURES = Ioctl.iow("VHOST_SET_FEATURES", VHOST_VIRTIO, 0x00, 8);
     public static final Ioctl VHOST_SET_OWNER = Ioctl.io("VHOST_SET_OWNER", VHOST_VIRTIO, 0x01);
     public static final Ioctl VHOST_RESET_OWNER = Ioctl.io("VHOST_RESET_OWNER", VHOST_VIRTIO, 0x02);
-    public static final Ioctl VHOST_SET_MEM_TABLE = Ioctl.iow("VHOST_SET_MEM_TABLE", VHOST_VIRTIO, 0x03, VhostMemory.SIZE);
+    public static final Ioctl VHOST_SET_MEM_TABLE =
+            Ioctl.iow("VHOST_SET_MEM_TABLE", VHOST_VIRTIO, 0x03, VhostMemory.SIZE);
     public static final Ioctl VHOST_SET_LOG_BASE = Ioctl.iow("VHOST_SET_LOG_BASE", VHOST_VIRTIO, 0x04, 8);
     public static final Ioctl VHOST_SET_LOG_FD = Ioctl.iow("VHOST_SET_LOG_FD", VHOST_VIRTIO, 0x07, 4);
-    public static final Ioctl VHOST_SET_VRING_NUM = Ioctl.iow("VHOST_SET_VRING_NUM", VHOST_VIRTIO, 0x10, VhostVringState.SIZE);
-    public static final Ioctl VHOST_SET_VRING_ADDR = Ioctl.iow("VHOST_SET_VRING_ADDR", VHOST_VIRTIO, 0x11, VhostVringAddr.SIZE);
+    public static final Ioctl VHOST_SET_VRING_NUM =
+            Ioctl.iow("VHOST_SET_VRING_NUM", VHOST_VIRTIO, 0x10, VhostVringState.SIZE);
+    public static final Ioctl VHOST_SET_VRING_ADDR =
+            Ioctl.iow("VHOST_SET_VRING_ADDR", VHOST_VIRTIO, 0x11, VhostVringAddr.SIZE);
     /** Legacy (pre-1.0) cross-endian rings: {@code VHOST_VRING_LITTLE_ENDIAN} or {@code _BIG_ENDIAN}. */
-    public static final Ioctl VHOST_SET_VRING_ENDIAN = Ioctl.iow("VHOST_SET_VRING_ENDIAN", VHOST_VIRTIO, 0x13, VhostVringState.SIZE);
-    public static final Ioctl VHOST_GET_VRING_ENDIAN = Ioctl.iow("VHOST_GET_VRING_ENDIAN", VHOST_VIRTIO, 0x14, VhostVringState.SIZE);
+    public static final Ioctl VHOST_SET_VRING_ENDIAN =
+            Ioctl.iow("VHOST_SET_VRING_ENDIAN", VHOST_VIRTIO, 0x13, VhostVringState.SIZE);
+
+    public static final Ioctl VHOST_GET_VRING_ENDIAN =
+            Ioctl.iow("VHOST_GET_VRING_ENDIAN", VHOST_VIRTIO, 0x14, VhostVringState.SIZE);
     public static final int VHOST_VRING_LITTLE_ENDIAN = 0;
     public static final int VHOST_VRING_BIG_ENDIAN = 1;
-    public static final Ioctl VHOST_SET_VRING_BASE = Ioctl.iow("VHOST_SET_VRING_BASE", VHOST_VIRTIO, 0x12, VhostVringState.SIZE);
-    public static final Ioctl VHOST_GET_VRING_BASE = Ioctl.iowr("VHOST_GET_VRING_BASE", VHOST_VIRTIO, 0x12, VhostVringState.SIZE);
-    public static final Ioctl VHOST_SET_VRING_KICK = Ioctl.iow("VHOST_SET_VRING_KICK", VHOST_VIRTIO, 0x20, VhostVringFile.SIZE);
-    public static final Ioctl VHOST_SET_VRING_CALL = Ioctl.iow("VHOST_SET_VRING_CALL", VHOST_VIRTIO, 0x21, VhostVringFile.SIZE);
-    public static final Ioctl VHOST_SET_VRING_ERR = Ioctl.iow("VHOST_SET_VRING_ERR", VHOST_VIRTIO, 0x22, VhostVringFile.SIZE);
+    public static final Ioctl VHOST_SET_VRING_BASE =
+            Ioctl.iow("VHOST_SET_VRING_BASE", VHOST_VIRTIO, 0x12, VhostVringState.SIZE);
+    public static final Ioctl VHOST_GET_VRING_BASE =
+            Ioctl.iowr("VHOST_GET_VRING_BASE", VHOST_VIRTIO, 0x12, VhostVringState.SIZE);
+    public static final Ioctl VHOST_SET_VRING_KICK =
+            Ioctl.iow("VHOST_SET_VRING_KICK", VHOST_VIRTIO, 0x20, VhostVringFile.SIZE);
+    public static final Ioctl VHOST_SET_VRING_CALL =
+            Ioctl.iow("VHOST_SET_VRING_CALL", VHOST_VIRTIO, 0x21, VhostVringFile.SIZE);
+    public static final Ioctl VHOST_SET_VRING_ERR =
+            Ioctl.iow("VHOST_SET_VRING_ERR", VHOST_VIRTIO, 0x22, VhostVringFile.SIZE);
     public static final Ioctl VHOST_SET_VRING_BUSYLOOP_TIMEOUT =
             Ioctl.iow("VHOST_SET_VRING_BUSYLOOP_TIMEOUT", VHOST_VIRTIO, 0x23, VhostVringState.SIZE);
     public static final Ioctl VHOST_GET_VRING_BUSYLOOP_TIMEOUT =
             Ioctl.iow("VHOST_GET_VRING_BUSYLOOP_TIMEOUT", VHOST_VIRTIO, 0x24, VhostVringState.SIZE);
-    public static final Ioctl VHOST_SET_BACKEND_FEATURES = Ioctl.iow("VHOST_SET_BACKEND_FEATURES", VHOST_VIRTIO, 0x25, 8);
-    public static final Ioctl VHOST_GET_BACKEND_FEATURES = Ioctl.ior("VHOST_GET_BACKEND_FEATURES", VHOST_VIRTIO, 0x26, 8);
-    public static final Ioctl VHOST_NET_SET_BACKEND = Ioctl.iow("VHOST_NET_SET_BACKEND", VHOST_VIRTIO, 0x30, VhostVringFile.SIZE);
+    public static final Ioctl VHOST_SET_BACKEND_FEATURES =
+            Ioctl.iow("VHOST_SET_BACKEND_FEATURES", VHOST_VIRTIO, 0x25, 8);
+    public static final Ioctl VHOST_GET_BACKEND_FEATURES =
+            Ioctl.ior("VHOST_GET_BACKEND_FEATURES", VHOST_VIRTIO, 0x26, 8);
+    public static final Ioctl VHOST_NET_SET_BACKEND =
+            Ioctl.iow("VHOST_NET_SET_BACKEND", VHOST_VIRTIO, 0x30, VhostVringFile.SIZE);
 
     /** Feature bit: the device adds/strips the virtio-net header itself (the tap has none). */
     public static final int VHOST_NET_F_VIRTIO_NET_HDR = 27;

@@ -18,6 +18,7 @@ public final class VirtioMmioUapi {
     public static final int VIRTIO_MMIO_DRIVER_FEATURES_SEL = 0x024;
     /** Legacy (version 1) only: refused by a version 2 device. */
     public static final int VIRTIO_MMIO_GUEST_PAGE_SIZE = 0x028;
+
     public static final int VIRTIO_MMIO_QUEUE_SEL = 0x030;
     public static final int VIRTIO_MMIO_QUEUE_NUM_MAX = 0x034;
     public static final int VIRTIO_MMIO_QUEUE_NUM = 0x038;
@@ -25,6 +26,7 @@ public final class VirtioMmioUapi {
     public static final int VIRTIO_MMIO_QUEUE_ALIGN = 0x03c;
     /** Legacy (version 1) only. */
     public static final int VIRTIO_MMIO_QUEUE_PFN = 0x040;
+
     public static final int VIRTIO_MMIO_QUEUE_READY = 0x044;
     public static final int VIRTIO_MMIO_QUEUE_NOTIFY = 0x050;
     public static final int VIRTIO_MMIO_INTERRUPT_STATUS = 0x060;

@@ -25,27 +25,43 @@ public final class VirtioNetUapi {
 
     /** {@code virtio_net_config.status} bits. */
     public static final int VIRTIO_NET_S_LINK_UP = 1;
+
     public static final int VIRTIO_NET_S_ANNOUNCE = 2;
 
     @CExpr("sizeof(struct virtio_net_config)")
     public static final int VIRTIO_NET_CONFIG_SIZE = 24;
+
     @CExpr("offsetof(struct virtio_net_config, mac)")
     public static final int VIRTIO_NET_CONFIG_MAC = 0;
+
     @CExpr("offsetof(struct virtio_net_config, status)")
     public static final int VIRTIO_NET_CONFIG_STATUS = 6;
+
     @CExpr("offsetof(struct virtio_net_config, max_virtqueue_pairs)")
     public static final int VIRTIO_NET_CONFIG_MAX_VIRTQUEUE_PAIRS = 8;
+
     @CExpr("offsetof(struct virtio_net_config, mtu)")
     public static final int VIRTIO_NET_CONFIG_MTU = 10;
+
     @CExpr("offsetof(struct virtio_net_config, speed)")
     public static final int VIRTIO_NET_CONFIG_SPEED = 12;
+
     @CExpr("offsetof(struct virtio_net_config, duplex)")
     public static final int VIRTIO_NET_CONFIG_DUPLEX = 16;
 
     /** {@code struct virtio_net_config} (packed, little-endian with {@code VERSION_1}). */
     @CExpr("struct virtio_net_config")
-    @FieldOrder({"mac", "status", "max_virtqueue_pairs", "mtu", "speed", "duplex", "rss_max_key_size",
-            "rss_max_indirection_table_length", "supported_hash_types"})
+    @FieldOrder({
+        "mac",
+        "status",
+        "max_virtqueue_pairs",
+        "mtu",
+        "speed",
+        "duplex",
+        "rss_max_key_size",
+        "rss_max_indirection_table_length",
+        "supported_hash_types"
+    })
     public static final class VirtioNetConfig extends Structure {
         public static final int SIZE = 24;
         public byte[] mac = new byte[6];
@@ -65,12 +81,15 @@ public final class VirtioNetUapi {
 
     /** Replies, the one byte the device writes into the command's device-writable part. */
     public static final int VIRTIO_NET_OK = 0;
+
     public static final int VIRTIO_NET_ERR = 1;
 
     @CExpr("sizeof(struct virtio_net_ctrl_hdr)")
     public static final int VIRTIO_NET_CTRL_HDR_SIZE = 2;
+
     @CExpr("offsetof(struct virtio_net_ctrl_hdr, class)")
     public static final int VIRTIO_NET_CTRL_HDR_CLASS = 0;
+
     @CExpr("offsetof(struct virtio_net_ctrl_hdr, cmd)")
     public static final int VIRTIO_NET_CTRL_HDR_CMD = 1;
 
@@ -85,8 +104,10 @@ public final class VirtioNetUapi {
     public static final int VIRTIO_NET_CTRL_MAC = 1;
     public static final int VIRTIO_NET_CTRL_MAC_TABLE_SET = 0;
     public static final int VIRTIO_NET_CTRL_MAC_ADDR_SET = 1;
+
     @CExpr("offsetof(struct virtio_net_ctrl_mac, entries)")
     public static final int VIRTIO_NET_CTRL_MAC_ENTRIES = 0;
+
     @CExpr("offsetof(struct virtio_net_ctrl_mac, macs)")
     public static final int VIRTIO_NET_CTRL_MAC_MACS = 4;
 
@@ -99,6 +120,7 @@ public final class VirtioNetUapi {
     public static final int VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET = 0;
     public static final int VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN = 1;
     public static final int VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX = 0x8000;
+
     @CExpr("sizeof(struct virtio_net_ctrl_mq)")
     public static final int VIRTIO_NET_CTRL_MQ_SIZE = 2;
 

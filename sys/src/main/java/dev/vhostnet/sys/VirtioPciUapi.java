@@ -24,6 +24,7 @@ public final class VirtioPciUapi {
     public static final int VIRTIO_PCI_CAP_OFFSET = 8;
     public static final int VIRTIO_PCI_CAP_LENGTH = 12;
     public static final int VIRTIO_PCI_NOTIFY_CAP_MULT = 16;
+
     @CExpr("offsetof(struct virtio_pci_cfg_cap, pci_cfg_data)")
     public static final int VIRTIO_PCI_CFG_CAP_DATA = 16;
 
@@ -88,10 +89,27 @@ public final class VirtioPciUapi {
 
     /** {@code struct virtio_pci_common_cfg}: the device-wide and per-queue registers (the {@code VIRTIO_PCI_COMMON_*} offsets). */
     @CExpr("struct virtio_pci_common_cfg")
-    @FieldOrder({"device_feature_select", "device_feature", "guest_feature_select", "guest_feature", "msix_config",
-            "num_queues", "device_status", "config_generation", "queue_select", "queue_size", "queue_msix_vector",
-            "queue_enable", "queue_notify_off", "queue_desc_lo", "queue_desc_hi", "queue_avail_lo", "queue_avail_hi",
-            "queue_used_lo", "queue_used_hi"})
+    @FieldOrder({
+        "device_feature_select",
+        "device_feature",
+        "guest_feature_select",
+        "guest_feature",
+        "msix_config",
+        "num_queues",
+        "device_status",
+        "config_generation",
+        "queue_select",
+        "queue_size",
+        "queue_msix_vector",
+        "queue_enable",
+        "queue_notify_off",
+        "queue_desc_lo",
+        "queue_desc_hi",
+        "queue_avail_lo",
+        "queue_avail_hi",
+        "queue_used_lo",
+        "queue_used_hi"
+    })
     public static final class VirtioPciCommonCfg extends Structure {
         public static final int SIZE = 56;
         public int device_feature_select;

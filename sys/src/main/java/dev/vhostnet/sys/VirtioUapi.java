@@ -1,6 +1,5 @@
 package dev.vhostnet.sys;
 
-
 /**
  * {@code <linux/virtio_config.h>}, {@code <linux/virtio_ring.h>} and {@code <linux/virtio_net.h>}:
  * feature bits, the split ring layout and the virtio-net header, as offsets into guest memory.
@@ -38,35 +37,49 @@ public final class VirtioUapi {
 
     @CExpr("sizeof(struct vring_desc)")
     public static final int VRING_DESC_SIZE = 16;
+
     @CExpr("offsetof(struct vring_desc, addr)")
     public static final int VRING_DESC_ADDR = 0;
+
     @CExpr("offsetof(struct vring_desc, len)")
     public static final int VRING_DESC_LEN = 8;
+
     @CExpr("offsetof(struct vring_desc, flags)")
     public static final int VRING_DESC_FLAGS = 12;
+
     @CExpr("offsetof(struct vring_desc, next)")
     public static final int VRING_DESC_NEXT = 14;
+
     @CExpr("offsetof(struct vring_avail, flags)")
     public static final int VRING_AVAIL_FLAGS = 0;
+
     @CExpr("offsetof(struct vring_avail, idx)")
     public static final int VRING_AVAIL_IDX = 2;
+
     @CExpr("offsetof(struct vring_avail, ring)")
     public static final int VRING_AVAIL_RING = 4;
+
     @CExpr("offsetof(struct vring_used, flags)")
     public static final int VRING_USED_FLAGS = 0;
+
     @CExpr("offsetof(struct vring_used, idx)")
     public static final int VRING_USED_IDX = 2;
+
     @CExpr("offsetof(struct vring_used, ring)")
     public static final int VRING_USED_RING = 4;
+
     @CExpr("sizeof(struct vring_used_elem)")
     public static final int VRING_USED_ELEM_SIZE = 8;
+
     @CExpr("offsetof(struct vring_used_elem, len)")
     public static final int VRING_USED_ELEM_LEN = 4;
     /** The alignment {@code <linux/virtio_ring.h>}'s legacy layout puts the used ring at. */
     @CExpr("VRING_USED_ALIGN_SIZE")
     public static final int VRING_USED_ALIGN = 4;
+
     @CExpr("VRING_AVAIL_ALIGN_SIZE")
     public static final int VRING_AVAIL_ALIGN = 2;
+
     @CExpr("VRING_DESC_ALIGN_SIZE")
     public static final int VRING_DESC_ALIGN = 16;
 
@@ -83,18 +96,25 @@ public final class VirtioUapi {
     /** The header with {@code num_buffers}: used with {@code MRG_RXBUF} or {@code VERSION_1}. */
     @CExpr("sizeof(struct virtio_net_hdr_mrg_rxbuf)")
     public static final int VIRTIO_NET_HDR_MRG_RXBUF_SIZE = 12;
+
     @CExpr("offsetof(struct virtio_net_hdr, flags)")
     public static final int VIRTIO_NET_HDR_FLAGS = 0;
+
     @CExpr("offsetof(struct virtio_net_hdr, gso_type)")
     public static final int VIRTIO_NET_HDR_GSO_TYPE = 1;
+
     @CExpr("offsetof(struct virtio_net_hdr, hdr_len)")
     public static final int VIRTIO_NET_HDR_HDR_LEN = 2;
+
     @CExpr("offsetof(struct virtio_net_hdr, gso_size)")
     public static final int VIRTIO_NET_HDR_GSO_SIZE = 4;
+
     @CExpr("offsetof(struct virtio_net_hdr, csum_start)")
     public static final int VIRTIO_NET_HDR_CSUM_START = 6;
+
     @CExpr("offsetof(struct virtio_net_hdr, csum_offset)")
     public static final int VIRTIO_NET_HDR_CSUM_OFFSET = 8;
+
     @CExpr("offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers)")
     public static final int VIRTIO_NET_HDR_NUM_BUFFERS = 10;
 

@@ -13,8 +13,8 @@ class FdTest {
     @Test
     void aFailedOpenNamesTheCallTheErrnoAndTheHint() {
         Set<Integer> before = OpenFds.snapshot();
-        SysException e = assertThrows(SysException.class,
-                () -> Fd.open("/dev/no-such-device", Fcntl.O_RDWR, errno -> "load its module"));
+        SysException e = assertThrows(
+                SysException.class, () -> Fd.open("/dev/no-such-device", Fcntl.O_RDWR, errno -> "load its module"));
         assertEquals("open(/dev/no-such-device): ENOENT (No such file or directory) — load its module", e.getMessage());
         assertTrue(e.is(Errno.ENOENT));
         assertEquals("", OpenFds.leakedSince(before));
@@ -71,7 +71,7 @@ class FdTest {
         try (Fd memfd = Syscalls.memfdCreate("fd-test", 0)) {
             memfd.truncate(8192);
             try (Mmap a = Mmap.map(memfd, 8192, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_SHARED, 0);
-                 Mmap b = Mmap.map(memfd, 8192, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_SHARED, 0)) {
+                    Mmap b = Mmap.map(memfd, 8192, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_SHARED, 0)) {
                 a.pointer().setLong(4096, 0x1122334455667788L);
                 assertEquals(0x1122334455667788L, b.pointer().getLong(4096), "both mappings see the same page");
                 assertTrue(a.address() % 4096 == 0);

@@ -18,7 +18,8 @@ public final class FileLimit {
 
     private FileLimit() {}
 
-    private static native int prlimit(int pid, int resource, long[] newLimit, long[] oldLimit) throws LastErrorException;
+    private static native int prlimit(int pid, int resource, long[] newLimit, long[] oldLimit)
+            throws LastErrorException;
 
     /** Sets the soft limit to {@code soft} (the hard one kept) and returns the soft limit it replaced. */
     public static long setSoft(long soft) {

@@ -69,7 +69,9 @@ public final class HeaderCheck {
         expected.put("sizeof(" + cType + ")", (long) s.size());
         try {
             Field size = type.getField("SIZE");
-            expected.put("sizeof(" + cType + ") /* " + type.getSimpleName() + ".SIZE */", ((Number) size.get(null)).longValue());
+            expected.put(
+                    "sizeof(" + cType + ") /* " + type.getSimpleName() + ".SIZE */",
+                    ((Number) size.get(null)).longValue());
         } catch (NoSuchFieldException e) {
             // a struct without a SIZE constant is checked through size() alone
         } catch (IllegalAccessException e) {
@@ -92,7 +94,8 @@ public final class HeaderCheck {
         expected.forEach((expr, javaValue) -> {
             long cValue = actual.get(expr);
             if (cValue != javaValue) {
-                out.add(expr + ": Java has 0x" + Long.toHexString(javaValue) + ", the header says 0x" + Long.toHexString(cValue));
+                out.add(expr + ": Java has 0x" + Long.toHexString(javaValue) + ", the header says 0x"
+                        + Long.toHexString(cValue));
             }
         });
         return out;
@@ -106,7 +109,11 @@ public final class HeaderCheck {
             c.append("int main(void) {\n");
             List<String> exprs = List.copyOf(expected.keySet());
             for (int i = 0; i < exprs.size(); i++) {
-                c.append("  printf(\"%d %lld\\n\", ").append(i).append(", (long long)(").append(stripComment(exprs.get(i))).append("));\n");
+                c.append("  printf(\"%d %lld\\n\", ")
+                        .append(i)
+                        .append(", (long long)(")
+                        .append(stripComment(exprs.get(i)))
+                        .append("));\n");
             }
             c.append("  return 0;\n}\n");
             Path src = dir.resolve("layout.c");
@@ -135,15 +142,19 @@ public final class HeaderCheck {
     private static String run(Path dir, String... command) throws IOException, InterruptedException {
         // Output to a file: reading a pipe to its end first would wait for a stuck command without a limit.
         Path output = dir.resolve("output.txt");
-        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
-                .redirectOutput(output.toFile()).start();
+        Process p = new ProcessBuilder(command)
+                .directory(dir.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(output.toFile())
+                .start();
         boolean finished = p.waitFor(60, TimeUnit.SECONDS);
         if (!finished) {
             p.destroyForcibly();
         }
         String out = Files.readString(output, UTF_8);
         if (!finished || p.exitValue() != 0) {
-            throw new AssertionError(String.join(" ", command) + " failed (is gcc with linux-libc-dev installed? ./test.sh installs them):\n" + out);
+            throw new AssertionError(String.join(" ", command)
+                    + " failed (is gcc with linux-libc-dev installed? ./test.sh installs them):\n" + out);
         }
         return out;
     }

@@ -36,7 +36,8 @@ public final class OpenFds {
 
     private static String target(int fd) {
         try {
-            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
+            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd))
+                    .toString();
         } catch (java.io.IOException e) {
             return "?";
         }

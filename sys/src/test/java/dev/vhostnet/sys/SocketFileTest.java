@@ -26,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 class SocketFileTest {
     @TempDir
     Path dir;
+
     private Path path;
     private final List<ServerSocketChannel> servers = new ArrayList<>();
 
@@ -93,8 +94,8 @@ class SocketFileTest {
     @Test
     void setsModeAndGroupBeforeTheSocketAppearsAndRemovesOnlyItsOwnFile() throws Exception {
         Set<Path> before = listing();
-        try (SocketFile file = bind(new SocketFile.Access(Optional.of(PosixFilePermissions.fromString("rw-rw----")),
-                Optional.of("65534")))) {
+        try (SocketFile file = bind(new SocketFile.Access(
+                Optional.of(PosixFilePermissions.fromString("rw-rw----")), Optional.of("65534")))) {
             assertEquals("rw-rw----", mode(path));
             assertEquals(65534, (int) Files.getAttribute(path, "unix:gid", LinkOption.NOFOLLOW_LINKS));
             assertTrue(file.isInPlace());
@@ -126,7 +127,8 @@ class SocketFileTest {
     @Test
     void anUnknownGroupFailsAndLeavesNothing() throws Exception {
         Set<Path> before = listing();
-        SysException e = assertThrows(SysException.class,
+        SysException e = assertThrows(
+                SysException.class,
                 () -> bind(new SocketFile.Access(Optional.empty(), Optional.of("no-such-group-xyz"))));
         assertTrue(e.getMessage().contains("no such group"), e.getMessage());
         assertEquals(before, listing());

@@ -17,9 +17,10 @@ class SpawnTest {
     void theChildSeesStdioAndThePassedDescriptorsOnlyUnderTheirNumbers() throws Exception {
         // The JDK opens files without O_CLOEXEC: this one must not reach the child.
         try (FileInputStream jvmFile = new FileInputStream("/etc/hostname");
-             Fd a = Fd.open("/dev/null", Fcntl.O_RDWR, Hint.NONE);
-             Fd b = Syscalls.eventfd(0, EventfdUapi.EFD_CLOEXEC)) {
-            Spawn.Child child = Spawn.start(List.of("sleep", "10"), Map.of("PATH", System.getenv("PATH")), List.of(a, b));
+                Fd a = Fd.open("/dev/null", Fcntl.O_RDWR, Hint.NONE);
+                Fd b = Syscalls.eventfd(0, EventfdUapi.EFD_CLOEXEC)) {
+            Spawn.Child child =
+                    Spawn.start(List.of("sleep", "10"), Map.of("PATH", System.getenv("PATH")), List.of(a, b));
             Path proc = Path.of("/proc", String.valueOf(child.pid()));
             long deadline = System.nanoTime() + 5_000_000_000L;
             while (!Files.readString(proc.resolve("cmdline")).startsWith("sleep") && System.nanoTime() < deadline) {
@@ -32,8 +33,9 @@ class SpawnTest {
             Spawn.start(List.of("kill", String.valueOf(child.pid())), Map.of("PATH", System.getenv("PATH")), List.of())
                     .waitFor();
             assertEquals(128 + 15, child.waitFor());
-            List<String> expected = List.of("0", "1", "2", String.valueOf(a.get()), String.valueOf(b.get()))
-                    .stream().sorted().toList();
+            List<String> expected = List.of("0", "1", "2", String.valueOf(a.get()), String.valueOf(b.get())).stream()
+                    .sorted()
+                    .toList();
             assertEquals(expected, seen);
             assertTrue(a.isCloseOnExec() && b.isCloseOnExec(), "FD_CLOEXEC set again after the spawn");
         }
@@ -42,10 +44,13 @@ class SpawnTest {
     @Test
     void exitStatusAndSignalsAreReportedAsAShellDoes() throws Exception {
         Map<String, String> env = Map.of("PATH", System.getenv("PATH"));
-        assertEquals(7, Spawn.start(List.of("sh", "-c", "exit 7"), env, List.of()).waitFor());
-        assertEquals(128 + 9, Spawn.start(List.of("sh", "-c", "kill -9 $$"), env, List.of()).waitFor());
-        SysException e = assertThrows(SysException.class,
-                () -> Spawn.start(List.of("no-such-program-x"), env, List.of()));
+        assertEquals(
+                7, Spawn.start(List.of("sh", "-c", "exit 7"), env, List.of()).waitFor());
+        assertEquals(
+                128 + 9,
+                Spawn.start(List.of("sh", "-c", "kill -9 $$"), env, List.of()).waitFor());
+        SysException e =
+                assertThrows(SysException.class, () -> Spawn.start(List.of("no-such-program-x"), env, List.of()));
         assertTrue(e.is(Errno.ENOENT), e.getMessage());
     }
 }

@@ -9,10 +9,28 @@ import org.junit.jupiter.api.Test;
 class UapiLayoutTest {
     @Test
     void everyNumberTheNativeLayerUsesMatchesTheKernelHeaders() throws Exception {
-        HeaderCheck check = new HeaderCheck(List.of("errno.h", "fcntl.h", "sched.h", "sys/mman.h",
-                "sys/eventfd.h", "sys/socket.h", "sys/resource.h", "poll.h", "linux/vhost.h", "linux/kvm.h", "linux/if.h",
-                "linux/if_tun.h", "linux/if_arp.h", "linux/sockios.h", "linux/netlink.h", "linux/rtnetlink.h",
-                "linux/virtio_config.h", "linux/virtio_net.h", "linux/virtio_mmio.h", "linux/virtio_pci.h", "linux/pci_regs.h"))
+        HeaderCheck check = new HeaderCheck(List.of(
+                        "errno.h",
+                        "fcntl.h",
+                        "sched.h",
+                        "sys/mman.h",
+                        "sys/eventfd.h",
+                        "sys/socket.h",
+                        "sys/resource.h",
+                        "poll.h",
+                        "linux/vhost.h",
+                        "linux/kvm.h",
+                        "linux/if.h",
+                        "linux/if_tun.h",
+                        "linux/if_arp.h",
+                        "linux/sockios.h",
+                        "linux/netlink.h",
+                        "linux/rtnetlink.h",
+                        "linux/virtio_config.h",
+                        "linux/virtio_net.h",
+                        "linux/virtio_mmio.h",
+                        "linux/virtio_pci.h",
+                        "linux/pci_regs.h"))
                 .add(Errno.class)
                 .add(Fcntl.class)
                 .add(Mman.class)
@@ -49,7 +67,8 @@ class UapiLayoutTest {
     @Test
     void reportsEachNumberThatDiffersFromTheHeader() throws Exception {
         List<String> mismatches = new HeaderCheck(List.of("linux/vhost.h", "linux/if_tun.h"))
-                .add(WrongMirror.class).mismatches();
+                .add(WrongMirror.class)
+                .mismatches();
         assertEquals(4, mismatches.size(), mismatches.toString());
         assertTrue(mismatches.get(0).startsWith("IFF_TAP: Java has 0x3, the header says 0x2"), mismatches.get(0));
     }

@@ -8,7 +8,8 @@ import org.junit.jupiter.api.Test;
 class VirtioLayoutTest {
     @Test
     void virtioFeatureBitsRingLayoutAndNetHeaderMatchTheKernelHeaders() throws Exception {
-        HeaderCheck check = new HeaderCheck(List.of("linux/virtio_config.h", "linux/virtio_ring.h", "linux/virtio_net.h"))
+        HeaderCheck check = new HeaderCheck(
+                        List.of("linux/virtio_config.h", "linux/virtio_ring.h", "linux/virtio_net.h"))
                 .add(VirtioUapi.class);
         assertEquals(List.of(), check.mismatches());
     }

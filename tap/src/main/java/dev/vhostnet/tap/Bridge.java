@@ -9,7 +9,8 @@ public final class Bridge {
 
     /** Whether {@code name} is a bridge in this network namespace ({@code /sys/class/net/<name>/bridge}). */
     public static boolean exists(String name) {
-        return !name.contains("/") && Files.isDirectory(TapInfo.SYS_CLASS_NET.resolve(name).resolve("bridge"));
+        return !name.contains("/")
+                && Files.isDirectory(TapInfo.SYS_CLASS_NET.resolve(name).resolve("bridge"));
     }
 
     /**
@@ -18,8 +19,8 @@ public final class Bridge {
      */
     public static void attach(String link, String bridge) throws IOException {
         if (!exists(bridge)) {
-            throw new IllegalArgumentException("no bridge named " + bridge
-                    + ": create it with 'ip link add " + bridge + " type bridge && ip link set " + bridge + " up'");
+            throw new IllegalArgumentException("no bridge named " + bridge + ": create it with 'ip link add " + bridge
+                    + " type bridge && ip link set " + bridge + " up'");
         }
         Command.run("ip", "link", "set", "dev", link, "master", bridge);
     }

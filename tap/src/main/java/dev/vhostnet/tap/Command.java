@@ -34,12 +34,15 @@ public final class Command {
     public static Result exec(List<String> command, Duration timeout) throws IOException {
         Path output = Files.createTempFile("vhostnet-command", ".out");
         try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            Process p = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(output.toFile())
+                    .start();
             try {
                 if (!p.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
                     kill(p);
-                    throw new IOException(String.join(" ", command) + " did not finish in " + timeout.toMillis() + " ms: "
-                            + Files.readString(output, UTF_8).strip());
+                    throw new IOException(String.join(" ", command) + " did not finish in " + timeout.toMillis()
+                            + " ms: " + Files.readString(output, UTF_8).strip());
                 }
             } catch (InterruptedException e) {
                 kill(p);
@@ -61,7 +64,8 @@ public final class Command {
     public static String run(String... command) throws IOException {
         Result r = exec(List.of(command));
         if (r.exit() != 0) {
-            throw new IOException(String.join(" ", command) + " exited " + r.exit() + ": " + r.output().strip());
+            throw new IOException(String.join(" ", command) + " exited " + r.exit() + ": "
+                    + r.output().strip());
         }
         return r.output();
     }

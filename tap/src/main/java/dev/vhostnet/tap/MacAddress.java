@@ -22,8 +22,10 @@ public final class MacAddress {
 
     /** Parses {@code 02:00:5e:10:00:01} (six colon-separated hex octets). */
     public static MacAddress parse(String text) {
-        Preconditions.checkArgument(text.matches("\\p{XDigit}{2}(:\\p{XDigit}{2}){5}"),
-                "not an Ethernet address (want six hex octets as 02:00:5e:10:00:01): %s", text);
+        Preconditions.checkArgument(
+                text.matches("\\p{XDigit}{2}(:\\p{XDigit}{2}){5}"),
+                "not an Ethernet address (want six hex octets as 02:00:5e:10:00:01): %s",
+                text);
         return new MacAddress(COLONS.parseHex(text));
     }
 

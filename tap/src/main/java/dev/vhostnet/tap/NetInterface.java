@@ -45,7 +45,8 @@ public final class NetInterface implements AutoCloseable {
 
     /** {@code SIOCGIFHWADDR}. */
     public MacAddress mac() throws SysException {
-        return MacAddress.of(call(TunUapi.SIOCGIFHWADDR, new Ifreq(name), TapErrors.link(name)).hwaddr());
+        return MacAddress.of(call(TunUapi.SIOCGIFHWADDR, new Ifreq(name), TapErrors.link(name))
+                .hwaddr());
     }
 
     /** {@code SIOCSIFHWADDR} with {@code ARPHRD_ETHER}. */

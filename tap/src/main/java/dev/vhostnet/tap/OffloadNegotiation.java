@@ -35,7 +35,9 @@ final class OffloadNegotiation {
                 int newest = asking.stream().mapToInt(Offload::generation).max().orElse(0);
                 if (!e.is(Errno.EINVAL) || newest == 0) {
                     throw e.withHint("the kernel refused offloads " + asking
-                            + (asking.equals(wanted) ? "" : " (after dropping " + Sets.difference(wanted, asking) + ")"));
+                            + (asking.equals(wanted)
+                                    ? ""
+                                    : " (after dropping " + Sets.difference(wanted, asking) + ")"));
                 }
                 asking.removeIf(o -> o.generation() == newest);
             }

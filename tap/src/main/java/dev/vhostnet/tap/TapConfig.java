@@ -118,7 +118,8 @@ public final class TapConfig {
 
     /** The {@code ifr_flags} for {@code TUNSETIFF}. */
     int iffFlags() {
-        return TunUapi.IFF_TAP | TunUapi.IFF_NO_PI
+        return TunUapi.IFF_TAP
+                | TunUapi.IFF_NO_PI
                 | (vnetHeader() ? TunUapi.IFF_VNET_HDR : 0)
                 | (multiQueue() ? TunUapi.IFF_MULTI_QUEUE : 0);
     }
@@ -202,19 +203,29 @@ public final class TapConfig {
         /** Validates every setting; throws {@link IllegalArgumentException} naming the wrong one and the fix. */
         public TapConfig build() {
             checkName(name);
-            Preconditions.checkArgument(queues >= 1 && queues <= MAX_QUEUES,
-                    "queues must be 1 to %s (the kernel's MAX_TAP_QUEUES), not %s", MAX_QUEUES, queues);
-            Preconditions.checkArgument(vnetHeaderSize == 0 || vnetHeaderSize == VNET_HDR_LEGACY
-                            || vnetHeaderSize == VNET_HDR_MRG_RXBUF,
-                    "vnet header size must be 10 (legacy) or 12 (MRG_RXBUF or VERSION_1), not %s", vnetHeaderSize);
+            Preconditions.checkArgument(
+                    queues >= 1 && queues <= MAX_QUEUES,
+                    "queues must be 1 to %s (the kernel's MAX_TAP_QUEUES), not %s",
+                    MAX_QUEUES,
+                    queues);
+            Preconditions.checkArgument(
+                    vnetHeaderSize == 0 || vnetHeaderSize == VNET_HDR_LEGACY || vnetHeaderSize == VNET_HDR_MRG_RXBUF,
+                    "vnet header size must be 10 (legacy) or 12 (MRG_RXBUF or VERSION_1), not %s",
+                    vnetHeaderSize);
             checkOffloads();
             owner.ifPresent(uid -> Preconditions.checkArgument(uid >= 0, "owner uid must be 0 or more, not %s", uid));
             group.ifPresent(gid -> Preconditions.checkArgument(gid >= 0, "group gid must be 0 or more, not %s", gid));
-            mtu.ifPresent(m -> Preconditions.checkArgument(m >= MIN_MTU && m <= MAX_MTU,
-                    "MTU must be %s to %s (the tun driver's MIN_MTU..MAX_MTU), not %s", MIN_MTU, MAX_MTU, m));
-            mac.ifPresent(m -> Preconditions.checkArgument(m.isUnicast() && !m.isZero(),
+            mtu.ifPresent(m -> Preconditions.checkArgument(
+                    m >= MIN_MTU && m <= MAX_MTU,
+                    "MTU must be %s to %s (the tun driver's MIN_MTU..MAX_MTU), not %s",
+                    MIN_MTU,
+                    MAX_MTU,
+                    m));
+            mac.ifPresent(m -> Preconditions.checkArgument(
+                    m.isUnicast() && !m.isZero(),
                     "MAC %s is not a unicast address: the first octet must be even and the address non-zero"
-                            + " (locally administered: 02:xx:xx:xx:xx:xx)", m));
+                            + " (locally administered: 02:xx:xx:xx:xx:xx)",
+                    m));
             return new TapConfig(this);
         }
 
@@ -222,35 +233,51 @@ public final class TapConfig {
             if (offloads.isEmpty()) {
                 return;
             }
-            Preconditions.checkArgument(vnetHeaderSize != 0,
-                    "offloads %s need a vnet header to carry checksum and segmentation data: add vnetHeader(12)", offloads);
-            Preconditions.checkArgument(offloads.contains(Offload.CSUM),
-                    "offloads %s need CSUM as well: the kernel refuses segmentation without checksum offload", offloads);
-            Preconditions.checkArgument(!offloads.contains(Offload.TSO_ECN)
-                            || offloads.contains(Offload.TSO4) || offloads.contains(Offload.TSO6),
+            Preconditions.checkArgument(
+                    vnetHeaderSize != 0,
+                    "offloads %s need a vnet header to carry checksum and segmentation data: add vnetHeader(12)",
+                    offloads);
+            Preconditions.checkArgument(
+                    offloads.contains(Offload.CSUM),
+                    "offloads %s need CSUM as well: the kernel refuses segmentation without checksum offload",
+                    offloads);
+            Preconditions.checkArgument(
+                    !offloads.contains(Offload.TSO_ECN)
+                            || offloads.contains(Offload.TSO4)
+                            || offloads.contains(Offload.TSO6),
                     "TSO_ECN needs TSO4 or TSO6 as well");
-            Preconditions.checkArgument(offloads.contains(Offload.USO4) == offloads.contains(Offload.USO6),
+            Preconditions.checkArgument(
+                    offloads.contains(Offload.USO4) == offloads.contains(Offload.USO6),
                     "the kernel takes USO4 and USO6 only together: ask for both or neither");
         }
 
         /** The rules of the kernel's {@code dev_valid_name} and {@code dev_alloc_name}. */
         private static void checkName(String name) {
-            Preconditions.checkArgument(!name.isEmpty(), "tap name is empty: give a name such as vm0-tap or a pattern such as tap%d");
+            Preconditions.checkArgument(
+                    !name.isEmpty(), "tap name is empty: give a name such as vm0-tap or a pattern such as tap%d");
             byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
-            Preconditions.checkArgument(bytes.length < TunUapi.IFNAMSIZ,
+            Preconditions.checkArgument(
+                    bytes.length < TunUapi.IFNAMSIZ,
                     "tap name '%s' is %s bytes; interface names have at most %s (IFNAMSIZ - 1): shorten it",
-                    name, bytes.length, TunUapi.IFNAMSIZ - 1);
-            Preconditions.checkArgument(!name.equals(".") && !name.equals(".."), "tap name '%s' is not allowed: choose another", name);
+                    name,
+                    bytes.length,
+                    TunUapi.IFNAMSIZ - 1);
+            Preconditions.checkArgument(
+                    !name.equals(".") && !name.equals(".."), "tap name '%s' is not allowed: choose another", name);
             for (int i = 0; i < name.length(); i++) {
                 char c = name.charAt(i);
-                Preconditions.checkArgument(c > ' ' && c < 0x7f && c != '/' && c != ':',
+                Preconditions.checkArgument(
+                        c > ' ' && c < 0x7f && c != '/' && c != ':',
                         "tap name '%s' has '%s' at %s: interface names take printable ASCII without whitespace, '/' or ':'",
-                        name, c, i);
+                        name,
+                        c,
+                        i);
             }
             int percent = name.indexOf('%');
-            Preconditions.checkArgument(percent < 0
-                            || (name.startsWith("%d", percent) && name.indexOf('%', percent + 1) < 0),
-                    "tap name '%s' has a '%' that is not a single %d: a pattern has exactly one %d (tap%d)", name);
+            Preconditions.checkArgument(
+                    percent < 0 || (name.startsWith("%d", percent) && name.indexOf('%', percent + 1) < 0),
+                    "tap name '%s' has a '%' that is not a single %d: a pattern has exactly one %d (tap%d)",
+                    name);
         }
     }
 }

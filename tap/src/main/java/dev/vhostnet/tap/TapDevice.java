@@ -51,9 +51,11 @@ public final class TapDevice implements AutoCloseable {
      * there is no tap of that name.
      */
     public static void delete(String name) throws IOException {
-        TapInfo info = TapInfo.read(name).orElseThrow(() -> new IllegalArgumentException(
-                "no tap named " + name + " in this network namespace ('vhostnet tap list' shows the taps)"));
-        TapConfig config = TapConfig.builder().name(name).queues(info.multiQueue() ? 2 : 1).build();
+        TapInfo info = TapInfo.read(name)
+                .orElseThrow(() -> new IllegalArgumentException(
+                        "no tap named " + name + " in this network namespace ('vhostnet tap list' shows the taps)"));
+        TapConfig config =
+                TapConfig.builder().name(name).queues(info.multiQueue() ? 2 : 1).build();
         try (TapDevice tap = open(config)) {
             tap.setPersist(false);
         }
@@ -137,9 +139,12 @@ public final class TapDevice implements AutoCloseable {
      * made afterwards use the new size.
      */
     public void setVnetHdrSz(int size) throws SysException {
-        Preconditions.checkState(config.vnetHeader(), "tap %s has no vnet header: open it with vnetHeader(10 or 12)", name);
-        Preconditions.checkArgument(size == TapConfig.VNET_HDR_LEGACY || size == TapConfig.VNET_HDR_MRG_RXBUF,
-                "vnet header size must be 10 or 12, not %s", size);
+        Preconditions.checkState(
+                config.vnetHeader(), "tap %s has no vnet header: open it with vnetHeader(10 or 12)", name);
+        Preconditions.checkArgument(
+                size == TapConfig.VNET_HDR_LEGACY || size == TapConfig.VNET_HDR_MRG_RXBUF,
+                "vnet header size must be 10 or 12, not %s",
+                size);
         setVnetHdrSz(control(), size);
         vnetHeaderSize = size;
     }
@@ -173,8 +178,7 @@ public final class TapDevice implements AutoCloseable {
         try {
             queue.fd().ioctl(request, arg);
         } catch (SysException e) {
-            throw TapErrors.at(e, "tap " + name, errno -> errno == Errno.EPERM.number()
-                    ? TapErrors.PERMISSION : null);
+            throw TapErrors.at(e, "tap " + name, errno -> errno == Errno.EPERM.number() ? TapErrors.PERMISSION : null);
         }
     }
 

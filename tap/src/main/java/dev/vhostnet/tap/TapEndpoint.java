@@ -54,9 +54,12 @@ public final class TapEndpoint {
         try {
             return queue.fd().write(buf, length);
         } catch (SysException e) {
-            throw TapErrors.at(e, queue.where(), errno -> errno == Errno.EINVAL.number()
-                    ? "the frame is shorter than its vnet header and an Ethernet header, or its vnet header is inconsistent"
-                    : null);
+            throw TapErrors.at(
+                    e,
+                    queue.where(),
+                    errno -> errno == Errno.EINVAL.number()
+                            ? "the frame is shorter than its vnet header and an Ethernet header, or its vnet header is inconsistent"
+                            : null);
         }
     }
 

@@ -34,7 +34,8 @@ final class TapErrors {
             }
             if (errno == Errno.EINVAL.number()) {
                 return "an interface named " + name + " exists and does not match: not a tap, or "
-                        + (queues > 1 ? "a single-queue tap where this asks for " + queues + " queues"
+                        + (queues > 1
+                                ? "a single-queue tap where this asks for " + queues + " queues"
                                 : "a multiqueue tap where this asks for one queue")
                         + " (see ip -d link show " + name + "); choose another name";
             }
@@ -53,7 +54,8 @@ final class TapErrors {
                 return "changing link settings needs CAP_NET_ADMIN in the interface's network namespace";
             }
             if (errno == Errno.ENODEV.number()) {
-                return "no interface " + name + " in this thread's network namespace: was it moved (ip link set netns)?";
+                return "no interface " + name
+                        + " in this thread's network namespace: was it moved (ip link set netns)?";
             }
             return null;
         };
@@ -71,7 +73,8 @@ final class TapErrors {
     /** The failure with where it happened (a queue of a tap) added to the call, and the hint when there is one. */
     static SysException at(SysException e, String where, Hint hint) {
         String advice = hint.forErrno(e.errno());
-        SysException out = new SysException(e.call() + " (" + where + ")", e.errno(), advice != null ? advice : e.hint());
+        SysException out =
+                new SysException(e.call() + " (" + where + ")", e.errno(), advice != null ? advice : e.hint());
         out.initCause(e);
         return out;
     }

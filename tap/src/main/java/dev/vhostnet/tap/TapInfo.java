@@ -27,8 +27,16 @@ import java.util.stream.Stream;
  *     open — a persistent tap keeps no queue count, a VMM attaches as many as it opens
  * @param master the bridge (or other master) the tap is enslaved to
  */
-public record TapInfo(String name, int flags, OptionalInt owner, OptionalInt group, int queues, int mtu, MacAddress mac,
-                      boolean up, Optional<String> master) {
+public record TapInfo(
+        String name,
+        int flags,
+        OptionalInt owner,
+        OptionalInt group,
+        int queues,
+        int mtu,
+        MacAddress mac,
+        boolean up,
+        Optional<String> master) {
     /** Where the kernel lists network interfaces. */
     public static final Path SYS_CLASS_NET = Path.of("/sys/class/net");
 
@@ -57,10 +65,18 @@ public record TapInfo(String name, int flags, OptionalInt owner, OptionalInt gro
             }
             int queues = attachedQueues(name, dir, flags);
             Path master = dir.resolve("master");
-            return Optional.of(new TapInfo(name, flags, id(dir.resolve("owner")), id(dir.resolve("group")), queues,
-                    Integer.parseInt(attribute(dir.resolve("mtu"))), MacAddress.parse(attribute(dir.resolve("address"))),
+            return Optional.of(new TapInfo(
+                    name,
+                    flags,
+                    id(dir.resolve("owner")),
+                    id(dir.resolve("group")),
+                    queues,
+                    Integer.parseInt(attribute(dir.resolve("mtu"))),
+                    MacAddress.parse(attribute(dir.resolve("address"))),
                     (Integer.decode(attribute(dir.resolve("flags"))) & TunUapi.IFF_UP) != 0,
-                    Files.exists(master) ? Optional.of(Files.readSymbolicLink(master).getFileName().toString())
+                    Files.exists(master)
+                            ? Optional.of(
+                                    Files.readSymbolicLink(master).getFileName().toString())
                             : Optional.empty()));
         } catch (java.nio.file.NoSuchFileException e) {
             return Optional.empty(); // removed while being read
@@ -86,7 +102,8 @@ public record TapInfo(String name, int flags, OptionalInt owner, OptionalInt gro
         }
         Map<Integer, ByteBuffer> tun = Netlink.attributes(
                 Netlink.attributes(link.get(NetlinkUapi.IFLA_LINKINFO)).get(NetlinkUapi.IFLA_INFO_DATA));
-        return tun.get(NetlinkUapi.IFLA_TUN_NUM_QUEUES).getInt(0) + tun.get(NetlinkUapi.IFLA_TUN_NUM_DISABLED_QUEUES).getInt(0);
+        return tun.get(NetlinkUapi.IFLA_TUN_NUM_QUEUES).getInt(0)
+                + tun.get(NetlinkUapi.IFLA_TUN_NUM_DISABLED_QUEUES).getInt(0);
     }
 
     private static String attribute(Path file) throws IOException {

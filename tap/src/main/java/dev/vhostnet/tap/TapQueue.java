@@ -85,8 +85,12 @@ public final class TapQueue implements AutoCloseable {
         try {
             fd.ioctl(TunUapi.TUNSETQUEUE, new Ifreq().flags(flag));
         } catch (SysException e) {
-            throw TapErrors.at(e, where(), errno -> errno == Errno.EINVAL.number()
-                    ? "TUNSETQUEUE works on a multiqueue tap only (open it with queues > 1)" : null);
+            throw TapErrors.at(
+                    e,
+                    where(),
+                    errno -> errno == Errno.EINVAL.number()
+                            ? "TUNSETQUEUE works on a multiqueue tap only (open it with queues > 1)"
+                            : null);
         }
     }
 

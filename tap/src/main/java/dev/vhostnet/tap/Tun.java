@@ -62,8 +62,9 @@ public final class Tun {
             try {
                 int features = features();
                 if ((features & REQUIRED) != REQUIRED) {
-                    return new IllegalStateException("the kernel's tun driver lacks IFF_TAP|IFF_NO_PI (TUNGETFEATURES = 0x"
-                            + Integer.toHexString(features) + ")");
+                    return new IllegalStateException(
+                            "the kernel's tun driver lacks IFF_TAP|IFF_NO_PI (TUNGETFEATURES = 0x"
+                                    + Integer.toHexString(features) + ")");
                 }
                 return null;
             } catch (SysException | RuntimeException e) {

@@ -20,8 +20,12 @@ class CommandTest {
 
     @Test
     void aCommandThatRunsPastItsTimeoutIsKilledAndFailsWithItsOutput() {
-        IOException e = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThrows(IOException.class,
-                () -> Command.exec(List.of("sh", "-c", "echo started; sleep 60 & sleep 60"), Duration.ofMillis(500))));
+        IOException e = assertTimeoutPreemptively(
+                Duration.ofSeconds(10),
+                () -> assertThrows(
+                        IOException.class,
+                        () -> Command.exec(
+                                List.of("sh", "-c", "echo started; sleep 60 & sleep 60"), Duration.ofMillis(500))));
         assertTrue(e.getMessage().contains("did not finish in 500 ms: started"), e.getMessage());
     }
 }

@@ -54,8 +54,10 @@ class OffloadNegotiationTest {
 
     @Test
     void failsWhenEvenTheBaseFlagsAreRefused() {
-        SysException e = assertThrows(SysException.class,
-                () -> OffloadNegotiation.negotiate(EnumSet.of(Offload.CSUM, Offload.UFO), kernel(0, Errno.EINVAL, new ArrayList<>())));
+        SysException e = assertThrows(
+                SysException.class,
+                () -> OffloadNegotiation.negotiate(
+                        EnumSet.of(Offload.CSUM, Offload.UFO), kernel(0, Errno.EINVAL, new ArrayList<>())));
         assertTrue(e.is(Errno.EINVAL));
         assertTrue(e.getMessage().contains("refused offloads [CSUM] (after dropping [UFO])"), e.getMessage());
     }
@@ -63,8 +65,8 @@ class OffloadNegotiationTest {
     @Test
     void doesNotStepDownOnAnErrorOtherThanEinval() {
         List<Integer> calls = new ArrayList<>();
-        SysException e = assertThrows(SysException.class,
-                () -> OffloadNegotiation.negotiate(ALL, kernel(0, Errno.EPERM, calls)));
+        SysException e = assertThrows(
+                SysException.class, () -> OffloadNegotiation.negotiate(ALL, kernel(0, Errno.EPERM, calls)));
         assertTrue(e.is(Errno.EPERM));
         assertEquals(1, calls.size());
     }

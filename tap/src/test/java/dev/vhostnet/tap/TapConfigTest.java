@@ -27,7 +27,8 @@ class TapConfigTest {
     @Test
     void moreThanOneQueueMeansMultiQueueAndAVnetHeaderSetsIffVnetHdr() {
         TapConfig c = TapConfig.builder().queues(4).vnetHeader(12).build();
-        assertEquals(TunUapi.IFF_TAP | TunUapi.IFF_NO_PI | TunUapi.IFF_VNET_HDR | TunUapi.IFF_MULTI_QUEUE, c.iffFlags());
+        assertEquals(
+                TunUapi.IFF_TAP | TunUapi.IFF_NO_PI | TunUapi.IFF_VNET_HDR | TunUapi.IFF_MULTI_QUEUE, c.iffFlags());
     }
 
     @Test
@@ -76,9 +77,12 @@ class TapConfigTest {
     @Test
     void offloadsNeedAVnetHeaderAndChecksumOffload() {
         assertTrue(rejected(TapConfig.builder().offloads(Offload.CSUM)).contains("add vnetHeader(12)"));
-        assertTrue(rejected(TapConfig.builder().vnetHeader(12).offloads(Offload.TSO4)).contains("need CSUM"));
-        assertTrue(rejected(TapConfig.builder().vnetHeader(12).offloads(Offload.CSUM, Offload.TSO_ECN)).contains("TSO4 or TSO6"));
-        assertTrue(rejected(TapConfig.builder().vnetHeader(12).offloads(Offload.CSUM, Offload.USO4)).contains("only together"));
+        assertTrue(rejected(TapConfig.builder().vnetHeader(12).offloads(Offload.TSO4))
+                .contains("need CSUM"));
+        assertTrue(rejected(TapConfig.builder().vnetHeader(12).offloads(Offload.CSUM, Offload.TSO_ECN))
+                .contains("TSO4 or TSO6"));
+        assertTrue(rejected(TapConfig.builder().vnetHeader(12).offloads(Offload.CSUM, Offload.USO4))
+                .contains("only together"));
     }
 
     @Test
@@ -89,7 +93,8 @@ class TapConfigTest {
 
     @Test
     void rejectsAMulticastOrZeroMac() {
-        assertTrue(rejected(TapConfig.builder().mac(MacAddress.parse("01:00:5e:00:00:01"))).contains("not a unicast"));
+        assertTrue(rejected(TapConfig.builder().mac(MacAddress.parse("01:00:5e:00:00:01")))
+                .contains("not a unicast"));
         assertTrue(rejected(TapConfig.builder().mac(MacAddress.of(new byte[6]))).contains("not a unicast"));
     }
 

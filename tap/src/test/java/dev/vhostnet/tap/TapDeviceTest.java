@@ -29,7 +29,8 @@ class TapDeviceTest {
     @Test
     void theKernelFillsInANamePattern() throws Exception {
         String prefix = Names.random("v");
-        try (TapDevice tap = TapDevice.open(TapConfig.builder().name(prefix + "%d").build())) {
+        try (TapDevice tap =
+                TapDevice.open(TapConfig.builder().name(prefix + "%d").build())) {
             assertTrue(tap.name().matches(prefix + "\\d+"), tap.name());
             assertEquals(tap.name(), tap.queue(0).tapName());
             assertTrue(Command.hostHasLink(tap.name()));
@@ -50,7 +51,12 @@ class TapDeviceTest {
     void aPersistentTapOutlivesItsFdsWithItsOwnerUntilPersistIsCleared() throws Exception {
         String name = Names.random("vt");
         try {
-            TapConfig config = TapConfig.builder().name(name).persistent(true).owner(65534).group(65534).build();
+            TapConfig config = TapConfig.builder()
+                    .name(name)
+                    .persistent(true)
+                    .owner(65534)
+                    .group(65534)
+                    .build();
             try (TapDevice tap = TapDevice.open(config)) {
                 assertEquals(TunUapi.IFF_PERSIST, tap.getIff() & TunUapi.IFF_PERSIST);
             }
@@ -74,9 +80,13 @@ class TapDeviceTest {
     @Test
     void mtuMacAndUpAreWhatIpLinkShows() throws Exception {
         MacAddress mac = MacAddress.parse("02:00:5e:10:00:07");
-        try (TapDevice tap = TapDevice.open(TapConfig.builder().name(Names.random("vt"))
-                .mtu(9000).mac(mac).up(true).build());
-             NetInterface link = NetInterface.open(tap.name())) {
+        try (TapDevice tap = TapDevice.open(TapConfig.builder()
+                        .name(Names.random("vt"))
+                        .mtu(9000)
+                        .mac(mac)
+                        .up(true)
+                        .build());
+                NetInterface link = NetInterface.open(tap.name())) {
             String shown = Command.run("ip", "link", "show", "dev", tap.name());
             assertTrue(shown.contains("mtu 9000"), shown);
             assertTrue(shown.contains("link/ether " + mac), shown);
@@ -84,7 +94,10 @@ class TapDeviceTest {
             assertEquals(9000, link.mtu());
             assertEquals(mac, link.mac());
             assertTrue(link.isUp());
-            assertEquals(Integer.parseInt(Files.readString(sys(tap.name(), "ifindex")).trim()), link.index());
+            assertEquals(
+                    Integer.parseInt(
+                            Files.readString(sys(tap.name(), "ifindex")).trim()),
+                    link.index());
 
             link.setUp(false);
             link.setMtu(1400);
@@ -100,16 +113,23 @@ class TapDeviceTest {
     @Test
     @Tag("vhost-net")
     void theVnetHeaderAndOffloadsAreWhatTheKernelReportsBack() throws Exception {
-        try (TapDevice tap = TapDevice.open(TapConfig.builder().name(Names.random("vt")).vnetHeader(10)
-                .offloads(Offload.values()).build())) {
+        try (TapDevice tap = TapDevice.open(TapConfig.builder()
+                .name(Names.random("vt"))
+                .vnetHeader(10)
+                .offloads(Offload.values())
+                .build())) {
             int iff = tap.getIff();
-            assertEquals(TunUapi.IFF_TAP | TunUapi.IFF_NO_PI | TunUapi.IFF_VNET_HDR,
+            assertEquals(
+                    TunUapi.IFF_TAP | TunUapi.IFF_NO_PI | TunUapi.IFF_VNET_HDR,
                     iff & (TunUapi.IFF_TAP | TunUapi.IFF_NO_PI | TunUapi.IFF_VNET_HDR | TunUapi.IFF_MULTI_QUEUE));
             assertEquals(10, tap.getVnetHdrSz());
             EnumSet<Offload> uso = EnumSet.of(Offload.USO4, Offload.USO6);
             boolean takesUso = kernelAtLeast(6, 2); // TUN_F_USO4, TUN_F_USO6: Linux 6.2
-            assertEquals(takesUso ? EnumSet.allOf(Offload.class) : EnumSet.complementOf(uso), tap.offloads(),
-                    "kernel " + System.getProperty("os.version") + ": USO refused and stepped down from, the rest kept");
+            assertEquals(
+                    takesUso ? EnumSet.allOf(Offload.class) : EnumSet.complementOf(uso),
+                    tap.offloads(),
+                    "kernel " + System.getProperty("os.version")
+                            + ": USO refused and stepped down from, the rest kept");
             assertEquals(takesUso ? EnumSet.noneOf(Offload.class) : uso, tap.refusedOffloads());
             assertEquals(10, tap.endpoint(0).vnetHeaderSize());
             tap.setVnetHdrSz(12);
@@ -129,7 +149,8 @@ class TapDeviceTest {
 
     @Test
     void closeIsIdempotentAndAClosedQueueRefusesUse() throws Exception {
-        TapDevice tap = TapDevice.open(TapConfig.builder().name(Names.random("vt")).build());
+        TapDevice tap =
+                TapDevice.open(TapConfig.builder().name(Names.random("vt")).build());
         TapQueue queue = tap.queue(0);
         assertTrue(queue.rawFd() >= 0);
         tap.close();

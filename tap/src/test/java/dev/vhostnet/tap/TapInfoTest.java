@@ -17,8 +17,17 @@ class TapInfoTest {
         Privileges.assumeTaps();
         String name = Names.random("vi");
         MacAddress mac = MacAddress.parse("02:00:00:aa:bb:cc");
-        TapConfig config = TapConfig.builder().name(name).queues(2).vnetHeader(12).persistent(true)
-                .owner(1000).group(100).mtu(1400).mac(mac).up(true).build();
+        TapConfig config = TapConfig.builder()
+                .name(name)
+                .queues(2)
+                .vnetHeader(12)
+                .persistent(true)
+                .owner(1000)
+                .group(100)
+                .mtu(1400)
+                .mac(mac)
+                .up(true)
+                .build();
         try (TapDevice tap = TapDevice.open(config)) {
             TapInfo info = TapInfo.read(name).orElseThrow();
             assertEquals(List.of("tap", "persist", "vnet_hdr", "multi_queue"), info.flagNames());
@@ -44,7 +53,8 @@ class TapInfoTest {
         Privileges.assumeTaps();
         String name = Names.random("vi");
         try {
-            try (TapDevice tap = TapDevice.open(TapConfig.builder().name(name).persistent(true).build())) {
+            try (TapDevice tap = TapDevice.open(
+                    TapConfig.builder().name(name).persistent(true).build())) {
                 assertEquals(1, TapInfo.read(name).orElseThrow().queues(), "attached, down");
             }
             assertEquals(0, TapInfo.read(name).orElseThrow().queues(), "none attached, down");

@@ -17,22 +17,29 @@ public final class VirtioNetHdr {
 
     @CExpr("sizeof(struct virtio_net_hdr)")
     public static final int SIZE = 10;
+
     @CExpr("sizeof(struct virtio_net_hdr_mrg_rxbuf)")
     public static final int SIZE_MRG_RXBUF = 12;
+
     @CExpr("offsetof(struct virtio_net_hdr, flags)")
     public static final int FLAGS = 0;
+
     @CExpr("offsetof(struct virtio_net_hdr, gso_type)")
     public static final int GSO_TYPE = 1;
+
     @CExpr("offsetof(struct virtio_net_hdr, csum_start)")
     public static final int CSUM_START = 6;
+
     @CExpr("offsetof(struct virtio_net_hdr, csum_offset)")
     public static final int CSUM_OFFSET = 8;
 
     /** A header of {@code size} bytes asking the tap to finish the checksum at {@code start + offset}. */
     static byte[] needsCsum(int size, int start, int offset) {
         ByteBuffer h = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
-        h.put(FLAGS, (byte) VIRTIO_NET_HDR_F_NEEDS_CSUM).put(GSO_TYPE, (byte) VIRTIO_NET_HDR_GSO_NONE)
-                .putShort(CSUM_START, (short) start).putShort(CSUM_OFFSET, (short) offset);
+        h.put(FLAGS, (byte) VIRTIO_NET_HDR_F_NEEDS_CSUM)
+                .put(GSO_TYPE, (byte) VIRTIO_NET_HDR_GSO_NONE)
+                .putShort(CSUM_START, (short) start)
+                .putShort(CSUM_OFFSET, (short) offset);
         return h.array();
     }
 

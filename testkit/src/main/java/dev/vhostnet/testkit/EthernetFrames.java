@@ -18,15 +18,26 @@ public final class EthernetFrames {
     private EthernetFrames() {}
 
     /** An Ethernet + IPv4 + UDP frame with a correct IP header checksum and UDP checksum. */
-    public static byte[] udp(MacAddress src, MacAddress dst, byte[] srcIp, byte[] dstIp, int srcPort, int dstPort, byte[] payload) {
+    public static byte[] udp(
+            MacAddress src, MacAddress dst, byte[] srcIp, byte[] dstIp, int srcPort, int dstPort, byte[] payload) {
         ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + IP_HLEN + UDP_HLEN + payload.length);
         b.put(dst.bytes()).put(src.bytes()).putShort((short) ETH_P_IP);
-        b.put((byte) 0x45).put((byte) 0).putShort((short) (IP_HLEN + UDP_HLEN + payload.length))
-                .putShort((short) 1).putShort((short) 0x4000).put((byte) 64).put((byte) IPPROTO_UDP)
-                .putShort((short) 0).put(srcIp).put(dstIp);
+        b.put((byte) 0x45)
+                .put((byte) 0)
+                .putShort((short) (IP_HLEN + UDP_HLEN + payload.length))
+                .putShort((short) 1)
+                .putShort((short) 0x4000)
+                .put((byte) 64)
+                .put((byte) IPPROTO_UDP)
+                .putShort((short) 0)
+                .put(srcIp)
+                .put(dstIp);
         b.putShort(ETH_HLEN + 10, (short) ~fold(sum(b.array(), ETH_HLEN, IP_HLEN, 0)));
-        b.putShort((short) srcPort).putShort((short) dstPort).putShort((short) (UDP_HLEN + payload.length))
-                .putShort((short) 0).put(payload);
+        b.putShort((short) srcPort)
+                .putShort((short) dstPort)
+                .putShort((short) (UDP_HLEN + payload.length))
+                .putShort((short) 0)
+                .put(payload);
         byte[] frame = b.array();
         int check = ~fold(sum(frame, ETH_HLEN + IP_HLEN, UDP_HLEN + payload.length, pseudoHeader(frame))) & 0xffff;
         ByteBuffer.wrap(frame).putShort(UDP_CHECK, (short) (check == 0 ? 0xffff : check));
@@ -37,8 +48,15 @@ public final class EthernetFrames {
     public static byte[] arpRequest(MacAddress srcMac, byte[] srcIp, byte[] targetIp) {
         ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + 28);
         b.put(new byte[] {-1, -1, -1, -1, -1, -1}).put(srcMac.bytes()).putShort((short) ETH_P_ARP);
-        b.putShort((short) 1).putShort((short) ETH_P_IP).put((byte) 6).put((byte) 4).putShort((short) 1)
-                .put(srcMac.bytes()).put(srcIp).put(new byte[6]).put(targetIp);
+        b.putShort((short) 1)
+                .putShort((short) ETH_P_IP)
+                .put((byte) 6)
+                .put((byte) 4)
+                .putShort((short) 1)
+                .put(srcMac.bytes())
+                .put(srcIp)
+                .put(new byte[6])
+                .put(targetIp);
         return b.array();
     }
 

@@ -1,12 +1,12 @@
 package dev.vhostnet.testkit;
 
-import dev.vhostnet.tap.Command;
-import dev.vhostnet.tap.Names;
 import dev.vhostnet.sys.Fcntl;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.Hint;
 import dev.vhostnet.sys.SocketUapi;
 import dev.vhostnet.sys.Syscalls;
+import dev.vhostnet.tap.Command;
+import dev.vhostnet.tap.Names;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,8 +36,16 @@ public final class NetNamespace implements AutoCloseable {
         NetNamespace ns = new NetNamespace(Names.random(prefix));
         Command.run("ip", "netns", "add", ns.name);
         try {
-            Command.run("ip", "netns", "exec", ns.name, "sysctl", "-q", "-w",
-                    "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+            Command.run(
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns.name,
+                    "sysctl",
+                    "-q",
+                    "-w",
+                    "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.default.disable_ipv6=1");
             ns.ip("link", "set", "lo", "up");
         } catch (IOException | RuntimeException e) {
             ns.close();

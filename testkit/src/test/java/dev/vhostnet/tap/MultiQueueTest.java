@@ -1,12 +1,12 @@
 package dev.vhostnet.tap;
 
-import dev.vhostnet.testkit.EthernetFrames;
-import dev.vhostnet.testkit.TapInNamespace;
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.testkit.EthernetFrames;
+import dev.vhostnet.testkit.TapInNamespace;
 import java.net.DatagramSocket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -29,14 +29,23 @@ class MultiQueueTest {
     @Test
     void framesWrittenOnEveryQueueArriveAndTheKernelCountsTheQueues() throws Exception {
         try (TapInNamespace t = TapInNamespace.open(TapConfig.builder().queues(4));
-             DatagramSocket socket = t.socket()) {
-            assertTrue(t.ns.ip("-d", "link", "show", "dev", t.tap.name()).contains("multi_queue numqueues 4 numdisabled 0"));
+                DatagramSocket socket = t.socket()) {
+            assertTrue(t.ns.ip("-d", "link", "show", "dev", t.tap.name())
+                    .contains("multi_queue numqueues 4 numdisabled 0"));
             Set<String> sent = new HashSet<>();
             for (int q = 0; q < 4; q++) {
                 String payload = "queue " + q;
                 sent.add(payload);
-                t.write(q, EthernetFrames.udp(TapInNamespace.GUEST_MAC, t.tapMac, TapInNamespace.GUEST_IP_BYTES,
-                        TapInNamespace.HOST_IP_BYTES, 41000 + q, socket.getLocalPort(), payload.getBytes(US_ASCII)));
+                t.write(
+                        q,
+                        EthernetFrames.udp(
+                                TapInNamespace.GUEST_MAC,
+                                t.tapMac,
+                                TapInNamespace.GUEST_IP_BYTES,
+                                TapInNamespace.HOST_IP_BYTES,
+                                41000 + q,
+                                socket.getLocalPort(),
+                                payload.getBytes(US_ASCII)));
             }
             Set<String> received = new HashSet<>();
             for (int q = 0; q < 4; q++) {
@@ -59,15 +68,27 @@ class MultiQueueTest {
             sendFlows(t, flows);
             assertEquals(flows, drain(t, 0, flows), "every flow goes to the one attached queue");
             try (DatagramSocket socket = t.socket()) {
-                t.write(1, EthernetFrames.udp(TapInNamespace.GUEST_MAC, t.tapMac, TapInNamespace.GUEST_IP_BYTES,
-                        TapInNamespace.HOST_IP_BYTES, 41000, socket.getLocalPort(), "from a detached queue".getBytes(US_ASCII)));
-                assertEquals("from a detached queue", new String(TapInNamespace.receive(socket), US_ASCII),
+                t.write(
+                        1,
+                        EthernetFrames.udp(
+                                TapInNamespace.GUEST_MAC,
+                                t.tapMac,
+                                TapInNamespace.GUEST_IP_BYTES,
+                                TapInNamespace.HOST_IP_BYTES,
+                                41000,
+                                socket.getLocalPort(),
+                                "from a detached queue".getBytes(US_ASCII)));
+                assertEquals(
+                        "from a detached queue",
+                        new String(TapInNamespace.receive(socket), US_ASCII),
                         "detaching stops the kernel sending to a queue, not the queue writing");
             }
 
             second.attach();
             assertTrue(t.ns.ip("-d", "link", "show", "dev", t.tap.name()).contains("numqueues 2 numdisabled 0"));
-            assertEquals(0, t.tap.endpoint(1).read(ByteBuffer.allocateDirect(2048)),
+            assertEquals(
+                    0,
+                    t.tap.endpoint(1).read(ByteBuffer.allocateDirect(2048)),
                     "nothing was queued on the queue while it was detached");
 
             sendFlows(t, flows);

@@ -1,12 +1,12 @@
 package dev.vhostnet.tap;
 
-import dev.vhostnet.testkit.EthernetFrames;
-import dev.vhostnet.testkit.TapInNamespace;
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
+import dev.vhostnet.testkit.EthernetFrames;
+import dev.vhostnet.testkit.TapInNamespace;
 import java.net.DatagramSocket;
 import java.nio.ByteBuffer;
 import org.junit.jupiter.api.BeforeEach;
@@ -22,10 +22,18 @@ class TapTrafficTest {
     @Test
     void aUdpFrameWrittenByJavaIsDeliveredToASocketInTheNamespace() throws Exception {
         try (TapInNamespace t = TapInNamespace.open(TapConfig.builder());
-             DatagramSocket socket = t.socket()) {
+                DatagramSocket socket = t.socket()) {
             byte[] payload = "hello from the guest \u0000\u00ff".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
-            t.write(0, EthernetFrames.udp(TapInNamespace.GUEST_MAC, t.tapMac, TapInNamespace.GUEST_IP_BYTES,
-                    TapInNamespace.HOST_IP_BYTES, 40000, socket.getLocalPort(), payload));
+            t.write(
+                    0,
+                    EthernetFrames.udp(
+                            TapInNamespace.GUEST_MAC,
+                            t.tapMac,
+                            TapInNamespace.GUEST_IP_BYTES,
+                            TapInNamespace.HOST_IP_BYTES,
+                            40000,
+                            socket.getLocalPort(),
+                            payload));
             assertArrayEquals(payload, TapInNamespace.receive(socket));
         }
     }
@@ -33,9 +41,14 @@ class TapTrafficTest {
     @Test
     void anArpRequestForTheNamespaceAddressIsAnsweredOnTheTap() throws Exception {
         try (TapInNamespace t = TapInNamespace.open(TapConfig.builder())) {
-            t.write(0, EthernetFrames.arpRequest(TapInNamespace.GUEST_MAC, TapInNamespace.GUEST_IP_BYTES, TapInNamespace.HOST_IP_BYTES));
-            byte[] reply = t.readMatching(0, f -> (EthernetFrames.view(f, 0).getShort(12) & 0xffff) == EthernetFrames.ETH_P_ARP
-                    && EthernetFrames.view(f, 0).getShort(EthernetFrames.ETH_HLEN + 6) == 2);
+            t.write(
+                    0,
+                    EthernetFrames.arpRequest(
+                            TapInNamespace.GUEST_MAC, TapInNamespace.GUEST_IP_BYTES, TapInNamespace.HOST_IP_BYTES));
+            byte[] reply = t.readMatching(
+                    0,
+                    f -> (EthernetFrames.view(f, 0).getShort(12) & 0xffff) == EthernetFrames.ETH_P_ARP
+                            && EthernetFrames.view(f, 0).getShort(EthernetFrames.ETH_HLEN + 6) == 2);
             assertNotNull(reply, "no ARP reply within " + TapInNamespace.RECEIVE_TIMEOUT);
             ByteBuffer arp = EthernetFrames.view(reply, EthernetFrames.ETH_HLEN);
             byte[] senderMac = new byte[6];
@@ -51,7 +64,7 @@ class TapTrafficTest {
     @Test
     void aDatagramTheKernelSendsToTheGuestIsReadFromTheTap() throws Exception {
         try (TapInNamespace t = TapInNamespace.open(TapConfig.builder());
-             DatagramSocket socket = t.socket()) {
+                DatagramSocket socket = t.socket()) {
             t.addGuestNeighbour();
             byte[] payload = "to the guest".getBytes(US_ASCII);
             TapInNamespace.sendToGuest(socket, 9999, payload);

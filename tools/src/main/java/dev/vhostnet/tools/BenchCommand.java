@@ -24,23 +24,37 @@ import picocli.CommandLine.Option;
  * {@code bench.md}, {@code bench.json} and {@code bench.svg} to {@code --out}; with {@code --baseline},
  * each cell's change against an earlier {@code bench.json} ({@link Baseline}). Needs root.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Measure the kernel (vhost-net) and emulated virtio-net backends side by side, with raw tap "
-                + "ceilings (Java and C) from the same run: packets/s, Gbit/s, round-trip latency, CPU per packet.",
-                "Needs root: it makes network namespaces and taps. Writes bench.md, bench.json and bench.svg."})
+@Command(
+        name = "bench",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Measure the kernel (vhost-net) and emulated virtio-net backends side by side, with raw tap "
+                    + "ceilings (Java and C) from the same run: packets/s, Gbit/s, round-trip latency, CPU per packet.",
+            "Needs root: it makes network namespaces and taps. Writes bench.md, bench.json and bench.svg."
+        })
 public final class BenchCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--backend", split = ",", paramLabel = "KIND",
-            description = "Backends to measure: KERNEL, EMULATED (default: both; kernel is skipped where /dev/vhost-net is missing).")
+    @Option(
+            names = "--backend",
+            split = ",",
+            paramLabel = "KIND",
+            description =
+                    "Backends to measure: KERNEL, EMULATED (default: both; kernel is skipped where /dev/vhost-net is missing).")
     List<BackendChoice.Kind> backends = List.of(BackendChoice.Kind.KERNEL, BackendChoice.Kind.EMULATED);
 
-    @Option(names = "--direction", split = ",", paramLabel = "DIR",
+    @Option(
+            names = "--direction",
+            split = ",",
+            paramLabel = "DIR",
             description = "Directions: ${COMPLETION-CANDIDATES} (default: all).")
     List<Direction> directions = List.of(Direction.values());
 
-    @Option(names = "--size", split = ",", paramLabel = "BYTES",
+    @Option(
+            names = "--size",
+            split = ",",
+            paramLabel = "BYTES",
             description = "Ethernet frame sizes (default: 64,512,1500,65536; 65536 is TX only, sent with UFO).")
     List<Integer> sizes;
 
@@ -56,7 +70,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seconds", paramLabel = "SECONDS", description = "Length of a repetition (default: 2).")
     Double seconds;
 
-    @Option(names = "--packets", paramLabel = "N",
+    @Option(
+            names = "--packets",
+            paramLabel = "N",
             description = "Packets per repetition instead of a fixed time (RR: a tenth as many round trips).")
     Long packets;
 
@@ -75,11 +91,16 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Where to write the report (default: bench-out).")
     Path out = Path.of("bench-out");
 
-    @Option(names = "--baseline", paramLabel = "OLD.json",
-            description = "An earlier bench.json: print each cell's change against it, marking moves beyond the measured spread.")
+    @Option(
+            names = "--baseline",
+            paramLabel = "OLD.json",
+            description =
+                    "An earlier bench.json: print each cell's change against it, marking moves beyond the measured spread.")
     Path baseline;
 
-    @Option(names = "--fail-on-regression", paramLabel = "PCT",
+    @Option(
+            names = "--fail-on-regression",
+            paramLabel = "PCT",
             description = "With --baseline: exit 1 when a cell's packets/s falls, or its total CPU per packet rises, "
                     + "by more than PCT percent and beyond the measured spread (default: off).")
     Double failOnRegression;
@@ -87,12 +108,16 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (failOnRegression != null && (baseline == null || failOnRegression < 0)) {
-            throw new CommandLine.ParameterException(spec.commandLine(),
-                    "--fail-on-regression needs --baseline and a percentage of 0 or more");
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(), "--fail-on-regression needs --baseline and a percentage of 0 or more");
         }
         BenchReport before = baseline == null ? null : ReportReader.read(baseline);
         BenchConfig.Builder b = quick ? BenchConfig.quick() : BenchConfig.builder();
-        b.backends(backends).directions(directions).outputDir(out).cCeiling(!noC).javaCeiling(!noJava);
+        b.backends(backends)
+                .directions(directions)
+                .outputDir(out)
+                .cCeiling(!noC)
+                .javaCeiling(!noJava);
         if (sizes != null) {
             b.sizes(sizes);
         }
@@ -132,9 +157,17 @@ public final class BenchCommand implements Callable<Integer> {
         }
         List<Baseline.Change> worse = Baseline.regressions(changes, failOnRegression);
         for (Baseline.Change c : worse) {
-            System.err.printf(Locale.ROOT, "regression: %s %s %d B, %d pair(s): %s %+.1f%% (spread %.0f%%, threshold %s%%)%n",
-                    c.now().path().label(), c.now().direction(), c.now().size(), c.now().pairs(), c.metric().label(),
-                    c.percent(), c.spread() * 100, failOnRegression);
+            System.err.printf(
+                    Locale.ROOT,
+                    "regression: %s %s %d B, %d pair(s): %s %+.1f%% (spread %.0f%%, threshold %s%%)%n",
+                    c.now().path().label(),
+                    c.now().direction(),
+                    c.now().size(),
+                    c.now().pairs(),
+                    c.metric().label(),
+                    c.percent(),
+                    c.spread() * 100,
+                    failOnRegression);
         }
         return worse.isEmpty() ? 0 : 1;
     }

@@ -37,14 +37,16 @@ final class Daemon {
             failure.set(true);
             stopped.countDown();
         });
-        Thread hook = new Thread(() -> {
-            try {
-                service.close();
-            } catch (Exception e) {
-                System.err.println("closing: " + e.getMessage());
-            }
-            stopped.countDown();
-        }, "vhostnet-shutdown");
+        Thread hook = new Thread(
+                () -> {
+                    try {
+                        service.close();
+                    } catch (Exception e) {
+                        System.err.println("closing: " + e.getMessage());
+                    }
+                    stopped.countDown();
+                },
+                "vhostnet-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
             stopped.await();

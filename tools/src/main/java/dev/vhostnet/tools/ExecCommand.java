@@ -21,22 +21,36 @@ import picocli.CommandLine.Parameters;
  * colons, the form of QEMU's {@code fds=} and {@code vhostfds=} ({@code net_init_tap}: a comma
  * would end the option).
  */
-@Command(name = "exec", mixinStandardHelpOptions = true,
-        description = {"Open a tap (and vhost-net) and run a command that inherits the fds.",
-                "As libvirt starts QEMU:",
-                "  vhostnet exec --tap t0 --vhost -- qemu-system-x86_64 ... -netdev tap,id=n0,fd={tapfd},vhost=on,vhostfd={vhostfd}",
-                "{tapfd} and {vhostfd} become the fd numbers, colon-joined for several queues, as QEMU's "
-                        + "fds= and vhostfds= take them: --queues 2 -- ... -netdev tap,id=n0,fds={tapfd},vhost=on,vhostfds={vhostfd}. "
-                        + "The child gets stdin, stdout, stderr and these fds only. Exits with the command's exit status."})
+@Command(
+        name = "exec",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Open a tap (and vhost-net) and run a command that inherits the fds.",
+            "As libvirt starts QEMU:",
+            "  vhostnet exec --tap t0 --vhost -- qemu-system-x86_64 ... -netdev tap,id=n0,fd={tapfd},vhost=on,vhostfd={vhostfd}",
+            "{tapfd} and {vhostfd} become the fd numbers, colon-joined for several queues, as QEMU's "
+                    + "fds= and vhostfds= take them: --queues 2 -- ... -netdev tap,id=n0,fds={tapfd},vhost=on,vhostfds={vhostfd}. "
+                    + "The child gets stdin, stdout, stderr and these fds only. Exits with the command's exit status."
+        })
 final class ExecCommand implements Callable<Integer> {
-    @Option(names = "--tap", defaultValue = "vhn%d", paramLabel = "NAME",
-            description = "Tap to open (made if missing, and gone when the command ends unless persistent); default ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--tap",
+            defaultValue = "vhn%d",
+            paramLabel = "NAME",
+            description =
+                    "Tap to open (made if missing, and gone when the command ends unless persistent); default ${DEFAULT-VALUE}.")
     String tap;
 
-    @Option(names = "--queues", defaultValue = "1", description = "Tap queues (and vhost-net fds); default ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--queues",
+            defaultValue = "1",
+            description = "Tap queues (and vhost-net fds); default ${DEFAULT-VALUE}.")
     int queues;
 
-    @Option(names = "--vnet-hdr", defaultValue = "12", paramLabel = "BYTES",
+    @Option(
+            names = "--vnet-hdr",
+            defaultValue = "12",
+            paramLabel = "BYTES",
             description = "vnet header size: 12, 10 or 0 (none); default ${DEFAULT-VALUE}.")
     int vnetHeader;
 
@@ -49,7 +63,11 @@ final class ExecCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         List<VhostNet> vhostFds = new ArrayList<>();
-        try (TapDevice device = TapDevice.open(TapConfig.builder().name(tap).queues(queues).vnetHeader(vnetHeader).build())) {
+        try (TapDevice device = TapDevice.open(TapConfig.builder()
+                .name(tap)
+                .queues(queues)
+                .vnetHeader(vnetHeader)
+                .build())) {
             List<Fd> passed = new ArrayList<>();
             device.queues().stream().map(TapQueue::fd).forEach(passed::add);
             if (vhost) {
@@ -58,10 +76,13 @@ final class ExecCommand implements Callable<Integer> {
                 }
                 vhostFds.stream().map(VhostNet::fd).forEach(passed::add);
             }
-            String tapFds = device.queues().stream().map(q -> String.valueOf(q.rawFd())).collect(Collectors.joining(":"));
-            String vhostFdList = vhostFds.stream().map(v -> String.valueOf(v.fd().get())).collect(Collectors.joining(":"));
+            String tapFds =
+                    device.queues().stream().map(q -> String.valueOf(q.rawFd())).collect(Collectors.joining(":"));
+            String vhostFdList =
+                    vhostFds.stream().map(v -> String.valueOf(v.fd().get())).collect(Collectors.joining(":"));
             List<String> argv = command.stream()
-                    .map(a -> a.replace("{tapfd}", tapFds).replace("{vhostfd}", vhostFdList)).toList();
+                    .map(a -> a.replace("{tapfd}", tapFds).replace("{vhostfd}", vhostFdList))
+                    .toList();
             Spawn.Child child = Spawn.start(argv, System.getenv(), passed);
             vhostFds.forEach(VhostNet::close);
             device.queues().forEach(TapQueue::close); // the child holds the tap now; this process lets go

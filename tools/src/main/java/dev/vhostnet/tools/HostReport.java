@@ -1,11 +1,10 @@
 package dev.vhostnet.tools;
 
+import com.google.common.collect.ImmutableList;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.kernel.VhostNet;
-
-import com.google.common.collect.ImmutableList;
 import dev.vhostnet.eventfd.Kvm;
 import dev.vhostnet.memtable.HugePages;
 import dev.vhostnet.memtable.VhostLimits;
@@ -27,8 +26,8 @@ import java.util.stream.Stream;
  * why and the fix: {@code /dev/vhost-net} and its features, {@code max_mem_regions}, the tun
  * driver's {@code TUNGETFEATURES}, KVM's capabilities, huge pages, and the backend a device would get.
  */
-public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, HugePagesReport hugePages,
-                         BackendChoice backend) {
+public record HostReport(
+        VhostNetReport vhostNet, TunReport tun, KvmReport kvm, HugePagesReport hugePages, BackendChoice backend) {
 
     /** How usable a piece is. */
     public enum Status {
@@ -51,8 +50,13 @@ public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, 
      * {@code /dev/vhost-net}: {@code problem} says why it cannot be used and what to do ({@code null}
      * when {@link Status#OK}); {@code features} is {@code VHOST_GET_FEATURES} (0 unless OK).
      */
-    public record VhostNetReport(Status status, String problem, long features, List<String> featureNames,
-                                 int maxMemRegions, boolean maxMemRegionsFromModule) {}
+    public record VhostNetReport(
+            Status status,
+            String problem,
+            long features,
+            List<String> featureNames,
+            int maxMemRegions,
+            boolean maxMemRegionsFromModule) {}
 
     /** {@code /dev/net/tun} and its {@code TUNGETFEATURES}. */
     public record TunReport(Status status, String problem, int features, List<String> featureNames) {}
@@ -64,9 +68,17 @@ public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, 
     public record HugePagesReport(long free, long total) {}
 
     /** The vhost-net features {@code probe} names, in the order it prints them. */
-    private static final List<VirtioFeature> VHOST_FEATURES = List.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF,
-            VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC, VirtioFeature.NOTIFY_ON_EMPTY, VirtioFeature.ANY_LAYOUT,
-            VirtioFeature.ACCESS_PLATFORM, VirtioFeature.LOG_ALL, VirtioFeature.VIRTIO_NET_HDR);
+    private static final List<VirtioFeature> VHOST_FEATURES = List.of(
+            VirtioFeature.VERSION_1,
+            VirtioFeature.MRG_RXBUF,
+            VirtioFeature.EVENT_IDX,
+            VirtioFeature.INDIRECT_DESC,
+            VirtioFeature.NOTIFY_ON_EMPTY,
+            VirtioFeature.ANY_LAYOUT,
+            VirtioFeature.ACCESS_PLATFORM,
+            VirtioFeature.LOG_ALL,
+            VirtioFeature.VIRTIO_NET_HDR);
+
     private static final Map<String, Integer> TUN_FEATURES = new LinkedHashMap<>();
     private static final Map<String, Integer> KVM_CAPS = new LinkedHashMap<>();
 
@@ -87,7 +99,11 @@ public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, 
     /** Looks at this host now. */
     public static HostReport probe() {
         VhostNetReport vhost = probeVhostNet();
-        return new HostReport(vhost, probeTun(), probeKvm(), new HugePagesReport(HugePages.free(), HugePages.total()),
+        return new HostReport(
+                vhost,
+                probeTun(),
+                probeKvm(),
+                new HugePagesReport(HugePages.free(), HugePages.total()),
                 BackendChoice.choose(BackendChoice.Policy.PREFER_KERNEL, () -> vhost.problem()));
     }
 
@@ -104,7 +120,8 @@ public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, 
             String problem;
             if (Files.isDirectory(Path.of("/sys/module/vhost_net"))) {
                 status = Status.UNUSABLE;
-                problem = "vhost_net is loaded but there is no /dev/vhost-net: mknod /dev/vhost-net c 10 238 (or pass the device into the container)";
+                problem =
+                        "vhost_net is loaded but there is no /dev/vhost-net: mknod /dev/vhost-net c 10 238 (or pass the device into the container)";
             } else if (moduleBuilt("vhost_net")) {
                 status = Status.NOT_LOADED;
                 problem = "no /dev/vhost-net: the vhost_net module is not loaded: modprobe vhost_net";
@@ -119,11 +136,19 @@ public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, 
             v.setOwner();
             long features = v.getFeatures();
             FeatureSet offer = FeatureSet.of(features);
-            List<String> names = VHOST_FEATURES.stream().filter(offer::has).map(VirtioFeature::name).toList();
+            List<String> names = VHOST_FEATURES.stream()
+                    .filter(offer::has)
+                    .map(VirtioFeature::name)
+                    .toList();
             return new VhostNetReport(Status.OK, null, features, names, regions, fromModule);
         } catch (SysException e) {
-            return new VhostNetReport(permission(e) ? Status.NO_PERMISSION : Status.UNUSABLE, e.getMessage(), 0,
-                    List.of(), regions, fromModule);
+            return new VhostNetReport(
+                    permission(e) ? Status.NO_PERMISSION : Status.UNUSABLE,
+                    e.getMessage(),
+                    0,
+                    List.of(),
+                    regions,
+                    fromModule);
         }
     }
 
@@ -150,14 +175,17 @@ public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, 
     private static TunReport probeTun() {
         Throwable cause = Tun.unavailabilityCause();
         if (cause != null) {
-            Status status = !Files.exists(Path.of(Tun.PATH)) ? Status.NOT_LOADED
+            Status status = !Files.exists(Path.of(Tun.PATH))
+                    ? Status.NOT_LOADED
                     : cause instanceof SysException e && permission(e) ? Status.NO_PERMISSION : Status.UNUSABLE;
             return new TunReport(status, cause.getMessage(), 0, List.of());
         }
         try {
             int f = Tun.features();
-            List<String> names = TUN_FEATURES.entrySet().stream().filter(e -> (f & e.getValue()) != 0)
-                    .map(Map.Entry::getKey).toList();
+            List<String> names = TUN_FEATURES.entrySet().stream()
+                    .filter(e -> (f & e.getValue()) != 0)
+                    .map(Map.Entry::getKey)
+                    .toList();
             return new TunReport(Status.OK, null, f, names);
         } catch (SysException e) {
             return new TunReport(permission(e) ? Status.NO_PERMISSION : Status.UNUSABLE, e.getMessage(), 0, List.of());
@@ -167,7 +195,8 @@ public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, 
     private static KvmReport probeKvm() {
         String cause = Kvm.unavailabilityCause();
         if (cause != null) {
-            Status status = !Files.exists(Kvm.DEVICE) ? Status.NOT_LOADED
+            Status status = !Files.exists(Kvm.DEVICE)
+                    ? Status.NOT_LOADED
                     : cause.contains("EACCES") || cause.contains("EPERM") ? Status.NO_PERMISSION : Status.UNUSABLE;
             return new KvmReport(status, cause, 0, List.of(), 0);
         }
@@ -178,10 +207,15 @@ public record HostReport(VhostNetReport vhostNet, TunReport tun, KvmReport kvm, 
                     caps.add(c.getKey());
                 }
             }
-            return new KvmReport(Status.OK, null, KvmUapi.KVM_API_VERSION, caps.build(),
+            return new KvmReport(
+                    Status.OK,
+                    null,
+                    KvmUapi.KVM_API_VERSION,
+                    caps.build(),
                     kvm.checkExtension(KvmUapi.KVM_CAP_NR_MEMSLOTS));
         } catch (SysException e) {
-            return new KvmReport(permission(e) ? Status.NO_PERMISSION : Status.UNUSABLE, e.getMessage(), 0, List.of(), 0);
+            return new KvmReport(
+                    permission(e) ? Status.NO_PERMISSION : Status.UNUSABLE, e.getMessage(), 0, List.of(), 0);
         }
     }
 }

@@ -52,7 +52,8 @@ final class Json {
             }
             b.append(']');
         } else {
-            throw new IllegalArgumentException("no JSON form for " + value.getClass().getName());
+            throw new IllegalArgumentException(
+                    "no JSON form for " + value.getClass().getName());
         }
     }
 

@@ -1,29 +1,27 @@
 package dev.vhostnet.tools;
 
+import com.google.common.base.Preconditions;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.FeatureSet;
-import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.VringBases;
-
-import com.google.common.base.Preconditions;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
 import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
-import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.tap.TapConfig;
+import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.testkit.TapInNamespace;
 import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
-import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,8 +39,9 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Loopback implements AutoCloseable {
     /** The features the demo driver asks for. */
-    public static final FeatureSet DRIVER_FEATURES = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF,
-            VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC);
+    public static final FeatureSet DRIVER_FEATURES = FeatureSet.of(
+            VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF, VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC);
+
     private static final long RAM = 64L << 20;
     private static final long DRIVER_BASE = 1L << 20;
     private static final int RING = 256;
@@ -57,9 +56,12 @@ public final class Loopback implements AutoCloseable {
     public record Options(long packets, Duration duration, int payloadBytes, int pings) {
         public Options {
             Preconditions.checkArgument(packets >= 0, "packets must be 0 (no limit) or more, not %s", packets);
-            Preconditions.checkArgument(!duration.isNegative() && !duration.isZero(), "duration must be positive, not %s", duration);
-            Preconditions.checkArgument(payloadBytes >= 1 && payloadBytes <= 1472,
-                    "payload must be 1 to 1472 bytes (one 1500-byte MTU datagram), not %s", payloadBytes);
+            Preconditions.checkArgument(
+                    !duration.isNegative() && !duration.isZero(), "duration must be positive, not %s", duration);
+            Preconditions.checkArgument(
+                    payloadBytes >= 1 && payloadBytes <= 1472,
+                    "payload must be 1 to 1472 bytes (one 1500-byte MTU datagram), not %s",
+                    payloadBytes);
             Preconditions.checkArgument(pings >= 1, "at least one ping, not %s", pings);
         }
     }
@@ -80,8 +82,14 @@ public final class Loopback implements AutoCloseable {
     public record Latency(int roundTrips, int lost, double p50Micros, double p99Micros) {}
 
     /** What {@link #run} measured, and on what. */
-    public record Report(BackendChoice backend, List<String> features, String tap, String namespace, Flow toNamespace,
-                         Flow fromNamespace, Latency latency) {}
+    public record Report(
+            BackendChoice backend,
+            List<String> features,
+            String tap,
+            String namespace,
+            Flow toNamespace,
+            Flow fromNamespace,
+            Latency latency) {}
 
     private final BackendChoice backend;
     private final MemoryTable memory;
@@ -93,8 +101,13 @@ public final class Loopback implements AutoCloseable {
     private boolean closed;
     private volatile boolean running;
 
-    private Loopback(BackendChoice backend, MemoryTable memory, TapInNamespace peer, List<EventFd> eventFds,
-            NetDevice device, VirtioNetDriver driver) {
+    private Loopback(
+            BackendChoice backend,
+            MemoryTable memory,
+            TapInNamespace peer,
+            List<EventFd> eventFds,
+            NetDevice device,
+            VirtioNetDriver driver) {
         this.backend = backend;
         this.memory = memory;
         this.peer = peer;
@@ -116,16 +129,22 @@ public final class Loopback implements AutoCloseable {
         NetDevice device = null;
         try {
             peer = TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vhd");
-            DriverMemory.QueuePair rings = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, 1, RING, BUFFER).queuePair(0);
+            DriverMemory.QueuePair rings = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, 1, RING, BUFFER)
+                    .queuePair(0);
             for (int i = 0; i < 4; i++) {
                 fds.add(EventFd.create());
             }
-            NetDeviceConfig config = NetDeviceConfig.builder().memory(memory).tap(peer.tap).driverFeatures(DRIVER_FEATURES)
-                    .queuePair(new QueuePair(new Virtqueue(rings.rx(), fds.get(0), fds.get(1)),
+            NetDeviceConfig config = NetDeviceConfig.builder()
+                    .memory(memory)
+                    .tap(peer.tap)
+                    .driverFeatures(DRIVER_FEATURES)
+                    .queuePair(new QueuePair(
+                            new Virtqueue(rings.rx(), fds.get(0), fds.get(1)),
                             new Virtqueue(rings.tx(), fds.get(2), fds.get(3))))
                     .build();
             device = NetDevices.start(config, backend.kind(), VringBases.zero(1));
-            VirtioNetDriver driver = new VirtioNetDriver(memory, rings, device.features().virtio(), fds.get(0), fds.get(2));
+            VirtioNetDriver driver =
+                    new VirtioNetDriver(memory, rings, device.features().virtio(), fds.get(0), fds.get(2));
             driver.refillRx();
             peer.addGuestNeighbour();
             return new Loopback(backend, memory, peer, fds, device, driver);
@@ -158,16 +177,22 @@ public final class Loopback implements AutoCloseable {
             Flow out = toNamespace(options);
             Flow in = fromNamespace(options);
             Latency latency = pingPong(options);
-            return new Report(backend, device.features().virtio().names(), tapName(), namespaceName(), out, in,
-                    latency);
+            return new Report(
+                    backend, device.features().virtio().names(), tapName(), namespaceName(), out, in, latency);
         } finally {
             running = false;
         }
     }
 
     private byte[] frame(int dstPort, byte[] payload) {
-        return EthernetFrames.udp(TapInNamespace.GUEST_MAC, peer.tapMac, TapInNamespace.GUEST_IP_BYTES,
-                TapInNamespace.HOST_IP_BYTES, GUEST_PORT, dstPort, payload);
+        return EthernetFrames.udp(
+                TapInNamespace.GUEST_MAC,
+                peer.tapMac,
+                TapInNamespace.GUEST_IP_BYTES,
+                TapInNamespace.HOST_IP_BYTES,
+                GUEST_PORT,
+                dstPort,
+                payload);
     }
 
     private Flow toNamespace(Options options) throws Exception {
@@ -176,18 +201,20 @@ public final class Loopback implements AutoCloseable {
             socket.setReceiveBufferSize(4 << 20);
             AtomicLong received = new AtomicLong();
             AtomicLong bytes = new AtomicLong();
-            Thread receiver = new Thread(() -> {
-                DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
-                try {
-                    while (true) {
-                        socket.receive(p);
-                        received.incrementAndGet();
-                        bytes.addAndGet(p.getLength());
-                    }
-                } catch (IOException e) {
-                    // closed, or quiet for the receive timeout: done
-                }
-            }, "loopback-receiver");
+            Thread receiver = new Thread(
+                    () -> {
+                        DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
+                        try {
+                            while (true) {
+                                socket.receive(p);
+                                received.incrementAndGet();
+                                bytes.addAndGet(p.getLength());
+                            }
+                        } catch (IOException e) {
+                            // closed, or quiet for the receive timeout: done
+                        }
+                    },
+                    "loopback-receiver");
             receiver.setDaemon(true);
             receiver.start();
             byte[] frame = frame(socket.getLocalPort(), new byte[options.payloadBytes()]);
@@ -232,16 +259,19 @@ public final class Loopback implements AutoCloseable {
             byte[] payload = new byte[options.payloadBytes()];
             long start = System.nanoTime();
             long deadline = start + options.duration().toNanos();
-            Thread sender = new Thread(() -> {
-                try {
-                    while ((options.packets() == 0 || sent.get() < options.packets()) && System.nanoTime() < deadline) {
-                        TapInNamespace.sendToGuest(socket, GUEST_PORT, payload);
-                        sent.incrementAndGet();
-                    }
-                } catch (Exception e) {
-                    // the socket was closed: done
-                }
-            }, "loopback-sender");
+            Thread sender = new Thread(
+                    () -> {
+                        try {
+                            while ((options.packets() == 0 || sent.get() < options.packets())
+                                    && System.nanoTime() < deadline) {
+                                TapInNamespace.sendToGuest(socket, GUEST_PORT, payload);
+                                sent.incrementAndGet();
+                            }
+                        } catch (Exception e) {
+                            // the socket was closed: done
+                        }
+                    },
+                    "loopback-sender");
             sender.setDaemon(true);
             sender.start();
             long received = 0;
@@ -253,7 +283,9 @@ public final class Loopback implements AutoCloseable {
                     quietSince = System.nanoTime();
                     if (EthernetFrames.isUdpTo(rx.get().frame(), 0, GUEST_PORT)) {
                         received++;
-                        bytes += rx.get().frame().length - EthernetFrames.ETH_HLEN - EthernetFrames.IP_HLEN
+                        bytes += rx.get().frame().length
+                                - EthernetFrames.ETH_HLEN
+                                - EthernetFrames.IP_HLEN
                                 - EthernetFrames.UDP_HLEN;
                     }
                 } else if (!sender.isAlive() && received >= sent.get()) {
@@ -266,17 +298,19 @@ public final class Loopback implements AutoCloseable {
 
     private Latency pingPong(Options options) throws Exception {
         DatagramSocket echo = peer.socket();
-        Thread echoer = new Thread(() -> {
-            DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
-            try {
-                while (true) {
-                    echo.receive(p);
-                    echo.send(p);
-                }
-            } catch (IOException e) {
-                // closed: done
-            }
-        }, "loopback-echo");
+        Thread echoer = new Thread(
+                () -> {
+                    DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
+                    try {
+                        while (true) {
+                            echo.receive(p);
+                            echo.send(p);
+                        }
+                    } catch (IOException e) {
+                        // closed: done
+                    }
+                },
+                "loopback-echo");
         echoer.setDaemon(true);
         echoer.start();
         try {
@@ -311,7 +345,8 @@ public final class Loopback implements AutoCloseable {
 
     private boolean awaitReply(int seq, long deadline) throws Exception {
         while (System.nanoTime() < deadline) {
-            Optional<RxFrame> rx = driver.receive(rxCall, (int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
+            Optional<RxFrame> rx =
+                    driver.receive(rxCall, (int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
             if (rx.isPresent() && EthernetFrames.isUdpTo(rx.get().frame(), 0, GUEST_PORT)) {
                 byte[] reply = EthernetFrames.udpPayload(rx.get().frame(), 0);
                 if (reply.length >= 4 && ByteBuffer.wrap(reply).getInt() == seq) {
@@ -329,7 +364,6 @@ public final class Loopback implements AutoCloseable {
         int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
         return sorted[Math.max(0, index)] / 1e3;
     }
-
 
     /**
      * Stops the device, closes its eventfds, removes the tap and namespace and unmaps guest memory —

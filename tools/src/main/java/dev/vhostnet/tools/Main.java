@@ -8,9 +8,20 @@ import picocli.CommandLine.Command;
  * The {@code vhostnet} command. Exit codes: 0 success, 1 failure, 2 usage, 3 something the host
  * lacks, 4 permission; a failure is one line on stderr with the fix ({@link Failures}).
  */
-@Command(name = "vhostnet", mixinStandardHelpOptions = true, version = "vhostnet 0.1.0",
+@Command(
+        name = "vhostnet",
+        mixinStandardHelpOptions = true,
+        version = "vhostnet 0.1.0",
         description = "vhost-net, tap and KVM for Java virtual machine monitors.",
-        subcommands = {ProbeCommand.class, TapCommand.class, DemoCommand.class, ExecCommand.class, ServeCommand.class, VhostUserCommand.class, BenchCommand.class},
+        subcommands = {
+            ProbeCommand.class,
+            TapCommand.class,
+            DemoCommand.class,
+            ExecCommand.class,
+            ServeCommand.class,
+            VhostUserCommand.class,
+            BenchCommand.class
+        },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:success", "1:failure", "2:usage", "3:something the host lacks", "4:permission"})
 public final class Main implements Runnable {

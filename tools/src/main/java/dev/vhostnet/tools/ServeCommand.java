@@ -19,12 +19,19 @@ import picocli.CommandLine.Spec;
  * accepting, deletes the non-persistent taps it made and removes its socket; exits 1 when it can no
  * longer accept (its socket file removed or replaced), so a supervisor restarts it. Logs to stderr.
  */
-@Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Hand taps and /dev/vhost-net fds to unprivileged VMMs over a Unix socket (SCM_RIGHTS).",
-                "A client is admitted by its SO_PEERCRED uid or gid, and gets only taps named with its uid's prefix.",
-                "Runs until SIGTERM or Ctrl-C; then deletes the non-persistent taps it made.",
-                "Exits 1 when it can no longer accept clients (its socket file removed or replaced)."},
-        footer = {"", "Example: vhostnet serve --socket /run/vhostnet/broker.sock --socket-group kvm --allow-uid 1000 --tap-prefix 1000=vm1000-"})
+@Command(
+        name = "serve",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Hand taps and /dev/vhost-net fds to unprivileged VMMs over a Unix socket (SCM_RIGHTS).",
+            "A client is admitted by its SO_PEERCRED uid or gid, and gets only taps named with its uid's prefix.",
+            "Runs until SIGTERM or Ctrl-C; then deletes the non-persistent taps it made.",
+            "Exits 1 when it can no longer accept clients (its socket file removed or replaced)."
+        },
+        footer = {
+            "",
+            "Example: vhostnet serve --socket /run/vhostnet/broker.sock --socket-group kvm --allow-uid 1000 --tap-prefix 1000=vm1000-"
+        })
 public final class ServeCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -32,44 +39,81 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--socket", required = true, paramLabel = "PATH", description = "The Unix socket to listen on.")
     private Path socket;
 
-    @Option(names = "--allow-uid", split = ",", paramLabel = "UID", description = "Uids that may ask for taps (repeatable, or comma-separated).")
+    @Option(
+            names = "--allow-uid",
+            split = ",",
+            paramLabel = "UID",
+            description = "Uids that may ask for taps (repeatable, or comma-separated).")
     private List<Integer> allowUids = new ArrayList<>();
 
-    @Option(names = "--allow-gid", split = ",", paramLabel = "GID", description = "Gids (the peer's primary gid) that may ask for taps.")
+    @Option(
+            names = "--allow-gid",
+            split = ",",
+            paramLabel = "GID",
+            description = "Gids (the peer's primary gid) that may ask for taps.")
     private List<Integer> allowGids = new ArrayList<>();
 
-    @Option(names = "--tap-prefix", paramLabel = "UID=PREFIX",
-            description = "Taps of UID must be named PREFIX...; *=PREFIX for uids without a rule of their own. A uid without a prefix gets no tap.")
+    @Option(
+            names = "--tap-prefix",
+            paramLabel = "UID=PREFIX",
+            description =
+                    "Taps of UID must be named PREFIX...; *=PREFIX for uids without a rule of their own. A uid without a prefix gets no tap.")
     private List<String> tapPrefixes = new ArrayList<>();
 
-    @Option(names = "--max-queues", paramLabel = "N", defaultValue = "" + BrokerPolicy.DEFAULT_MAX_QUEUES,
+    @Option(
+            names = "--max-queues",
+            paramLabel = "N",
+            defaultValue = "" + BrokerPolicy.DEFAULT_MAX_QUEUES,
             description = "Most queues (and so vhost-net fds) one tap may have (default: ${DEFAULT-VALUE}).")
     private int maxQueues;
 
-    @Option(names = "--allow-persistent", description = "Let clients ask for persistent taps (left in place when the client or broker stops).")
+    @Option(
+            names = "--allow-persistent",
+            description = "Let clients ask for persistent taps (left in place when the client or broker stops).")
     private boolean allowPersistent;
 
-    @Option(names = "--read-timeout-ms", paramLabel = "MS", defaultValue = "5000",
-            description = "How long a client has to send its whole request, however it spaces its bytes (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--read-timeout-ms",
+            paramLabel = "MS",
+            defaultValue = "5000",
+            description =
+                    "How long a client has to send its whole request, however it spaces its bytes (default: ${DEFAULT-VALUE}).")
     private long readTimeoutMillis;
 
-    @Option(names = "--max-clients", paramLabel = "N", defaultValue = "64",
+    @Option(
+            names = "--max-clients",
+            paramLabel = "N",
+            defaultValue = "64",
             description = "Clients served at once, leases included (default: ${DEFAULT-VALUE}).")
     private int maxClients;
 
-    @Option(names = "--max-clients-per-uid", paramLabel = "N", defaultValue = "16",
+    @Option(
+            names = "--max-clients-per-uid",
+            paramLabel = "N",
+            defaultValue = "16",
             description = "Clients of one uid served at once, leases included (default: ${DEFAULT-VALUE}).")
     private int maxClientsPerUid;
 
-    @Option(names = "--socket-mode", paramLabel = "MODE", defaultValue = "rw-rw----",
-            description = "Permissions of the socket file (default: ${DEFAULT-VALUE}: give the clients' group with --socket-group).")
+    @Option(
+            names = "--socket-mode",
+            paramLabel = "MODE",
+            defaultValue = "rw-rw----",
+            description =
+                    "Permissions of the socket file (default: ${DEFAULT-VALUE}: give the clients' group with --socket-group).")
     private String socketMode;
 
-    @Option(names = "--socket-group", paramLabel = "GROUP", description = "Group of the socket file, a name or a gid (default: the broker's).")
+    @Option(
+            names = "--socket-group",
+            paramLabel = "GROUP",
+            description = "Group of the socket file, a name or a gid (default: the broker's).")
     private String socketGroup;
 
-    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/run/vhostnet",
-            description = "Where the broker records the persistent taps it leaves, so that a restarted broker deletes only leftovers (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--state-dir",
+            paramLabel = "DIR",
+            defaultValue = "/run/vhostnet",
+            description =
+                    "Where the broker records the persistent taps it leaves, so that a restarted broker deletes only leftovers (default: ${DEFAULT-VALUE}).")
     private Path stateDir;
 
     @Override
@@ -84,8 +128,12 @@ public final class ServeCommand implements Callable<Integer> {
             allowGids.forEach(p::allowGid);
             tapPrefixes.forEach(p::tapPrefix);
             policy = p.build();
-            builder = Broker.builder(socket, policy).readTimeout(Duration.ofMillis(readTimeoutMillis))
-                    .maxClients(maxClients).maxClientsPerUid(maxClientsPerUid).socketMode(socketMode).stateDirectory(stateDir);
+            builder = Broker.builder(socket, policy)
+                    .readTimeout(Duration.ofMillis(readTimeoutMillis))
+                    .maxClients(maxClients)
+                    .maxClientsPerUid(maxClientsPerUid)
+                    .socketMode(socketMode)
+                    .stateDirectory(stateDir);
             if (socketGroup != null) {
                 builder.socketGroup(socketGroup);
             }

@@ -7,7 +7,10 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code vhostnet tap}: persistent taps for a VMM to attach to ({@code create}, {@code delete}, {@code list}, {@code show}). */
-@Command(name = "tap", mixinStandardHelpOptions = true, description = "Create, delete, list and show tap devices.",
+@Command(
+        name = "tap",
+        mixinStandardHelpOptions = true,
+        description = "Create, delete, list and show tap devices.",
         subcommands = {TapCreateCommand.class, TapDeleteCommand.class, TapListCommand.class, TapShowCommand.class})
 final class TapCommand implements Runnable {
     @CommandLine.Spec
@@ -20,22 +23,46 @@ final class TapCommand implements Runnable {
 
     /** The tap called {@code name}, or a failure saying there is none (exit 3). */
     static TapInfo existing(String name) throws java.io.IOException {
-        return TapInfo.read(name).orElseThrow(() -> new Failures.HostLacksException(
-                "no tap named " + name + " in this network namespace ('vhostnet tap list' shows the taps)"));
+        return TapInfo.read(name)
+                .orElseThrow(() -> new Failures.HostLacksException(
+                        "no tap named " + name + " in this network namespace ('vhostnet tap list' shows the taps)"));
     }
 
     static Object json(TapInfo t) {
-        return Json.object("name", t.name(), "flags", t.flagNames(), "queues", t.queues(),
-                "owner", t.owner().isPresent() ? t.owner().getAsInt() : null,
-                "group", t.group().isPresent() ? t.group().getAsInt() : null, "mtu", t.mtu(), "mac", t.mac().toString(),
-                "up", t.up(), "master", t.master().orElse(null));
+        return Json.object(
+                "name",
+                t.name(),
+                "flags",
+                t.flagNames(),
+                "queues",
+                t.queues(),
+                "owner",
+                t.owner().isPresent() ? t.owner().getAsInt() : null,
+                "group",
+                t.group().isPresent() ? t.group().getAsInt() : null,
+                "mtu",
+                t.mtu(),
+                "mac",
+                t.mac().toString(),
+                "up",
+                t.up(),
+                "master",
+                t.master().orElse(null));
     }
 
     /** {@code name: flags; N queue(s) attached; owner; group; mtu; mac; up/down; master}, one line. */
     static void describe(TapInfo t, PrintWriter out) {
-        out.printf("%s: %s; %d queue%s attached; owner %s; group %s; mtu %d; mac %s; %s%s%n", t.name(), String.join(" ", t.flagNames()),
-                t.queues(), t.queues() == 1 ? "" : "s", t.owner().isPresent() ? t.owner().getAsInt() : "-",
-                t.group().isPresent() ? t.group().getAsInt() : "-", t.mtu(), t.mac(), t.up() ? "up" : "down",
+        out.printf(
+                "%s: %s; %d queue%s attached; owner %s; group %s; mtu %d; mac %s; %s%s%n",
+                t.name(),
+                String.join(" ", t.flagNames()),
+                t.queues(),
+                t.queues() == 1 ? "" : "s",
+                t.owner().isPresent() ? t.owner().getAsInt() : "-",
+                t.group().isPresent() ? t.group().getAsInt() : "-",
+                t.mtu(),
+                t.mac(),
+                t.up() ? "up" : "down",
                 t.master().map(m -> "; master " + m).orElse(""));
     }
 

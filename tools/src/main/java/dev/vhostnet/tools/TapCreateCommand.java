@@ -9,28 +9,45 @@ import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code vhostnet tap create}: a persistent tap, configured from the options. */
-@Command(name = "create", mixinStandardHelpOptions = true,
-        description = {"Create a persistent tap (TUNSETPERSIST): it stays after this command exits, for a VMM to "
-                + "attach to, until 'vhostnet tap delete'. An existing tap of that name is attached to and reconfigured."})
+@Command(
+        name = "create",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Create a persistent tap (TUNSETPERSIST): it stays after this command exits, for a VMM to "
+                    + "attach to, until 'vhostnet tap delete'. An existing tap of that name is attached to and reconfigured."
+        })
 final class TapCreateCommand implements Callable<Integer> {
-    @Parameters(index = "0", defaultValue = "tap%d", paramLabel = "NAME",
+    @Parameters(
+            index = "0",
+            defaultValue = "tap%d",
+            paramLabel = "NAME",
             description = "Interface name, or a pattern with one %%d the kernel fills in (default: ${DEFAULT-VALUE}).")
     String name;
 
-    @Option(names = "--queues", defaultValue = "1", description = "Queues (more than 1: IFF_MULTI_QUEUE); default ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--queues",
+            defaultValue = "1",
+            description = "Queues (more than 1: IFF_MULTI_QUEUE); default ${DEFAULT-VALUE}.")
     int queues;
 
-    @Option(names = "--vnet-hdr", defaultValue = "12", paramLabel = "BYTES",
-            description = "vnet header size: 12 (virtio 1.0, MRG_RXBUF), 10 (legacy) or 0 (none); default ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--vnet-hdr",
+            defaultValue = "12",
+            paramLabel = "BYTES",
+            description =
+                    "vnet header size: 12 (virtio 1.0, MRG_RXBUF), 10 (legacy) or 0 (none); default ${DEFAULT-VALUE}.")
     int vnetHeader;
 
-    @Option(names = "--offload", split = ",", paramLabel = "OFFLOAD",
+    @Option(
+            names = "--offload",
+            split = ",",
+            paramLabel = "OFFLOAD",
             description = "Offloads to ask for (${COMPLETION-CANDIDATES}); refused newer ones are dropped.")
     Set<Offload> offloads = EnumSet.noneOf(Offload.class);
 
@@ -49,7 +66,11 @@ final class TapCreateCommand implements Callable<Integer> {
     @Option(names = "--bridge", paramLabel = "BRIDGE", description = "Enslave the tap to this existing bridge.")
     String bridge;
 
-    @Option(names = "--up", negatable = true, defaultValue = "true", fallbackValue = "true",
+    @Option(
+            names = "--up",
+            negatable = true,
+            defaultValue = "true",
+            fallbackValue = "true",
             description = "Bring the link up (default); --no-up leaves it down.")
     boolean up;
 
@@ -59,11 +80,16 @@ final class TapCreateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (bridge != null && !Bridge.exists(bridge)) {
-            throw new Failures.HostLacksException("no bridge named " + bridge + ": create it with 'ip link add " + bridge
-                    + " type bridge && ip link set " + bridge + " up'");
+            throw new Failures.HostLacksException("no bridge named " + bridge + ": create it with 'ip link add "
+                    + bridge + " type bridge && ip link set " + bridge + " up'");
         }
-        TapConfig.Builder config = TapConfig.builder().name(name).queues(queues).vnetHeader(vnetHeader)
-                .offloads(offloads.toArray(Offload[]::new)).persistent(true).up(up);
+        TapConfig.Builder config = TapConfig.builder()
+                .name(name)
+                .queues(queues)
+                .vnetHeader(vnetHeader)
+                .offloads(offloads.toArray(Offload[]::new))
+                .persistent(true)
+                .up(up);
         if (mtu != null) {
             config.mtu(mtu);
         }

@@ -4,12 +4,14 @@ import dev.vhostnet.tap.TapDevice;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code vhostnet tap delete}: clears persistence, so the tap goes when its last fd closes (now, if none is open). */
-@Command(name = "delete", mixinStandardHelpOptions = true,
+@Command(
+        name = "delete",
+        mixinStandardHelpOptions = true,
         description = "Delete persistent taps (a process still attached keeps its tap until it closes it).")
 final class TapDeleteCommand implements Callable<Integer> {
     @Parameters(arity = "1..*", paramLabel = "NAME", description = "Taps to delete.")

@@ -3,10 +3,10 @@ package dev.vhostnet.tools;
 import dev.vhostnet.tap.TapInfo;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code vhostnet tap show}: one tap, as sysfs shows it. */
 @Command(name = "show", mixinStandardHelpOptions = true, description = "Show one tap (from sysfs).")

@@ -28,8 +28,12 @@ class CommandLineTest {
     record Run(int exit, String out, String err) {}
 
     static Run withInput(String stdin, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName()));
         command.addAll(Arrays.asList(args));
         Process p = new ProcessBuilder(command).start();
         p.getOutputStream().write(stdin.getBytes(UTF_8));
@@ -54,9 +58,15 @@ class CommandLineTest {
     }
 
     static void assumeRoot() {
-        assumeTrue(Tun.isAvailable(), () -> "needs /dev/net/tun: " + Tun.unavailabilityCause().getMessage());
-        assumeTrue(new com.sun.security.auth.module.UnixSystem().getUid() == 0, "needs root to create taps and namespaces");
-        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")), "needs iproute2's ip");
+        assumeTrue(
+                Tun.isAvailable(),
+                () -> "needs /dev/net/tun: " + Tun.unavailabilityCause().getMessage());
+        assumeTrue(
+                new com.sun.security.auth.module.UnixSystem().getUid() == 0,
+                "needs root to create taps and namespaces");
+        assumeTrue(
+                Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")),
+                "needs iproute2's ip");
     }
 
     @Test
@@ -69,7 +79,8 @@ class CommandLineTest {
         Run json = vhostnet("probe", "--json");
         assertEquals(0, json.exit(), json.err());
         assertTrue(json.out().strip().startsWith("{\"vhostNet\":{\"status\":"), json.out());
-        for (String key : List.of("\"tun\":", "\"kvm\":", "\"hugePages\":", "\"backend\":{\"kind\":", "\"maxMemRegions\":")) {
+        for (String key :
+                List.of("\"tun\":", "\"kvm\":", "\"hugePages\":", "\"backend\":{\"kind\":", "\"maxMemRegions\":")) {
             assertTrue(json.out().contains(key), key + " in " + json.out());
         }
         if (!Files.exists(VhostNet.DEVICE)) {
@@ -87,7 +98,9 @@ class CommandLineTest {
         assertEquals(2, vhostnet("tap", "create", "--queues", "x").exit());
         Run queues = vhostnet("tap", "create", "--queues", "0", "vt0");
         assertEquals(2, queues.exit());
-        assertEquals("vhostnet tap create: queues must be 1 to 256 (the kernel's MAX_TAP_QUEUES), not 0", queues.err().strip());
+        assertEquals(
+                "vhostnet tap create: queues must be 1 to 256 (the kernel's MAX_TAP_QUEUES), not 0",
+                queues.err().strip());
         assertEquals(2, vhostnet("exec", "--tap", "t0").exit(), "exec without a command");
         assertEquals(0, vhostnet("--help").exit());
     }
@@ -103,12 +116,34 @@ class CommandLineTest {
         String rep = "{\"packets\": 1000000000000, \"bytes\": 64000000000000, \"sent\": 1000000000000, "
                 + "\"nanos\": 1000000000, \"totalCpuNanos\": 1000000000000}";
         Path old = dir.resolve("old.json");
-        Files.writeString(old, "{\"machine\": \"m\", \"started\": \"2026-12-01T00:00:00Z\", \"config\": \"c\", \"cells\": ["
-                + "{\"path\": \"EMULATED\", \"direction\": \"TX\", \"frameBytes\": 64, \"pairs\": 1, \"reps\": ["
-                + rep + ", " + rep + "]}], \"notes\": []}");
-        String[] run = {"bench", "--backend", "EMULATED", "--direction", "TX", "--size", "64", "--pairs", "1", "--reps", "2",
-                "--packets", "2000", "--warmup", "0.1", "--no-c", "--no-java-ceiling", "--out", dir.resolve("out").toString(),
-                "--baseline", old.toString()};
+        Files.writeString(
+                old,
+                "{\"machine\": \"m\", \"started\": \"2026-12-01T00:00:00Z\", \"config\": \"c\", \"cells\": ["
+                        + "{\"path\": \"EMULATED\", \"direction\": \"TX\", \"frameBytes\": 64, \"pairs\": 1, \"reps\": ["
+                        + rep + ", " + rep + "]}], \"notes\": []}");
+        String[] run = {
+            "bench",
+            "--backend",
+            "EMULATED",
+            "--direction",
+            "TX",
+            "--size",
+            "64",
+            "--pairs",
+            "1",
+            "--reps",
+            "2",
+            "--packets",
+            "2000",
+            "--warmup",
+            "0.1",
+            "--no-c",
+            "--no-java-ceiling",
+            "--out",
+            dir.resolve("out").toString(),
+            "--baseline",
+            old.toString()
+        };
         Run report = vhostnet(run);
         assertEquals(0, report.exit(), "off by default: " + report.err());
         assertTrue(report.out().contains("| emulated | TX | 64 | 1 | 1,000,000,000,000 |"), report.out());
@@ -116,7 +151,9 @@ class CommandLineTest {
         failing.addAll(List.of("--fail-on-regression", "50"));
         Run regression = vhostnet(failing.toArray(String[]::new));
         assertEquals(1, regression.exit(), regression.out() + regression.err());
-        assertTrue(regression.err().contains("regression: emulated TX 64 B, 1 pair(s): packets/s -100.0%"), regression.err());
+        assertTrue(
+                regression.err().contains("regression: emulated TX 64 B, 1 pair(s): packets/s -100.0%"),
+                regression.err());
     }
 
     @Test
@@ -142,8 +179,24 @@ class CommandLineTest {
         String bridge = Names.random("vb");
         Command.run("ip", "link", "add", bridge, "type", "bridge");
         try {
-            Run create = vhostnet("tap", "create", name, "--queues", "2", "--offload", "CSUM,TSO4", "--mtu", "9000",
-                    "--mac", "02:00:00:00:10:01", "--owner", "1000", "--group", "100", "--bridge", bridge);
+            Run create = vhostnet(
+                    "tap",
+                    "create",
+                    name,
+                    "--queues",
+                    "2",
+                    "--offload",
+                    "CSUM,TSO4",
+                    "--mtu",
+                    "9000",
+                    "--mac",
+                    "02:00:00:00:10:01",
+                    "--owner",
+                    "1000",
+                    "--group",
+                    "100",
+                    "--bridge",
+                    bridge);
             assertEquals(0, create.exit(), create.err());
             assertTrue(create.out().startsWith(name + ": tap persist vnet_hdr multi_queue"), create.out());
             TapInfo info = TapInfo.read(name).orElseThrow();
@@ -153,16 +206,25 @@ class CommandLineTest {
             assertEquals(9000, info.mtu());
             assertEquals(bridge, info.master().orElseThrow());
             String ip = Command.run("ip", "-d", "link", "show", "dev", name);
-            for (String s : List.of("mtu 9000", "master " + bridge, "02:00:00:00:10:01", "vnet_hdr on", "multi_queue",
-                    "persist on")) {
+            for (String s : List.of(
+                    "mtu 9000", "master " + bridge, "02:00:00:00:10:01", "vnet_hdr on", "multi_queue", "persist on")) {
                 assertTrue(ip.contains(s), s + " in " + ip);
             }
             Run list = vhostnet("tap", "list");
             assertEquals(0, list.exit(), list.err());
-            assertTrue(list.out().lines().anyMatch(l -> l.startsWith(name + " ") && l.contains("tap persist vnet_hdr multi_queue")
-                    && l.contains("9000") && l.contains(bridge)), list.out());
+            assertTrue(
+                    list.out()
+                            .lines()
+                            .anyMatch(l -> l.startsWith(name + " ")
+                                    && l.contains("tap persist vnet_hdr multi_queue")
+                                    && l.contains("9000")
+                                    && l.contains(bridge)),
+                    list.out());
             Run show = vhostnet("tap", "show", name, "--json");
-            assertTrue(show.out().contains("\"name\":\"" + name + "\"") && show.out().contains("\"owner\":1000"), show.out());
+            assertTrue(
+                    show.out().contains("\"name\":\"" + name + "\"")
+                            && show.out().contains("\"owner\":1000"),
+                    show.out());
             Run delete = vhostnet("tap", "delete", name);
             assertEquals(0, delete.exit(), delete.err());
             assertFalse(Command.hostHasLink(name), "ip link no longer shows " + name);
@@ -179,12 +241,21 @@ class CommandLineTest {
     void execGivesTheCommandExactlyStdioAndTheTapFdsAndExitsWithItsStatus() throws Exception {
         assumeRoot();
         String name = Names.random("ve");
-        Run run = vhostnet("exec", "--tap", name, "--queues", "2", "--",
-                "sh", "-c", "ls /proc/$$/fd; echo tapfd={tapfd}; ls /sys/class/net/" + name + "/tun_flags; exit 7");
+        Run run = vhostnet(
+                "exec",
+                "--tap",
+                name,
+                "--queues",
+                "2",
+                "--",
+                "sh",
+                "-c",
+                "ls /proc/$$/fd; echo tapfd={tapfd}; ls /sys/class/net/" + name + "/tun_flags; exit 7");
         assertEquals(7, run.exit(), run.err());
         Matcher m = Pattern.compile("tapfd=(\\d+):(\\d+)").matcher(run.out());
         assertTrue(m.find(), run.out());
-        List<String> fds = run.out().lines().takeWhile(l -> l.matches("\\d+")).sorted().toList();
+        List<String> fds =
+                run.out().lines().takeWhile(l -> l.matches("\\d+")).sorted().toList();
         assertEquals(Stream.of("0", "1", "2", m.group(1), m.group(2)).sorted().toList(), fds, run.out());
         assertTrue(run.out().contains("tun_flags"), "the tap exists while the command runs");
         assertFalse(Command.hostHasLink(name), "and goes with the command's fds");
@@ -204,7 +275,12 @@ class CommandLineTest {
     void qemuRunsOnEveryQueueThatExecPasses() throws Exception {
         String name = Names.random("vq");
         Run run = qemuInfoNetwork(name, "2", "tap,id=n0,fds={tapfd}", "virtio-net-pci,netdev=n0,mq=on,id=nic0");
-        assertEquals(2, Pattern.compile("n0: index=\\d+,type=tap,fd=\\d+").matcher(run.out()).results().count(),
+        assertEquals(
+                2,
+                Pattern.compile("n0: index=\\d+,type=tap,fd=\\d+")
+                        .matcher(run.out())
+                        .results()
+                        .count(),
                 "info network shows a tap backend on each passed fd:\n" + run.out());
         assertFalse(Command.hostHasLink(name));
     }
@@ -212,42 +288,81 @@ class CommandLineTest {
     /** {@code vhostnet exec} of a stopped QEMU with {@code -netdev netdev -device device} on tap {@code name}: its {@code info network}. */
     private static Run qemuInfoNetwork(String name, String queues, String netdev, String device) throws Exception {
         assumeRoot();
-        assumeTrue(Stream.of("/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64")
-                .anyMatch(p -> Files.isExecutable(Path.of(p))), "needs qemu-system-x86_64 (Debian: qemu-system-x86)");
+        assumeTrue(
+                Stream.of("/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64")
+                        .anyMatch(p -> Files.isExecutable(Path.of(p))),
+                "needs qemu-system-x86_64 (Debian: qemu-system-x86)");
         String qmp = """
                 {"execute":"qmp_capabilities"}
                 {"execute":"human-monitor-command","arguments":{"command-line":"info network"}}
                 {"execute":"quit"}
                 """;
-        Run run = withInput(qmp, "exec", "--tap", name, "--queues", queues, "--", "qemu-system-x86_64", "-M", "pc", "-S",
-                "-accel", "tcg", "-nodefaults", "-display", "none", "-netdev", netdev, "-device", device, "-qmp", "stdio");
+        Run run = withInput(
+                qmp,
+                "exec",
+                "--tap",
+                name,
+                "--queues",
+                queues,
+                "--",
+                "qemu-system-x86_64",
+                "-M",
+                "pc",
+                "-S",
+                "-accel",
+                "tcg",
+                "-nodefaults",
+                "-display",
+                "none",
+                "-netdev",
+                netdev,
+                "-device",
+                device,
+                "-qmp",
+                "stdio");
         assertEquals(0, run.exit(), run.err());
         return run;
     }
 
     @Test
-    void vhostUserServesAFrontendOnTheSocketUntilSignalledThenRemovesSocketAndTap(@org.junit.jupiter.api.io.TempDir Path dir)
-            throws Exception {
+    void vhostUserServesAFrontendOnTheSocketUntilSignalledThenRemovesSocketAndTap(
+            @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         assumeRoot();
         String name = Names.random("vu");
         Path socket = dir.resolve("vm.sock");
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), Main.class.getName(), "vhost-user", "--socket", socket.toString(),
-                "--tap", name).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "--enable-native-access=ALL-UNNAMED",
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        Main.class.getName(),
+                        "vhost-user",
+                        "--socket",
+                        socket.toString(),
+                        "--tap",
+                        name)
+                .redirectErrorStream(true)
+                .start();
         try {
-            java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), UTF_8));
+            java.io.BufferedReader out =
+                    new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), UTF_8));
             List<String> lines = new ArrayList<>();
             for (String line; lines.size() < 3 && (line = out.readLine()) != null; ) {
                 if (!line.contains(" INFO ")) {
                     lines.add(line);
                 }
             }
-            assertEquals("vhostnet vhost-user: serving " + socket + " on tap " + name, lines.get(0), String.join("\n", lines));
-            assertTrue(lines.get(1).matches("features +.*MRG_RXBUF.*VERSION_1, and PROTOCOL_FEATURES \\(MQ REPLY_ACK\\)"), lines.get(1));
+            assertEquals(
+                    "vhostnet vhost-user: serving " + socket + " on tap " + name,
+                    lines.get(0),
+                    String.join("\n", lines));
+            assertTrue(
+                    lines.get(1).matches("features +.*MRG_RXBUF.*VERSION_1, and PROTOCOL_FEATURES \\(MQ REPLY_ACK\\)"),
+                    lines.get(1));
             assertTrue(lines.get(2).contains("-netdev vhost-user,id=net0,chardev=vu0"), lines.get(2));
             assertTrue(Command.hostHasLink(name), "the tap exists while it serves");
-            try (dev.vhostnet.vhostuser.VhostUserFrontend frontend = dev.vhostnet.vhostuser.VhostUserFrontend.connect(socket)) {
+            try (dev.vhostnet.vhostuser.VhostUserFrontend frontend =
+                    dev.vhostnet.vhostuser.VhostUserFrontend.connect(socket)) {
                 assertTrue(frontend.protocolFeaturesNegotiated(), "a front-end negotiates protocol features with it");
                 assertEquals(1, frontend.queueNum(), "one queue pair");
             }
@@ -265,20 +380,25 @@ class CommandLineTest {
         Run run = vhostnet("demo", "--seconds", "1", "--pings", "200");
         assertEquals(0, run.exit(), run.err() + run.out());
         String out = run.out();
-        for (String row : List.of("backend ", "features ", "peer ", "driver -> ns ", "ns -> driver ", "round trip ", "cleanup ")) {
+        for (String row : List.of(
+                "backend ", "features ", "peer ", "driver -> ns ", "ns -> driver ", "round trip ", "cleanup ")) {
             assertTrue(out.contains(row), row + " in\n" + out);
         }
         if (!Files.exists(VhostNet.DEVICE)) {
             assertTrue(out.contains("backend       emulated: no /dev/vhost-net"), out);
         }
         assertTrue(out.contains("VERSION_1") && out.contains("MRG_RXBUF"), out);
-        Matcher flow = Pattern.compile("(driver -> ns|ns -> driver) +(\\d+) sent, (\\d+) received").matcher(out);
+        Matcher flow = Pattern.compile("(driver -> ns|ns -> driver) +(\\d+) sent, (\\d+) received")
+                .matcher(out);
         for (int i = 0; i < 2; i++) {
             assertTrue(flow.find(), out);
-            assertTrue(Long.parseLong(flow.group(3)) > 256, flow.group(1) + " carried more than a ring's worth "
-                    + "(RX resumes after the ring filled): " + out);
+            assertTrue(
+                    Long.parseLong(flow.group(3)) > 256,
+                    flow.group(1) + " carried more than a ring's worth " + "(RX resumes after the ring filled): "
+                            + out);
         }
-        Matcher rtt = Pattern.compile("(\\d+) UDP ping-pongs \\((\\d+) lost\\): p50 ([\\d.]+) us, p99 ([\\d.]+) us").matcher(out);
+        Matcher rtt = Pattern.compile("(\\d+) UDP ping-pongs \\((\\d+) lost\\): p50 ([\\d.]+) us, p99 ([\\d.]+) us")
+                .matcher(out);
         assertTrue(rtt.find(), out);
         assertTrue(Integer.parseInt(rtt.group(1)) > 0);
         assertTrue(Double.parseDouble(rtt.group(3)) <= Double.parseDouble(rtt.group(4)));

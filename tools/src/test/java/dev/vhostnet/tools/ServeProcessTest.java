@@ -48,7 +48,10 @@ class ServeProcessTest {
         assumeTrue(Tun.isAvailable() && Capabilities.has(Capabilities.CAP_NET_ADMIN), "needs /dev/net/tun and root");
         dir = Files.createTempDirectory(Path.of("/tmp"), "vnserve-");
         socket = dir.resolve("broker.sock");
-        prefix = "vp" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()).substring(2) + "-";
+        prefix = "vp"
+                + HexFormat.of()
+                        .toHexDigits(ThreadLocalRandom.current().nextInt())
+                        .substring(2) + "-";
         fdsAtStart = OpenFds.snapshot();
     }
 
@@ -70,18 +73,37 @@ class ServeProcessTest {
     /** Interfaces named with this test's prefix. */
     private List<String> taps() throws IOException {
         try (Stream<Path> links = Files.list(Path.of("/sys/class/net"))) {
-            return links.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(prefix)).toList();
+            return links.map(p -> p.getFileName().toString())
+                    .filter(n -> n.startsWith(prefix))
+                    .toList();
         }
     }
 
     private Process startServe(String... extra) throws Exception {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve", "--socket", socket.toString(),
-                "--allow-uid", "0", "--tap-prefix", "0=" + prefix, "--state-dir", dir.resolve("state").toString()));
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName(),
+                "serve",
+                "--socket",
+                socket.toString(),
+                "--allow-uid",
+                "0",
+                "--tap-prefix",
+                "0=" + prefix,
+                "--state-dir",
+                dir.resolve("state").toString()));
         command.addAll(List.of(extra));
         Files.deleteIfExists(dir.resolve("serve.log"));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("serve.log").toFile()).start();
-        assertTrue(eventually(Duration.ofSeconds(30), () -> log().contains("serving " + socket) || !p.isAlive()), "serve did not start");
+        Process p = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve("serve.log").toFile())
+                .start();
+        assertTrue(
+                eventually(Duration.ofSeconds(30), () -> log().contains("serving " + socket) || !p.isAlive()),
+                "serve did not start");
         assertTrue(p.isAlive(), this::log);
         return p;
     }
@@ -108,19 +130,25 @@ class ServeProcessTest {
     /** Asks for a tap, giving up after 15 s (a broker that stopped accepting leaves the client waiting). */
     private BrokeredTap openTap(String suffix) throws Exception {
         return CompletableFuture.supplyAsync(() -> {
-            try {
-                return BrokerClient.openTap(socket, BrokerRequest.builder().name(prefix + suffix).build());
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }).get(15, TimeUnit.SECONDS);
+                    try {
+                        return BrokerClient.openTap(
+                                socket,
+                                BrokerRequest.builder().name(prefix + suffix).build());
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                })
+                .get(15, TimeUnit.SECONDS);
     }
 
     private void stopServe() throws Exception {
         serve.destroy();
         assertTrue(serve.waitFor(20, TimeUnit.SECONDS), "serve did not stop on SIGTERM");
         assertEquals(List.of(), taps(), "an interface was left behind");
-        assertTrue(eventually(Duration.ofSeconds(5), () -> OpenFds.leakedSince(fdsAtStart).isEmpty()),
+        assertTrue(
+                eventually(
+                        Duration.ofSeconds(5),
+                        () -> OpenFds.leakedSince(fdsAtStart).isEmpty()),
                 () -> "leaked: " + OpenFds.leakedSince(fdsAtStart));
     }
 
@@ -135,7 +163,9 @@ class ServeProcessTest {
             serve.destroyForcibly();
             assertTrue(serve.waitFor(10, TimeUnit.SECONDS));
         }
-        assertTrue(Files.exists(Path.of("/sys/class/net", name)), "the client's persistent tap should outlive the killed broker");
+        assertTrue(
+                Files.exists(Path.of("/sys/class/net", name)),
+                "the client's persistent tap should outlive the killed broker");
 
         serve = startServe();
         assertFalse(Files.exists(Path.of("/sys/class/net", name)), "the leftover tap survived the restart:\n" + log());
@@ -154,8 +184,12 @@ class ServeProcessTest {
         try (Stream<Path> fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
             open = (int) fds.count();
         }
-        assertEquals(0, new ProcessBuilder("prlimit", "--pid", Long.toString(pid), "--nofile=" + (open + 6) + ":")
-                .inheritIO().start().waitFor());
+        assertEquals(
+                0,
+                new ProcessBuilder("prlimit", "--pid", Long.toString(pid), "--nofile=" + (open + 6) + ":")
+                        .inheritIO()
+                        .start()
+                        .waitFor());
         List<AFUNIXSocket> flood = new ArrayList<>();
         try {
             for (int i = 0; i < 40; i++) {
@@ -172,7 +206,12 @@ class ServeProcessTest {
                 s.close();
             }
         }
-        assertEquals(0, new ProcessBuilder("prlimit", "--pid", Long.toString(pid), "--nofile=4096:").inheritIO().start().waitFor());
+        assertEquals(
+                0,
+                new ProcessBuilder("prlimit", "--pid", Long.toString(pid), "--nofile=4096:")
+                        .inheritIO()
+                        .start()
+                        .waitFor());
         try (BrokeredTap after = openTap("after")) {
             assertEquals(prefix + "after", after.name());
         }

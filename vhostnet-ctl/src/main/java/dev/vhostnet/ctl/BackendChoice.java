@@ -1,7 +1,7 @@
 package dev.vhostnet.ctl;
 
-import dev.vhostnet.ctl.kernel.VhostNet;
 import com.google.common.base.Preconditions;
+import dev.vhostnet.ctl.kernel.VhostNet;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

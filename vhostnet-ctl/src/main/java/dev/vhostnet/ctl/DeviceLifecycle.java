@@ -107,7 +107,11 @@ public final class DeviceLifecycle {
     public <E extends Exception> void start(Starter<E> starter, NetDevice.State also) throws E {
         lock.lock();
         try {
-            Preconditions.checkState(state == NetDevice.State.STOPPED || state == also, "%s is %s, not %s", device, state,
+            Preconditions.checkState(
+                    state == NetDevice.State.STOPPED || state == also,
+                    "%s is %s, not %s",
+                    device,
+                    state,
                     NetDevice.State.STOPPED);
             starter.start(bases);
             moveTo(NetDevice.State.RUNNING);

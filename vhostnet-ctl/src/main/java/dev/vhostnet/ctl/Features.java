@@ -19,17 +19,29 @@ import java.util.Set;
  */
 public final class Features {
     /** Bits vhost-net decides: only these go to {@code VHOST_SET_FEATURES}. */
-    public static final FeatureSet VHOST_BITS = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF,
-            VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC, VirtioFeature.NOTIFY_ON_EMPTY, VirtioFeature.ANY_LAYOUT,
-            VirtioFeature.ACCESS_PLATFORM, VirtioFeature.RING_PACKED, VirtioFeature.LOG_ALL, VirtioFeature.VIRTIO_NET_HDR);
+    public static final FeatureSet VHOST_BITS = FeatureSet.of(
+            VirtioFeature.VERSION_1,
+            VirtioFeature.MRG_RXBUF,
+            VirtioFeature.EVENT_IDX,
+            VirtioFeature.INDIRECT_DESC,
+            VirtioFeature.NOTIFY_ON_EMPTY,
+            VirtioFeature.ANY_LAYOUT,
+            VirtioFeature.ACCESS_PLATFORM,
+            VirtioFeature.RING_PACKED,
+            VirtioFeature.LOG_ALL,
+            VirtioFeature.VIRTIO_NET_HDR);
 
     /** What this library implements: no IOTLB ({@code ACCESS_PLATFORM}), no packed rings. */
-    public static final FeatureSet SUPPORTED_VHOST_BITS = VHOST_BITS.without(VirtioFeature.ACCESS_PLATFORM,
-            VirtioFeature.RING_PACKED);
+    public static final FeatureSet SUPPORTED_VHOST_BITS =
+            VHOST_BITS.without(VirtioFeature.ACCESS_PLATFORM, VirtioFeature.RING_PACKED);
 
     /** Offloads the guest may send: allowed whenever the tap has a vnet header. */
-    public static final FeatureSet HOST_OFFLOADS = FeatureSet.of(VirtioFeature.CSUM, VirtioFeature.HOST_TSO4,
-            VirtioFeature.HOST_TSO6, VirtioFeature.HOST_ECN, VirtioFeature.HOST_UFO);
+    public static final FeatureSet HOST_OFFLOADS = FeatureSet.of(
+            VirtioFeature.CSUM,
+            VirtioFeature.HOST_TSO4,
+            VirtioFeature.HOST_TSO6,
+            VirtioFeature.HOST_ECN,
+            VirtioFeature.HOST_UFO);
 
     /** Offloads the guest may receive, each needing the tap offload it maps to. */
     public static final ImmutableMap<VirtioFeature, Offload> GUEST_OFFLOADS = ImmutableMap.of(
@@ -40,7 +52,8 @@ public final class Features {
             VirtioFeature.GUEST_UFO, Offload.UFO);
 
     /** The guest offloads of {@link #GUEST_OFFLOADS} as one set. */
-    public static final FeatureSet GUEST_OFFLOAD_BITS = FeatureSet.of(GUEST_OFFLOADS.keySet().toArray(VirtioFeature[]::new));
+    public static final FeatureSet GUEST_OFFLOAD_BITS =
+            FeatureSet.of(GUEST_OFFLOADS.keySet().toArray(VirtioFeature[]::new));
 
     private Features() {}
 
@@ -48,7 +61,8 @@ public final class Features {
      * The outcome: the features the driver gets ({@code virtio}), those for
      * {@code VHOST_SET_FEATURES} ({@code vhost}), the tap offloads to set, and the vnet header size.
      */
-    public record Negotiated(FeatureSet virtio, FeatureSet vhost, ImmutableSet<Offload> tapOffloads, int vnetHeaderSize) {
+    public record Negotiated(
+            FeatureSet virtio, FeatureSet vhost, ImmutableSet<Offload> tapOffloads, int vnetHeaderSize) {
         /** Whether vhost-net adds and strips the header itself (a tap without vnet header). */
         public boolean vhostAddsHeader() {
             return vhost.has(VirtioFeature.VIRTIO_NET_HDR);
@@ -65,13 +79,19 @@ public final class Features {
      * driver wants; {@code tapAccepts} the offloads the tap took when probed; {@code logAll} asks
      * for dirty logging.
      */
-    public static Negotiated negotiate(FeatureSet vhostOffer, FeatureSet driver, boolean tapHasVnetHeader,
-            Set<Offload> tapAccepts, boolean logAll) {
-        FeatureSet ring = driver.and(vhostOffer).and(SUPPORTED_VHOST_BITS)
+    public static Negotiated negotiate(
+            FeatureSet vhostOffer,
+            FeatureSet driver,
+            boolean tapHasVnetHeader,
+            Set<Offload> tapAccepts,
+            boolean logAll) {
+        FeatureSet ring = driver.and(vhostOffer)
+                .and(SUPPORTED_VHOST_BITS)
                 .without(VirtioFeature.LOG_ALL, VirtioFeature.VIRTIO_NET_HDR);
         if (logAll) {
             if (!vhostOffer.has(VirtioFeature.LOG_ALL)) {
-                throw new IllegalStateException("dirty logging asked for, but vhost-net does not offer VHOST_F_LOG_ALL");
+                throw new IllegalStateException(
+                        "dirty logging asked for, but vhost-net does not offer VHOST_F_LOG_ALL");
             }
             ring = ring.with(VirtioFeature.LOG_ALL);
         }
@@ -97,7 +117,8 @@ public final class Features {
             }
             ring = ring.with(VirtioFeature.VIRTIO_NET_HDR);
         }
-        FeatureSet virtio = ring.without(VirtioFeature.LOG_ALL, VirtioFeature.VIRTIO_NET_HDR).with(net)
+        FeatureSet virtio = ring.without(VirtioFeature.LOG_ALL, VirtioFeature.VIRTIO_NET_HDR)
+                .with(net)
                 .with(driver.and(FeatureSet.of(VirtioFeature.MAC)));
         return new Negotiated(virtio, ring, ImmutableSet.copyOf(offloads), vnetHeaderSize(ring));
     }
@@ -105,7 +126,8 @@ public final class Features {
     /** The virtio-net header size for {@code features}: with {@code num_buffers} under {@code MRG_RXBUF} or {@code VERSION_1}. */
     public static int vnetHeaderSize(FeatureSet features) {
         return features.has(VirtioFeature.MRG_RXBUF) || features.has(VirtioFeature.VERSION_1)
-                ? VirtioUapi.VIRTIO_NET_HDR_MRG_RXBUF_SIZE : VirtioUapi.VIRTIO_NET_HDR_SIZE;
+                ? VirtioUapi.VIRTIO_NET_HDR_MRG_RXBUF_SIZE
+                : VirtioUapi.VIRTIO_NET_HDR_SIZE;
     }
 
     /**
@@ -121,9 +143,16 @@ public final class Features {
         Negotiated n = negotiate(offer, config.driverFeatures(), header, accepted, config.dirtyLog());
         FeatureSet missing = config.driverFeatures().without(n.virtio());
         if (config.requireAll() && !missing.isEmpty()) {
-            throw new IllegalStateException(String.format("the driver asked for features 0x%x (%s) that this device cannot "
-                    + "grant (the backend offers 0x%x; tap %s %s)", missing.toLong(), missing, offer.toLong(), tap.name(),
-                    header ? "accepts offloads " + accepted : "has no vnet header, so no offloads: open it with vnetHeader(12)"));
+            throw new IllegalStateException(String.format(
+                    "the driver asked for features 0x%x (%s) that this device cannot "
+                            + "grant (the backend offers 0x%x; tap %s %s)",
+                    missing.toLong(),
+                    missing,
+                    offer.toLong(),
+                    tap.name(),
+                    header
+                            ? "accepts offloads " + accepted
+                            : "has no vnet header, so no offloads: open it with vnetHeader(12)"));
         }
         if (header) {
             tap.setVnetHdrSz(n.vnetHeaderSize());
@@ -135,13 +164,17 @@ public final class Features {
     /** The spec's dependencies: TSO and UFO need the checksum offload of the same direction; ECN needs TSO. */
     public static FeatureSet dropUnmetDependencies(FeatureSet net) {
         if (!net.has(VirtioFeature.CSUM)) {
-            net = net.without(VirtioFeature.HOST_TSO4, VirtioFeature.HOST_TSO6, VirtioFeature.HOST_UFO, VirtioFeature.HOST_ECN);
+            net = net.without(
+                    VirtioFeature.HOST_TSO4, VirtioFeature.HOST_TSO6, VirtioFeature.HOST_UFO, VirtioFeature.HOST_ECN);
         }
         if (!net.has(VirtioFeature.HOST_TSO4) && !net.has(VirtioFeature.HOST_TSO6)) {
             net = net.without(VirtioFeature.HOST_ECN);
         }
         if (!net.has(VirtioFeature.GUEST_CSUM)) {
-            net = net.without(VirtioFeature.GUEST_TSO4, VirtioFeature.GUEST_TSO6, VirtioFeature.GUEST_UFO,
+            net = net.without(
+                    VirtioFeature.GUEST_TSO4,
+                    VirtioFeature.GUEST_TSO6,
+                    VirtioFeature.GUEST_UFO,
                     VirtioFeature.GUEST_ECN);
         }
         if (!net.has(VirtioFeature.GUEST_TSO4) && !net.has(VirtioFeature.GUEST_TSO6)) {

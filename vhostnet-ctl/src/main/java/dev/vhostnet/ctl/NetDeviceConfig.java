@@ -1,11 +1,11 @@
 package dev.vhostnet.ctl;
 
+import com.google.common.base.Preconditions;
+import com.google.common.collect.ImmutableList;
 import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.ctl.kernel.VhostNetBackend;
 import dev.vhostnet.ctl.vhost.VringErrorListener;
-import com.google.common.base.Preconditions;
-import com.google.common.collect.ImmutableList;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.tap.TapDevice;
@@ -165,9 +165,14 @@ public final class NetDeviceConfig {
             Preconditions.checkArgument(memory != null, "guest memory is required");
             Preconditions.checkArgument(tap != null, "a tap is required");
             Preconditions.checkArgument(!queuePairs.isEmpty(), "at least one queue pair is required");
-            Preconditions.checkArgument(tap.queues().size() >= queuePairs.size(),
+            Preconditions.checkArgument(
+                    tap.queues().size() >= queuePairs.size(),
                     "%s queue pairs need a tap with %s queues (or more), but tap %s has %s: open it with queues(%s)",
-                    queuePairs.size(), queuePairs.size(), tap.name(), tap.queues().size(), queuePairs.size());
+                    queuePairs.size(),
+                    queuePairs.size(),
+                    tap.name(),
+                    tap.queues().size(),
+                    queuePairs.size());
             for (int p = 0; p < queuePairs.size(); p++) {
                 for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
                     queuePairs.get(p).vring(v).layout().checkIn(memory, QueuePair.describe(p, v));

@@ -26,8 +26,8 @@ public final class VringBases {
 
     /** The bases in vring order: RX of pair 0, TX of pair 0, RX of pair 1... */
     public static VringBases of(int... bases) {
-        Preconditions.checkArgument(bases.length > 0 && bases.length % 2 == 0, "two bases per queue pair, not %s",
-                bases.length);
+        Preconditions.checkArgument(
+                bases.length > 0 && bases.length % 2 == 0, "two bases per queue pair, not %s", bases.length);
         return new VringBases(bases.clone());
     }
 

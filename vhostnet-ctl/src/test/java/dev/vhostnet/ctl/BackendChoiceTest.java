@@ -13,31 +13,38 @@ class BackendChoiceTest {
 
     @Test
     void preferKernelTakesVhostNetWhereItWorks() {
-        assertEquals(new BackendChoice(Kind.KERNEL, "vhost-net is available"), BackendChoice.choose(Policy.PREFER_KERNEL, () -> null));
+        assertEquals(
+                new BackendChoice(Kind.KERNEL, "vhost-net is available"),
+                BackendChoice.choose(Policy.PREFER_KERNEL, () -> null));
     }
 
     @Test
     void preferKernelFallsBackToEmulatedAndSaysWhy() {
-        assertEquals(new BackendChoice(Kind.EMULATED, MISSING), BackendChoice.choose(Policy.PREFER_KERNEL, () -> MISSING));
+        assertEquals(
+                new BackendChoice(Kind.EMULATED, MISSING), BackendChoice.choose(Policy.PREFER_KERNEL, () -> MISSING));
     }
 
     @Test
     void requiringTheKernelFailsWithTheFix() {
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> BackendChoice.choose(Policy.KERNEL, () -> MISSING));
+        IllegalStateException e =
+                assertThrows(IllegalStateException.class, () -> BackendChoice.choose(Policy.KERNEL, () -> MISSING));
         assertTrue(e.getMessage().endsWith("modprobe vhost_net"), e.getMessage());
     }
 
     @Test
     void emulatedIsTakenWithoutAskingTheHost() {
-        assertEquals(Kind.EMULATED, BackendChoice.choose(Policy.EMULATED, () -> {
-            throw new AssertionError("not asked");
-        }).kind());
+        assertEquals(
+                Kind.EMULATED,
+                BackendChoice.choose(Policy.EMULATED, () -> {
+                            throw new AssertionError("not asked");
+                        })
+                        .kind());
     }
 
     @Test
     void aVhostUserDeviceIsNotStartedFromATapConfiguration() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> NetDevices.start(null, Kind.VHOST_USER, VringBases.zero(1)));
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class, () -> NetDevices.start(null, Kind.VHOST_USER, VringBases.zero(1)));
         assertTrue(e.getMessage().contains("starts on its back-end's socket"), e.getMessage());
     }
 }

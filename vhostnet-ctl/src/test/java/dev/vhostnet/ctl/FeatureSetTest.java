@@ -29,7 +29,8 @@ class FeatureSetTest {
                 assertEquals(mirrored, f.bit(), f.cName());
             }
         }
-        assertEquals(List.of(VirtioFeature.PROTOCOL_FEATURES), unmirrored, "only vhost-user's bit is in no kernel header");
+        assertEquals(
+                List.of(VirtioFeature.PROTOCOL_FEATURES), unmirrored, "only vhost-user's bit is in no kernel header");
         assertEquals(30, VirtioFeature.PROTOCOL_FEATURES.bit(), "VHOST_USER_F_PROTOCOL_FEATURES (vhost-user spec)");
     }
 
@@ -80,6 +81,8 @@ class FeatureSetTest {
         assertTrue(a.hasAny(b));
         assertFalse(a.hasAny(FeatureSet.of(EVENT_IDX)));
         assertTrue(FeatureSet.of(0).isEmpty());
-        assertEquals(FeatureSet.of(CSUM, VERSION_1).hashCode(), FeatureSet.of(CSUM.mask() | VERSION_1.mask()).hashCode());
+        assertEquals(
+                FeatureSet.of(CSUM, VERSION_1).hashCode(),
+                FeatureSet.of(CSUM.mask() | VERSION_1.mask()).hashCode());
     }
 }

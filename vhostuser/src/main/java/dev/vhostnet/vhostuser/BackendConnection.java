@@ -49,7 +49,8 @@ final class BackendConnection implements AutoCloseable {
             try {
                 first = in.read(header);
             } catch (SocketTimeoutException e) {
-                throw VhostUserException.timeout("vhost-user connection",
+                throw VhostUserException.timeout(
+                        "vhost-user connection",
                         "the front-end sent no request within " + patienceMillis + " ms of connecting");
             }
             if (first < 0) {
@@ -63,12 +64,14 @@ final class BackendConnection implements AutoCloseable {
             VhostUserMessage.Header h = VhostUserMessage.decodeHeader(header);
             String name = FrontendRequest.nameOf(h.request());
             if (h.version() != VhostUserMessage.VERSION || h.isReply()) {
-                throw VhostUserException.protocol(name,
-                        String.format("flags 0x%x: a request has version 1 and no REPLY bit", h.flags()));
+                throw VhostUserException.protocol(
+                        name, String.format("flags 0x%x: a request has version 1 and no REPLY bit", h.flags()));
             }
             if (h.size() < 0 || h.size() > VhostUserMessage.MAX_PAYLOAD) {
-                throw VhostUserException.protocol(name, "the header announces "
-                        + Integer.toUnsignedString(h.size()) + " payload bytes, more than " + VhostUserMessage.MAX_PAYLOAD);
+                throw VhostUserException.protocol(
+                        name,
+                        "the header announces " + Integer.toUnsignedString(h.size()) + " payload bytes, more than "
+                                + VhostUserMessage.MAX_PAYLOAD);
             }
             byte[] payload = new byte[h.size()];
             in.readFully(payload);
@@ -76,11 +79,13 @@ final class BackendConnection implements AutoCloseable {
             return new FrontendRequest(h.request(), h.flags(), payload, fds);
         } catch (SocketTimeoutException e) {
             fds.forEach(Fd::close);
-            throw VhostUserException.timeout("vhost-user connection",
+            throw VhostUserException.timeout(
+                    "vhost-user connection",
                     "the front-end stopped within a request for more than " + patienceMillis + " ms");
         } catch (EOFException e) {
             fds.forEach(Fd::close);
-            throw VhostUserException.disconnected("vhost-user connection", "the front-end closed the connection in the middle of a request");
+            throw VhostUserException.disconnected(
+                    "vhost-user connection", "the front-end closed the connection in the middle of a request");
         } catch (IOException | RuntimeException e) {
             fds.forEach(Fd::close);
             throw e;

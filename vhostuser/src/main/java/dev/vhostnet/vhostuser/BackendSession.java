@@ -4,9 +4,9 @@ import com.google.common.collect.Sets;
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.eventfd.EventFd;
@@ -34,8 +34,8 @@ final class BackendSession implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BackendSession.class);
 
     /** Protocol features this back-end offers: {@code MQ} (one queue pair) and {@code REPLY_ACK}. */
-    static final Set<VhostUserProtocolFeature> PROTOCOL_OFFER = Sets.immutableEnumSet(VhostUserProtocolFeature.MQ,
-            VhostUserProtocolFeature.REPLY_ACK);
+    static final Set<VhostUserProtocolFeature> PROTOCOL_OFFER =
+            Sets.immutableEnumSet(VhostUserProtocolFeature.MQ, VhostUserProtocolFeature.REPLY_ACK);
 
     private final TapDevice tap;
     private final FeatureSet offer;
@@ -93,8 +93,8 @@ final class BackendSession implements AutoCloseable {
                 long p = r.u64();
                 long offered = VhostUserProtocolFeature.mask(PROTOCOL_OFFER);
                 if ((p & ~offered) != 0) {
-                    throw r.violation(String.format("asks for protocol features 0x%x; this back-end offers 0x%x",
-                            p, offered));
+                    throw r.violation(
+                            String.format("asks for protocol features 0x%x; this back-end offers 0x%x", p, offered));
                 }
                 protocol = VhostUserProtocolFeature.of(p);
                 yield null;
@@ -124,8 +124,10 @@ final class BackendSession implements AutoCloseable {
                 FrontendRequest.VringAddress a = r.vringAddress();
                 BackendVring v = vring(r, a.index());
                 if (a.flags() != 0) {
-                    throw r.violation(String.format("vring %d has flags 0x%x: dirty logging (VHOST_VRING_F_LOG) is "
-                            + "not offered by this back-end, and no other flag exists", a.index(), a.flags()));
+                    throw r.violation(String.format(
+                            "vring %d has flags 0x%x: dirty logging (VHOST_VRING_F_LOG) is "
+                                    + "not offered by this back-end, and no other flag exists",
+                            a.index(), a.flags()));
                 }
                 stopDevice();
                 v.address = a;
@@ -182,7 +184,8 @@ final class BackendSession implements AutoCloseable {
                 FrontendRequest.VringState s = r.vringState();
                 BackendVring v = vring(r, s.index());
                 if (!acked.has(VirtioFeature.PROTOCOL_FEATURES) && featuresSet) {
-                    throw r.violation("VHOST_USER_F_PROTOCOL_FEATURES was not acknowledged: rings are enabled by their kick");
+                    throw r.violation(
+                            "VHOST_USER_F_PROTOCOL_FEATURES was not acknowledged: rings are enabled by their kick");
                 }
                 if (s.num() != 0 && s.num() != 1) {
                     throw r.violation("vring " + s.index() + " enable " + s.num() + ": 1 enables, 0 disables");
@@ -193,9 +196,11 @@ final class BackendSession implements AutoCloseable {
                 v.enabled = s.num() == 1;
                 yield null;
             }
-            default -> throw r.violation(String.format("not offered by this back-end (features 0x%x, protocol "
-                    + "features 0x%x: no dirty log, RARP, MTU, config space or memory slots)", offer.toLong(),
-                    VhostUserProtocolFeature.mask(PROTOCOL_OFFER)));
+            default ->
+                throw r.violation(String.format(
+                        "not offered by this back-end (features 0x%x, protocol "
+                                + "features 0x%x: no dirty log, RARP, MTU, config space or memory slots)",
+                        offer.toLong(), VhostUserProtocolFeature.mask(PROTOCOL_OFFER)));
         };
         startIfReady(r);
         if (reply == null && r.needReply() && protocol.contains(VhostUserProtocolFeature.REPLY_ACK)) {
@@ -207,7 +212,8 @@ final class BackendSession implements AutoCloseable {
     private void setFeatures(FrontendRequest r, FeatureSet features) throws VhostUserException {
         FeatureSet unoffered = features.without(offer);
         if (!unoffered.isEmpty()) {
-            throw r.violation(String.format("acknowledges features 0x%x that were not offered (offer 0x%x)",
+            throw r.violation(String.format(
+                    "acknowledges features 0x%x that were not offered (offer 0x%x)",
                     unoffered.toLong(), offer.toLong()));
         }
         if (featuresSet && !features.equals(acked)) {
@@ -264,14 +270,22 @@ final class BackendSession implements AutoCloseable {
         }
         try {
             QueuePair pair = new QueuePair(virtqueue(vrings[0]), virtqueue(vrings[1]));
-            NetDeviceConfig config = NetDeviceConfig.builder().memory(memory.table()).tap(tap).queuePair(pair)
-                    .driverFeatures(acked.without(VirtioFeature.PROTOCOL_FEATURES)).build();
+            NetDeviceConfig config = NetDeviceConfig.builder()
+                    .memory(memory.table())
+                    .tap(tap)
+                    .queuePair(pair)
+                    .driverFeatures(acked.without(VirtioFeature.PROTOCOL_FEATURES))
+                    .build();
             device = EmulatedNetDevice.start(config, VringBases.of(vrings[0].base, vrings[1].base));
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw r.violation("the device cannot start on these vrings: " + e.getMessage());
         }
-        log.info("vhost-user {}: device running (features {}, bases {}/{})", peer,
-                device.features().virtio(), vrings[0].base, vrings[1].base);
+        log.info(
+                "vhost-user {}: device running (features {}, bases {}/{})",
+                peer,
+                device.features().virtio(),
+                vrings[0].base,
+                vrings[1].base);
     }
 
     private Virtqueue virtqueue(BackendVring v) {

@@ -32,7 +32,8 @@ final class BackendVring implements AutoCloseable {
     /** The rings in guest-physical addresses of {@code memory}. */
     VringLayout layout(FrontendMemory memory) {
         String ring = "vring " + index;
-        return new VringLayout(num,
+        return new VringLayout(
+                num,
                 memory.toGuestPhysical(address.desc(), VringLayout.descBytes(num), ring + "'s descriptor table"),
                 memory.toGuestPhysical(address.avail(), VringLayout.availBytes(num), ring + "'s available ring"),
                 memory.toGuestPhysical(address.used(), VringLayout.usedBytes(num), ring + "'s used ring"));

@@ -50,8 +50,9 @@ final class FrontendMemory implements AutoCloseable {
                 return r.guestAddress() + offset;
             }
         }
-        throw new IllegalArgumentException(String.format("%s at front-end address 0x%x (+%d) is not inside one region "
-                + "of the memory table", what, address, length));
+        throw new IllegalArgumentException(String.format(
+                "%s at front-end address 0x%x (+%d) is not inside one region " + "of the memory table",
+                what, address, length));
     }
 
     @Override

@@ -102,7 +102,8 @@ final class FrontendRequest implements AutoCloseable {
         long value = buffer().getLong();
         long unknown = value & ~(VhostUserMessage.VRING_INDEX_MASK | VhostUserMessage.VRING_NOFD);
         if (unknown != 0) {
-            throw violation(String.format("the vring file 0x%x has bits set besides the index and NOFD (0x100)", value));
+            throw violation(
+                    String.format("the vring file 0x%x has bits set besides the index and NOFD (0x100)", value));
         }
         boolean noFd = (value & VhostUserMessage.VRING_NOFD) != 0;
         expectFds(noFd ? 0 : 1);
@@ -124,7 +125,8 @@ final class FrontendRequest implements AutoCloseable {
             throw violation("the table has " + count + " regions; this back-end takes 1 to "
                     + VhostUserMessage.MAX_MEM_REGIONS + " (no CONFIGURE_MEM_SLOTS)");
         }
-        expect(VhostUserMessage.MEM_HEADER_SIZE + (int) count * VhostUserMessage.MEM_REGION_SIZE,
+        expect(
+                VhostUserMessage.MEM_HEADER_SIZE + (int) count * VhostUserMessage.MEM_REGION_SIZE,
                 "a memory table of " + count + " regions");
         expectFds((int) count);
         List<VhostUserMessage.MemRegion> regions = new ArrayList<>();

@@ -36,7 +36,10 @@ final class HangUpWatcher implements Runnable {
                 if (device.isClosing() || !device.hasLostBackEnd()) {
                     continue;
                 }
-                log.warn("vhost-user back-end on {} hung up; reconnecting (for up to {} ms)", endpoint.path(), timeout.toMillis());
+                log.warn(
+                        "vhost-user back-end on {} hung up; reconnecting (for up to {} ms)",
+                        endpoint.path(),
+                        timeout.toMillis());
                 SysException failure = reconnect();
                 if (failure != null) {
                     if (!device.isClosing()) {
@@ -62,7 +65,8 @@ final class HangUpWatcher implements Runnable {
                 return null;
             } catch (VhostStepException e) {
                 SysException cause = e.sysException();
-                failure = cause instanceof VhostUserException v ? v.during(call, e.getMessage())
+                failure = cause instanceof VhostUserException v
+                        ? v.during(call, e.getMessage())
                         : new SysException(call, cause.errno(), e.getMessage());
             } catch (SysException e) {
                 failure = e;
@@ -70,11 +74,14 @@ final class HangUpWatcher implements Runnable {
                 log.warn("reconnecting failed", e);
                 return new SysException(call, Errno.EIO.number(), String.valueOf(e.getMessage()));
             }
-            if (device.isClosing() || !(failure instanceof VhostUserException v && v.shouldReconnect())
+            if (device.isClosing()
+                    || !(failure instanceof VhostUserException v && v.shouldReconnect())
                     || System.nanoTime() >= deadline) {
                 return failure;
             }
-            log.warn("the new back-end on {} went away during the set-up ({}); reconnecting again", endpoint.path(),
+            log.warn(
+                    "the new back-end on {} went away during the set-up ({}); reconnecting again",
+                    endpoint.path(),
                     failure.getMessage());
         }
     }

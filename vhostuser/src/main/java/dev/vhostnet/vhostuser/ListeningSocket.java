@@ -26,7 +26,8 @@ final class ListeningSocket {
         } catch (SysException e) {
             throw VhostUserException.refused(e);
         } catch (IOException e) {
-            throw VhostUserException.refused("bind(" + path + ")", e.getMessage() + ": is the directory there and writable?");
+            throw VhostUserException.refused(
+                    "bind(" + path + ")", e.getMessage() + ": is the directory there and writable?");
         }
     }
 }

@@ -8,8 +8,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.SocketTimeoutException;
-import java.time.Duration;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -54,7 +54,8 @@ final class VhostUserConnection implements AutoCloseable {
             if (s != null) {
                 closeQuietly(s, path.toString()); // AFUNIXSocket.connectTo would leave it open
             }
-            throw VhostUserException.unreachable("connect(" + path + ")",
+            throw VhostUserException.unreachable(
+                    "connect(" + path + ")",
                     e.getMessage() + ": is the vhost-user back-end listening there (server mode)?");
         }
         return of(s, path.toString(), replyTimeout);
@@ -66,8 +67,8 @@ final class VhostUserConnection implements AutoCloseable {
             socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, replyTimeout.toMillis())));
         } catch (IOException e) {
             closeQuietly(socket, peer);
-            throw VhostUserException.disconnected("vhost-user socket " + peer,
-                    "setting the reply timeout: " + e.getMessage());
+            throw VhostUserException.disconnected(
+                    "vhost-user socket " + peer, "setting the reply timeout: " + e.getMessage());
         }
         return of(socket, peer);
     }
@@ -101,17 +102,21 @@ final class VhostUserConnection implements AutoCloseable {
             if (!fds.isEmpty()) {
                 FileDescriptor[] descriptors = new FileDescriptor[fds.size()];
                 for (int i = 0; i < descriptors.length; i++) {
-                    descriptors[i] = FileDescriptorCast.unsafeUsing(fds.get(i).get()).getFileDescriptor();
+                    descriptors[i] =
+                            FileDescriptorCast.unsafeUsing(fds.get(i).get()).getFileDescriptor();
                 }
                 socket.setOutboundFileDescriptors(descriptors);
             }
             out.write(message);
             out.flush();
         } catch (IOException e) {
-            throw VhostUserException.disconnected(request.specName() + " to " + peer,
-                    "sending: " + e.getMessage());
+            throw VhostUserException.disconnected(request.specName() + " to " + peer, "sending: " + e.getMessage());
         }
-        log.debug("sent {} ({} payload bytes, {} fds{})", request.specName(), payload.length, fds.size(),
+        log.debug(
+                "sent {} ({} payload bytes, {} fds{})",
+                request.specName(),
+                payload.length,
+                fds.size(),
                 ack ? ", need reply" : "");
         if (!request.hasReply() && !ack) {
             return null;
@@ -125,8 +130,10 @@ final class VhostUserConnection implements AutoCloseable {
                 VhostUserMessage.checkReplyHeader(request, h);
                 int expected = ack ? VhostUserMessage.U64_SIZE : request.replySize();
                 if (expected >= 0 && h.size() != expected) {
-                    throw VhostUserException.protocol(request, "the reply has " + h.size() + " payload bytes, not the "
-                            + expected + " its payload kind has");
+                    throw VhostUserException.protocol(
+                            request,
+                            "the reply has " + h.size() + " payload bytes, not the " + expected
+                                    + " its payload kind has");
                 }
                 body = new byte[h.size()];
                 in.readFully(body);
@@ -140,25 +147,28 @@ final class VhostUserConnection implements AutoCloseable {
             if (ack) {
                 long status = VhostUserMessage.decodeU64(request, body);
                 if (status != 0) {
-                    throw VhostUserException.refused(request.specName() + " to " + peer,
+                    throw VhostUserException.refused(
+                            request.specName() + " to " + peer,
                             "the back-end refused it (REPLY_ACK status " + status + ")");
                 }
             }
             return body;
         } catch (SocketTimeoutException e) {
             close();
-            throw VhostUserException.timeout(request.specName() + " to " + peer,
-                    "no reply within " + timeoutMillis() + " ms: the back-end is stuck or does not answer this request");
+            throw VhostUserException.timeout(
+                    request.specName() + " to " + peer,
+                    "no reply within " + timeoutMillis()
+                            + " ms: the back-end is stuck or does not answer this request");
         } catch (EOFException e) {
             close();
-            throw VhostUserException.disconnected(request.specName() + " to " + peer,
-                    "the back-end closed the connection instead of replying");
+            throw VhostUserException.disconnected(
+                    request.specName() + " to " + peer, "the back-end closed the connection instead of replying");
         } catch (VhostUserException e) {
             throw e;
         } catch (IOException e) {
             close();
-            throw VhostUserException.disconnected(request.specName() + " to " + peer,
-                    "reading the reply: " + e.getMessage());
+            throw VhostUserException.disconnected(
+                    request.specName() + " to " + peer, "reading the reply: " + e.getMessage());
         }
     }
 

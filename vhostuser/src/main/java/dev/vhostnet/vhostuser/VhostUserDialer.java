@@ -59,10 +59,13 @@ public final class VhostUserDialer implements VhostUserEndpoint {
                 }
                 long left = (deadline - System.nanoTime()) / 1_000_000;
                 if (left <= 0) {
-                    throw VhostUserException.timeout(call, String.format(
-                            "no vhost-user back-end accepted within %d ms (%d attempts; the last: %s) — start the back-end "
-                                    + "listening there (DPDK: --vdev net_vhost0,iface=%s), or, for one that dials in "
-                                    + "(client=1), use a VhostUserListener", timeout.toMillis(), attempts, e.hint(), path));
+                    throw VhostUserException.timeout(
+                            call,
+                            String.format(
+                                    "no vhost-user back-end accepted within %d ms (%d attempts; the last: %s) — start the back-end "
+                                            + "listening there (DPDK: --vdev net_vhost0,iface=%s), or, for one that dials in "
+                                            + "(client=1), use a VhostUserListener",
+                                    timeout.toMillis(), attempts, e.hint(), path));
                 }
                 sleep(Math.min(delay, left), call);
                 delay = Math.min(2 * delay, MAX_RETRY_MILLIS);

@@ -106,24 +106,36 @@ public final class VhostUserFrontend implements VhostBackend {
         session.features = FeatureSet.of(getFeatures());
         session.protocolFeatures = session.features.has(VirtioFeature.PROTOCOL_FEATURES);
         if (session.protocolFeatures) {
-            session.protocolOffer = VhostUserMessage.decodeU64(VhostUserRequest.GET_PROTOCOL_FEATURES,
-                    connection.call(VhostUserRequest.GET_PROTOCOL_FEATURES, VhostUserMessage.empty(), List.of(), false));
-            session.protocol = VhostUserProtocolFeature.of(session.protocolOffer
-                    & VhostUserProtocolFeature.mask(SUPPORTED_PROTOCOL_FEATURES));
+            session.protocolOffer = VhostUserMessage.decodeU64(
+                    VhostUserRequest.GET_PROTOCOL_FEATURES,
+                    connection.call(
+                            VhostUserRequest.GET_PROTOCOL_FEATURES, VhostUserMessage.empty(), List.of(), false));
+            session.protocol = VhostUserProtocolFeature.of(
+                    session.protocolOffer & VhostUserProtocolFeature.mask(SUPPORTED_PROTOCOL_FEATURES));
             // REPLY_ACK cannot be used before the back-end knows it is on: this request goes without it.
-            connection.call(VhostUserRequest.SET_PROTOCOL_FEATURES, VhostUserMessage.u64(VhostUserProtocolFeature.mask(session.protocol)),
-                    List.of(), false);
+            connection.call(
+                    VhostUserRequest.SET_PROTOCOL_FEATURES,
+                    VhostUserMessage.u64(VhostUserProtocolFeature.mask(session.protocol)),
+                    List.of(),
+                    false);
             if (hasProtocol(VhostUserProtocolFeature.MQ)) {
-                long n = VhostUserMessage.decodeU64(VhostUserRequest.GET_QUEUE_NUM,
+                long n = VhostUserMessage.decodeU64(
+                        VhostUserRequest.GET_QUEUE_NUM,
                         connection.call(VhostUserRequest.GET_QUEUE_NUM, VhostUserMessage.empty(), List.of(), false));
                 if (n < 1 || n > 256) {
-                    throw VhostUserException.protocol(VhostUserRequest.GET_QUEUE_NUM, "the back-end says " + n + " queues");
+                    throw VhostUserException.protocol(
+                            VhostUserRequest.GET_QUEUE_NUM, "the back-end says " + n + " queues");
                 }
                 session.queueNum = (int) n;
             }
         }
-        log.debug("vhost-user {}: features {}, protocol offer {}, negotiated {}, {} queues", connection.peer(),
-                session.features, VhostUserProtocolFeature.names(session.protocolOffer), session.protocol, session.queueNum);
+        log.debug(
+                "vhost-user {}: features {}, protocol offer {}, negotiated {}, {} queues",
+                connection.peer(),
+                session.features,
+                VhostUserProtocolFeature.names(session.protocolOffer),
+                session.protocol,
+                session.queueNum);
     }
 
     /**
@@ -135,10 +147,18 @@ public final class VhostUserFrontend implements VhostBackend {
         if (pair == this.pair) {
             return this;
         }
-        Preconditions.checkState(pair == 0 || hasProtocol(VhostUserProtocolFeature.MQ),
-                "queue pair %s needs the MQ protocol feature, which the back-end at %s does not offer", pair, connection.peer());
-        Preconditions.checkState(pair < session.queueNum,
-                "queue pair %s needs %s queue pairs; the back-end at %s has %s", pair, pair + 1, connection.peer(), session.queueNum);
+        Preconditions.checkState(
+                pair == 0 || hasProtocol(VhostUserProtocolFeature.MQ),
+                "queue pair %s needs the MQ protocol feature, which the back-end at %s does not offer",
+                pair,
+                connection.peer());
+        Preconditions.checkState(
+                pair < session.queueNum,
+                "queue pair %s needs %s queue pairs; the back-end at %s has %s",
+                pair,
+                pair + 1,
+                connection.peer(),
+                session.queueNum);
         return new VhostUserFrontend(connection, session, pair);
     }
 
@@ -221,7 +241,8 @@ public final class VhostUserFrontend implements VhostBackend {
 
     @Override
     public long getFeatures() throws SysException {
-        return VhostUserMessage.decodeU64(VhostUserRequest.GET_FEATURES,
+        return VhostUserMessage.decodeU64(
+                VhostUserRequest.GET_FEATURES,
                 connection.call(VhostUserRequest.GET_FEATURES, VhostUserMessage.empty(), List.of(), false));
     }
 
@@ -234,8 +255,11 @@ public final class VhostUserFrontend implements VhostBackend {
     public void setFeatures(long features) throws SysException {
         long unoffered = features & ~session.features.toLong();
         if (unoffered != 0) {
-            throw VhostUserException.unsupported(VhostUserRequest.SET_FEATURES.specName(),
-                    String.format("features 0x%x were not offered by the back-end (offer 0x%x)", unoffered, session.features.toLong()));
+            throw VhostUserException.unsupported(
+                    VhostUserRequest.SET_FEATURES.specName(),
+                    String.format(
+                            "features 0x%x were not offered by the back-end (offer 0x%x)",
+                            unoffered, session.features.toLong()));
         }
         long sent = features | (session.protocolFeatures ? VirtioFeature.PROTOCOL_FEATURES.mask() : 0);
         send(VhostUserRequest.SET_FEATURES, VhostUserMessage.u64(sent));
@@ -252,7 +276,8 @@ public final class VhostUserFrontend implements VhostBackend {
         }
         ImmutableList<GuestRegion> regions = memory.regions();
         if (regions.size() > VhostUserMessage.MAX_MEM_REGIONS) {
-            throw VhostUserException.unsupported(VhostUserRequest.SET_MEM_TABLE.specName(),
+            throw VhostUserException.unsupported(
+                    VhostUserRequest.SET_MEM_TABLE.specName(),
                     regions.size() + " regions; SET_MEM_TABLE carries at most " + VhostUserMessage.MAX_MEM_REGIONS
                             + " (CONFIGURE_MEM_SLOTS / ADD_MEM_REG is not implemented)");
         }
@@ -278,9 +303,15 @@ public final class VhostUserFrontend implements VhostBackend {
 
     @Override
     public void setVringAddr(int index, VringAddress address) throws SysException {
-        send(VhostUserRequest.SET_VRING_ADDR, VhostUserMessage.vringAddr(vring(index),
-                address.logged() ? VhostUserMessage.VRING_F_LOG : 0, address.desc(), address.used(), address.avail(),
-                address.logGuestAddress().orElse(0)));
+        send(
+                VhostUserRequest.SET_VRING_ADDR,
+                VhostUserMessage.vringAddr(
+                        vring(index),
+                        address.logged() ? VhostUserMessage.VRING_F_LOG : 0,
+                        address.desc(),
+                        address.used(),
+                        address.avail(),
+                        address.logGuestAddress().orElse(0)));
     }
 
     @Override
@@ -292,12 +323,13 @@ public final class VhostUserFrontend implements VhostBackend {
     @Override
     public int getVringBase(int index) throws SysException {
         int v = vring(index);
-        byte[] reply = connection.call(VhostUserRequest.GET_VRING_BASE, VhostUserMessage.vringState(v, 0), List.of(), false);
+        byte[] reply =
+                connection.call(VhostUserRequest.GET_VRING_BASE, VhostUserMessage.vringState(v, 0), List.of(), false);
         try {
             int base = VhostUserMessage.decodeVringState(VhostUserRequest.GET_VRING_BASE, v, reply);
             if (base < 0 || base > 0xffff) {
-                throw VhostUserException.protocol(VhostUserRequest.GET_VRING_BASE, "vring " + v + " base " + base
-                        + " is not a 16-bit index");
+                throw VhostUserException.protocol(
+                        VhostUserRequest.GET_VRING_BASE, "vring " + v + " base " + base + " is not a 16-bit index");
             }
             return base;
         } catch (VhostUserException e) {
@@ -328,7 +360,8 @@ public final class VhostUserFrontend implements VhostBackend {
     /** {@code SET_VRING_ENABLE}: only with protocol features (the spec's rule). */
     public void setVringEnable(int index, boolean enable) throws SysException {
         if (!session.protocolFeatures) {
-            throw unsupported(VhostUserRequest.SET_VRING_ENABLE.specName(),
+            throw unsupported(
+                    VhostUserRequest.SET_VRING_ENABLE.specName(),
                     "the back-end did not negotiate VHOST_USER_F_PROTOCOL_FEATURES: its rings are enabled by their kick");
         }
         send(VhostUserRequest.SET_VRING_ENABLE, VhostUserMessage.vringState(vring(index), enable ? 1 : 0));
@@ -340,11 +373,12 @@ public final class VhostUserFrontend implements VhostBackend {
      */
     public byte[] getConfig(int offset, int size) throws SysException {
         if (!hasProtocol(VhostUserProtocolFeature.CONFIG)) {
-            throw unsupported(VhostUserRequest.GET_CONFIG.specName(), "the back-end does not offer the CONFIG protocol feature");
+            throw unsupported(
+                    VhostUserRequest.GET_CONFIG.specName(), "the back-end does not offer the CONFIG protocol feature");
         }
         Preconditions.checkArgument(offset >= 0 && size > 0 && size <= 256, "config offset %s size %s", offset, size);
-        byte[] reply = connection.call(VhostUserRequest.GET_CONFIG, VhostUserMessage.config(offset, 0, new byte[size]),
-                List.of(), false);
+        byte[] reply = connection.call(
+                VhostUserRequest.GET_CONFIG, VhostUserMessage.config(offset, 0, new byte[size]), List.of(), false);
         return VhostUserMessage.decodeConfig(VhostUserRequest.GET_CONFIG, offset, size, reply);
     }
 

@@ -1,8 +1,8 @@
 package dev.vhostnet.vhostuser;
 
-import dev.vhostnet.sys.UnixListener;
 import com.google.common.base.Preconditions;
 import dev.vhostnet.sys.SysException;
+import dev.vhostnet.sys.UnixListener;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
@@ -61,10 +61,12 @@ public final class VhostUserListener implements VhostUserEndpoint, AutoCloseable
             }
             long left = (deadline - System.nanoTime()) / 1_000_000;
             if (left <= 0) {
-                throw VhostUserException.timeout(call, String.format(
-                        "no vhost-user back-end connected within %d ms — start the back-end as a client of this socket "
-                                + "(DPDK: --vdev net_vhost0,iface=%s,client=1), or, for one that listens, use a VhostUserDialer",
-                        timeout.toMillis(), path));
+                throw VhostUserException.timeout(
+                        call,
+                        String.format(
+                                "no vhost-user back-end connected within %d ms — start the back-end as a client of this socket "
+                                        + "(DPDK: --vdev net_vhost0,iface=%s,client=1), or, for one that listens, use a VhostUserDialer",
+                                timeout.toMillis(), path));
             }
             AFUNIXSocket socket;
             try {

@@ -17,6 +17,7 @@ public final class VhostUserMessage {
     public static final int HEADER_SIZE = 12;
     /** Lower two bits of {@code flags}: the protocol version, currently 1. */
     public static final int VERSION = 0x1;
+
     public static final int VERSION_MASK = 0x3;
     /** Bit 2 of {@code flags}: set on every reply from the back-end. */
     public static final int FLAG_REPLY = 1 << 2;
@@ -32,6 +33,7 @@ public final class VhostUserMessage {
     public static final int VRING_F_LOG = 1;
     /** Payload sizes. */
     public static final int U64_SIZE = 8;
+
     public static final int VRING_STATE_SIZE = 8;
     public static final int VRING_ADDR_SIZE = 40;
     public static final int MEM_REGION_SIZE = 32;
@@ -69,19 +71,27 @@ public final class VhostUserMessage {
     public static byte[] request(VhostUserRequest request, boolean needReply, byte[] payload) {
         Preconditions.checkArgument(payload.length <= MAX_PAYLOAD, "payload of %s bytes", payload.length);
         ByteBuffer b = buffer(HEADER_SIZE + payload.length);
-        b.putInt(request.id()).putInt(VERSION | (needReply ? FLAG_NEED_REPLY : 0)).putInt(payload.length).put(payload);
+        b.putInt(request.id())
+                .putInt(VERSION | (needReply ? FLAG_NEED_REPLY : 0))
+                .putInt(payload.length)
+                .put(payload);
         return b.array();
     }
 
     /** Header (REPLY bit set) and payload of a back-end's reply to request {@code id}. */
     public static byte[] reply(int id, byte[] payload) {
         Preconditions.checkArgument(payload.length <= MAX_PAYLOAD, "payload of %s bytes", payload.length);
-        return buffer(HEADER_SIZE + payload.length).putInt(id).putInt(VERSION | FLAG_REPLY).putInt(payload.length)
-                .put(payload).array();
+        return buffer(HEADER_SIZE + payload.length)
+                .putInt(id)
+                .putInt(VERSION | FLAG_REPLY)
+                .putInt(payload.length)
+                .put(payload)
+                .array();
     }
 
     public static Header decodeHeader(byte[] header) {
-        Preconditions.checkArgument(header.length == HEADER_SIZE, "a header is %s bytes, not %s", HEADER_SIZE, header.length);
+        Preconditions.checkArgument(
+                header.length == HEADER_SIZE, "a header is %s bytes, not %s", HEADER_SIZE, header.length);
         ByteBuffer b = ByteBuffer.wrap(header).order(ByteOrder.nativeOrder());
         return new Header(b.getInt(), b.getInt(), b.getInt());
     }
@@ -108,8 +118,14 @@ public final class VhostUserMessage {
      * {@code struct vhost_vring_addr} and rust-vmm's {@code VhostUserVringAddr} have none: 40 bytes.
      */
     public static byte[] vringAddr(int index, int flags, long desc, long used, long avail, long log) {
-        return buffer(VRING_ADDR_SIZE).putInt(index).putInt(flags).putLong(desc).putLong(used).putLong(avail)
-                .putLong(log).array();
+        return buffer(VRING_ADDR_SIZE)
+                .putInt(index)
+                .putInt(flags)
+                .putLong(desc)
+                .putLong(used)
+                .putLong(avail)
+                .putLong(log)
+                .array();
     }
 
     /**
@@ -117,26 +133,37 @@ public final class VhostUserMessage {
      * (QEMU sends only the regions in use; the fds, one per region in the same order, go as SCM_RIGHTS).
      */
     public static byte[] memTable(List<MemRegion> regions) {
-        Preconditions.checkArgument(!regions.isEmpty() && regions.size() <= MAX_MEM_REGIONS,
+        Preconditions.checkArgument(
+                !regions.isEmpty() && regions.size() <= MAX_MEM_REGIONS,
                 "a vhost-user memory table has 1 to %s regions, not %s (more needs CONFIGURE_MEM_SLOTS)",
-                MAX_MEM_REGIONS, regions.size());
+                MAX_MEM_REGIONS,
+                regions.size());
         ByteBuffer b = buffer(MEM_HEADER_SIZE + regions.size() * MEM_REGION_SIZE);
         b.putInt(regions.size()).putInt(0);
         for (MemRegion r : regions) {
-            b.putLong(r.guestAddress()).putLong(r.size()).putLong(r.userAddress()).putLong(r.mmapOffset());
+            b.putLong(r.guestAddress())
+                    .putLong(r.size())
+                    .putLong(r.userAddress())
+                    .putLong(r.mmapOffset());
         }
         return b.array();
     }
 
     /** A vring file (kick, call, err): the index in bits 0-7, {@link #VRING_NOFD} when no fd goes with it. */
     public static byte[] vringFile(int index, boolean noFd) {
-        Preconditions.checkArgument(index >= 0 && index <= VRING_INDEX_MASK, "vring index %s does not fit 8 bits", index);
+        Preconditions.checkArgument(
+                index >= 0 && index <= VRING_INDEX_MASK, "vring index %s does not fit 8 bits", index);
         return u64(index | (noFd ? VRING_NOFD : 0));
     }
 
     /** A config space access: offset u32, size u32, flags u32, then {@code data} ({@code size} bytes). */
     public static byte[] config(int offset, int flags, byte[] data) {
-        return buffer(CONFIG_HEADER_SIZE + data.length).putInt(offset).putInt(data.length).putInt(flags).put(data).array();
+        return buffer(CONFIG_HEADER_SIZE + data.length)
+                .putInt(offset)
+                .putInt(data.length)
+                .putInt(flags)
+                .put(data)
+                .array();
     }
 
     /**
@@ -145,19 +172,24 @@ public final class VhostUserMessage {
      */
     public static void checkReplyHeader(VhostUserRequest request, Header h) throws VhostUserException {
         if (!h.isReply()) {
-            throw VhostUserException.protocol(request, String.format("the answer has flags 0x%x: no REPLY bit (0x4)", h.flags()));
+            throw VhostUserException.protocol(
+                    request, String.format("the answer has flags 0x%x: no REPLY bit (0x4)", h.flags()));
         }
         if (h.version() != VERSION) {
             throw VhostUserException.protocol(request, "the reply has version " + h.version() + ", not 1");
         }
         if (h.request() != request.id()) {
             VhostUserRequest other = VhostUserRequest.of(h.request());
-            throw VhostUserException.protocol(request, "the reply is for request " + h.request()
-                    + (other != null ? " (" + other.specName() + ")" : "") + ", not " + request.id());
+            throw VhostUserException.protocol(
+                    request,
+                    "the reply is for request " + h.request() + (other != null ? " (" + other.specName() + ")" : "")
+                            + ", not " + request.id());
         }
         if (h.size() < 0 || h.size() > MAX_PAYLOAD) {
-            throw VhostUserException.protocol(request, "the reply announces " + Integer.toUnsignedString(h.size())
-                    + " payload bytes, more than " + MAX_PAYLOAD);
+            throw VhostUserException.protocol(
+                    request,
+                    "the reply announces " + Integer.toUnsignedString(h.size()) + " payload bytes, more than "
+                            + MAX_PAYLOAD);
         }
     }
 
@@ -191,8 +223,10 @@ public final class VhostUserMessage {
         int replySize = b.getInt();
         b.getInt();
         if (replyOffset != offset || replySize != size) {
-            throw VhostUserException.protocol(request, String.format("the reply is for offset %d size %d, not %d %d",
-                    replyOffset, replySize, offset, size));
+            throw VhostUserException.protocol(
+                    request,
+                    String.format(
+                            "the reply is for offset %d size %d, not %d %d", replyOffset, replySize, offset, size));
         }
         return Arrays.copyOfRange(payload, CONFIG_HEADER_SIZE, payload.length);
     }
@@ -200,8 +234,8 @@ public final class VhostUserMessage {
     private static void checkSize(VhostUserRequest request, byte[] payload, int expected, String what)
             throws VhostUserException {
         if (payload.length != expected) {
-            throw VhostUserException.protocol(request, "the reply has " + payload.length + " payload bytes; "
-                    + what + " is " + expected);
+            throw VhostUserException.protocol(
+                    request, "the reply has " + payload.length + " payload bytes; " + what + " is " + expected);
         }
     }
 }

@@ -1,7 +1,5 @@
 package dev.vhostnet.vhostuser;
 
-import dev.vhostnet.sys.UnixListener;
-
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import dev.vhostnet.ctl.FeatureSet;
@@ -9,6 +7,7 @@ import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.sys.SysException;
+import dev.vhostnet.sys.UnixListener;
 import dev.vhostnet.tap.Offload;
 import dev.vhostnet.tap.TapDevice;
 import java.io.IOException;
@@ -16,9 +15,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.Optional;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.slf4j.Logger;
@@ -82,17 +81,26 @@ public final class VhostUserNetBackend implements AutoCloseable {
 
     /** As {@link #listen(Path, TapDevice)}; a front-end silent for {@code patience} before or within a request is dropped. */
     public static VhostUserNetBackend listen(Path socket, TapDevice tap, Duration patience) throws SysException {
-        Preconditions.checkArgument(!patience.isNegative() && !patience.isZero(), "patience must be positive: %s", patience);
-        Preconditions.checkArgument(tap.queues().size() == 1, "tap %s has %s queues; this back-end serves one queue pair",
-                tap.name(), tap.queues().size());
-        Preconditions.checkArgument(tap.config().vnetHeader(),
+        Preconditions.checkArgument(
+                !patience.isNegative() && !patience.isZero(), "patience must be positive: %s", patience);
+        Preconditions.checkArgument(
+                tap.queues().size() == 1,
+                "tap %s has %s queues; this back-end serves one queue pair",
+                tap.name(),
+                tap.queues().size());
+        Preconditions.checkArgument(
+                tap.config().vnetHeader(),
                 "tap %s has no vnet header; open it with vnetHeader(12): the guest's virtio-net header goes to the tap",
                 tap.name());
         FeatureSet offer = offer(tap.setOffloads(EnumSet.copyOf(Features.GUEST_OFFLOADS.values())));
         UnixListener server = ListeningSocket.bind(socket, ACCEPT_POLL_MILLIS);
         VhostUserNetBackend backend = new VhostUserNetBackend(socket, tap, offer, server, patience);
         backend.thread.start();
-        log.info("vhost-user back-end listening on {} for tap {} (features 0x{})", socket, tap.name(), Long.toHexString(offer.toLong()));
+        log.info(
+                "vhost-user back-end listening on {} for tap {} (features 0x{})",
+                socket,
+                tap.name(),
+                Long.toHexString(offer.toLong()));
         return backend;
     }
 
@@ -193,14 +201,17 @@ public final class VhostUserNetBackend implements AutoCloseable {
                 connections++;
                 awaitEnded();
                 if (current != null) {
-                    refuse(socket, "front-end #" + connections + " refused: #" + currentNumber
-                            + " is being served (one at a time)");
+                    refuse(
+                            socket,
+                            "front-end #" + connections + " refused: #" + currentNumber
+                                    + " is being served (one at a time)");
                     continue;
                 }
                 current = socket;
                 currentNumber = connections;
                 String peer = path + " #" + connections;
-                serving = new Thread(() -> serve(socket, peer), "vhost-user-backend " + path.getFileName() + " #" + connections);
+                serving = new Thread(
+                        () -> serve(socket, peer), "vhost-user-backend " + path.getFileName() + " #" + connections);
                 serving.setDaemon(true);
                 serving.start();
             }
@@ -238,12 +249,18 @@ public final class VhostUserNetBackend implements AutoCloseable {
                 while (true) {
                     FrontendRequest request = connection.read();
                     if (request == null) {
-                        log.info("vhost-user {}: {}", peer, isClosed() ? "the back-end is closing"
-                                : "the front-end closed the connection");
+                        log.info(
+                                "vhost-user {}: {}",
+                                peer,
+                                isClosed() ? "the back-end is closing" : "the front-end closed the connection");
                         break;
                     }
                     try (request) {
-                        log.debug("vhost-user {}: {} ({} fds{})", peer, request.name(), request.fdCount(),
+                        log.debug(
+                                "vhost-user {}: {} ({} fds{})",
+                                peer,
+                                request.name(),
+                                request.fdCount(),
                                 request.needReply() ? ", reply asked" : "");
                         byte[] reply = session.handle(request);
                         setRunning(session.running());
@@ -253,7 +270,8 @@ public final class VhostUserNetBackend implements AutoCloseable {
                     }
                 }
             } catch (VhostUserException e) {
-                // A front-end that went away (DISCONNECTED) may come back: QEMU reconnects; either way the next is served.
+                // A front-end that went away (DISCONNECTED) may come back: QEMU reconnects; either way the next is
+                // served.
                 drop = e.shouldReconnect() ? "the front-end went away: " + e.getMessage() : e.getMessage();
             } catch (SysException e) {
                 drop = "serving it failed: " + e.getMessage();

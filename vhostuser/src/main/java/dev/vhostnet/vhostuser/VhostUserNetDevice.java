@@ -5,14 +5,14 @@ import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSet;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.DeviceLifecycle;
-import dev.vhostnet.ctl.VringBases;
-import dev.vhostnet.ctl.vhost.VringDatapath;
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.vhost.VhostStepException;
+import dev.vhostnet.ctl.vhost.VringDatapath;
 import dev.vhostnet.ctl.vhost.VringSetup;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
@@ -49,8 +49,8 @@ public final class VhostUserNetDevice implements NetDevice {
     public static final FeatureSet NET_OFFLOADS = Features.HOST_OFFLOADS.with(Features.GUEST_OFFLOAD_BITS);
 
     /** Ring and transport bits this library implements (no dirty log yet: LOG_SHMFD is not implemented). */
-    public static final FeatureSet RING_BITS = Features.SUPPORTED_VHOST_BITS.without(VirtioFeature.LOG_ALL,
-            VirtioFeature.VIRTIO_NET_HDR);
+    public static final FeatureSet RING_BITS =
+            Features.SUPPORTED_VHOST_BITS.without(VirtioFeature.LOG_ALL, VirtioFeature.VIRTIO_NET_HDR);
 
     private final MemoryTable memory;
     private final ImmutableList<QueuePair> queuePairs;
@@ -58,6 +58,7 @@ public final class VhostUserNetDevice implements NetDevice {
     private final DeviceLifecycle lifecycle;
     /** From the first set-up; every later back-end must grant the same, since the driver runs with them. */
     private Features.Negotiated features;
+
     private VhostUserFrontend frontend;
     private List<VhostUserFrontend> pairs;
     private List<VringDatapath> datapaths;
@@ -69,8 +70,8 @@ public final class VhostUserNetDevice implements NetDevice {
     /** Pairs {@code [0, enabledPairs)} have their vrings enabled ({@link #enablePairs}). */
     private int enabledPairs;
 
-    private VhostUserNetDevice(MemoryTable memory, ImmutableList<QueuePair> queuePairs, FeatureSet driverFeatures,
-            VringBases bases) {
+    private VhostUserNetDevice(
+            MemoryTable memory, ImmutableList<QueuePair> queuePairs, FeatureSet driverFeatures, VringBases bases) {
         this.memory = memory;
         this.queuePairs = queuePairs;
         this.driverFeatures = driverFeatures;
@@ -94,14 +95,20 @@ public final class VhostUserNetDevice implements NetDevice {
      * Brings the device up on {@code frontend}'s connection with every vring at index 0. The
      * device takes the front-end: closing the device closes the connection.
      */
-    public static VhostUserNetDevice start(VhostUserFrontend frontend, MemoryTable memory, List<QueuePair> queuePairs,
-            FeatureSet driverFeatures) throws SysException, VhostStepException {
+    public static VhostUserNetDevice start(
+            VhostUserFrontend frontend, MemoryTable memory, List<QueuePair> queuePairs, FeatureSet driverFeatures)
+            throws SysException, VhostStepException {
         return start(frontend, memory, queuePairs, driverFeatures, VringBases.zero(queuePairs.size()));
     }
 
     /** As {@link #start(VhostUserFrontend, MemoryTable, List, FeatureSet)}, each vring from its base in {@code bases}. */
-    public static VhostUserNetDevice start(VhostUserFrontend frontend, MemoryTable memory, List<QueuePair> queuePairs,
-            FeatureSet driverFeatures, VringBases bases) throws SysException, VhostStepException {
+    public static VhostUserNetDevice start(
+            VhostUserFrontend frontend,
+            MemoryTable memory,
+            List<QueuePair> queuePairs,
+            FeatureSet driverFeatures,
+            VringBases bases)
+            throws SysException, VhostStepException {
         Preconditions.checkArgument(!queuePairs.isEmpty(), "at least one queue pair");
         bases.checkPairs(queuePairs.size());
         for (int p = 0; p < queuePairs.size(); p++) {
@@ -109,7 +116,8 @@ public final class VhostUserNetDevice implements NetDevice {
                 queuePairs.get(p).vring(v).layout().checkIn(memory, "vring " + (2 * p + v));
             }
         }
-        VhostUserNetDevice device = new VhostUserNetDevice(memory, ImmutableList.copyOf(queuePairs), driverFeatures, bases);
+        VhostUserNetDevice device =
+                new VhostUserNetDevice(memory, ImmutableList.copyOf(queuePairs), driverFeatures, bases);
         device.lifecycle.lock();
         try {
             device.lease = memory.lease("vhost-user device on " + frontend.peer());
@@ -140,14 +148,24 @@ public final class VhostUserNetDevice implements NetDevice {
         VringSetup.step("SET_OWNER", "the device", fresh::setOwner);
         FeatureSet offer = FeatureSet.of(fresh.getFeatures());
         Features.Negotiated granted = negotiate(offer, driverFeatures);
-        log.debug("vhost-user features: driver {}, back-end offer {}, negotiated {}", driverFeatures, offer, granted.vhost());
+        log.debug(
+                "vhost-user features: driver {}, back-end offer {}, negotiated {}",
+                driverFeatures,
+                offer,
+                granted.vhost());
         if (features != null && !granted.vhost().equals(features.vhost())) {
-            throw VhostUserException.unsupported("GET_FEATURES on " + fresh.peer(), String.format(
-                    "the new back-end grants 0x%x, but the driver runs with 0x%x: start the back-end with the same "
-                            + "features, or reset the device", granted.vhost().toLong(), features.vhost().toLong()));
+            throw VhostUserException.unsupported(
+                    "GET_FEATURES on " + fresh.peer(),
+                    String.format(
+                            "the new back-end grants 0x%x, but the driver runs with 0x%x: start the back-end with the same "
+                                    + "features, or reset the device",
+                            granted.vhost().toLong(), features.vhost().toLong()));
         }
         for (VhostUserFrontend pair : views) {
-            VringSetup.step("SET_FEATURES", "queue pair " + pair.pair(), () -> pair.setFeatures(granted.vhost().toLong()));
+            VringSetup.step(
+                    "SET_FEATURES",
+                    "queue pair " + pair.pair(),
+                    () -> pair.setFeatures(granted.vhost().toLong()));
         }
         VringSetup.step("SET_MEM_TABLE", "the device", () -> fresh.setMemTable(memory));
         features = granted;
@@ -165,7 +183,14 @@ public final class VhostUserNetDevice implements NetDevice {
      */
     private void attachAll(VringBases bases) throws VhostStepException {
         for (int p = 0; p < pairs.size(); p++) {
-            VringSetup.attach(pairs.get(p), p, queuePairs.get(p), memory, bases, null, false,
+            VringSetup.attach(
+                    pairs.get(p),
+                    p,
+                    queuePairs.get(p),
+                    memory,
+                    bases,
+                    null,
+                    false,
                     p < enabledPairs ? datapaths.get(p) : DISABLED);
         }
     }
@@ -181,8 +206,8 @@ public final class VhostUserNetDevice implements NetDevice {
      */
     @Override
     public void enablePairs(int count) throws VhostStepException {
-        Preconditions.checkArgument(count >= 1 && count <= queuePairs.size(), "%s of %s queue pairs", count,
-                queuePairs.size());
+        Preconditions.checkArgument(
+                count >= 1 && count <= queuePairs.size(), "%s of %s queue pairs", count, queuePairs.size());
         lifecycle.lock();
         try {
             Preconditions.checkState(lifecycle.state() != State.CLOSED, "device is closed");
@@ -200,7 +225,10 @@ public final class VhostUserNetDevice implements NetDevice {
                 for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
                     int vring = v;
                     VringSetup.step(path.request(), QueuePair.describe(p, v), () -> path.attach(vring));
-                    VringSetup.step("kick", QueuePair.describe(p, v), () -> rings.vring(vring).kick().signal());
+                    VringSetup.step(
+                            "kick",
+                            QueuePair.describe(p, v),
+                            () -> rings.vring(vring).kick().signal());
                 }
             }
             enabledPairs = count;
@@ -285,7 +313,9 @@ public final class VhostUserNetDevice implements NetDevice {
             }
             VhostStepException failure = lifecycle.stop(this::detachAll).failure();
             if (failure != null) {
-                log.warn("stopping the rings of the lost back-end: {}; resuming from {}", failure.getMessage(),
+                log.warn(
+                        "stopping the rings of the lost back-end: {}; resuming from {}",
+                        failure.getMessage(),
                         lifecycle.bases());
             }
         }
@@ -345,8 +375,11 @@ public final class VhostUserNetDevice implements NetDevice {
      * one it started on); false if it does not by then. Throws the failure of a reconnection given up.
      */
     public boolean awaitRunning(int connection, Duration timeout) throws SysException, InterruptedException {
-        boolean running = lifecycle.await(() -> reconnectFailure != null || lifecycle.state() == State.CLOSED
-                || (lifecycle.state() == State.RUNNING && connections >= connection), timeout);
+        boolean running = lifecycle.await(
+                () -> reconnectFailure != null
+                        || lifecycle.state() == State.CLOSED
+                        || (lifecycle.state() == State.RUNNING && connections >= connection),
+                timeout);
         lifecycle.lock();
         try {
             if (reconnectFailure != null) {

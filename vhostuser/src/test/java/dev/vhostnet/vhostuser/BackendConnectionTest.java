@@ -26,17 +26,21 @@ class BackendConnectionTest {
                 AFUNIXSocket front = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path));
                 Fd kick = Syscalls.eventfd(0, 0)) {
             BackendConnection back = new BackendConnection(server.accept(), Duration.ofSeconds(5));
-            front.setOutboundFileDescriptors(FileDescriptorCast.unsafeUsing(kick.get()).getFileDescriptor());
-            front.getOutputStream().write(VhostUserMessage.request(VhostUserRequest.SET_VRING_KICK, false,
-                    VhostUserMessage.vringFile(0, false)));
-            try (FrontendRequest request = back.read(); Fd fd = request.vringFile().fd()) {
+            front.setOutboundFileDescriptors(
+                    FileDescriptorCast.unsafeUsing(kick.get()).getFileDescriptor());
+            front.getOutputStream()
+                    .write(VhostUserMessage.request(
+                            VhostUserRequest.SET_VRING_KICK, false, VhostUserMessage.vringFile(0, false)));
+            try (FrontendRequest request = back.read();
+                    Fd fd = request.vringFile().fd()) {
                 fd.get();
             }
             // The back-end closed the fd it took; the next descriptor made takes the lowest free number,
             // which is the one the fd had when junixsocket kept it.
             try (Fd next = Syscalls.eventfd(0, 0)) {
                 back.close();
-                assertTrue(Files.exists(Path.of("/proc/self/fd/" + next.get())),
+                assertTrue(
+                        Files.exists(Path.of("/proc/self/fd/" + next.get())),
                         "closing the connection closed fd " + next.get() + ", which belongs to another owner now");
             }
         }

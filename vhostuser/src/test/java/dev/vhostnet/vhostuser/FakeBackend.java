@@ -47,6 +47,7 @@ final class FakeBackend implements AutoCloseable {
     final List<Received> received = Collections.synchronizedList(new ArrayList<>());
     /** Null when dialing. */
     private final AFUNIXServerSocket server;
+
     private final Thread thread;
     private volatile AFUNIXSocket socket;
     volatile Throwable failure;
@@ -174,8 +175,13 @@ final class FakeBackend implements AutoCloseable {
 
     /** A reply with any header. */
     static byte[] raw(int request, int flags, int size, byte[] payload) {
-        return ByteBuffer.allocate(VhostUserMessage.HEADER_SIZE + payload.length).order(ByteOrder.nativeOrder())
-                .putInt(request).putInt(flags).putInt(size).put(payload).array();
+        return ByteBuffer.allocate(VhostUserMessage.HEADER_SIZE + payload.length)
+                .order(ByteOrder.nativeOrder())
+                .putInt(request)
+                .putInt(flags)
+                .putInt(size)
+                .put(payload)
+                .array();
     }
 
     List<VhostUserRequest> kinds() {

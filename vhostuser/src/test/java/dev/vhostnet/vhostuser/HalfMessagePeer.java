@@ -22,9 +22,12 @@ final class HalfMessagePeer {
     public static void main(String[] args) throws Exception {
         Path socket = Path.of(args[1]);
         if (args[0].equals("front-end")) {
-            try (AFUNIXSocket s = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socket)); Fd kick = Syscalls.eventfd(0, 0)) {
-                s.setOutboundFileDescriptors(FileDescriptorCast.unsafeUsing(kick.get()).getFileDescriptor());
-                byte[] request = VhostUserMessage.request(VhostUserRequest.SET_VRING_KICK, false, VhostUserMessage.vringFile(0, false));
+            try (AFUNIXSocket s = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(socket));
+                    Fd kick = Syscalls.eventfd(0, 0)) {
+                s.setOutboundFileDescriptors(
+                        FileDescriptorCast.unsafeUsing(kick.get()).getFileDescriptor());
+                byte[] request = VhostUserMessage.request(
+                        VhostUserRequest.SET_VRING_KICK, false, VhostUserMessage.vringFile(0, false));
                 sendAndWait(s.getOutputStream(), Arrays.copyOf(request, VhostUserMessage.HEADER_SIZE + 4));
             }
         } else {
@@ -33,7 +36,9 @@ final class HalfMessagePeer {
                 try (AFUNIXSocket s = server.accept()) {
                     byte[] header = s.getInputStream().readNBytes(VhostUserMessage.HEADER_SIZE);
                     int request = VhostUserMessage.decodeHeader(header).request();
-                    sendAndWait(s.getOutputStream(), Arrays.copyOf(VhostUserMessage.reply(request, VhostUserMessage.u64(0)), 6));
+                    sendAndWait(
+                            s.getOutputStream(),
+                            Arrays.copyOf(VhostUserMessage.reply(request, VhostUserMessage.u64(0)), 6));
                 }
             }
         }

@@ -1,9 +1,9 @@
 package dev.vhostnet.vhostuser;
 
-import dev.vhostnet.ctl.VirtioFeature;
-import dev.vhostnet.ctl.FeatureSet;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.OpenFds;
 import dev.vhostnet.sys.SysException;
@@ -34,6 +34,7 @@ class HostileFrontendProperties {
     static final long RAM = 1 << 20;
     /** The front-end's address of guest RAM, as QEMU's would be. */
     static final long UVA = 0x7f00_0000_0000L;
+
     static final int[] IDS = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 24, 25, 36, 0, 99};
 
     static TapDevice tap;
@@ -43,7 +44,10 @@ class HostileFrontendProperties {
 
     @BeforeContainer
     static void openTap() throws Exception {
-        tap = TapDevice.open(TapConfig.builder().name("vuh" + ProcessHandle.current().pid()).vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF).build());
+        tap = TapDevice.open(TapConfig.builder()
+                .name("vuh" + ProcessHandle.current().pid())
+                .vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF)
+                .build());
     }
 
     @AfterContainer
@@ -52,8 +56,8 @@ class HostileFrontendProperties {
     }
 
     @Property(tries = 1000)
-    void anyRequestSequenceIsHandledOrRefusedByNameAndLeaksNothing(@ForAll("bringUp") boolean bringUp,
-            @ForAll("requests") List<Sent> requests) throws Exception {
+    void anyRequestSequenceIsHandledOrRefusedByNameAndLeaksNothing(
+            @ForAll("bringUp") boolean bringUp, @ForAll("requests") List<Sent> requests) throws Exception {
         Set<Integer> before = OpenFds.snapshot();
         long offer = VhostUserNetBackendTest.FEATURES | VirtioFeature.PROTOCOL_FEATURES.mask();
         List<Sent> all = new ArrayList<>(bringUp ? bringUpSequence() : List.of());
@@ -86,9 +90,12 @@ class HostileFrontendProperties {
 
     @Provide
     Arbitrary<List<Sent>> requests() {
-        Arbitrary<Sent> sent = Combinators.combine(Arbitraries.integers().between(0, IDS.length - 1),
-                Arbitraries.integers().between(0, 3), Arbitraries.bytes().array(byte[].class).ofMaxSize(48),
-                Arbitraries.integers().between(0, 2), Arbitraries.of(true, false))
+        Arbitrary<Sent> sent = Combinators.combine(
+                        Arbitraries.integers().between(0, IDS.length - 1),
+                        Arbitraries.integers().between(0, 3),
+                        Arbitraries.bytes().array(byte[].class).ofMaxSize(48),
+                        Arbitraries.integers().between(0, 2),
+                        Arbitraries.of(true, false))
                 .as((k, shape, random, fds, memfd) -> new Sent(IDS[k], payload(IDS[k], shape, random), fds, memfd));
         return sent.list().ofMinSize(1).ofMaxSize(10);
     }
@@ -107,7 +114,9 @@ class HostileFrontendProperties {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(size).order(java.nio.ByteOrder.nativeOrder());
         for (int i = 0; b.remaining() >= 4; i++) {
             int small = i < random.length ? random[i] & 0x3 : 0;
-            int value = shape == 1 ? small : shape == 2 ? 1 << (small * 4) : (i < random.length ? random[i] * 0x01010101 : 0);
+            int value = shape == 1
+                    ? small
+                    : shape == 2 ? 1 << (small * 4) : (i < random.length ? random[i] * 0x01010101 : 0);
             b.putInt(id == 5 && i == 0 ? 1 : value);
         }
         return b.array();
@@ -118,7 +127,8 @@ class HostileFrontendProperties {
         long features = VhostUserNetBackendTest.FEATURES | VirtioFeature.PROTOCOL_FEATURES.mask();
         List<Sent> s = new ArrayList<>();
         s.add(new Sent(1, new byte[0], 0, false));
-        s.add(new Sent(16, VhostUserMessage.u64(VhostUserProtocolFeature.mask(BackendSession.PROTOCOL_OFFER)), 0, false));
+        s.add(new Sent(
+                16, VhostUserMessage.u64(VhostUserProtocolFeature.mask(BackendSession.PROTOCOL_OFFER)), 0, false));
         s.add(new Sent(3, new byte[0], 0, false));
         s.add(new Sent(2, VhostUserMessage.u64(features), 0, false));
         s.add(new Sent(5, VhostUserMessage.memTable(List.of(new VhostUserMessage.MemRegion(0, RAM, UVA, 0))), 1, true));

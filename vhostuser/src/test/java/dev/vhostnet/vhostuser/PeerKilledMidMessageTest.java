@@ -20,7 +20,6 @@ import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -55,10 +54,14 @@ class PeerKilledMidMessageTest {
 
     @Test
     void aFrontendKilledInTheMiddleOfARequestIsDroppedWithItsFdClosed() throws Exception {
-        assumeTrue(Tun.isAvailable() && Capabilities.has(Capabilities.CAP_NET_ADMIN), "needs root for the back-end's tap");
+        assumeTrue(
+                Tun.isAvailable() && Capabilities.has(Capabilities.CAP_NET_ADMIN), "needs root for the back-end's tap");
         Path socket = dir.resolve("backend.sock");
         String name;
-        try (TapDevice tap = TapDevice.open(TapConfig.builder().name(Names.random("vk")).vnetHeader(12).build());
+        try (TapDevice tap = TapDevice.open(TapConfig.builder()
+                        .name(Names.random("vk"))
+                        .vnetHeader(12)
+                        .build());
                 VhostUserNetBackend backend = VhostUserNetBackend.listen(socket, tap)) {
             name = tap.name();
             Set<Integer> before = OpenFds.snapshot();
@@ -70,8 +73,10 @@ class PeerKilledMidMessageTest {
             }
             assertEquals(1, backend.drops().size(), backend.drops().toString());
             String drop = backend.drops().get(0);
-            assertTrue(drop.startsWith("the front-end went away: ") // DISCONNECTED: a front-end that may reconnect
-                    && drop.endsWith("the front-end closed the connection in the middle of a request"), drop);
+            assertTrue(
+                    drop.startsWith("the front-end went away: ") // DISCONNECTED: a front-end that may reconnect
+                            && drop.endsWith("the front-end closed the connection in the middle of a request"),
+                    drop);
             assertIdle();
             assertEquals("", OpenFds.leakedSince(before), "descriptors left open");
             assertFalse(backend.isRunning());
@@ -96,12 +101,16 @@ class PeerKilledMidMessageTest {
             });
             killer.start();
             long started = System.nanoTime();
-            VhostUserException e = assertThrows(VhostUserException.class, () -> VhostUserFrontend.connect(socket).close());
+            VhostUserException e = assertThrows(
+                    VhostUserException.class,
+                    () -> VhostUserFrontend.connect(socket).close());
             long millis = (System.nanoTime() - started) / 1_000_000;
             killer.join();
             assertTrue(e.getMessage().startsWith("VHOST_USER_GET_FEATURES to " + socket), e.getMessage());
-            assertTrue(e.getMessage().contains("the back-end closed the connection instead of replying"), e.getMessage());
-            assertTrue(millis < VhostUserFrontend.DEFAULT_REPLY_TIMEOUT.toMillis() / 2,
+            assertTrue(
+                    e.getMessage().contains("the back-end closed the connection instead of replying"), e.getMessage());
+            assertTrue(
+                    millis < VhostUserFrontend.DEFAULT_REPLY_TIMEOUT.toMillis() / 2,
                     "failed when the back-end died, not at the reply timeout: " + millis + " ms");
             assertIdle();
             assertEquals("", OpenFds.leakedSince(before), "descriptors left open");
@@ -112,9 +121,16 @@ class PeerKilledMidMessageTest {
 
     private static Process start(String side, Path socket) throws IOException {
         String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        return new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", classPath,
-                HalfMessagePeer.class.getName(), side, socket.toString())
-                .redirectInput(ProcessBuilder.Redirect.INHERIT).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        return new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp",
+                        classPath,
+                        HalfMessagePeer.class.getName(),
+                        side,
+                        socket.toString())
+                .redirectInput(ProcessBuilder.Redirect.INHERIT)
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
     }
 
     /** The peer's standard output; closing it closes the pipe, so no descriptor of the peer stays here. */

@@ -1,6 +1,5 @@
 package dev.vhostnet.vhostuser;
 
-import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,16 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VringBases;
-import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
 import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
+import dev.vhostnet.sys.VirtioUapi;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -25,7 +25,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -47,16 +46,20 @@ class TestpmdTest {
     static final int RING = 256;
     static final int BUFFER = 2048;
     static final int FRAMES = 2000;
-    static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
+    static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1)
+            | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
+            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX)
+            | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
             | bit(VirtioUapi.VIRTIO_NET_F_MAC);
 
     @TempDir
     Path dir;
 
     static void assumeTestpmd() {
-        assumeTrue(Files.isExecutable(TESTPMD), "no " + TESTPMD + ": dpdk-testpmd is in Debian's dpdk-dev package "
-                + "(apt-get install dpdk-dev; the dpdk package alone has no testpmd)");
+        assumeTrue(
+                Files.isExecutable(TESTPMD),
+                "no " + TESTPMD + ": dpdk-testpmd is in Debian's dpdk-dev package "
+                        + "(apt-get install dpdk-dev; the dpdk package alone has no testpmd)");
     }
 
     /**
@@ -82,20 +85,40 @@ class TestpmdTest {
             if (!client) {
                 Files.deleteIfExists(socket);
             }
-            process = new ProcessBuilder(TESTPMD.toString(), "--no-huge", "-m", "1024", "--no-pci", "--no-shconf",
-                    "--file-prefix", "vhostnet" + ProcessHandle.current().pid(), "-l", "0-1",
-                    "--vdev", "net_vhost0,iface=" + socket + ",client=" + (client ? 1 : 0) + ",queues=" + queues, "--",
-                    "--total-num-mbufs=16384", "--forward-mode=macswap", "--port-topology=loop", "--auto-start",
-                    "--rxq=" + queues, "--txq=" + queues, "--stats-period=1")
+            process = new ProcessBuilder(
+                            TESTPMD.toString(),
+                            "--no-huge",
+                            "-m",
+                            "1024",
+                            "--no-pci",
+                            "--no-shconf",
+                            "--file-prefix",
+                            "vhostnet" + ProcessHandle.current().pid(),
+                            "-l",
+                            "0-1",
+                            "--vdev",
+                            "net_vhost0,iface=" + socket + ",client=" + (client ? 1 : 0) + ",queues=" + queues,
+                            "--",
+                            "--total-num-mbufs=16384",
+                            "--forward-mode=macswap",
+                            "--port-topology=loop",
+                            "--auto-start",
+                            "--rxq=" + queues,
+                            "--txq=" + queues,
+                            "--stats-period=1")
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .redirectErrorStream(true).redirectOutput(output.toFile()).start();
+                    .redirectErrorStream(true)
+                    .redirectOutput(output.toFile())
+                    .start();
             // Its vhost socket comes up (and a client=1 one dials) before the port is configured: wait for
             // forwarding to start too, or the first frames meet a port that is not running yet.
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!(client || Files.exists(socket)) || !Files.readString(output).contains("start packet forwarding")) {
+            while (!(client || Files.exists(socket))
+                    || !Files.readString(output).contains("start packet forwarding")) {
                 assertTrue(process.isAlive(), () -> "dpdk-testpmd exited: " + tail(output));
-                assertTrue(System.nanoTime() < deadline, () -> "dpdk-testpmd made no socket or did not start forwarding "
-                        + "in 30 s: " + tail(output));
+                assertTrue(
+                        System.nanoTime() < deadline,
+                        () -> "dpdk-testpmd made no socket or did not start forwarding " + "in 30 s: " + tail(output));
                 Thread.sleep(50);
             }
         }
@@ -120,14 +143,18 @@ class TestpmdTest {
                 }
             }
             String log = Files.readString(output);
-            Matcher m = Pattern.compile("Accumulated forward statistics for all ports\\+*\\s*RX-packets: (\\d+)\\s+RX-dropped: (\\d+)"
-                    + "\\s+RX-total: \\d+\\s*TX-packets: (\\d+)\\s+TX-dropped: (\\d+)").matcher(log);
+            Matcher m = Pattern.compile(
+                            "Accumulated forward statistics for all ports\\+*\\s*RX-packets: (\\d+)\\s+RX-dropped: (\\d+)"
+                                    + "\\s+RX-total: \\d+\\s*TX-packets: (\\d+)\\s+TX-dropped: (\\d+)")
+                    .matcher(log);
             assertTrue(m.find(), () -> "no totals in testpmd's output: " + tail(output));
             rxPackets = Long.parseLong(m.group(1));
             txPackets = Long.parseLong(m.group(3));
             dropped = Long.parseLong(m.group(2)) + Long.parseLong(m.group(4));
-            System.out.printf("testpmd totals: RX-packets %d TX-packets %d dropped %d%n", rxPackets, txPackets, dropped);
-            log.lines().filter(l -> l.startsWith("VHOST_CONFIG") || l.matches("(?i).*(error|fail|warn).*"))
+            System.out.printf(
+                    "testpmd totals: RX-packets %d TX-packets %d dropped %d%n", rxPackets, txPackets, dropped);
+            log.lines()
+                    .filter(l -> l.startsWith("VHOST_CONFIG") || l.matches("(?i).*(error|fail|warn).*"))
                     .forEach(l -> System.out.println("testpmd: " + l));
         }
     }
@@ -138,7 +165,8 @@ class TestpmdTest {
         Testpmd testpmd = new Testpmd(1);
         try (testpmd) {
             int[] bases = runTraffic(VhostUserFrontend.connect(testpmd.socket), 1, FRAMES, false);
-            assertArrayEquals(new int[] {FRAMES, FRAMES}, bases, "RX and TX vring bases: one buffer / one chain per frame");
+            assertArrayEquals(
+                    new int[] {FRAMES, FRAMES}, bases, "RX and TX vring bases: one buffer / one chain per frame");
         }
         assertEquals(FRAMES, testpmd.rxPackets, "testpmd RX-packets");
         assertEquals(FRAMES, testpmd.txPackets, "testpmd TX-packets");
@@ -218,21 +246,33 @@ class TestpmdTest {
                     assertTrue(device.awaitRunning(2, Duration.ofSeconds(60)), "reconnected to the new testpmd");
                     long reconnectMillis = (System.nanoTime() - t0) / 1_000_000;
                     VringBases resumed = device.bases();
-                    System.out.printf("SIGKILLed testpmd after %d frames + %d in flight; a new testpmd started and the device "
-                            + "ran again on it %d ms later, resuming from the used indexes RX %d TX %d%n", FRAMES, burst,
-                            reconnectMillis, resumed.get(0, QueuePair.RX), resumed.get(0, QueuePair.TX));
+                    System.out.printf(
+                            "SIGKILLed testpmd after %d frames + %d in flight; a new testpmd started and the device "
+                                    + "ran again on it %d ms later, resuming from the used indexes RX %d TX %d%n",
+                            FRAMES, burst, reconnectMillis, resumed.get(0, QueuePair.RX), resumed.get(0, QueuePair.TX));
                     long lostBefore = flow.lost;
                     exchange(driver, rig.queuePairs.get(0), flow, FRAMES);
                     VringBases bases = device.stop();
-                    System.out.printf("after the reconnection: %d frames back (of %d sent), %d lost at the crash, "
-                            + "none repeated or altered; GET_VRING_BASE %s%n", flow.received, flow.next, flow.lost, bases);
+                    System.out.printf(
+                            "after the reconnection: %d frames back (of %d sent), %d lost at the crash, "
+                                    + "none repeated or altered; GET_VRING_BASE %s%n",
+                            flow.received, flow.next, flow.lost, bases);
                     assertEquals(lostBefore, flow.lost, "no frame sent after the reconnection is lost");
-                    assertEquals(2 * FRAMES + burst, bases.get(0, QueuePair.TX), "every TX chain taken, by one testpmd or the other");
+                    assertEquals(
+                            2 * FRAMES + burst,
+                            bases.get(0, QueuePair.TX),
+                            "every TX chain taken, by one testpmd or the other");
                     assertEquals(flow.received, bases.get(0, QueuePair.RX), "one RX buffer per frame that came back");
-                    assertEquals(resumed.get(0, QueuePair.TX) - resumed.get(0, QueuePair.RX), flow.lost, "lost: what the dead testpmd took and never returned");
+                    assertEquals(
+                            resumed.get(0, QueuePair.TX) - resumed.get(0, QueuePair.RX),
+                            flow.lost,
+                            "lost: what the dead testpmd took and never returned");
                     resumedTx[0] = resumed.get(0, QueuePair.TX);
                 }
-                assertEquals(2 * FRAMES + burst - resumedTx[0], second.rxPackets, "the new testpmd took the rest of the TX ring");
+                assertEquals(
+                        2 * FRAMES + burst - resumedTx[0],
+                        second.rxPackets,
+                        "the new testpmd took the rest of the TX ring");
                 assertEquals(second.rxPackets, second.txPackets, "and forwarded all of it");
                 assertEquals(0, second.dropped, "testpmd dropped");
             }
@@ -251,7 +291,8 @@ class TestpmdTest {
             try {
                 layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, RING, BUFFER);
                 for (DriverMemory.QueuePair p : layout.queuePairs()) {
-                    queuePairs.add(new QueuePair(new Virtqueue(p.rx(), add(EventFd.create()), add(EventFd.create())),
+                    queuePairs.add(new QueuePair(
+                            new Virtqueue(p.rx(), add(EventFd.create()), add(EventFd.create())),
                             new Virtqueue(p.tx(), add(EventFd.create()), add(EventFd.create()))));
                 }
             } catch (Exception | Error e) {
@@ -266,20 +307,29 @@ class TestpmdTest {
         }
 
         VhostUserNetDevice start(VhostUserFrontend frontend) throws Exception {
-            System.out.printf("testpmd offers features 0x%x, protocol features 0x%x; negotiated protocol 0x%x, %d queues%n",
-                    frontend.offeredFeatures().toLong(), frontend.offeredProtocolFeatures(),
+            System.out.printf(
+                    "testpmd offers features 0x%x, protocol features 0x%x; negotiated protocol 0x%x, %d queues%n",
+                    frontend.offeredFeatures().toLong(),
+                    frontend.offeredProtocolFeatures(),
                     VhostUserProtocolFeature.mask(frontend.protocolFeatures()),
                     frontend.queueNum());
             VhostUserNetDevice device = VhostUserNetDevice.start(frontend, memory, queuePairs, FeatureSet.of(FEATURES));
-            System.out.printf("negotiated 0x%x (%s), header %d bytes%n", device.features().virtio().toLong(),
-                    device.features().virtio(), device.features().vnetHeaderSize());
+            System.out.printf(
+                    "negotiated 0x%x (%s), header %d bytes%n",
+                    device.features().virtio().toLong(),
+                    device.features().virtio(),
+                    device.features().vnetHeaderSize());
             return device;
         }
 
         /** The driver of pair {@code p}, its RX ring filled. */
         VirtioNetDriver driver(int p, VhostUserNetDevice device) throws Exception {
-            VirtioNetDriver driver = new VirtioNetDriver(memory, layout.queuePair(p), device.features().virtio(),
-                    queuePairs.get(p).rx().kick(), queuePairs.get(p).tx().kick());
+            VirtioNetDriver driver = new VirtioNetDriver(
+                    memory,
+                    layout.queuePair(p),
+                    device.features().virtio(),
+                    queuePairs.get(p).rx().kick(),
+                    queuePairs.get(p).tx().kick());
             driver.refillRx();
             return driver;
         }
@@ -297,7 +347,8 @@ class TestpmdTest {
      * restarts from the saved bases and does it again. Returns the bases at the last stop.
      */
     private int[] runTraffic(VhostUserFrontend frontend, int pairs, int frames, boolean restart) throws Exception {
-        try (Rig rig = new Rig(pairs); VhostUserNetDevice device = rig.start(frontend)) {
+        try (Rig rig = new Rig(pairs);
+                VhostUserNetDevice device = rig.start(frontend)) {
             List<VirtioNetDriver> drivers = new ArrayList<>();
             List<Flow> flows = new ArrayList<>();
             for (int p = 0; p < pairs; p++) {
@@ -312,8 +363,7 @@ class TestpmdTest {
                     exchange(drivers.get(p), rig.queuePairs.get(p), flows.get(p), frames);
                     assertEquals(0, flows.get(p).lost, "pair " + p + ": frames lost");
                 }
-                System.out.printf("GET_VRING_BASE%s: %s%n", round == 1 ? " after the restart" : "",
-                        device.stop());
+                System.out.printf("GET_VRING_BASE%s: %s%n", round == 1 ? " after the restart" : "", device.stop());
             }
             return device.bases().toArray();
         }
@@ -353,8 +403,11 @@ class TestpmdTest {
                 inFlight.remove();
                 lost++;
             }
-            assertFalse(inFlight.isEmpty(), "pair " + pair + ": frame " + n + " came back but was not in flight (repeated?)");
-            assertArrayEquals(macSwapped(inFlight.remove()), got, "pair " + pair + ": frame " + n + " came back altered");
+            assertFalse(
+                    inFlight.isEmpty(),
+                    "pair " + pair + ": frame " + n + " came back but was not in flight (repeated?)");
+            assertArrayEquals(
+                    macSwapped(inFlight.remove()), got, "pair " + pair + ": frame " + n + " came back altered");
             received++;
             bytes += got.length;
         }
@@ -369,7 +422,9 @@ class TestpmdTest {
         int end = flow.next + frames;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (flow.next < end || !flow.inFlight.isEmpty()) {
-            assertTrue(System.nanoTime() < deadline, "pair " + flow.pair + ": " + flow.inFlight.size() + " frames did not come back");
+            assertTrue(
+                    System.nanoTime() < deadline,
+                    "pair " + flow.pair + ": " + flow.inFlight.size() + " frames did not come back");
             driver.reclaimTx();
             while (flow.next < end && flow.inFlight.size() < Flow.WINDOW && flow.send(driver)) {
                 // sent
@@ -383,8 +438,10 @@ class TestpmdTest {
             flow.back(got.get().frame());
         }
         driver.reclaimTx();
-        System.out.printf("pair %d: %d frames (%d bytes) sent through testpmd and received back MAC-swapped, byte-exact "
-                + "(%d lost); %s%n", flow.pair, flow.received, flow.bytes, flow.lost, driver.counters());
+        System.out.printf(
+                "pair %d: %d frames (%d bytes) sent through testpmd and received back MAC-swapped, byte-exact "
+                        + "(%d lost); %s%n",
+                flow.pair, flow.received, flow.bytes, flow.lost, driver.counters());
     }
 
     /** Frame {@code n}: to 02:00:00:00:00:01 from 02:00:00:00:00:02, EtherType 0x88b5 (local experimental), 60 to 1514 bytes. */

@@ -25,11 +25,14 @@ class VhostUserAcceptTest {
 
     @Test
     void keepsAcceptingAfterAcceptFailedWithEmfile() throws Exception {
-        try (TapDevice tap = TapDevice.open(TapConfig.builder().name("vuacc%d").vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF).build())) {
+        try (TapDevice tap = TapDevice.open(TapConfig.builder()
+                .name("vuacc%d")
+                .vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF)
+                .build())) {
             Set<Integer> before = OpenFds.snapshot();
             Path socket = dir.resolve("backend.sock");
             try (VhostUserNetBackend backend = VhostUserNetBackend.listen(socket, tap);
-                 SocketChannel first = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                    SocketChannel first = SocketChannel.open(StandardProtocolFamily.UNIX)) {
                 VhostUserFrontend.connect(socket, Duration.ofSeconds(5)).close(); // loads the serving classes first
                 Thread.sleep(300); // and lets the back-end close its end of that connection
                 long soft = FileLimit.setSoft(lowestFreeDescriptor()); // no new descriptor from here on
@@ -41,7 +44,8 @@ class VhostUserAcceptTest {
                 }
                 first.close();
                 try (VhostUserFrontend frontend = VhostUserFrontend.connect(socket, Duration.ofSeconds(5))) {
-                    assertTrue(frontend.offeredFeatures().has(dev.vhostnet.ctl.VirtioFeature.VERSION_1),
+                    assertTrue(
+                            frontend.offeredFeatures().has(dev.vhostnet.ctl.VirtioFeature.VERSION_1),
                             "a front-end after the EMFILE storm is served");
                 }
             }

@@ -1,8 +1,5 @@
 package dev.vhostnet.vhostuser;
 
-import dev.vhostnet.sys.Errno;
-import dev.vhostnet.ctl.VirtioFeature;
-import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_FEATURES;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_PROTOCOL_FEATURES;
@@ -24,14 +21,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.kernel.VhostKernelBackend;
-import dev.vhostnet.sys.VirtioUapi;
-import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
+import dev.vhostnet.sys.Errno;
+import dev.vhostnet.sys.VirtioUapi;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -47,16 +47,22 @@ class VhostUserFrontendTest {
     static final long DRIVER_BASE = 1L << 20;
     static final int RING = 64;
     static final long PROTOCOL = VirtioFeature.PROTOCOL_FEATURES.mask();
-    static final long OFFER = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_NET_F_MQ) | bit(26) /* LOG_ALL */
+    static final long OFFER = bit(VirtioUapi.VIRTIO_F_VERSION_1)
+            | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
+            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX)
+            | bit(VirtioUapi.VIRTIO_NET_F_MQ)
+            | bit(26) /* LOG_ALL */
             | bit(VirtioUapi.VIRTIO_NET_F_CSUM);
-    static final long DRIVER = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-            | bit(VirtioUapi.VIRTIO_NET_F_MAC) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC);
+    static final long DRIVER = bit(VirtioUapi.VIRTIO_F_VERSION_1)
+            | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
+            | bit(VirtioUapi.VIRTIO_NET_F_MAC)
+            | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC);
     /** MQ, LOG_SHMFD, REPLY_ACK, CONFIG: the front-end must take MQ, REPLY_ACK and CONFIG only. */
     static final long PROTOCOL_OFFER = 0b10_0000_1011L;
 
     @TempDir
     Path dir;
+
     final List<EventFd> fds = new ArrayList<>();
     FakeBackend backend;
 
@@ -95,12 +101,19 @@ class VhostUserFrontendTest {
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         try (VhostUserFrontend f = connect()) {
             assertTrue(f.protocolFeaturesNegotiated());
-            assertEquals(0b10_0000_1001L, VhostUserProtocolFeature.mask(f.protocolFeatures()), "MQ | REPLY_ACK | CONFIG, not LOG_SHMFD");
+            assertEquals(
+                    0b10_0000_1001L,
+                    VhostUserProtocolFeature.mask(f.protocolFeatures()),
+                    "MQ | REPLY_ACK | CONFIG, not LOG_SHMFD");
             assertEquals(4, f.queueNum());
             backend.awaitRequests(4);
-            assertEquals(List.of(GET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM), backend.kinds());
+            assertEquals(
+                    List.of(GET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM),
+                    backend.kinds());
             assertEquals(0b10_0000_1001L, backend.received.get(2).body().getLong());
-            assertFalse(backend.received.get(2).needReply(), "REPLY_ACK is not on before SET_PROTOCOL_FEATURES is received");
+            assertFalse(
+                    backend.received.get(2).needReply(),
+                    "REPLY_ACK is not on before SET_PROTOCOL_FEATURES is received");
         }
     }
 
@@ -108,12 +121,14 @@ class VhostUserFrontendTest {
     void closingGuestMemoryUnderARunningDeviceFailsNamingTheDevice() throws Exception {
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         try (MemoryTable memory = MemoryTable.builder().region(0, RAM).build()) {
-            DriverMemory.QueuePair p = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, 1, RING, 2048).queuePair(0);
+            DriverMemory.QueuePair p = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, 1, RING, 2048)
+                    .queuePair(0);
             VhostUserFrontend f = connect();
-            try (VhostUserNetDevice device = VhostUserNetDevice.start(f, memory,
-                    List.of(new QueuePair(queue(p.rx()), queue(p.tx()))), FeatureSet.of(DRIVER))) {
+            try (VhostUserNetDevice device = VhostUserNetDevice.start(
+                    f, memory, List.of(new QueuePair(queue(p.rx()), queue(p.tx()))), FeatureSet.of(DRIVER))) {
                 IllegalStateException e = assertThrows(IllegalStateException.class, memory::close);
-                assertTrue(e.getMessage().startsWith("guest memory is still used by vhost-user device on " + f.peer()),
+                assertTrue(
+                        e.getMessage().startsWith("guest memory is still used by vhost-user device on " + f.peer()),
                         e.getMessage());
                 assertTrue(memory.isOpen(), "nothing was unmapped under the device");
             }
@@ -131,20 +146,33 @@ class VhostUserFrontendTest {
                 pairs.add(new QueuePair(queue(p.rx()), queue(p.tx())));
             }
             VhostUserNetDevice device = VhostUserNetDevice.start(connect(), memory, pairs, FeatureSet.of(DRIVER));
-            assertEquals(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF),
-                    device.features().vhost().toLong(), "offered ∩ asked: no INDIRECT_DESC (not offered), no CSUM (not asked)");
-            assertEquals(device.features().vhost().with(VirtioFeature.MAC), device.features().virtio());
+            assertEquals(
+                    bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF),
+                    device.features().vhost().toLong(),
+                    "offered ∩ asked: no INDIRECT_DESC (not offered), no CSUM (not asked)");
+            assertEquals(
+                    device.features().vhost().with(VirtioFeature.MAC),
+                    device.features().virtio());
             assertEquals(12, device.features().vnetHeaderSize());
             VringBases bases = device.stop();
             assertEquals(VringBases.of(7, 8, 9, 10), bases, "GET_VRING_BASE of vrings 0..3");
             device.close();
 
-            List<VhostUserRequest> expected = new ArrayList<>(List.of(GET_FEATURES, GET_PROTOCOL_FEATURES,
-                    SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_OWNER, GET_FEATURES, SET_FEATURES, SET_FEATURES, SET_MEM_TABLE));
+            List<VhostUserRequest> expected = new ArrayList<>(List.of(
+                    GET_FEATURES,
+                    GET_PROTOCOL_FEATURES,
+                    SET_PROTOCOL_FEATURES,
+                    GET_QUEUE_NUM,
+                    SET_OWNER,
+                    GET_FEATURES,
+                    SET_FEATURES,
+                    SET_FEATURES,
+                    SET_MEM_TABLE));
             // Per pair, as VhostNetDevice does (VringSetup): both rings set up, then both enabled.
             for (int p = 0; p < 2; p++) {
                 for (int v = 0; v < 2; v++) {
-                    expected.addAll(List.of(SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ADDR, SET_VRING_KICK, SET_VRING_CALL));
+                    expected.addAll(
+                            List.of(SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ADDR, SET_VRING_KICK, SET_VRING_CALL));
                 }
                 expected.addAll(List.of(SET_VRING_ENABLE, SET_VRING_ENABLE));
             }
@@ -155,8 +183,11 @@ class VhostUserFrontendTest {
             assertEquals(expected, backend.kinds());
 
             List<FakeBackend.Received> r = backend.received;
-            // SET_FEATURES carries bit 30 with protocol features on; every request without its own reply asks for an ack.
-            assertEquals(device.features().vhost().toLong() | PROTOCOL, r.get(6).body().getLong());
+            // SET_FEATURES carries bit 30 with protocol features on; every request without its own reply asks for an
+            // ack.
+            assertEquals(
+                    device.features().vhost().toLong() | PROTOCOL,
+                    r.get(6).body().getLong());
             for (FakeBackend.Received m : r.subList(4, r.size())) {
                 assertEquals(!m.kind().hasReply(), m.needReply(), m.kind() + " NEED_REPLY");
             }
@@ -187,7 +218,8 @@ class VhostUserFrontendTest {
                 ByteBuffer a = addr.body();
                 assertEquals(v, a.getInt());
                 assertEquals(0, a.getInt(), "flags: no log");
-                dev.vhostnet.ctl.ring.VringLayout ring = pairs.get(v / 2).vring(v % 2).layout();
+                dev.vhostnet.ctl.ring.VringLayout ring =
+                        pairs.get(v / 2).vring(v % 2).layout();
                 assertEquals(memory.translate(ring.descGpa(), 1), a.getLong());
                 assertEquals(memory.translate(ring.usedGpa(), 1), a.getLong());
                 assertEquals(memory.translate(ring.availGpa(), 1), a.getLong());
@@ -218,15 +250,18 @@ class VhostUserFrontendTest {
             assertEquals(1, f.queueNum(), "one queue pair without MQ");
             assertThrows(IllegalStateException.class, () -> f.queuePair(1), "a second pair needs MQ");
             f.datapath().attach(0); // no SET_VRING_ENABLE without protocol features
-            VhostUserNetDevice device = VhostUserNetDevice.start(f, memory, List.of(new QueuePair(queue(p.rx()), queue(p.tx()))),
-                    FeatureSet.of(DRIVER));
+            VhostUserNetDevice device = VhostUserNetDevice.start(
+                    f, memory, List.of(new QueuePair(queue(p.rx()), queue(p.tx()))), FeatureSet.of(DRIVER));
             device.stop();
             device.close();
             backend.awaitRequests(16);
             assertFalse(backend.kinds().contains(SET_VRING_ENABLE));
             assertFalse(backend.kinds().contains(GET_PROTOCOL_FEATURES));
             assertTrue(backend.received.stream().noneMatch(FakeBackend.Received::needReply));
-            FakeBackend.Received features = backend.received.stream().filter(m -> m.kind() == SET_FEATURES).findFirst().orElseThrow();
+            FakeBackend.Received features = backend.received.stream()
+                    .filter(m -> m.kind() == SET_FEATURES)
+                    .findFirst()
+                    .orElseThrow();
             assertEquals(0, features.body().getLong() & PROTOCOL, "no bit 30 when the back-end did not offer it");
         }
     }
@@ -273,12 +308,16 @@ class VhostUserFrontendTest {
     void getConfigRefusedByTheBackEndOrNotOfferedFailsCleanly() throws Exception {
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         backend.override = m -> m.kind() == VhostUserRequest.GET_CONFIG
-                ? FakeBackend.reply(VhostUserRequest.GET_CONFIG.id(), new byte[0]) : null;
+                ? FakeBackend.reply(VhostUserRequest.GET_CONFIG.id(), new byte[0])
+                : null;
         try (VhostUserFrontend f = connect()) {
             VhostUserException e = assertThrows(VhostUserException.class, () -> f.getConfig(0, 6));
             assertEquals(Errno.EIO.number(), e.errno());
             assertEquals(VhostUserException.Kind.REFUSED, e.kind());
-            assertTrue(e.getMessage().contains("VHOST_USER_GET_CONFIG") && e.getMessage().contains("refused"), e.getMessage());
+            assertTrue(
+                    e.getMessage().contains("VHOST_USER_GET_CONFIG")
+                            && e.getMessage().contains("refused"),
+                    e.getMessage());
             assertTrue(f.isOpen(), "a refusal is a whole reply: the stream stays in step");
             f.setVringNum(0, 256);
         }
@@ -297,8 +336,8 @@ class VhostUserFrontendTest {
     @Test
     void aRefusedRequestFailsTheCallThatCausedIt() throws Exception {
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
-        backend.override = m -> m.kind() == SET_VRING_NUM
-                ? FakeBackend.reply(SET_VRING_NUM.id(), VhostUserMessage.u64(1)) : null;
+        backend.override =
+                m -> m.kind() == SET_VRING_NUM ? FakeBackend.reply(SET_VRING_NUM.id(), VhostUserMessage.u64(1)) : null;
         try (VhostUserFrontend f = connect()) {
             VhostUserException e = assertThrows(VhostUserException.class, () -> f.setVringNum(0, 256));
             assertTrue(e.getMessage().contains("VHOST_USER_SET_VRING_NUM"), e.getMessage());
@@ -312,7 +351,9 @@ class VhostUserFrontendTest {
     void aMalformedReplyIsAnErrorNamingTheRequestAndClosesTheConnection() throws Exception {
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         backend.override = m -> m.kind() == GET_VRING_BASE
-                ? FakeBackend.raw(GET_VRING_BASE.id(), VhostUserMessage.VERSION | VhostUserMessage.FLAG_REPLY, 4, new byte[4]) : null;
+                ? FakeBackend.raw(
+                        GET_VRING_BASE.id(), VhostUserMessage.VERSION | VhostUserMessage.FLAG_REPLY, 4, new byte[4])
+                : null;
         VhostUserFrontend f = connect();
         VhostUserException e = assertThrows(VhostUserException.class, () -> f.getVringBase(0));
         assertTrue(e.getMessage().startsWith("VHOST_USER_GET_VRING_BASE"), e.getMessage());
@@ -325,7 +366,8 @@ class VhostUserFrontendTest {
     void aReplyWithoutTheReplyFlagIsRejected() throws Exception {
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         backend.override = m -> m.kind() == GET_FEATURES && backend.received.size() > 4
-                ? FakeBackend.raw(GET_FEATURES.id(), VhostUserMessage.VERSION, 8, new byte[8]) : null;
+                ? FakeBackend.raw(GET_FEATURES.id(), VhostUserMessage.VERSION, 8, new byte[8])
+                : null;
         try (VhostUserFrontend f = connect()) {
             VhostUserException e = assertThrows(VhostUserException.class, f::getFeatures);
             assertTrue(e.getMessage().contains("no REPLY bit"), e.getMessage());
@@ -364,7 +406,9 @@ class VhostUserFrontendTest {
         VhostUserFrontend f = VhostUserFrontend.connect(dir.resolve("backend.sock"), java.time.Duration.ofMillis(200));
         long t0 = System.nanoTime();
         VhostUserException e = assertThrows(VhostUserException.class, () -> f.getVringBase(1));
-        assertTrue(e.getMessage().contains("VHOST_USER_GET_VRING_BASE") && e.getMessage().contains("no reply within 200 ms"),
+        assertTrue(
+                e.getMessage().contains("VHOST_USER_GET_VRING_BASE")
+                        && e.getMessage().contains("no reply within 200 ms"),
                 e.getMessage());
         assertTrue(System.nanoTime() - t0 < 5_000_000_000L);
         assertEquals(VhostUserException.Kind.TIMEOUT, e.kind());
@@ -381,18 +425,22 @@ class VhostUserFrontendTest {
 
     @Test
     void refusesAFeatureTheBackEndDidNotOfferAndHasNoKernelOnlyRequests() throws Exception {
-        assertFalse(VhostKernelBackend.class.isAssignableFrom(VhostUserFrontend.class),
+        assertFalse(
+                VhostKernelBackend.class.isAssignableFrom(VhostUserFrontend.class),
                 "the log base as an address, busy polling, IOTLB versions and NET_SET_BACKEND are the kernel's");
         backend(OFFER | PROTOCOL, PROTOCOL_OFFER);
         try (VhostUserFrontend f = connect()) {
-            assertThrows(VhostUserException.class, () -> f.setFeatures(bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)),
+            assertThrows(
+                    VhostUserException.class,
+                    () -> f.setFeatures(bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)),
                     "a bit the back-end did not offer");
         }
     }
 
     @Test
     void connectingToNothingNamesThePath() {
-        VhostUserException e = assertThrows(VhostUserException.class, () -> VhostUserFrontend.connect(dir.resolve("none.sock")));
+        VhostUserException e =
+                assertThrows(VhostUserException.class, () -> VhostUserFrontend.connect(dir.resolve("none.sock")));
         assertTrue(e.getMessage().contains("none.sock"), e.getMessage());
     }
 
@@ -403,14 +451,24 @@ class VhostUserFrontendTest {
         // CTRL_RX, GUEST_ANNOUNCE, MQ, LOG_ALL, ANY_LAYOUT, INDIRECT_DESC, EVENT_IDX, bit 30, VERSION_1,
         // RING_PACKED, IN_ORDER.
         long dpdk = 0xd7c66e7cbL;
-        long driver = TestpmdTest.FEATURES | bit(VirtioUapi.VIRTIO_NET_F_CSUM) | bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO4)
-                | bit(VirtioUapi.VIRTIO_NET_F_HOST_ECN) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM)
-                | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4) | bit(VirtioUapi.VIRTIO_F_RING_PACKED) | bit(VirtioUapi.VIRTIO_NET_F_MQ);
+        long driver = TestpmdTest.FEATURES
+                | bit(VirtioUapi.VIRTIO_NET_F_CSUM)
+                | bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO4)
+                | bit(VirtioUapi.VIRTIO_NET_F_HOST_ECN)
+                | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM)
+                | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4)
+                | bit(VirtioUapi.VIRTIO_F_RING_PACKED)
+                | bit(VirtioUapi.VIRTIO_NET_F_MQ);
         var n = VhostUserNetDevice.negotiate(FeatureSet.of(dpdk), FeatureSet.of(driver));
-        assertEquals(bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-                | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
-                | bit(VirtioUapi.VIRTIO_NET_F_CSUM) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM)
-                | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4), n.vhost().toLong(),
+        assertEquals(
+                bit(VirtioUapi.VIRTIO_F_VERSION_1)
+                        | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
+                        | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX)
+                        | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
+                        | bit(VirtioUapi.VIRTIO_NET_F_CSUM)
+                        | bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM)
+                        | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4),
+                n.vhost().toLong(),
                 "HOST_TSO4 not offered, so HOST_ECN (needs TSO) dropped; no RING_PACKED (split rings only), no MQ bit "
                         + "(no control queue here); bit 30 is the front-end's to add; MAC is the device model's");
         assertEquals(n.vhost().with(VirtioFeature.MAC), n.virtio());

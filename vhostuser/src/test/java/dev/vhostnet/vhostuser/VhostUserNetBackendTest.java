@@ -1,8 +1,5 @@
 package dev.vhostnet.vhostuser;
 
-import dev.vhostnet.ctl.emulated.EmulatedLoops;
-import dev.vhostnet.ctl.VirtioFeature;
-import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,10 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VringBases;
-import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
@@ -23,8 +22,9 @@ import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.OpenFds;
 import dev.vhostnet.sys.Syscalls;
-import dev.vhostnet.testkit.EthernetFrames;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.tap.TapConfig;
+import dev.vhostnet.testkit.EthernetFrames;
 import dev.vhostnet.testkit.TapInNamespace;
 import java.io.FileDescriptor;
 import java.io.InputStream;
@@ -55,8 +55,10 @@ class VhostUserNetBackendTest {
     static final int BUFFER = 2048;
     static final int DATAGRAMS = 500;
     static final int GUEST_PORT = 7000;
-    static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1) | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
-            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX) | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
+    static final long FEATURES = bit(VirtioUapi.VIRTIO_F_VERSION_1)
+            | bit(VirtioUapi.VIRTIO_NET_F_MRG_RXBUF)
+            | bit(VirtioUapi.VIRTIO_RING_F_EVENT_IDX)
+            | bit(VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC)
             | bit(VirtioUapi.VIRTIO_NET_F_MAC);
 
     @TempDir
@@ -74,9 +76,11 @@ class VhostUserNetBackendTest {
     }
 
     private void onBackend(Duration patience, Scenario scenario) throws Exception {
-        try (TapInNamespace net = TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vub")) {
+        try (TapInNamespace net =
+                TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vub")) {
             Set<Integer> before = fdsWith(net);
-            try (VhostUserNetBackend backend = VhostUserNetBackend.listen(dir.resolve("backend.sock"), net.tap, patience)) {
+            try (VhostUserNetBackend backend =
+                    VhostUserNetBackend.listen(dir.resolve("backend.sock"), net.tap, patience)) {
                 scenario.run(net, backend);
             }
             assertEquals("", OpenFds.leakedSince(before), "descriptors left open");
@@ -92,7 +96,10 @@ class VhostUserNetBackendTest {
         assertTrue(backend.offeredFeatures().has(VirtioFeature.PROTOCOL_FEATURES), "protocol features offered");
         try (Driver driver = new Driver(backend.socket())) {
             assertTrue(backend.awaitRunning(Duration.ofSeconds(10)), "the device runs once the vrings are enabled");
-            assertEquals(dev.vhostnet.ctl.BackendChoice.Kind.VHOST_USER, driver.device.kind(), "a NetDevice like the others");
+            assertEquals(
+                    dev.vhostnet.ctl.BackendChoice.Kind.VHOST_USER,
+                    driver.device.kind(),
+                    "a NetDevice like the others");
             net.addGuestNeighbour();
             exchange(net, driver, 0);
             VringBases bases = driver.device.stop();
@@ -125,30 +132,64 @@ class VhostUserNetBackendTest {
 
     private static void dropEach(TapInNamespace net, VhostUserNetBackend backend) throws Exception {
         List<String> expected = new ArrayList<>();
-        expectDrop(backend, expected, "vhost-user request 99: EPROTO (Protocol error) — this back-end does not know the request", raw(99, 1, new byte[0]));
-        expectDrop(backend, expected, "VHOST_USER_SET_FEATURES: EPROTO (Protocol error) — the payload has 4 bytes; a u64 is 8",
+        expectDrop(
+                backend,
+                expected,
+                "vhost-user request 99: EPROTO (Protocol error) — this back-end does not know the request",
+                raw(99, 1, new byte[0]));
+        expectDrop(
+                backend,
+                expected,
+                "VHOST_USER_SET_FEATURES: EPROTO (Protocol error) — the payload has 4 bytes; a u64 is 8",
                 raw(VhostUserRequest.SET_FEATURES.id(), 1, new byte[4]));
-        expectDrop(backend, expected, "0 fds came with it; it carries 1",
+        expectDrop(
+                backend,
+                expected,
+                "0 fds came with it; it carries 1",
                 VhostUserMessage.request(VhostUserRequest.SET_VRING_KICK, false, VhostUserMessage.vringFile(0, false)));
         try (Fd surplus = Syscalls.eventfd(0, 0)) {
-            expectDrop(backend, expected, "VHOST_USER_GET_FEATURES: EPROTO (Protocol error) — 1 fds came with it; it carries none",
-                    VhostUserMessage.request(VhostUserRequest.GET_FEATURES, false, new byte[0]), surplus);
+            expectDrop(
+                    backend,
+                    expected,
+                    "VHOST_USER_GET_FEATURES: EPROTO (Protocol error) — 1 fds came with it; it carries none",
+                    VhostUserMessage.request(VhostUserRequest.GET_FEATURES, false, new byte[0]),
+                    surplus);
         }
         try (Fd small = Syscalls.memfdCreate("too-small", 0)) {
             small.truncate(1 << 20);
-            byte[] table = VhostUserMessage.memTable(List.of(new VhostUserMessage.MemRegion(0, 2 << 20, 0x7f0000000000L, 0)));
-            expectDrop(backend, expected, "the regions do not map: region [gpa 0x0, +0x200000) at offset 0x0",
-                    VhostUserMessage.request(VhostUserRequest.SET_MEM_TABLE, false, table), small);
+            byte[] table =
+                    VhostUserMessage.memTable(List.of(new VhostUserMessage.MemRegion(0, 2 << 20, 0x7f0000000000L, 0)));
+            expectDrop(
+                    backend,
+                    expected,
+                    "the regions do not map: region [gpa 0x0, +0x200000) at offset 0x0",
+                    VhostUserMessage.request(VhostUserRequest.SET_MEM_TABLE, false, table),
+                    small);
         }
-        expectDrop(backend, expected, "the header announces 100000 payload bytes",
+        expectDrop(
+                backend,
+                expected,
+                "the header announces 100000 payload bytes",
                 raw(VhostUserRequest.SET_FEATURES.id(), 1, new byte[0], 100_000));
-        expectDrop(backend, expected, "flags 0x5: a request has version 1 and no REPLY bit",
+        expectDrop(
+                backend,
+                expected,
+                "flags 0x5: a request has version 1 and no REPLY bit",
                 raw(VhostUserRequest.GET_FEATURES.id(), 1 | VhostUserMessage.FLAG_REPLY, new byte[0]));
-        expectDrop(backend, expected, "vring 7: this back-end has one queue pair",
+        expectDrop(
+                backend,
+                expected,
+                "vring 7: this back-end has one queue pair",
                 VhostUserMessage.request(VhostUserRequest.SET_VRING_NUM, false, VhostUserMessage.vringState(7, 256)));
-        expectDrop(backend, expected, "vring 0 of size 100: a split ring's size is a power of two",
+        expectDrop(
+                backend,
+                expected,
+                "vring 0 of size 100: a split ring's size is a power of two",
                 VhostUserMessage.request(VhostUserRequest.SET_VRING_NUM, false, VhostUserMessage.vringState(0, 100)));
-        expectDrop(backend, expected, "acknowledges features 0x1000000000000000 that were not offered",
+        expectDrop(
+                backend,
+                expected,
+                "acknowledges features 0x1000000000000000 that were not offered",
                 VhostUserMessage.request(VhostUserRequest.SET_FEATURES, false, VhostUserMessage.u64(1L << 60)));
         assertEquals(expected.size(), backend.drops().size(), () -> "drops: " + backend.drops());
 
@@ -167,7 +208,9 @@ class VhostUserNetBackendTest {
                 assertTrue(backend.awaitRunning(Duration.ofSeconds(10)));
                 try (AFUNIXSocket second = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(backend.socket()))) {
                     assertTrue(backend.awaitDrops(1, Duration.ofSeconds(5)), "the second front-end is refused");
-                    assertEquals("front-end #2 refused: #1 is being served (one at a time)", backend.drops().get(0));
+                    assertEquals(
+                            "front-end #2 refused: #1 is being served (one at a time)",
+                            backend.drops().get(0));
                     second.setSoTimeout(5000);
                     assertEquals(-1, second.getInputStream().read(), "its connection is closed, not left waiting");
                 }
@@ -178,14 +221,20 @@ class VhostUserNetBackendTest {
             }
             try (AFUNIXSocket silent = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(backend.socket()))) {
                 assertTrue(backend.awaitDrops(2, Duration.ofSeconds(5)), "a front-end that says nothing is dropped");
-                assertTrue(backend.drops().get(1).contains("sent no request within 300 ms of connecting"), backend.drops().get(1));
+                assertTrue(
+                        backend.drops().get(1).contains("sent no request within 300 ms of connecting"),
+                        backend.drops().get(1));
             }
             try (AFUNIXSocket stalled = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(backend.socket()))) {
                 byte[] half = java.util.Arrays.copyOf(
                         VhostUserMessage.request(VhostUserRequest.SET_FEATURES, false, VhostUserMessage.u64(0)), 16);
                 stalled.getOutputStream().write(half);
-                assertTrue(backend.awaitDrops(3, Duration.ofSeconds(5)), "a front-end that stops within a request is dropped");
-                assertTrue(backend.drops().get(2).contains("stopped within a request for more than 300 ms"), backend.drops().get(2));
+                assertTrue(
+                        backend.awaitDrops(3, Duration.ofSeconds(5)),
+                        "a front-end that stops within a request is dropped");
+                assertTrue(
+                        backend.drops().get(2).contains("stopped within a request for more than 300 ms"),
+                        backend.drops().get(2));
             }
         });
     }
@@ -193,14 +242,16 @@ class VhostUserNetBackendTest {
     @Test
     void refusesATapItCannotServe() throws Exception {
         try (TapInNamespace net = TapInNamespace.open(TapConfig.builder().vnetHeader(0), "vub")) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
                     () -> VhostUserNetBackend.listen(dir.resolve("backend.sock"), net.tap));
             assertTrue(e.getMessage().contains("has no vnet header; open it with vnetHeader(12)"), e.getMessage());
         }
     }
 
     /** Connects a front-end sending {@code message} (with {@code fds}), and checks its connection is dropped with {@code reason}. */
-    private static void expectDrop(VhostUserNetBackend backend, List<String> expected, String reason, byte[] message, Fd... fds)
+    private static void expectDrop(
+            VhostUserNetBackend backend, List<String> expected, String reason, byte[] message, Fd... fds)
             throws Exception {
         try (AFUNIXSocket s = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(backend.socket()))) {
             if (fds.length > 0) {
@@ -238,8 +289,14 @@ class VhostUserNetBackendTest {
         try (DatagramSocket socket = net.socket()) {
             for (int i = first; i < first + DATAGRAMS; i++) {
                 byte[] payload = payload(i);
-                byte[] frame = EthernetFrames.udp(TapInNamespace.GUEST_MAC, net.tapMac, TapInNamespace.GUEST_IP_BYTES,
-                        TapInNamespace.HOST_IP_BYTES, GUEST_PORT, socket.getLocalPort(), payload);
+                byte[] frame = EthernetFrames.udp(
+                        TapInNamespace.GUEST_MAC,
+                        net.tapMac,
+                        TapInNamespace.GUEST_IP_BYTES,
+                        TapInNamespace.HOST_IP_BYTES,
+                        GUEST_PORT,
+                        socket.getLocalPort(),
+                        payload);
                 while (!d.driver.transmit(VirtioNetHeader.NONE, frame)) {
                     d.driver.reclaimTx();
                     Thread.sleep(1);
@@ -286,10 +343,17 @@ class VhostUserNetBackendTest {
                 DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, 1, RING, BUFFER);
                 DriverMemory.QueuePair p = layout.queuePair(0);
                 rxCall = add(EventFd.create());
-                QueuePair pair = new QueuePair(new Virtqueue(p.rx(), add(EventFd.create()), rxCall),
+                QueuePair pair = new QueuePair(
+                        new Virtqueue(p.rx(), add(EventFd.create()), rxCall),
                         new Virtqueue(p.tx(), add(EventFd.create()), add(EventFd.create())));
-                device = VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, List.of(pair), FeatureSet.of(FEATURES));
-                driver = new VirtioNetDriver(memory, p, device.features().virtio(), pair.rx().kick(), pair.tx().kick());
+                device = VhostUserNetDevice.start(
+                        VhostUserFrontend.connect(socket), memory, List.of(pair), FeatureSet.of(FEATURES));
+                driver = new VirtioNetDriver(
+                        memory,
+                        p,
+                        device.features().virtio(),
+                        pair.rx().kick(),
+                        pair.tx().kick());
                 driver.refillRx();
             } catch (Exception e) {
                 close();

@@ -1,8 +1,12 @@
 package dev.vhostnet.vhostuser;
 
-import dev.vhostnet.ctl.emulated.EmulatedLoops;
-import dev.vhostnet.sys.Errno;
-import dev.vhostnet.ctl.FeatureSet;
+import static dev.vhostnet.vhostuser.VhostUserFrontendTest.DRIVER;
+import static dev.vhostnet.vhostuser.VhostUserFrontendTest.DRIVER_BASE;
+import static dev.vhostnet.vhostuser.VhostUserFrontendTest.OFFER;
+import static dev.vhostnet.vhostuser.VhostUserFrontendTest.PROTOCOL;
+import static dev.vhostnet.vhostuser.VhostUserFrontendTest.PROTOCOL_OFFER;
+import static dev.vhostnet.vhostuser.VhostUserFrontendTest.RAM;
+import static dev.vhostnet.vhostuser.VhostUserFrontendTest.RING;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_FEATURES;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_PROTOCOL_FEATURES;
 import static dev.vhostnet.vhostuser.VhostUserRequest.GET_QUEUE_NUM;
@@ -16,26 +20,21 @@ import static dev.vhostnet.vhostuser.VhostUserRequest.SET_VRING_CALL;
 import static dev.vhostnet.vhostuser.VhostUserRequest.SET_VRING_ENABLE;
 import static dev.vhostnet.vhostuser.VhostUserRequest.SET_VRING_KICK;
 import static dev.vhostnet.vhostuser.VhostUserRequest.SET_VRING_NUM;
-import static dev.vhostnet.vhostuser.VhostUserFrontendTest.DRIVER;
-import static dev.vhostnet.vhostuser.VhostUserFrontendTest.DRIVER_BASE;
-import static dev.vhostnet.vhostuser.VhostUserFrontendTest.OFFER;
-import static dev.vhostnet.vhostuser.VhostUserFrontendTest.PROTOCOL;
-import static dev.vhostnet.vhostuser.VhostUserFrontendTest.PROTOCOL_OFFER;
-import static dev.vhostnet.vhostuser.VhostUserFrontendTest.RAM;
-import static dev.vhostnet.vhostuser.VhostUserFrontendTest.RING;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VringBases;
-import dev.vhostnet.sys.VirtioUapi;
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
+import dev.vhostnet.sys.Errno;
 import dev.vhostnet.sys.OpenFds;
+import dev.vhostnet.sys.VirtioUapi;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,14 +55,31 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 /** Server mode and reconnection against {@link FakeBackend}s: what a new back-end is sent, from which bases, and the failures. */
 class VhostUserReconnectTest {
     /** The whole set-up a new back-end must see, for one queue pair: negotiation, owner, features, memory, vrings, enable. */
-    static final List<VhostUserRequest> SET_UP = List.of(GET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES,
-            GET_QUEUE_NUM, SET_OWNER, GET_FEATURES, SET_FEATURES, SET_MEM_TABLE,
-            SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ADDR, SET_VRING_KICK, SET_VRING_CALL,
-            SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ADDR, SET_VRING_KICK, SET_VRING_CALL,
-            SET_VRING_ENABLE, SET_VRING_ENABLE);
+    static final List<VhostUserRequest> SET_UP = List.of(
+            GET_FEATURES,
+            GET_PROTOCOL_FEATURES,
+            SET_PROTOCOL_FEATURES,
+            GET_QUEUE_NUM,
+            SET_OWNER,
+            GET_FEATURES,
+            SET_FEATURES,
+            SET_MEM_TABLE,
+            SET_VRING_NUM,
+            SET_VRING_BASE,
+            SET_VRING_ADDR,
+            SET_VRING_KICK,
+            SET_VRING_CALL,
+            SET_VRING_NUM,
+            SET_VRING_BASE,
+            SET_VRING_ADDR,
+            SET_VRING_KICK,
+            SET_VRING_CALL,
+            SET_VRING_ENABLE,
+            SET_VRING_ENABLE);
 
     @TempDir
     Path dir;
+
     Path socket;
     MemoryTable memory;
     DriverMemory layout;
@@ -86,7 +102,8 @@ class VhostUserReconnectTest {
         memory = MemoryTable.builder().region(0, RAM).build();
         layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, 1, RING, 2048);
         DriverMemory.QueuePair p = layout.queuePair(0);
-        pairs = List.of(new QueuePair(VhostUserFrontendTest.queue(p.rx(), fds), VhostUserFrontendTest.queue(p.tx(), fds)));
+        pairs = List.of(
+                new QueuePair(VhostUserFrontendTest.queue(p.rx(), fds), VhostUserFrontendTest.queue(p.tx(), fds)));
     }
 
     @AfterEach
@@ -114,14 +131,18 @@ class VhostUserReconnectTest {
 
     private static List<Integer> vringBases(FakeBackend backend) {
         synchronized (backend.received) {
-            return backend.received.stream().filter(r -> r.kind() == SET_VRING_BASE).map(r -> r.body().getInt(4)).toList();
+            return backend.received.stream()
+                    .filter(r -> r.kind() == SET_VRING_BASE)
+                    .map(r -> r.body().getInt(4))
+                    .toList();
         }
     }
 
     @Test
     void listensAcceptsABackEndThatDialsInAndRemovesTheSocketOnClose() throws Exception {
         Files.writeString(dir.resolve("not-a-socket"), "x");
-        VhostUserException e = assertThrows(VhostUserException.class, () -> VhostUserListener.bind(dir.resolve("not-a-socket")));
+        VhostUserException e =
+                assertThrows(VhostUserException.class, () -> VhostUserListener.bind(dir.resolve("not-a-socket")));
         assertTrue(e.getMessage().contains("not a socket"), e.getMessage());
         try (AFUNIXServerSocket dead = AFUNIXServerSocket.newInstance()) {
             dead.setDeleteOnClose(false);
@@ -146,15 +167,17 @@ class VhostUserReconnectTest {
         boolean server = mode.equals("server");
         VhostUserListener listener = server ? keep(VhostUserListener.bind(socket)) : null;
         VhostUserEndpoint endpoint = server ? listener : VhostUserDialer.of(socket);
-        FakeBackend first = server ? keep(FakeBackend.dialing(socket, OFFER | PROTOCOL, PROTOCOL_OFFER))
+        FakeBackend first = server
+                ? keep(FakeBackend.dialing(socket, OFFER | PROTOCOL, PROTOCOL_OFFER))
                 : listeningBackEnd(OFFER | PROTOCOL);
-        VhostUserNetDevice device = keep(VhostUserNetDevice.start(endpoint.open(Duration.ofSeconds(5), () -> false),
-                memory, pairs, FeatureSet.of(DRIVER)));
+        VhostUserNetDevice device = keep(VhostUserNetDevice.start(
+                endpoint.open(Duration.ofSeconds(5), () -> false), memory, pairs, FeatureSet.of(DRIVER)));
         device.reconnectOnHangUp(endpoint, Duration.ofSeconds(10));
         publishUsedIndex(QueuePair.RX, 300);
         publishUsedIndex(QueuePair.TX, 65535);
         first.close();
-        FakeBackend second = server ? keep(FakeBackend.dialing(socket, OFFER | PROTOCOL, PROTOCOL_OFFER))
+        FakeBackend second = server
+                ? keep(FakeBackend.dialing(socket, OFFER | PROTOCOL, PROTOCOL_OFFER))
                 : listeningBackEnd(OFFER | PROTOCOL);
         assertTrue(device.awaitRunning(2, Duration.ofSeconds(10)), "running on a second connection");
         second.awaitRequests(SET_UP.size());
@@ -166,7 +189,8 @@ class VhostUserReconnectTest {
     @Test
     void afterACleanStopTheNewBackEndGetsTheBasesGetVringBaseReturned() throws Exception {
         FakeBackend first = listeningBackEnd(OFFER | PROTOCOL);
-        VhostUserNetDevice device = keep(VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, FeatureSet.of(DRIVER)));
+        VhostUserNetDevice device =
+                keep(VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, FeatureSet.of(DRIVER)));
         publishUsedIndex(QueuePair.RX, 300);
         assertEquals(VringBases.of(7, 8), device.stop(), "the fake's GET_VRING_BASE: 7 + vring");
         first.close();
@@ -181,11 +205,12 @@ class VhostUserReconnectTest {
     @Test
     void aNewBackEndThatGrantsOtherFeaturesIsRefusedAndClosed() throws Exception {
         FakeBackend first = listeningBackEnd(OFFER | PROTOCOL);
-        VhostUserNetDevice device = keep(VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, FeatureSet.of(DRIVER)));
+        VhostUserNetDevice device =
+                keep(VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, FeatureSet.of(DRIVER)));
         first.close();
         FakeBackend second = listeningBackEnd((OFFER | PROTOCOL) & ~(1L << VirtioUapi.VIRTIO_NET_F_MRG_RXBUF));
-        VhostUserException e = assertThrows(VhostUserException.class,
-                () -> device.reconnect(VhostUserDialer.of(socket), Duration.ofSeconds(5)));
+        VhostUserException e = assertThrows(
+                VhostUserException.class, () -> device.reconnect(VhostUserDialer.of(socket), Duration.ofSeconds(5)));
         assertTrue(e.getMessage().contains("the driver runs with"), e.getMessage());
         assertEquals(VhostUserNetDevice.State.DISCONNECTED, device.state());
         assertFalse(device.frontend().isOpen(), "the refused connection is closed");
@@ -201,21 +226,25 @@ class VhostUserReconnectTest {
         Set<Integer> before = OpenFds.snapshot();
         VhostUserListener listener = server ? VhostUserListener.bind(socket) : null;
         VhostUserEndpoint endpoint = server ? listener : VhostUserDialer.of(socket);
-        FakeBackend backend = server ? FakeBackend.dialing(socket, OFFER | PROTOCOL, PROTOCOL_OFFER)
+        FakeBackend backend = server
+                ? FakeBackend.dialing(socket, OFFER | PROTOCOL, PROTOCOL_OFFER)
                 : new FakeBackend(socket, OFFER | PROTOCOL, PROTOCOL_OFFER);
-        VhostUserNetDevice device = VhostUserNetDevice.start(endpoint.open(Duration.ofSeconds(5), () -> false),
-                memory, pairs, FeatureSet.of(DRIVER));
+        VhostUserNetDevice device = VhostUserNetDevice.start(
+                endpoint.open(Duration.ofSeconds(5), () -> false), memory, pairs, FeatureSet.of(DRIVER));
         device.reconnectOnHangUp(endpoint, Duration.ofMillis(600));
         backend.close();
         long t0 = System.nanoTime();
-        VhostUserException e = assertThrows(VhostUserException.class, () -> device.awaitRunning(2, Duration.ofSeconds(10)));
+        VhostUserException e =
+                assertThrows(VhostUserException.class, () -> device.awaitRunning(2, Duration.ofSeconds(10)));
         long waited = (System.nanoTime() - t0) / 1_000_000;
         System.out.printf("%s mode: gave up after %d ms: %s%n", mode, waited, e.getMessage());
         assertEquals(Errno.ETIMEDOUT.number(), e.errno());
         assertEquals(VhostUserException.Kind.TIMEOUT, e.kind());
         assertFalse(e.shouldReconnect(), "the time given is used up");
         assertTrue(e.getMessage().contains(socket.toString()), e.getMessage());
-        assertTrue(e.getMessage().contains(server ? "client=1" : "iface=" + socket), "says what to start: " + e.getMessage());
+        assertTrue(
+                e.getMessage().contains(server ? "client=1" : "iface=" + socket),
+                "says what to start: " + e.getMessage());
         assertTrue(waited < 5000, "bounded by the 600 ms given, not " + waited + " ms");
         assertEquals(VhostUserNetDevice.State.DISCONNECTED, device.state());
         device.close();
@@ -230,7 +259,8 @@ class VhostUserReconnectTest {
         EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         Set<Integer> before = OpenFds.snapshot();
         FakeBackend first = new FakeBackend(socket, OFFER | PROTOCOL, PROTOCOL_OFFER);
-        VhostUserNetDevice device = VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, FeatureSet.of(DRIVER));
+        VhostUserNetDevice device =
+                VhostUserNetDevice.start(VhostUserFrontend.connect(socket), memory, pairs, FeatureSet.of(DRIVER));
         device.reconnectOnHangUp(VhostUserDialer.of(socket), Duration.ofMinutes(5));
         first.close();
         long deadline = System.nanoTime() + 5_000_000_000L;

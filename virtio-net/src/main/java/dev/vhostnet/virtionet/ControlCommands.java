@@ -43,8 +43,13 @@ final class ControlCommands {
     private final VirtioNetCounters counters;
     private final Target target;
 
-    ControlCommands(long features, int maxPairs, NetConfigSpace config, AtomicReference<RxFilter> filter,
-            VirtioNetCounters counters, Target target) {
+    ControlCommands(
+            long features,
+            int maxPairs,
+            NetConfigSpace config,
+            AtomicReference<RxFilter> filter,
+            VirtioNetCounters counters,
+            Target target) {
         this.features = features;
         this.maxPairs = maxPairs;
         this.config = config;
@@ -59,13 +64,19 @@ final class ControlCommands {
         String refusal = switch (cls) {
             case VIRTIO_NET_CTRL_RX -> needs(VIRTIO_NET_F_CTRL_RX, "CTRL_RX") ? rxMode(cmd, payload) : NOT_NEGOTIATED;
             case VIRTIO_NET_CTRL_MAC -> mac(cmd, payload);
-            case VIRTIO_NET_CTRL_ANNOUNCE -> needs(VIRTIO_NET_F_GUEST_ANNOUNCE, "GUEST_ANNOUNCE") ? announce(cmd, payload)
-                    : NOT_NEGOTIATED;
-            case VIRTIO_NET_CTRL_MQ -> needs(VirtioUapi.VIRTIO_NET_F_MQ, "MQ") ? multiqueue(cmd, payload) : NOT_NEGOTIATED;
-            case VIRTIO_NET_CTRL_GUEST_OFFLOADS -> needs(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, "CTRL_GUEST_OFFLOADS")
-                    ? offloads(cmd, payload) : NOT_NEGOTIATED;
-            default -> refuse(Refusal.CTRL_CLASS, "class " + cls + " is not served (VLAN, notification coalescing and "
-                    + "unknown classes are not offered)");
+            case VIRTIO_NET_CTRL_ANNOUNCE ->
+                needs(VIRTIO_NET_F_GUEST_ANNOUNCE, "GUEST_ANNOUNCE") ? announce(cmd, payload) : NOT_NEGOTIATED;
+            case VIRTIO_NET_CTRL_MQ ->
+                needs(VirtioUapi.VIRTIO_NET_F_MQ, "MQ") ? multiqueue(cmd, payload) : NOT_NEGOTIATED;
+            case VIRTIO_NET_CTRL_GUEST_OFFLOADS ->
+                needs(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, "CTRL_GUEST_OFFLOADS")
+                        ? offloads(cmd, payload)
+                        : NOT_NEGOTIATED;
+            default ->
+                refuse(
+                        Refusal.CTRL_CLASS,
+                        "class " + cls + " is not served (VLAN, notification coalescing and "
+                                + "unknown classes are not offered)");
         };
         if (refusal == null) {
             counters.commandOk();
@@ -92,7 +103,8 @@ final class ControlCommands {
     }
 
     private String length(String command, ByteBuffer payload, int expected) {
-        return payload.remaining() == expected ? null
+        return payload.remaining() == expected
+                ? null
                 : refuse(Refusal.CTRL_LENGTH, command + " takes " + expected + " bytes, not " + payload.remaining());
     }
 
@@ -114,7 +126,8 @@ final class ControlCommands {
     private String mac(int cmd, ByteBuffer payload) {
         if (cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET) {
             if ((features & bit(VIRTIO_NET_F_CTRL_MAC_ADDR)) == 0) {
-                return refuse(Refusal.CTRL_COMMAND, "MAC_ADDR_SET needs CTRL_MAC_ADDR, which the driver did not negotiate");
+                return refuse(
+                        Refusal.CTRL_COMMAND, "MAC_ADDR_SET needs CTRL_MAC_ADDR, which the driver did not negotiate");
             }
             String bad = length("MAC_ADDR_SET", payload, ETH_ALEN);
             if (bad != null) {
@@ -158,8 +171,9 @@ final class ControlCommands {
         }
         long entries = payload.getInt() & 0xffff_ffffL;
         if (entries * ETH_ALEN > payload.remaining()) {
-            return refuse(Refusal.CTRL_MAC_TABLE, "the " + kind + " table claims " + entries + " entries in "
-                    + payload.remaining() + " bytes");
+            return refuse(
+                    Refusal.CTRL_MAC_TABLE,
+                    "the " + kind + " table claims " + entries + " entries in " + payload.remaining() + " bytes");
         }
         byte[] bytes = new byte[ETH_ALEN];
         for (long i = 0; i < entries; i++) {
@@ -218,13 +232,16 @@ final class ControlCommands {
         long offloads = payload.getLong(0);
         long allowed = features & NetFeatures.GUEST_OFFLOADS;
         if ((offloads & ~allowed) != 0) {
-            return refuse(Refusal.CTRL_OFFLOADS, "GUEST_OFFLOADS_SET 0x" + Long.toHexString(offloads) + " asks for 0x"
-                    + Long.toHexString(offloads & ~allowed) + ", not negotiated");
+            return refuse(
+                    Refusal.CTRL_OFFLOADS,
+                    "GUEST_OFFLOADS_SET 0x" + Long.toHexString(offloads) + " asks for 0x"
+                            + Long.toHexString(offloads & ~allowed) + ", not negotiated");
         }
         try {
             target.setGuestOffloads(offloads);
         } catch (IOException | RuntimeException e) {
-            return refuse(Refusal.CTRL_BACKEND, "GUEST_OFFLOADS_SET 0x" + Long.toHexString(offloads) + ": " + e.getMessage());
+            return refuse(
+                    Refusal.CTRL_BACKEND, "GUEST_OFFLOADS_SET 0x" + Long.toHexString(offloads) + ": " + e.getMessage());
         }
         return null;
     }

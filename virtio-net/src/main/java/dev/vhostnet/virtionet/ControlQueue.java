@@ -1,11 +1,11 @@
 package dev.vhostnet.virtionet;
 
-import dev.vhostnet.ctl.FeatureSet;
 import static dev.vhostnet.sys.VirtioNetUapi.VIRTIO_NET_CTRL_HDR_CLASS;
 import static dev.vhostnet.sys.VirtioNetUapi.VIRTIO_NET_CTRL_HDR_CMD;
 import static dev.vhostnet.sys.VirtioNetUapi.VIRTIO_NET_CTRL_HDR_SIZE;
 import static dev.vhostnet.sys.VirtioNetUapi.VIRTIO_NET_ERR;
 
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.device.DescriptorChain;
 import dev.vhostnet.ctl.device.DeviceQueue;
 import dev.vhostnet.ctl.ring.VringLayout;
@@ -54,8 +54,17 @@ final class ControlQueue implements AutoCloseable {
      * A control queue over {@code layout} (checked inside {@code memory} by {@link DeviceQueue}),
      * kicked through {@code kick}, calling through {@code call}; not yet started.
      */
-    ControlQueue(MemoryTable memory, VringLayout layout, long features, int index, EventFd kick, EventFd call,
-            ControlCommands commands, VirtioNetCounters counters, Runnable onBroken) throws SysException {
+    ControlQueue(
+            MemoryTable memory,
+            VringLayout layout,
+            long features,
+            int index,
+            EventFd kick,
+            EventFd call,
+            ControlCommands commands,
+            VirtioNetCounters counters,
+            Runnable onBroken)
+            throws SysException {
         this.queue = new DeviceQueue(memory, layout, FeatureSet.of(features), "queue " + index + " (control)");
         this.kick = kick;
         this.call = call;
@@ -115,8 +124,10 @@ final class ControlQueue implements AutoCloseable {
     private void handle() {
         long readable = chain.readableBytes();
         if (readable < VIRTIO_NET_CTRL_HDR_SIZE || chain.writableBytes() < reply.length) {
-            counters.count(Refusal.CTRL_MISSING_HEADERS, queue.name() + ": chain " + chain.head() + " has " + readable
-                    + " bytes to read and " + chain.writableBytes() + " to write");
+            counters.count(
+                    Refusal.CTRL_MISSING_HEADERS,
+                    queue.name() + ": chain " + chain.head() + " has " + readable + " bytes to read and "
+                            + chain.writableBytes() + " to write");
             queue.pushUsed(chain.head(), 0);
             breakQueue();
             return;
@@ -127,8 +138,12 @@ final class ControlQueue implements AutoCloseable {
             status = VIRTIO_NET_ERR;
         } else {
             int length = chain.read(0, buffer, 0, (int) readable);
-            status = commands.execute(buffer[VIRTIO_NET_CTRL_HDR_CLASS] & 0xff, buffer[VIRTIO_NET_CTRL_HDR_CMD] & 0xff,
-                    buffer, VIRTIO_NET_CTRL_HDR_SIZE, length - VIRTIO_NET_CTRL_HDR_SIZE);
+            status = commands.execute(
+                    buffer[VIRTIO_NET_CTRL_HDR_CLASS] & 0xff,
+                    buffer[VIRTIO_NET_CTRL_HDR_CMD] & 0xff,
+                    buffer,
+                    VIRTIO_NET_CTRL_HDR_SIZE,
+                    length - VIRTIO_NET_CTRL_HDR_SIZE);
         }
         reply[0] = (byte) status;
         chain.write(0, reply, 0, reply.length);

@@ -16,25 +16,40 @@ final class NetFeatures {
     static final long MQ = bit(VirtioUapi.VIRTIO_NET_F_MQ);
 
     /** Served by the device model: never sent to a backend. */
-    static final long MODEL_BITS = bit(VirtioUapi.VIRTIO_NET_F_MAC) | bit(VirtioNetUapi.VIRTIO_NET_F_STATUS) | CTRL_VQ
-            | bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_RX) | bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_MAC_ADDR)
-            | bit(VirtioNetUapi.VIRTIO_NET_F_GUEST_ANNOUNCE) | MQ | bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)
-            | bit(VirtioNetUapi.VIRTIO_NET_F_MTU) | bit(VirtioNetUapi.VIRTIO_NET_F_SPEED_DUPLEX);
+    static final long MODEL_BITS = bit(VirtioUapi.VIRTIO_NET_F_MAC)
+            | bit(VirtioNetUapi.VIRTIO_NET_F_STATUS)
+            | CTRL_VQ
+            | bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_RX)
+            | bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_MAC_ADDR)
+            | bit(VirtioNetUapi.VIRTIO_NET_F_GUEST_ANNOUNCE)
+            | MQ
+            | bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)
+            | bit(VirtioNetUapi.VIRTIO_NET_F_MTU)
+            | bit(VirtioNetUapi.VIRTIO_NET_F_SPEED_DUPLEX);
 
     /** The receive offloads {@code VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET} may switch (QEMU's {@code virtio_net_supported_guest_offloads}). */
-    static final long GUEST_OFFLOADS = bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4)
-            | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO6) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_ECN)
+    static final long GUEST_OFFLOADS = bit(VirtioUapi.VIRTIO_NET_F_GUEST_CSUM)
+            | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4)
+            | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO6)
+            | bit(VirtioUapi.VIRTIO_NET_F_GUEST_ECN)
             | bit(VirtioUapi.VIRTIO_NET_F_GUEST_UFO);
 
-    private static final long NEEDS_CTRL_VQ = bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_RX) | bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_VLAN)
-            | bit(VirtioNetUapi.VIRTIO_NET_F_GUEST_ANNOUNCE) | MQ | bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_MAC_ADDR)
+    private static final long NEEDS_CTRL_VQ = bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_RX)
+            | bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_VLAN)
+            | bit(VirtioNetUapi.VIRTIO_NET_F_GUEST_ANNOUNCE)
+            | MQ
+            | bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_MAC_ADDR)
             | bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_GUEST_OFFLOADS);
-    private static final long NEEDS_GUEST_CSUM = bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO6)
+    private static final long NEEDS_GUEST_CSUM = bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4)
+            | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO6)
             | bit(VirtioUapi.VIRTIO_NET_F_GUEST_UFO);
-    private static final long GUEST_TSO = bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO6);
-    private static final long NEEDS_CSUM = bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO4) | bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO6)
+    private static final long GUEST_TSO =
+            bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO4) | bit(VirtioUapi.VIRTIO_NET_F_GUEST_TSO6);
+    private static final long NEEDS_CSUM = bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO4)
+            | bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO6)
             | bit(VirtioUapi.VIRTIO_NET_F_HOST_UFO);
-    private static final long HOST_TSO = bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO4) | bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO6);
+    private static final long HOST_TSO =
+            bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO4) | bit(VirtioUapi.VIRTIO_NET_F_HOST_TSO6);
 
     private NetFeatures() {}
 

@@ -14,13 +14,19 @@ import java.util.List;
  * not applied by the datapath: the tap hands the device every frame the host sends it. A VMM may act
  * on it (QEMU emits {@code NIC_RX_FILTER_CHANGED}).
  */
-public record RxFilter(boolean promiscuous, boolean allMulticast, ImmutableList<MacAddress> unicast,
-        ImmutableList<MacAddress> multicast, boolean unicastOverflow, boolean multicastOverflow) {
+public record RxFilter(
+        boolean promiscuous,
+        boolean allMulticast,
+        ImmutableList<MacAddress> unicast,
+        ImmutableList<MacAddress> multicast,
+        boolean unicastOverflow,
+        boolean multicastOverflow) {
     /** QEMU's {@code MAC_TABLE_ENTRIES}: unicast and multicast together. */
     public static final int MAC_TABLE_ENTRIES = 64;
 
     /** After a reset: promiscuous (QEMU's {@code virtio_net_reset}: {@code n->promisc = 1}), an empty table. */
-    public static final RxFilter RESET = new RxFilter(true, false, ImmutableList.of(), ImmutableList.of(), false, false);
+    public static final RxFilter RESET =
+            new RxFilter(true, false, ImmutableList.of(), ImmutableList.of(), false, false);
 
     RxFilter withPromiscuous(boolean on) {
         return new RxFilter(on, allMulticast, unicast, multicast, unicastOverflow, multicastOverflow);
@@ -38,7 +44,12 @@ public record RxFilter(boolean promiscuous, boolean allMulticast, ImmutableList<
     RxFilter withTable(List<MacAddress> uni, List<MacAddress> multi) {
         boolean uniFits = uni.size() <= MAC_TABLE_ENTRIES;
         boolean multiFits = multi.size() <= MAC_TABLE_ENTRIES - (uniFits ? uni.size() : 0);
-        return new RxFilter(promiscuous, allMulticast, uniFits ? ImmutableList.copyOf(uni) : ImmutableList.of(),
-                multiFits ? ImmutableList.copyOf(multi) : ImmutableList.of(), !uniFits, !multiFits);
+        return new RxFilter(
+                promiscuous,
+                allMulticast,
+                uniFits ? ImmutableList.copyOf(uni) : ImmutableList.of(),
+                multiFits ? ImmutableList.copyOf(multi) : ImmutableList.of(),
+                !uniFits,
+                !multiFits);
     }
 }

@@ -1,16 +1,16 @@
 package dev.vhostnet.virtionet;
 
-import dev.vhostnet.ctl.FeatureSet;
-import dev.vhostnet.ctl.VirtioFeature;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 
 import com.google.common.base.Preconditions;
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
@@ -193,8 +193,8 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         queues.forEach(q -> byIndex[q.index()] = q);
         List<QueuePair> rings = new ArrayList<>();
         for (int p = 0; p < pairs; p++) {
-            rings.add(new QueuePair(virtqueue(byIndex[2 * p], 2 * p, notifiers), virtqueue(byIndex[2 * p + 1], 2 * p + 1,
-                    notifiers)));
+            rings.add(new QueuePair(
+                    virtqueue(byIndex[2 * p], 2 * p, notifiers), virtqueue(byIndex[2 * p + 1], 2 * p + 1, notifiers)));
         }
         QueueConfig ctrl = (f & NetFeatures.CTRL_VQ) != 0 ? byIndex[2 * pairs] : null;
         if (ctrl != null) {
@@ -214,9 +214,18 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
                 device.enablePairs(1);
             }
             if (ctrl != null) {
-                ControlCommands commands = new ControlCommands(f, maxPairs, config, rxFilter, counters, commandTarget(device));
-                control = new ControlQueue(memory, layout(ctrl), f, ctrl.index(), notifiers.kick(ctrl.index()),
-                        notifiers.call(ctrl.index()), commands, counters, () -> needsReset(gen));
+                ControlCommands commands =
+                        new ControlCommands(f, maxPairs, config, rxFilter, counters, commandTarget(device));
+                control = new ControlQueue(
+                        memory,
+                        layout(ctrl),
+                        f,
+                        ctrl.index(),
+                        notifiers.kick(ctrl.index()),
+                        notifiers.call(ctrl.index()),
+                        commands,
+                        counters,
+                        () -> needsReset(gen));
                 control.start();
             }
         } catch (IOException | RuntimeException e) {
@@ -227,8 +236,13 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         this.backend = device;
         this.notifiers = notifiers;
         counters.activated();
-        log.debug("virtio-net device running on {} with features 0x{}, {} of {} pairs set up, control queue {}", kind,
-                Long.toHexString(f), pairs, maxPairs, ctrl == null ? "none" : ctrl.index());
+        log.debug(
+                "virtio-net device running on {} with features 0x{}, {} of {} pairs set up, control queue {}",
+                kind,
+                Long.toHexString(f),
+                pairs,
+                maxPairs,
+                ctrl == null ? "none" : ctrl.index());
     }
 
     private Virtqueue virtqueue(QueueConfig q, int index, Notifiers notifiers) {
@@ -256,17 +270,23 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
 
     private NetDevice startBackend(List<QueuePair> rings, long driver, int gen) throws IOException {
         if (kind == BackendChoice.Kind.VHOST_USER) {
-            VhostUserFrontend connection = firstConnection != null ? firstConnection : vhostUser.open(connectTimeout, () -> false);
+            VhostUserFrontend connection =
+                    firstConnection != null ? firstConnection : vhostUser.open(connectTimeout, () -> false);
             firstConnection = null;
             VhostUserNetDevice device = VhostUserNetDevice.start(connection, memory, rings, FeatureSet.of(driver));
             if ((device.features().virtio().toLong() & driver) != driver) {
                 device.close();
-                throw new IllegalStateException(String.format("the vhost-user back-end grants 0x%x of the 0x%x the driver "
-                        + "took", device.features().virtio().toLong() & driver, driver));
+                throw new IllegalStateException(String.format(
+                        "the vhost-user back-end grants 0x%x of the 0x%x the driver " + "took",
+                        device.features().virtio().toLong() & driver, driver));
             }
             return device;
         }
-        NetDeviceConfig.Builder b = NetDeviceConfig.builder().memory(memory).tap(tap).driverFeatures(FeatureSet.of(driver)).requireAll(true)
+        NetDeviceConfig.Builder b = NetDeviceConfig.builder()
+                .memory(memory)
+                .tap(tap)
+                .driverFeatures(FeatureSet.of(driver))
+                .requireAll(true)
                 .onVringError((pair, vring, count) -> {
                     counters.count(Refusal.VRING_ERROR, QueuePair.describe(pair, vring) + " (" + count + " times)");
                     needsReset(gen);
@@ -551,18 +571,27 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
             Preconditions.checkArgument(memory != null, "guest memory is required");
             Preconditions.checkArgument(mac != null, "a MAC is required");
             Preconditions.checkArgument(mac.isUnicast() && !mac.isZero(), "MAC %s is not a unicast address", mac);
-            Preconditions.checkArgument((tap == null) != (vhostUser == null), "a tap or a vhost-user back-end, one of them");
+            Preconditions.checkArgument(
+                    (tap == null) != (vhostUser == null), "a tap or a vhost-user back-end, one of them");
             Preconditions.checkArgument(mtu == 0 || (mtu >= 68 && mtu <= 65535), "MTU %s is outside 68..65535", mtu);
-            Preconditions.checkArgument(queueSize > 0 && queueSize <= QueueConfig.MAX_SIZE && Integer.bitCount(queueSize) == 1,
-                    "queue size %s is not a power of two in 1..32768", queueSize);
+            Preconditions.checkArgument(
+                    queueSize > 0 && queueSize <= QueueConfig.MAX_SIZE && Integer.bitCount(queueSize) == 1,
+                    "queue size %s is not a power of two in 1..32768",
+                    queueSize);
             if (maxPairs == 0) {
                 maxPairs = tap != null ? tap.queues().size() : 1;
             }
-            Preconditions.checkArgument(maxPairs >= 1 && maxPairs <= VirtioNetUapi.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX,
-                    "%s queue pairs is outside 1..32768", maxPairs);
-            Preconditions.checkArgument(tap == null || tap.queues().size() == maxPairs,
-                    "%s queue pairs need a tap with %s queues, but tap %s has %s", maxPairs, maxPairs,
-                    tap == null ? "" : tap.name(), tap == null ? 0 : tap.queues().size());
+            Preconditions.checkArgument(
+                    maxPairs >= 1 && maxPairs <= VirtioNetUapi.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX,
+                    "%s queue pairs is outside 1..32768",
+                    maxPairs);
+            Preconditions.checkArgument(
+                    tap == null || tap.queues().size() == maxPairs,
+                    "%s queue pairs need a tap with %s queues, but tap %s has %s",
+                    maxPairs,
+                    maxPairs,
+                    tap == null ? "" : tap.name(),
+                    tap == null ? 0 : tap.queues().size());
             if (vhostUser != null) {
                 VhostUserFrontend connection = vhostUser.open(connectTimeout, () -> false);
                 try {
@@ -571,7 +600,8 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
                     long net = backendOffer & VhostUserNetDevice.NET_OFFLOADS.toLong();
                     // No CTRL_GUEST_OFFLOADS: a vhost-user back-end has no tap to switch them on.
                     long model = NetFeatures.MODEL_BITS & ~bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_GUEST_OFFLOADS);
-                    return new VirtioNetDevice(this, BackendChoice.Kind.VHOST_USER, offer(ring | net, model), connection);
+                    return new VirtioNetDevice(
+                            this, BackendChoice.Kind.VHOST_USER, offer(ring | net, model), connection);
                 } catch (IOException | RuntimeException e) {
                     connection.close();
                     throw e;
@@ -587,7 +617,9 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
                 backendOffer = EmulatedNetDevice.OFFER.toLong();
             }
             // VHOST_NET_F_VIRTIO_NET_HDR is bit 27, VIRTIO_F_ANY_LAYOUT's: neither is offered (implied by VERSION_1).
-            long ring = backendOffer & Features.SUPPORTED_VHOST_BITS.toLong() & ~bit(VhostUapi.VHOST_F_LOG_ALL)
+            long ring = backendOffer
+                    & Features.SUPPORTED_VHOST_BITS.toLong()
+                    & ~bit(VhostUapi.VHOST_F_LOG_ALL)
                     & ~bit(VhostUapi.VHOST_NET_F_VIRTIO_NET_HDR);
             long net = 0;
             long model = NetFeatures.MODEL_BITS & ~bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_GUEST_OFFLOADS);

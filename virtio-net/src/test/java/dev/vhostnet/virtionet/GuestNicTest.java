@@ -19,22 +19,26 @@ import org.junit.jupiter.params.provider.MethodSource;
 @Tag("vhost-net")
 class GuestNicTest {
     static Stream<Arguments> transportsAndBackends() {
-        return Stream.of(Registers.Kind.values()).flatMap(t -> Stream.of(BackendChoice.Policy.EMULATED, BackendChoice.Policy.KERNEL)
-                .map(b -> Arguments.of(t, b)));
+        return Stream.of(Registers.Kind.values())
+                .flatMap(t -> Stream.of(BackendChoice.Policy.EMULATED, BackendChoice.Policy.KERNEL)
+                        .map(b -> Arguments.of(t, b)));
     }
 
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("transportsAndBackends")
     void tenThousandFramesEachWayByteExact(Registers.Kind transport, BackendChoice.Policy backend) throws Exception {
         Rig.assumeBackend(backend);
-        try (Rig rig = Rig.open(transport, backend, 1); DatagramSocket socket = rig.net.socket()) {
+        try (Rig rig = Rig.open(transport, backend, 1);
+                DatagramSocket socket = rig.net.socket()) {
             NetGuest guest = rig.probe();
-            assertEquals(backend.name(), rig.device.backend().orElseThrow().kind().name());
+            assertEquals(
+                    backend.name(), rig.device.backend().orElseThrow().kind().name());
             rig.guestToNamespace(guest, 0, 10_000, socket);
             rig.namespaceToGuest(guest, 10_000, socket);
             assertEquals(10_000, guest.driver(0).counters().txFrames());
             assertEquals(0, rig.regs.counters().refusals(), rig.regs.counters().lastRefusal());
-            assertEquals(0, rig.device.counters().refusals(), rig.device.counters().toString());
+            assertEquals(
+                    0, rig.device.counters().refusals(), rig.device.counters().toString());
         }
     }
 }

@@ -31,34 +31,46 @@ class MultiqueueTest {
     static final int FLOWS = 64;
 
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = BackendChoice.Policy.class, names = {"EMULATED", "KERNEL"})
+    @EnumSource(
+            value = BackendChoice.Policy.class,
+            names = {"EMULATED", "KERNEL"})
     void trafficFlowsOnExactlyThePairsTheDriverEnabled(BackendChoice.Policy backend) throws Exception {
         Rig.assumeBackend(backend);
-        try (Rig rig = Rig.open(Registers.Kind.PCI, backend, PAIRS); DatagramSocket socket = rig.net.socket()) {
+        try (Rig rig = Rig.open(Registers.Kind.PCI, backend, PAIRS);
+                DatagramSocket socket = rig.net.socket()) {
             NetGuest guest = rig.probe();
             assertEquals(PAIRS, guest.pairs, "the driver read max_virtqueue_pairs and set up every queue");
             NetDevice running = rig.device.backend().orElseThrow();
-            assertEquals(1, running.enabledPairs(), "one pair until the driver says otherwise (QEMU's curr_queue_pairs)");
+            assertEquals(
+                    1, running.enabledPairs(), "one pair until the driver says otherwise (QEMU's curr_queue_pairs)");
             rig.net.addGuestNeighbour();
             int seq = 0;
             for (int n : new int[] {1, 4, 2}) {
-                assertEquals(VIRTIO_NET_OK, guest.setQueuePairs(n), rig.device.counters().toString());
+                assertEquals(
+                        VIRTIO_NET_OK,
+                        guest.setQueuePairs(n),
+                        rig.device.counters().toString());
                 assertEquals(n, running.enabledPairs());
                 long[] perPair = receiveFlows(rig, guest, seq);
                 seq += FLOWS;
                 for (int p = 0; p < PAIRS; p++) {
                     if (p < n) {
-                        assertTrue(n == 1 ? perPair[p] == FLOWS : perPair[p] > 0,
+                        assertTrue(
+                                n == 1 ? perPair[p] == FLOWS : perPair[p] > 0,
                                 n + " pairs enabled: pair " + p + " received " + Arrays.toString(perPair));
                     } else {
-                        assertEquals(0, perPair[p], n + " pairs enabled: disabled pair " + p + " received "
-                                + Arrays.toString(perPair));
+                        assertEquals(
+                                0,
+                                perPair[p],
+                                n + " pairs enabled: disabled pair " + p + " received " + Arrays.toString(perPair));
                     }
                 }
                 for (int p = 0; p < n; p++) {
                     byte[] sent = Rig.payload(seq++, 300);
                     Rig.transmit(guest.driver(p), rig.frameTo(socket.getLocalPort(), 41000 + p, sent));
-                    assertEquals(ByteBuffer.wrap(sent).getInt(), ByteBuffer.wrap(TapInNamespace.receive(socket)).getInt(),
+                    assertEquals(
+                            ByteBuffer.wrap(sent).getInt(),
+                            ByteBuffer.wrap(TapInNamespace.receive(socket)).getInt(),
                             "sent on pair " + p);
                 }
             }

@@ -51,15 +51,24 @@ final class NetGuest {
         this.features = features;
         this.pairs = pairs;
         for (int p = 0; p < pairs; p++) {
-            drivers.add(new VirtioNetDriver(memory, layout.queuePair(p), dev.vhostnet.ctl.FeatureSet.of(features), regs.notifiers().kick(2 * p),
+            drivers.add(new VirtioNetDriver(
+                    memory,
+                    layout.queuePair(p),
+                    dev.vhostnet.ctl.FeatureSet.of(features),
+                    regs.notifiers().kick(2 * p),
                     regs.notifiers().kick(2 * p + 1)));
         }
         boolean hasControl = (features & bit(VirtioNetUapi.VIRTIO_NET_F_CTRL_VQ)) != 0;
         long ctrlBase = base + layout.bytes();
         this.controlIndex = hasControl ? 2 * pairs : -1;
         this.control = hasControl
-                ? DriverQueue.<Integer>builder(memory, VringLayout.contiguous(ctrlBase, VirtioNetDevice.CONTROL_QUEUE_SIZE), dev.vhostnet.ctl.FeatureSet.of(features))
-                        .name("control").build() : null;
+                ? DriverQueue.<Integer>builder(
+                                memory,
+                                VringLayout.contiguous(ctrlBase, VirtioNetDevice.CONTROL_QUEUE_SIZE),
+                                dev.vhostnet.ctl.FeatureSet.of(features))
+                        .name("control")
+                        .build()
+                : null;
         this.commandGpa = ctrlBase + VringLayout.contiguousBytes(VirtioNetDevice.CONTROL_QUEUE_SIZE);
     }
 
@@ -79,9 +88,11 @@ final class NetGuest {
 
     /** The whole probe, the driver taking {@code wanted} ∩ offered, its rings from {@code base}; then RX buffers posted. */
     static NetGuest probe(Registers r, MemoryTable memory, long wanted, long base) throws Exception {
-        long features = negotiate(r, wanted).orElseThrow(() -> new AssertionError("the device refused features: " + r.counters()));
+        long features = negotiate(r, wanted)
+                .orElseThrow(() -> new AssertionError("the device refused features: " + r.counters()));
         int pairs = (features & bit(VirtioUapi.VIRTIO_NET_F_MQ)) != 0
-                ? (int) r.readConfig(VirtioNetUapi.VIRTIO_NET_CONFIG_MAX_VIRTQUEUE_PAIRS, 2) : 1;
+                ? (int) r.readConfig(VirtioNetUapi.VIRTIO_NET_CONFIG_MAX_VIRTQUEUE_PAIRS, 2)
+                : 1;
         DriverMemory layout = DriverMemory.layout(base, RAM - base - (1 << 20), pairs, RING, BUFFER);
         NetGuest g = new NetGuest(r, memory, features, pairs, layout, base);
         for (int p = 0; p < pairs; p++) {
@@ -104,7 +115,8 @@ final class NetGuest {
             throw new AssertionError("queue " + q + " allows " + max + ", the driver wants " + l.size());
         }
         if (!r.setUpQueue(q, l.size(), l.descGpa(), l.availGpa(), l.usedGpa())) {
-            throw new AssertionError("queue " + q + " not enabled: " + r.counters().lastRefusal());
+            throw new AssertionError(
+                    "queue " + q + " not enabled: " + r.counters().lastRefusal());
         }
     }
 
@@ -142,7 +154,8 @@ final class NetGuest {
 
     /** {@code VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET}. */
     int setQueuePairs(int n) throws Exception {
-        return command(VirtioNetUapi.VIRTIO_NET_CTRL_MQ, VirtioNetUapi.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-                new byte[] {(byte) n, (byte) (n >>> 8)});
+        return command(VirtioNetUapi.VIRTIO_NET_CTRL_MQ, VirtioNetUapi.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, new byte[] {
+            (byte) n, (byte) (n >>> 8)
+        });
     }
 }

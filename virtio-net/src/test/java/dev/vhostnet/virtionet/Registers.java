@@ -30,7 +30,8 @@ abstract class Registers implements AutoCloseable {
 
     /** A transport of {@code kind} for {@code device} in {@code memory}, probed as firmware and Linux do. */
     static Registers open(Kind kind, VirtioNetDevice device, MemoryTable memory) throws SysException {
-        return kind == Kind.MMIO ? new Mmio(new VirtioMmioTransport(device, 0xd000_0000L, 5, 0, memory))
+        return kind == Kind.MMIO
+                ? new Mmio(new VirtioMmioTransport(device, 0xd000_0000L, 5, 0, memory))
                 : new Pci(new VirtioPciTransport(device, 40, new NoVm(), memory));
     }
 
@@ -91,7 +92,8 @@ abstract class Registers implements AutoCloseable {
 
         Mmio(VirtioMmioTransport t) {
             this.t = t;
-            if (read(VIRTIO_MMIO_MAGIC_VALUE) != MAGIC || read(VIRTIO_MMIO_VERSION) != 2
+            if (read(VIRTIO_MMIO_MAGIC_VALUE) != MAGIC
+                    || read(VIRTIO_MMIO_VERSION) != 2
                     || read(VIRTIO_MMIO_DEVICE_ID) != VirtioNetDevice.DEVICE_TYPE) {
                 throw new AssertionError("not a virtio-mmio v2 net device");
             }
@@ -374,12 +376,12 @@ abstract class Registers implements AutoCloseable {
     static final class NoVm implements VmWiring {
         @Override
         public Binding ioeventfd(EventFd fd, IoAddress at, OptionalLong datamatch) {
-            return () -> { };
+            return () -> {};
         }
 
         @Override
         public Binding irqfd(EventFd fd, int gsi) {
-            return () -> { };
+            return () -> {};
         }
 
         @Override

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.ring.Segment;
-import dev.vhostnet.driver.DriverQueue;
 import dev.vhostnet.ctl.ring.VringLayout;
+import dev.vhostnet.driver.DriverQueue;
 import dev.vhostnet.sys.OpenFds;
 import dev.vhostnet.testkit.TapInNamespace;
 import dev.vhostnet.virtionet.VirtioNetCounters.Refusal;
@@ -33,11 +33,14 @@ import org.junit.jupiter.params.provider.EnumSource;
 @Tag("vhost-net")
 class ResetTest {
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = BackendChoice.Policy.class, names = {"EMULATED", "KERNEL"})
+    @EnumSource(
+            value = BackendChoice.Policy.class,
+            names = {"EMULATED", "KERNEL"})
     void resetUnderTrafficThenASecondInitialisationCarriesTrafficAndLeavesNothingBehind(BackendChoice.Policy backend)
             throws Exception {
         Rig.assumeBackend(backend);
-        try (Rig rig = Rig.open(Registers.Kind.MMIO, backend, 2); DatagramSocket socket = rig.net.socket()) {
+        try (Rig rig = Rig.open(Registers.Kind.MMIO, backend, 2);
+                DatagramSocket socket = rig.net.socket()) {
             Set<Integer> before = OpenFds.snapshot();
             NetGuest first = rig.probe();
             assertEquals(0, first.setQueuePairs(2));
@@ -100,7 +103,9 @@ class ResetTest {
                         } catch (IOException e) {
                             return false;
                         }
-                    }).map(Path::toString).toList();
+                    })
+                    .map(Path::toString)
+                    .toList();
         }
     }
 
@@ -108,9 +113,13 @@ class ResetTest {
     void aControlChainWithoutAStatusByteBreaksTheControlQueueAndAsksForAReset() throws Exception {
         try (Rig rig = Rig.open(Registers.Kind.PCI, BackendChoice.Policy.EMULATED, 1)) {
             NetGuest guest = rig.probe();
-            long ctrl = NetGuest.DRIVER_BASE + dev.vhostnet.driver.DriverMemory.bytesNeeded(1, NetGuest.RING, NetGuest.BUFFER);
-            DriverQueue<Integer> hostile = DriverQueue.<Integer>builder(rig.memory,
-                    VringLayout.contiguous(ctrl, VirtioNetDevice.CONTROL_QUEUE_SIZE), dev.vhostnet.ctl.FeatureSet.of(guest.features)).build();
+            long ctrl = NetGuest.DRIVER_BASE
+                    + dev.vhostnet.driver.DriverMemory.bytesNeeded(1, NetGuest.RING, NetGuest.BUFFER);
+            DriverQueue<Integer> hostile = DriverQueue.<Integer>builder(
+                            rig.memory,
+                            VringLayout.contiguous(ctrl, VirtioNetDevice.CONTROL_QUEUE_SIZE),
+                            dev.vhostnet.ctl.FeatureSet.of(guest.features))
+                    .build();
             hostile.add(List.of(new Segment(ctrl + (1 << 16), 4)), List.of(), 1);
             hostile.publish();
             rig.regs.notifiers().kick(guest.controlIndex).signal();
@@ -118,7 +127,9 @@ class ResetTest {
             while ((rig.regs.status() & VIRTIO_CONFIG_S_NEEDS_RESET) == 0 && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
-            assertTrue((rig.regs.status() & VIRTIO_CONFIG_S_NEEDS_RESET) != 0, rig.device.counters().toString());
+            assertTrue(
+                    (rig.regs.status() & VIRTIO_CONFIG_S_NEEDS_RESET) != 0,
+                    rig.device.counters().toString());
             assertEquals(1, rig.device.counters().get(Refusal.CTRL_MISSING_HEADERS));
             rig.regs.writeStatus(0);
             assertFalse(rig.device.backend().isPresent());

@@ -42,8 +42,10 @@ final class Rig implements AutoCloseable {
     /** Skips a kernel-backend case where this host has no vhost-net (the test VM runs it: KernelTestsInVmTest). */
     static void assumeBackend(BackendChoice.Policy policy) {
         if (policy == BackendChoice.Policy.KERNEL) {
-            assumeTrue(Files.exists(VhostNet.DEVICE), "no /dev/vhost-net on this host (kernel without CONFIG_VHOST_NET, "
-                    + "or module not loaded: modprobe vhost_net); these tests run in the test VM: KernelTestsInVmTest");
+            assumeTrue(
+                    Files.exists(VhostNet.DEVICE),
+                    "no /dev/vhost-net on this host (kernel without CONFIG_VHOST_NET, "
+                            + "or module not loaded: modprobe vhost_net); these tests run in the test VM: KernelTestsInVmTest");
         }
     }
 
@@ -53,8 +55,14 @@ final class Rig implements AutoCloseable {
         VirtioNetDevice device = null;
         try {
             net = TapInNamespace.open(TapConfig.builder().queues(pairs).vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vn");
-            device = VirtioNetDevice.builder().memory(memory).tap(net.tap).backend(backend)
-                    .mac(TapInNamespace.GUEST_MAC).mtu(1500).maxQueuePairs(pairs).build();
+            device = VirtioNetDevice.builder()
+                    .memory(memory)
+                    .tap(net.tap)
+                    .backend(backend)
+                    .mac(TapInNamespace.GUEST_MAC)
+                    .mtu(1500)
+                    .maxQueuePairs(pairs)
+                    .build();
             return new Rig(memory, net, device, Registers.open(transport, device, memory));
         } catch (Exception | AssertionError e) {
             if (device != null) {
@@ -87,8 +95,14 @@ final class Rig implements AutoCloseable {
     }
 
     byte[] frameTo(int port, int srcPort, byte[] payload) {
-        return EthernetFrames.udp(TapInNamespace.GUEST_MAC, net.tapMac, TapInNamespace.GUEST_IP_BYTES,
-                TapInNamespace.HOST_IP_BYTES, srcPort, port, payload);
+        return EthernetFrames.udp(
+                TapInNamespace.GUEST_MAC,
+                net.tapMac,
+                TapInNamespace.GUEST_IP_BYTES,
+                TapInNamespace.HOST_IP_BYTES,
+                srcPort,
+                port,
+                payload);
     }
 
     static void transmit(VirtioNetDriver driver, byte[] frame) throws Exception {
@@ -110,7 +124,9 @@ final class Rig implements AutoCloseable {
                 transmit(guest.driver(pair), frameTo(port, 40000 + pair, payload(sent, frameSize(sent) - HEADERS)));
             }
             for (; received < sent; received++) {
-                assertArrayEquals(payload(received, frameSize(received) - HEADERS), TapInNamespace.receive(socket),
+                assertArrayEquals(
+                        payload(received, frameSize(received) - HEADERS),
+                        TapInNamespace.receive(socket),
                         "datagram " + received + ", in order");
             }
         }
@@ -127,7 +143,9 @@ final class Rig implements AutoCloseable {
             }
             while (received < sent) {
                 RxFrame rx = receiveUdp(guest, 0, 7000);
-                assertArrayEquals(payload(received, frameSize(received) - HEADERS), EthernetFrames.udpPayload(rx.frame(), 0),
+                assertArrayEquals(
+                        payload(received, frameSize(received) - HEADERS),
+                        EthernetFrames.udpPayload(rx.frame(), 0),
                         "datagram " + received + ", in order");
                 received++;
             }

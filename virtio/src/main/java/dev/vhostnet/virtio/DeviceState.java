@@ -26,8 +26,11 @@ final class DeviceState implements Notifiers, AutoCloseable {
     static final long VERSION_1 = 1L << VirtioConfigUapi.VIRTIO_F_VERSION_1;
     static final int INT_QUEUE = 1;
     static final int INT_CONFIG = 2;
-    private static final int DRIVER_BITS = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER
-            | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FAILED;
+    private static final int DRIVER_BITS = VIRTIO_CONFIG_S_ACKNOWLEDGE
+            | VIRTIO_CONFIG_S_DRIVER
+            | VIRTIO_CONFIG_S_FEATURES_OK
+            | VIRTIO_CONFIG_S_DRIVER_OK
+            | VIRTIO_CONFIG_S_FAILED;
 
     final VirtioDevice device;
     final TransportCounters counters;
@@ -56,7 +59,8 @@ final class DeviceState implements Notifiers, AutoCloseable {
         for (int i = 0; i < n; i++) {
             int max = device.queueMaxSize(i);
             if (max <= 0 || max > QueueConfig.MAX_SIZE || Integer.bitCount(max) != 1) {
-                throw new IllegalArgumentException("queue " + i + ": maximum size " + max + " is not a power of two in 1..32768");
+                throw new IllegalArgumentException(
+                        "queue " + i + ": maximum size " + max + " is not a power of two in 1..32768");
             }
             queues[i] = new QueueRegisters(i, max);
         }
@@ -122,7 +126,8 @@ final class DeviceState implements Notifiers, AutoCloseable {
             next &= ~(VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
         }
         status = next;
-        if ((added & status & VIRTIO_CONFIG_S_DRIVER_OK) != 0 && !has(VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)) {
+        if ((added & status & VIRTIO_CONFIG_S_DRIVER_OK) != 0
+                && !has(VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)) {
             activate();
         }
     }
@@ -150,8 +155,13 @@ final class DeviceState implements Notifiers, AutoCloseable {
         List<QueueConfig> enabled = new ArrayList<>();
         for (QueueRegisters q : queues) {
             if (q.enabled != null) {
-                enabled.add(new QueueConfig(q.index, q.enabled.size(), q.enabled.descTable(), q.enabled.availRing(),
-                        q.enabled.usedRing(), q.vector));
+                enabled.add(new QueueConfig(
+                        q.index,
+                        q.enabled.size(),
+                        q.enabled.descTable(),
+                        q.enabled.availRing(),
+                        q.enabled.usedRing(),
+                        q.vector));
             }
         }
         try {
@@ -197,7 +207,9 @@ final class DeviceState implements Notifiers, AutoCloseable {
 
     /** The selected 32 bits of the offered features; 0 past the second page. */
     synchronized int deviceFeaturesWord() {
-        return deviceFeaturesSelect >= 0 && deviceFeaturesSelect < 2 ? (int) (offeredFeatures() >>> (32 * deviceFeaturesSelect)) : 0;
+        return deviceFeaturesSelect >= 0 && deviceFeaturesSelect < 2
+                ? (int) (offeredFeatures() >>> (32 * deviceFeaturesSelect))
+                : 0;
     }
 
     synchronized void selectDriverFeatures(int select) {
@@ -209,13 +221,16 @@ final class DeviceState implements Notifiers, AutoCloseable {
     }
 
     synchronized int driverFeaturesWord() {
-        return driverFeaturesSelect >= 0 && driverFeaturesSelect < 2 ? (int) (driverFeatures >>> (32 * driverFeaturesSelect)) : 0;
+        return driverFeaturesSelect >= 0 && driverFeaturesSelect < 2
+                ? (int) (driverFeatures >>> (32 * driverFeaturesSelect))
+                : 0;
     }
 
     /** Driver features, page by page: only between DRIVER and FEATURES_OK, only pages 0 and 1. */
     synchronized void writeDriverFeaturesWord(int word) {
         if (!has(VIRTIO_CONFIG_S_DRIVER) || has(VIRTIO_CONFIG_S_FEATURES_OK)) {
-            counters.refusedWrite("driver features outside DRIVER..FEATURES_OK (status 0x" + Integer.toHexString(status) + ")");
+            counters.refusedWrite(
+                    "driver features outside DRIVER..FEATURES_OK (status 0x" + Integer.toHexString(status) + ")");
         } else if (driverFeaturesSelect < 0 || driverFeaturesSelect >= 2) {
             counters.refusedWrite("driver features page " + driverFeaturesSelect + " does not exist");
         } else {
@@ -273,7 +288,8 @@ final class DeviceState implements Notifiers, AutoCloseable {
             return;
         }
         try {
-            q.enabled = QueueConfig.validated(q.index, q.size, q.maxSize, q.descTable, q.availRing, q.usedRing, q.vector, memory);
+            q.enabled = QueueConfig.validated(
+                    q.index, q.size, q.maxSize, q.descTable, q.availRing, q.usedRing, q.vector, memory);
         } catch (IllegalArgumentException e) {
             counters.refusedQueue(e.getMessage());
         }

@@ -55,7 +55,8 @@ final class MsixVectors implements AutoCloseable {
         }
     }
 
-    MsixVectors(int count, int gsiBase, VmWiring wiring, DeviceState state, EventFd intx, String name) throws SysException {
+    MsixVectors(int count, int gsiBase, VmWiring wiring, DeviceState state, EventFd intx, String name)
+            throws SysException {
         this.count = count;
         this.gsiBase = gsiBase;
         this.wiring = wiring;

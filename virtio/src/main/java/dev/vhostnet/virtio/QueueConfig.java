@@ -20,18 +20,30 @@ public record QueueConfig(int index, int size, long descTable, long availRing, l
 
     public QueueConfig {
         Preconditions.checkArgument(index >= 0, "queue index %s is negative", index);
-        Preconditions.checkArgument(size > 0 && size <= MAX_SIZE && Integer.bitCount(size) == 1,
-                "queue %s: size %s is not a power of two in 1..32768", index, size);
-        Preconditions.checkArgument(msixVector >= 0 && msixVector <= NO_VECTOR, "queue %s: vector %s is not 16 bits", index, msixVector);
+        Preconditions.checkArgument(
+                size > 0 && size <= MAX_SIZE && Integer.bitCount(size) == 1,
+                "queue %s: size %s is not a power of two in 1..32768",
+                index,
+                size);
+        Preconditions.checkArgument(
+                msixVector >= 0 && msixVector <= NO_VECTOR, "queue %s: vector %s is not 16 bits", index, msixVector);
         checkPart(index, "descriptor table", descTable, 16, descTableBytes(size));
         checkPart(index, "available ring", availRing, 2, availRingBytes(size));
         checkPart(index, "used ring", usedRing, 4, usedRingBytes(size));
     }
 
     /** Validates what the driver wrote for a device whose queue allows at most {@code maxSize}, inside {@code memory} when not null. */
-    public static QueueConfig validated(int index, int size, int maxSize, long descTable, long availRing, long usedRing,
-                                        int msixVector, MemoryTable memory) {
-        Preconditions.checkArgument(size <= maxSize, "queue %s: size %s is above the device's maximum %s", index, size, maxSize);
+    public static QueueConfig validated(
+            int index,
+            int size,
+            int maxSize,
+            long descTable,
+            long availRing,
+            long usedRing,
+            int msixVector,
+            MemoryTable memory) {
+        Preconditions.checkArgument(
+                size <= maxSize, "queue %s: size %s is above the device's maximum %s", index, size, maxSize);
         QueueConfig q = new QueueConfig(index, size, descTable, availRing, usedRing, msixVector);
         if (memory != null) {
             q.checkInside(memory);
@@ -50,7 +62,8 @@ public record QueueConfig(int index, int size, long descTable, long availRing, l
         try {
             memory.translate(gpa, bytes);
         } catch (GuestAddressException e) {
-            throw new IllegalArgumentException("queue " + index + ": " + part + " outside guest memory: " + e.getMessage(), e);
+            throw new IllegalArgumentException(
+                    "queue " + index + ": " + part + " outside guest memory: " + e.getMessage(), e);
         }
     }
 
@@ -70,9 +83,18 @@ public record QueueConfig(int index, int size, long descTable, long availRing, l
     }
 
     private static void checkPart(int index, String part, long gpa, int alignment, long bytes) {
-        Preconditions.checkArgument(gpa % alignment == 0, "queue %s: %s at 0x%s is not %s-byte aligned",
-                index, part, Long.toHexString(gpa), alignment);
-        Preconditions.checkArgument(Long.compareUnsigned(gpa, -bytes) <= 0, "queue %s: %s at 0x%s wraps the address space",
-                index, part, Long.toHexString(gpa));
+        Preconditions.checkArgument(
+                gpa % alignment == 0,
+                "queue %s: %s at 0x%s is not %s-byte aligned",
+                index,
+                part,
+                Long.toHexString(gpa),
+                alignment);
+        Preconditions.checkArgument(
+                Long.compareUnsigned(gpa, -bytes) <= 0,
+                "queue %s: %s at 0x%s wraps the address space",
+                index,
+                part,
+                Long.toHexString(gpa));
     }
 }

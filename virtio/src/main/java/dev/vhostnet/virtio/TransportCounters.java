@@ -108,9 +108,16 @@ public final class TransportCounters {
 
     @Override
     public String toString() {
-        return String.format("bad accesses %d, refused writes %d, features %d, queues %d, activation failures %d, "
+        return String.format(
+                "bad accesses %d, refused writes %d, features %d, queues %d, activation failures %d, "
                         + "wiring failures %d, masked interrupts %d, internal errors %d",
-                badAccesses(), refusedWrites(), refusedFeatures(), refusedQueues(), activationFailures(),
-                wiringFailures(), maskedInterrupts(), internalErrors());
+                badAccesses(),
+                refusedWrites(),
+                refusedFeatures(),
+                refusedQueues(),
+                activationFailures(),
+                wiringFailures(),
+                maskedInterrupts(),
+                internalErrors());
     }
 }

@@ -45,11 +45,15 @@ public final class VirtioMmioTransport implements AutoCloseable {
      * queue rings are checked against {@code memory} when it is not null. {@code vendorId} is what
      * the VendorID register reads (Firecracker: 0; QEMU: "QEMU").
      */
-    public VirtioMmioTransport(VirtioDevice device, long base, int gsi, int vendorId, MemoryTable memory) throws SysException {
-        Preconditions.checkArgument(base >= 0 && base % 0x200 == 0, "base 0x%s is not 512-byte aligned", Long.toHexString(base));
+    public VirtioMmioTransport(VirtioDevice device, long base, int gsi, int vendorId, MemoryTable memory)
+            throws SysException {
+        Preconditions.checkArgument(
+                base >= 0 && base % 0x200 == 0, "base 0x%s is not 512-byte aligned", Long.toHexString(base));
         Preconditions.checkArgument(gsi >= 0, "gsi %s is negative", gsi);
-        Preconditions.checkArgument(device.configSize() >= 0 && device.configSize() <= SIZE - VIRTIO_MMIO_CONFIG,
-                "config space of %s bytes does not fit the window", device.configSize());
+        Preconditions.checkArgument(
+                device.configSize() >= 0 && device.configSize() <= SIZE - VIRTIO_MMIO_CONFIG,
+                "config space of %s bytes does not fit the window",
+                device.configSize());
         this.state = new DeviceState(device, memory, counters);
         this.base = base;
         this.gsi = gsi;
@@ -70,7 +74,8 @@ public final class VirtioMmioTransport implements AutoCloseable {
     public List<Doorbell> doorbells() {
         List<Doorbell> out = new ArrayList<>();
         for (int q = 0; q < state.queueCount(); q++) {
-            out.add(new Doorbell(q, IoAddress.mmio(base + VIRTIO_MMIO_QUEUE_NOTIFY, 4), OptionalLong.of(q), state.kick(q)));
+            out.add(new Doorbell(
+                    q, IoAddress.mmio(base + VIRTIO_MMIO_QUEUE_NOTIFY, 4), OptionalLong.of(q), state.kick(q)));
         }
         return out;
     }
@@ -140,7 +145,8 @@ public final class VirtioMmioTransport implements AutoCloseable {
 
     private boolean isRegisterAccess(long offset, int length, String what) {
         if (offset < 0 || offset >= VIRTIO_MMIO_CONFIG || length != 4 || offset % 4 != 0) {
-            counters.badAccess(what + " of " + length + " bytes at 0x" + Long.toHexString(offset) + ": registers are aligned 32-bit");
+            counters.badAccess(what + " of " + length + " bytes at 0x" + Long.toHexString(offset)
+                    + ": registers are aligned 32-bit");
             return false;
         }
         return true;
@@ -156,7 +162,8 @@ public final class VirtioMmioTransport implements AutoCloseable {
             case VIRTIO_MMIO_DEVICE_FEATURES -> state.deviceFeaturesWord();
             case VIRTIO_MMIO_QUEUE_NUM_MAX -> q == null ? 0 : q.maxSize;
             case VIRTIO_MMIO_QUEUE_READY -> q != null && q.enabled != null ? 1 : 0;
-            case VIRTIO_MMIO_INTERRUPT_STATUS -> state.interruptStatus() | (state.isActive() ? VIRTIO_MMIO_INT_VRING : 0);
+            case VIRTIO_MMIO_INTERRUPT_STATUS ->
+                state.interruptStatus() | (state.isActive() ? VIRTIO_MMIO_INT_VRING : 0);
             case VIRTIO_MMIO_STATUS -> state.status();
             // No shared memory regions: a length of all ones says so (Linux's vm_get_shm_region).
             case VIRTIO_MMIO_SHM_LEN_LOW, VIRTIO_MMIO_SHM_LEN_HIGH -> -1;
@@ -184,13 +191,17 @@ public final class VirtioMmioTransport implements AutoCloseable {
             case VIRTIO_MMIO_QUEUE_NOTIFY -> state.notifyQueue(value, "QueueNotify");
             case VIRTIO_MMIO_INTERRUPT_ACK -> state.clearInterruptStatus(value);
             case VIRTIO_MMIO_STATUS -> state.writeStatus(value);
-            case VIRTIO_MMIO_QUEUE_DESC_LOW, VIRTIO_MMIO_QUEUE_DESC_HIGH,
-                 VIRTIO_MMIO_QUEUE_AVAIL_LOW, VIRTIO_MMIO_QUEUE_AVAIL_HIGH,
-                 VIRTIO_MMIO_QUEUE_USED_LOW, VIRTIO_MMIO_QUEUE_USED_HIGH -> writeQueueAddress(offset, value);
+            case VIRTIO_MMIO_QUEUE_DESC_LOW,
+                    VIRTIO_MMIO_QUEUE_DESC_HIGH,
+                    VIRTIO_MMIO_QUEUE_AVAIL_LOW,
+                    VIRTIO_MMIO_QUEUE_AVAIL_HIGH,
+                    VIRTIO_MMIO_QUEUE_USED_LOW,
+                    VIRTIO_MMIO_QUEUE_USED_HIGH -> writeQueueAddress(offset, value);
             case VIRTIO_MMIO_SHM_SEL -> {
                 // Selects among no regions: every length reads as absent.
             }
-            default -> counters.badAccess("write of read-only, legacy or undefined register 0x" + Integer.toHexString(offset));
+            default ->
+                counters.badAccess("write of read-only, legacy or undefined register 0x" + Integer.toHexString(offset));
         }
     }
 

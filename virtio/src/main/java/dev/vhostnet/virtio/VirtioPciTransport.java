@@ -38,12 +38,15 @@ public final class VirtioPciTransport implements AutoCloseable {
     public static final int VENDOR_ID = 0x1af4;
     /** Modern devices: 0x1040 + the virtio device ID. */
     public static final int DEVICE_ID_BASE = 0x1040;
+
     public static final int REVISION = 1;
     /** Non-transitional devices should have a subsystem ID of 0x40 or more (virtio 1.x §4.1.2.1). */
     public static final int SUBSYSTEM_ID = 0x40;
+
     public static final long BAR_SIZE = 0x8000;
     /** What the low bits of BAR0 read: memory space, 64-bit, not prefetchable. */
     public static final int BAR_FLAGS = PCI_BASE_ADDRESS_SPACE_MEMORY | PCI_BASE_ADDRESS_MEM_TYPE_64;
+
     public static final int COMMON_OFFSET = 0x0000;
     public static final int ISR_OFFSET = 0x1000;
     public static final int DEVICE_OFFSET = 0x2000;
@@ -77,18 +80,28 @@ public final class VirtioPciTransport implements AutoCloseable {
      * (one vector per queue plus one for configuration, at most 256), through {@code wiring};
      * queue rings are checked against {@code memory} when it is not null.
      */
-    public VirtioPciTransport(VirtioDevice device, int gsiBase, VmWiring wiring, MemoryTable memory) throws SysException {
+    public VirtioPciTransport(VirtioDevice device, int gsiBase, VmWiring wiring, MemoryTable memory)
+            throws SysException {
         Preconditions.checkArgument(gsiBase >= 0, "gsi base %s is negative", gsiBase);
-        Preconditions.checkArgument(device.configSize() >= 0 && device.configSize() <= PAGE,
-                "config space of %s bytes does not fit its page", device.configSize());
-        Preconditions.checkArgument(device.queueCount() * NOTIFY_OFF_MULTIPLIER <= PAGE, "%s queues do not fit the notify page",
+        Preconditions.checkArgument(
+                device.configSize() >= 0 && device.configSize() <= PAGE,
+                "config space of %s bytes does not fit its page",
+                device.configSize());
+        Preconditions.checkArgument(
+                device.queueCount() * NOTIFY_OFF_MULTIPLIER <= PAGE,
+                "%s queues do not fit the notify page",
                 device.queueCount());
         this.wiring = wiring;
         this.state = new DeviceState(device, memory, counters);
         EventFd intxFd = null;
         try {
             intxFd = EventFd.create();
-            this.msix = new MsixVectors(Math.min(device.queueCount() + 1, MAX_VECTORS), gsiBase, wiring, state, intxFd,
+            this.msix = new MsixVectors(
+                    Math.min(device.queueCount() + 1, MAX_VECTORS),
+                    gsiBase,
+                    wiring,
+                    state,
+                    intxFd,
                     "virtio-pci-" + device.deviceType() + "-masked");
         } catch (SysException | RuntimeException e) {
             if (intxFd != null) {
@@ -114,13 +127,36 @@ public final class VirtioPciTransport implements AutoCloseable {
         put(PCI_CAPABILITY_LIST, 1, CAP_COMMON);
         put(PCI_INTERRUPT_PIN, 1, 1);
         boolean deviceCfg = device.configSize() > 0;
-        virtioCap(CAP_COMMON, CAP_NOTIFY, VirtioPciCap.SIZE, VIRTIO_PCI_CAP_COMMON_CFG, COMMON_OFFSET, VirtioPciCommonCfg.SIZE);
-        virtioCap(CAP_NOTIFY, CAP_ISR, VirtioPciNotifyCap.SIZE, VIRTIO_PCI_CAP_NOTIFY_CFG, NOTIFY_OFFSET,
+        virtioCap(
+                CAP_COMMON,
+                CAP_NOTIFY,
+                VirtioPciCap.SIZE,
+                VIRTIO_PCI_CAP_COMMON_CFG,
+                COMMON_OFFSET,
+                VirtioPciCommonCfg.SIZE);
+        virtioCap(
+                CAP_NOTIFY,
+                CAP_ISR,
+                VirtioPciNotifyCap.SIZE,
+                VIRTIO_PCI_CAP_NOTIFY_CFG,
+                NOTIFY_OFFSET,
                 Math.max(1, device.queueCount()) * NOTIFY_OFF_MULTIPLIER);
         put(CAP_NOTIFY + VIRTIO_PCI_NOTIFY_CAP_MULT, 4, NOTIFY_OFF_MULTIPLIER);
-        virtioCap(CAP_ISR, deviceCfg ? CAP_DEVICE : CAP_PCI_CFG, VirtioPciCap.SIZE, VIRTIO_PCI_CAP_ISR_CFG, ISR_OFFSET, 1);
+        virtioCap(
+                CAP_ISR,
+                deviceCfg ? CAP_DEVICE : CAP_PCI_CFG,
+                VirtioPciCap.SIZE,
+                VIRTIO_PCI_CAP_ISR_CFG,
+                ISR_OFFSET,
+                1);
         if (deviceCfg) {
-            virtioCap(CAP_DEVICE, CAP_PCI_CFG, VirtioPciCap.SIZE, VIRTIO_PCI_CAP_DEVICE_CFG, DEVICE_OFFSET, device.configSize());
+            virtioCap(
+                    CAP_DEVICE,
+                    CAP_PCI_CFG,
+                    VirtioPciCap.SIZE,
+                    VIRTIO_PCI_CAP_DEVICE_CFG,
+                    DEVICE_OFFSET,
+                    device.configSize());
         }
         virtioCap(CAP_PCI_CFG, CAP_MSIX, VirtioPciCfgCap.SIZE, VIRTIO_PCI_CAP_PCI_CFG, 0, 0);
         put(CAP_MSIX + PCI_CAP_LIST_ID, 1, PCI_CAP_ID_MSIX);
@@ -205,7 +241,8 @@ public final class VirtioPciTransport implements AutoCloseable {
                     int mask = writable[offset + i] & 0xff;
                     config[offset + i] = (byte) ((config[offset + i] & ~mask) | (data[i] & mask));
                 }
-                if (overlaps(offset, data.length, PCI_COMMAND, 2) || overlaps(offset, data.length, PCI_BASE_ADDRESS_0, 8)) {
+                if (overlaps(offset, data.length, PCI_COMMAND, 2)
+                        || overlaps(offset, data.length, PCI_BASE_ADDRESS_0, 8)) {
                     remapBar();
                 }
                 if (overlaps(offset, data.length, CAP_MSIX + PCI_MSIX_FLAGS, 2)) {
@@ -226,7 +263,9 @@ public final class VirtioPciTransport implements AutoCloseable {
     }
 
     private boolean isConfigAccess(int offset, int length, String what) {
-        if ((length != 1 && length != 2 && length != 4) || offset < 0 || offset + length > PCI_CFG_SPACE_SIZE
+        if ((length != 1 && length != 2 && length != 4)
+                || offset < 0
+                || offset + length > PCI_CFG_SPACE_SIZE
                 || offset % length != 0) {
             counters.badAccess("config " + what + " of " + length + " bytes at 0x" + Integer.toHexString(offset));
             return false;
@@ -244,7 +283,8 @@ public final class VirtioPciTransport implements AutoCloseable {
         long length = Le.get(config, CAP_PCI_CFG + VIRTIO_PCI_CAP_LENGTH, 4);
         long offset = Le.get(config, CAP_PCI_CFG + VIRTIO_PCI_CAP_OFFSET, 4);
         if (bar != 0 || (length != 1 && length != 2 && length != 4) || offset % length != 0) {
-            counters.badAccess("PCI_CFG window bar " + bar + " offset 0x" + Long.toHexString(offset) + " length " + length);
+            counters.badAccess(
+                    "PCI_CFG window bar " + bar + " offset 0x" + Long.toHexString(offset) + " length " + length);
             return null;
         }
         return new byte[(int) length];
@@ -265,8 +305,11 @@ public final class VirtioPciTransport implements AutoCloseable {
             List<Doorbell> out = new ArrayList<>();
             if (mappedBar >= 0) {
                 for (int q = 0; q < state.queueCount(); q++) {
-                    out.add(new Doorbell(q, IoAddress.mmio(mappedBar + NOTIFY_OFFSET + (long) NOTIFY_OFF_MULTIPLIER * q, 2),
-                            OptionalLong.of(q), state.kick(q)));
+                    out.add(new Doorbell(
+                            q,
+                            IoAddress.mmio(mappedBar + NOTIFY_OFFSET + (long) NOTIFY_OFF_MULTIPLIER * q, 2),
+                            OptionalLong.of(q),
+                            state.kick(q)));
                 }
             }
             return out;
@@ -351,9 +394,14 @@ public final class VirtioPciTransport implements AutoCloseable {
             }
         } else if (inside(offset, n, DEVICE_OFFSET, PAGE)) {
             state.writeConfig(offset - DEVICE_OFFSET, data);
-        } else if (inside(offset, n, NOTIFY_OFFSET, PAGE) && (n == 2 || n == 4) && offset % NOTIFY_OFF_MULTIPLIER == 0) {
-            // An exit instead of the ioeventfd (BAR not yet decoded by KVM, or a 4-byte write): the address names the queue.
-            state.notifyQueue((int) (offset - NOTIFY_OFFSET) / NOTIFY_OFF_MULTIPLIER, "notify write at 0x" + Long.toHexString(offset));
+        } else if (inside(offset, n, NOTIFY_OFFSET, PAGE)
+                && (n == 2 || n == 4)
+                && offset % NOTIFY_OFF_MULTIPLIER == 0) {
+            // An exit instead of the ioeventfd (BAR not yet decoded by KVM, or a 4-byte write): the address names the
+            // queue.
+            state.notifyQueue(
+                    (int) (offset - NOTIFY_OFFSET) / NOTIFY_OFF_MULTIPLIER,
+                    "notify write at 0x" + Long.toHexString(offset));
         } else if (isMsixAccess(offset, n, MSIX_TABLE_OFFSET, msix.count() * PCI_MSIX_ENTRY_SIZE)) {
             msix.writeTable((int) offset - MSIX_TABLE_OFFSET, data);
         } else {
@@ -446,9 +494,12 @@ public final class VirtioPciTransport implements AutoCloseable {
                     counters.refusedWrite("queue_enable " + v + ": only 1 may be written");
                 }
             }
-            case VIRTIO_PCI_COMMON_Q_DESCLO << 4 | 4, VIRTIO_PCI_COMMON_Q_DESCHI << 4 | 4,
-                 VIRTIO_PCI_COMMON_Q_AVAILLO << 4 | 4, VIRTIO_PCI_COMMON_Q_AVAILHI << 4 | 4,
-                 VIRTIO_PCI_COMMON_Q_USEDLO << 4 | 4, VIRTIO_PCI_COMMON_Q_USEDHI << 4 | 4 -> writeQueueAddress(offset, v);
+            case VIRTIO_PCI_COMMON_Q_DESCLO << 4 | 4,
+                    VIRTIO_PCI_COMMON_Q_DESCHI << 4 | 4,
+                    VIRTIO_PCI_COMMON_Q_AVAILLO << 4 | 4,
+                    VIRTIO_PCI_COMMON_Q_AVAILHI << 4 | 4,
+                    VIRTIO_PCI_COMMON_Q_USEDLO << 4 | 4,
+                    VIRTIO_PCI_COMMON_Q_USEDHI << 4 | 4 -> writeQueueAddress(offset, v);
             default -> {
                 return false;
             }

@@ -30,18 +30,25 @@ class HostileRegisterProperties {
                 Arbitraries.longs().between(0, 0x8000),
                 Arbitraries.longs().between(-16, 0x10010),
                 Arbitraries.of(0x3000L, 0x3004L, 0x4000L, 0x400cL, 0x401cL, 0x5000L, 0x1000L, 0x14L, 0x70L, 0x44L));
-        Arbitrary<Long> values = Arbitraries.oneOf(Arbitraries.longs(), Arbitraries.longs().between(0, 16),
+        Arbitrary<Long> values = Arbitraries.oneOf(
+                Arbitraries.longs(),
+                Arbitraries.longs().between(0, 16),
                 Arbitraries.of(0L, 1L, 3L, 0xbL, 0xfL, 0xffffL, 0xffff_ffffL, 0x8000L, 0xc000L, 0x100000000L));
-        return Combinators.combine(Arbitraries.integers().between(0, 1), offsets, Arbitraries.of(0, 1, 2, 3, 4, 8, 16),
-                values, Arbitraries.of(true, false)).as(Access::new);
+        return Combinators.combine(
+                        Arbitraries.integers().between(0, 1),
+                        offsets,
+                        Arbitraries.of(0, 1, 2, 3, 4, 8, 16),
+                        values,
+                        Arbitraries.of(true, false))
+                .as(Access::new);
     }
 
     @Property(tries = 200)
-    void mmioTakesAnyTrafficWithoutThrowing(@ForAll @Size(max = 300) List<@net.jqwik.api.From("accesses") Access> traffic)
-            throws Exception {
+    void mmioTakesAnyTrafficWithoutThrowing(
+            @ForAll @Size(max = 300) List<@net.jqwik.api.From("accesses") Access> traffic) throws Exception {
         FakeDevice device = new FakeDevice();
         try (MemoryTable memory = MemoryTable.builder().region(0, 0x100000).build();
-             VirtioMmioTransport t = new VirtioMmioTransport(device, 0xd000_0000L, 5, 0, memory)) {
+                VirtioMmioTransport t = new VirtioMmioTransport(device, 0xd000_0000L, 5, 0, memory)) {
             for (Access a : traffic) {
                 byte[] data = new byte[a.size()];
                 Le.fill(data, a.value());
@@ -52,8 +59,12 @@ class HostileRegisterProperties {
                 }
             }
             assertEquals(0, t.counters().internalErrors(), t.counters().lastRefusal());
-            long misfits = traffic.stream().filter(a -> a.offset() < 0x100 && (a.size() != 4 || a.offset() % 4 != 0)).count();
-            assertTrue(t.counters().badAccesses() >= misfits, "every register access of the wrong size or alignment is counted");
+            long misfits = traffic.stream()
+                    .filter(a -> a.offset() < 0x100 && (a.size() != 4 || a.offset() % 4 != 0))
+                    .count();
+            assertTrue(
+                    t.counters().badAccesses() >= misfits,
+                    "every register access of the wrong size or alignment is counted");
             byte[] zero = new byte[4];
             t.write(0x70, zero);
             byte[] status = new byte[4];
@@ -63,12 +74,12 @@ class HostileRegisterProperties {
     }
 
     @Property(tries = 200)
-    void pciTakesAnyTrafficWithoutThrowing(@ForAll @Size(max = 300) List<@net.jqwik.api.From("accesses") Access> traffic)
-            throws Exception {
+    void pciTakesAnyTrafficWithoutThrowing(
+            @ForAll @Size(max = 300) List<@net.jqwik.api.From("accesses") Access> traffic) throws Exception {
         FakeDevice device = new FakeDevice();
         RecordingWiring wiring = new RecordingWiring();
         try (MemoryTable memory = MemoryTable.builder().region(0, 0x100000).build();
-             VirtioPciTransport t = new VirtioPciTransport(device, 40, wiring, memory)) {
+                VirtioPciTransport t = new VirtioPciTransport(device, 40, wiring, memory)) {
             for (Access a : traffic) {
                 byte[] data = new byte[a.size()];
                 Le.fill(data, a.value());

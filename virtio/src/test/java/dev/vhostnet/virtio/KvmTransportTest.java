@@ -55,8 +55,16 @@ class KvmTransportTest {
             if (segmentPrefix != 0) {
                 out.write(segmentPrefix);
             }
-            return bytes(0x66, 0xc7, 0x06, offset & 0xff, offset >> 8,
-                    value & 0xff, (value >> 8) & 0xff, (value >> 16) & 0xff, value >>> 24);
+            return bytes(
+                    0x66,
+                    0xc7,
+                    0x06,
+                    offset & 0xff,
+                    offset >> 8,
+                    value & 0xff,
+                    (value >> 8) & 0xff,
+                    (value >> 16) & 0xff,
+                    value >>> 24);
         }
 
         /** {@code mov word es:[offset], value}: a 2-byte write into the device. */
@@ -71,7 +79,11 @@ class KvmTransportTest {
 
         /** A handler that reports {@code tag} through the handler port, sends the APIC an EOI and returns. */
         static byte[] handler(char tag) {
-            return new Code().bytes(0xb0, tag, 0xe6, HANDLER_PORT).movDword(0, 0xb0, 0).bytes(0xcf).build();
+            return new Code()
+                    .bytes(0xb0, tag, 0xe6, HANDLER_PORT)
+                    .movDword(0, 0xb0, 0)
+                    .bytes(0xcf)
+                    .build();
         }
 
         byte[] build() {
@@ -104,27 +116,37 @@ class KvmTransportTest {
         int gsi = 5;
         int vector = 0x41;
         byte[] main = new Code()
-                .bytes(0xfa, 0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1)                   // cli; mask both PICs
-                .movDword(0x64, 0x00, 0x10 + 2 * gsi).movDword(0x64, 0x10, vector)  // IOAPIC pin 5: vector, edge, unmasked
-                .movDword(0x64, 0x00, 0x11 + 2 * gsi).movDword(0x64, 0x10, 0)       // to APIC 0
-                .movDword(0x26, 0x50, 1)                                            // QueueNotify 1: ioeventfd
-                .movDword(0x26, 0x50, 7)                                            // QueueNotify 7: no such queue, exits
-                .apicOnReadyAndWait().build();
+                .bytes(0xfa, 0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1) // cli; mask both PICs
+                .movDword(0x64, 0x00, 0x10 + 2 * gsi)
+                .movDword(0x64, 0x10, vector) // IOAPIC pin 5: vector, edge, unmasked
+                .movDword(0x64, 0x00, 0x11 + 2 * gsi)
+                .movDword(0x64, 0x10, 0) // to APIC 0
+                .movDword(0x26, 0x50, 1) // QueueNotify 1: ioeventfd
+                .movDword(0x26, 0x50, 7) // QueueNotify 7: no such queue, exits
+                .apicOnReadyAndWait()
+                .build();
         Set<Integer> before = OpenFds.snapshot();
         FakeDevice device = new FakeDevice();
         try (RealModeGuest guest = guest(main, MMIO_BASE);
-             VirtioMmioTransport mmio = new VirtioMmioTransport(device, MMIO_BASE, gsi, 0, guest.memory)) {
+                VirtioMmioTransport mmio = new VirtioMmioTransport(device, MMIO_BASE, gsi, 0, guest.memory)) {
             handler(guest, vector, 0x1100, 'V');
             mmio.attach(new KvmWiring(guest.vm, KvmWiring.irqchipDefaults()));
 
             VcpuExit exit = guest.runFor(10);
-            assertEquals(new VcpuExit(KvmUapi.KVM_EXIT_MMIO, MMIO_BASE + 0x50, 4, true, 7), exit, "only the unmatched notify exits");
+            assertEquals(
+                    new VcpuExit(KvmUapi.KVM_EXIT_MMIO, MMIO_BASE + 0x50, 4, true, 7),
+                    exit,
+                    "only the unmatched notify exits");
             byte[] data = new byte[4];
             Le.fill(data, exit.data());
             mmio.write(exit.address() - MMIO_BASE, data);
-            assertEquals(1, mmio.counters().badAccesses(), "the exit loop handed it over; the transport refused queue 7");
+            assertEquals(
+                    1, mmio.counters().badAccesses(), "the exit loop handed it over; the transport refused queue 7");
             assertEquals(READY, guest.runFor(10));
-            assertEquals(1, mmio.notifiers().kick(1).read(), "the guest's notify of queue 1 signalled its kick fd in the kernel");
+            assertEquals(
+                    1,
+                    mmio.notifiers().kick(1).read(),
+                    "the guest's notify of queue 1 signalled its kick fd in the kernel");
             assertEquals(0, mmio.notifiers().kick(0).read());
 
             for (int q = 0; q < 2; q++) {
@@ -143,14 +165,15 @@ class KvmTransportTest {
     void pciDoorbellsAndMsixVectorsAndAMaskedVectorDeliversExactlyOneInterruptOnUnmask() throws Exception {
         byte[] main = new Code()
                 .bytes(0xfa)
-                .movWordEs(VirtioPciTransport.NOTIFY_OFFSET, 0)        // queue 0's doorbell
-                .movWordEs(VirtioPciTransport.NOTIFY_OFFSET + 4, 1)    // queue 1's doorbell
-                .apicOnReadyAndWait().build();
+                .movWordEs(VirtioPciTransport.NOTIFY_OFFSET, 0) // queue 0's doorbell
+                .movWordEs(VirtioPciTransport.NOTIFY_OFFSET + 4, 1) // queue 1's doorbell
+                .apicOnReadyAndWait()
+                .build();
         Set<Integer> before = OpenFds.snapshot();
         FakeDevice device = new FakeDevice();
         try (RealModeGuest guest = guest(main, BAR);
-             VirtioPciTransport pci = new VirtioPciTransport(device, 24, new KvmWiring(guest.vm, KvmWiring.irqchipDefaults()),
-                     guest.memory)) {
+                VirtioPciTransport pci = new VirtioPciTransport(
+                        device, 24, new KvmWiring(guest.vm, KvmWiring.irqchipDefaults()), guest.memory)) {
             handler(guest, 0x40, 0x1100, 'C');
             handler(guest, 0x41, 0x1140, 'A');
             handler(guest, 0x42, 0x1180, 'B');
@@ -181,13 +204,16 @@ class KvmTransportTest {
             for (int i = 0; i < 5; i++) {
                 pci.notifiers().call(0).signal();
             }
-            assertThrows(TimeoutException.class, () -> masked.get(300, TimeUnit.MILLISECONDS), "no interrupt while masked");
+            assertThrows(
+                    TimeoutException.class, () -> masked.get(300, TimeUnit.MILLISECONDS), "no interrupt while masked");
             long deadline = System.nanoTime() + 5_000_000_000L;
             while (!d.pending(1) && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
             assertTrue(d.pending(1), "the PBA holds the masked interrupt");
-            assertTrue(pci.counters().maskedInterrupts() >= 1, "the watcher took the signals (an eventfd read may coalesce several)");
+            assertTrue(
+                    pci.counters().maskedInterrupts() >= 1,
+                    "the watcher took the signals (an eventfd read may coalesce several)");
 
             d.maskVector(1, false);
             assertEquals(handled('A'), masked.get(10, TimeUnit.SECONDS), "unmask delivered the pending interrupt");

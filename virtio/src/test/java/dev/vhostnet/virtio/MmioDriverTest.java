@@ -82,13 +82,16 @@ class MmioDriverTest {
         Set<Integer> before = OpenFds.snapshot();
         FakeDevice device = new FakeDevice();
         try (MemoryTable memory = MemoryTable.builder().region(0, 0x100000).build();
-             VirtioMmioTransport t = new VirtioMmioTransport(device, BASE, 5, 0, memory)) {
+                VirtioMmioTransport t = new VirtioMmioTransport(device, BASE, 5, 0, memory)) {
             assertTrue(negotiate(t, -1L));
             setUpQueues(t, 0x10000);
             assertTrue(t.isActive());
             assertEquals(List.of(DeviceState.VERSION_1 | FakeDevice.F_BASE | FakeDevice.F_NEEDS_BASE), device.acked);
-            assertEquals(List.of(List.of(new QueueConfig(0, 256, 0x10000, 0x14000, 0x18000, QueueConfig.NO_VECTOR),
-                    new QueueConfig(1, 64, 0x20000, 0x24000, 0x28000, QueueConfig.NO_VECTOR))), device.activations);
+            assertEquals(
+                    List.of(List.of(
+                            new QueueConfig(0, 256, 0x10000, 0x14000, 0x18000, QueueConfig.NO_VECTOR),
+                            new QueueConfig(1, 64, 0x20000, 0x24000, 0x28000, QueueConfig.NO_VECTOR))),
+                    device.activations);
 
             byte[] mac = new byte[6];
             for (int i = 0; i < 6; i++) {
@@ -104,7 +107,9 @@ class MmioDriverTest {
             assertEquals(VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG, read(t, VIRTIO_MMIO_INTERRUPT_STATUS));
             write(t, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
             assertEquals(VIRTIO_MMIO_INT_VRING, read(t, VIRTIO_MMIO_INTERRUPT_STATUS));
-            assertEquals(1, device.notifiers.call(0).read() + device.notifiers.call(1).read() + 1,
+            assertEquals(
+                    1,
+                    device.notifiers.call(0).read() + device.notifiers.call(1).read() + 1,
                     "the config change went to the config notifier, not a queue's call fd");
 
             write(t, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
@@ -143,14 +148,15 @@ class MmioDriverTest {
     void refusesRingsOutsideGuestMemoryAndMarksAFailedActivationNeedsReset() throws Exception {
         FakeDevice device = new FakeDevice();
         try (MemoryTable memory = MemoryTable.builder().region(0, 0x100000).build();
-             VirtioMmioTransport t = new VirtioMmioTransport(device, BASE, 5, 0, memory)) {
+                VirtioMmioTransport t = new VirtioMmioTransport(device, BASE, 5, 0, memory)) {
             assertTrue(negotiate(t, -1L));
             write(t, VIRTIO_MMIO_QUEUE_SEL, 0);
             write(t, VIRTIO_MMIO_QUEUE_DESC_LOW, 0xff800);
             write(t, VIRTIO_MMIO_QUEUE_READY, 1);
             assertEquals(0, read(t, VIRTIO_MMIO_QUEUE_READY));
             assertEquals(1, t.counters().refusedQueues());
-            assertTrue(t.counters().lastRefusal().contains("queue 0"), t.counters().lastRefusal());
+            assertTrue(
+                    t.counters().lastRefusal().contains("queue 0"), t.counters().lastRefusal());
 
             device.failActivation = true;
             addStatus(t, VIRTIO_CONFIG_S_DRIVER_OK);
@@ -158,7 +164,9 @@ class MmioDriverTest {
             assertEquals(VIRTIO_MMIO_INT_CONFIG, read(t, VIRTIO_MMIO_INTERRUPT_STATUS));
             assertEquals(1, t.counters().activationFailures());
             write(t, VIRTIO_MMIO_STATUS, read(t, VIRTIO_MMIO_STATUS) & ~VIRTIO_CONFIG_S_NEEDS_RESET);
-            assertEquals(VIRTIO_CONFIG_S_NEEDS_RESET, read(t, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
+            assertEquals(
+                    VIRTIO_CONFIG_S_NEEDS_RESET,
+                    read(t, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
                     "the driver cannot clear NEEDS_RESET but by a reset");
             write(t, VIRTIO_MMIO_STATUS, 0);
             assertEquals(0, read(t, VIRTIO_MMIO_STATUS));
@@ -170,8 +178,14 @@ class MmioDriverTest {
         RecordingWiring wiring = new RecordingWiring();
         try (VirtioMmioTransport t = new VirtioMmioTransport(new FakeDevice(), BASE, 7, 0, null)) {
             t.attach(wiring);
-            assertEquals(List.of("ioeventfd 0xd0000050 len 4 match 0", "ioeventfd 0xd0000050 len 4 match 1",
-                    "irqfd gsi 7", "irqfd gsi 7", "irqfd gsi 7"), wiring.log);
+            assertEquals(
+                    List.of(
+                            "ioeventfd 0xd0000050 len 4 match 0",
+                            "ioeventfd 0xd0000050 len 4 match 1",
+                            "irqfd gsi 7",
+                            "irqfd gsi 7",
+                            "irqfd gsi 7"),
+                    wiring.log);
         }
         assertEquals(List.of(), List.copyOf(wiring.irqfds.keySet()), "close deassigned every irqfd");
     }

@@ -85,8 +85,16 @@ final class PciDriver {
             }
             pos = cfg(pos + PCI_CAP_LIST_NEXT, 1);
         }
-        assertTrue(capOffsets.keySet().containsAll(java.util.List.of(VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_CAP_NOTIFY_CFG,
-                VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_CAP_PCI_CFG)), capOffsets.toString());
+        assertTrue(
+                capOffsets
+                        .keySet()
+                        .containsAll(java.util.List.of(
+                                VIRTIO_PCI_CAP_COMMON_CFG,
+                                VIRTIO_PCI_CAP_NOTIFY_CFG,
+                                VIRTIO_PCI_CAP_ISR_CFG,
+                                VIRTIO_PCI_CAP_DEVICE_CFG,
+                                VIRTIO_PCI_CAP_PCI_CFG)),
+                capOffsets.toString());
         notifyMultiplier = cfg(capOffsets.get(VIRTIO_PCI_CAP_NOTIFY_CFG) + VIRTIO_PCI_NOTIFY_CAP_MULT, 4);
         assertTrue(msixCap != 0);
         msixTable = cfg(msixCap + PCI_MSIX_TABLE, 4) & ~PCI_MSIX_TABLE_BIR;
@@ -115,7 +123,10 @@ final class PciDriver {
     }
 
     void maskVector(int v, boolean mask) {
-        barWrite(msixTable + (long) v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL, 4, mask ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
+        barWrite(
+                msixTable + (long) v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL,
+                4,
+                mask ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0);
     }
 
     boolean pending(int v) {

@@ -24,22 +24,27 @@ class PciDriverTest {
         FakeDevice device = new FakeDevice();
         RecordingWiring wiring = new RecordingWiring();
         try (MemoryTable memory = MemoryTable.builder().region(0, 0x100000).build();
-             VirtioPciTransport t = new VirtioPciTransport(device, GSI_BASE, wiring, memory)) {
+                VirtioPciTransport t = new VirtioPciTransport(device, GSI_BASE, wiring, memory)) {
             PciDriver d = new PciDriver(t);
             assertEquals(OptionalLong.empty(), t.barAddress());
             d.assignBar(BAR);
             assertEquals(OptionalLong.of(BAR), t.barAddress());
             d.findCapabilities();
             assertEquals(3, d.msixTableSize(), "a vector per queue and one for configuration");
-            assertEquals(List.of("ioeventfd 0xe0003000 len 2 match 0", "ioeventfd 0xe0003004 len 2 match 1"), wiring.log);
+            assertEquals(
+                    List.of("ioeventfd 0xe0003000 len 2 match 0", "ioeventfd 0xe0003004 len 2 match 1"), wiring.log);
 
             d.enableMsix(0xfee0_0000L, 0x40);
             assertTrue(d.negotiate(-1L));
-            assertFalse(d.negotiate(DeviceState.VERSION_1 | FakeDevice.F_NEEDS_BASE), "a subset the device cannot serve");
+            assertFalse(
+                    d.negotiate(DeviceState.VERSION_1 | FakeDevice.F_NEEDS_BASE), "a subset the device cannot serve");
             assertTrue(d.negotiate(-1L));
             d.setUpQueues(0x10000);
-            assertEquals(List.of(new QueueConfig(0, 256, 0x10000, 0x14000, 0x18000, 1),
-                    new QueueConfig(1, 64, 0x20000, 0x24000, 0x28000, 2)), device.activations.get(0));
+            assertEquals(
+                    List.of(
+                            new QueueConfig(0, 256, 0x10000, 0x14000, 0x18000, 1),
+                            new QueueConfig(1, 64, 0x20000, 0x24000, 0x28000, 2)),
+                    device.activations.get(0));
             assertEquals(GSI_BASE + 1, wiring.irqfdGsi(device.notifiers.call(0)));
             assertEquals(GSI_BASE + 2, wiring.irqfdGsi(device.notifiers.call(1)));
             assertEquals(0xfee0_0000L, wiring.routes.get(GSI_BASE + 1)[0]);
@@ -102,9 +107,13 @@ class PciDriverTest {
             assertEquals(GSI_BASE + 1, wiring.irqfdGsi(device.notifiers.call(0)));
             assertEquals(0x51, wiring.routes.get(GSI_BASE + 1)[1], "the rewritten message is routed on unmask");
             assertFalse(d.pending(1));
-            assertEquals(1, device.notifiers.call(0).read(), "one interrupt delivered through the irqfd for five signals");
+            assertEquals(
+                    1, device.notifiers.call(0).read(), "one interrupt delivered through the irqfd for five signals");
 
-            d.cfgWrite(d.msixCap + PciUapi.PCI_MSIX_FLAGS, 2, PciUapi.PCI_MSIX_FLAGS_ENABLE | PciUapi.PCI_MSIX_FLAGS_MASKALL);
+            d.cfgWrite(
+                    d.msixCap + PciUapi.PCI_MSIX_FLAGS,
+                    2,
+                    PciUapi.PCI_MSIX_FLAGS_ENABLE | PciUapi.PCI_MSIX_FLAGS_MASKALL);
             assertNull(wiring.irqfdGsi(device.notifiers.call(1)), "the function mask masks every vector");
             d.cfgWrite(d.msixCap + PciUapi.PCI_MSIX_FLAGS, 2, PciUapi.PCI_MSIX_FLAGS_ENABLE);
             assertEquals(GSI_BASE + 2, wiring.irqfdGsi(device.notifiers.call(1)));

@@ -17,7 +17,8 @@ final class RecordingWiring implements VmWiring {
 
     @Override
     public synchronized Binding ioeventfd(EventFd fd, IoAddress at, OptionalLong datamatch) {
-        log.add("ioeventfd 0x" + Long.toHexString(at.address()) + " len " + at.length() + " match " + datamatch.orElse(-1));
+        log.add("ioeventfd 0x" + Long.toHexString(at.address()) + " len " + at.length() + " match "
+                + datamatch.orElse(-1));
         ioeventfds.put(at.address(), fd);
         return () -> {
             synchronized (this) {

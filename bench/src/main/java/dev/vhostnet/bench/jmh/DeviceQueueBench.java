@@ -2,13 +2,13 @@ package dev.vhostnet.bench.jmh;
 
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.VirtioFeature;
-import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.DescriptorChain;
 import dev.vhostnet.ctl.device.DeviceQueue;
-import dev.vhostnet.driver.DriverQueue;
 import dev.vhostnet.ctl.ring.Segment;
 import dev.vhostnet.ctl.ring.VringLayout;
+import dev.vhostnet.driver.DriverQueue;
 import dev.vhostnet.memtable.MemoryTable;
+import dev.vhostnet.sys.VirtioUapi;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -56,10 +56,13 @@ public class DeviceQueueBench {
         memory = MemoryTable.builder().region(0, 4 << 20).build();
         layout = VringLayout.contiguous(0x10000, CHAINS * descriptors);
         FeatureSet features = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.EVENT_IDX);
-        DriverQueue<Integer> driver = DriverQueue.<Integer>builder(memory, layout, features).name("bench driver").build();
+        DriverQueue<Integer> driver = DriverQueue.<Integer>builder(memory, layout, features)
+                .name("bench driver")
+                .build();
         for (int i = 0; i < CHAINS; i++) {
             long buf = 0x100000L + i * 2048L;
-            List<Segment> readable = descriptors == 1 ? List.of(new Segment(buf, 12 + 64))
+            List<Segment> readable = descriptors == 1
+                    ? List.of(new Segment(buf, 12 + 64))
                     : List.of(new Segment(buf, 12), new Segment(buf + 12, 64));
             driver.add(readable, List.of(), i);
         }

@@ -1,7 +1,7 @@
 package dev.vhostnet.bench.jmh;
 
-import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.driver.VirtioNetHeader;
+import dev.vhostnet.sys.VirtioUapi;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.TimeUnit;
@@ -24,8 +24,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(1)
 public class HeaderBench {
     final ByteBuffer buffer = ByteBuffer.allocateDirect(64).order(ByteOrder.LITTLE_ENDIAN);
-    final VirtioNetHeader gso = new VirtioNetHeader(VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM,
-            VirtioUapi.VIRTIO_NET_HDR_GSO_UDP, 42, 1472, 34, 6, 0);
+    final VirtioNetHeader gso = new VirtioNetHeader(
+            VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM, VirtioUapi.VIRTIO_NET_HDR_GSO_UDP, 42, 1472, 34, 6, 0);
 
     @Benchmark
     public VirtioNetHeader readFrom() {

@@ -42,15 +42,16 @@ public final class GuestEchoClient {
             fail(results, e.getMessage());
         }
         long millis = (System.nanoTime() - started) / 1_000_000;
-        String line = String.format("datagrams %d bytes %d resent %d sha256 %s millis %d", count,
-                (long) count * EchoTraffic.SIZE, resent, HexFormat.of().formatHex(sha.digest()), millis);
+        String line = String.format(
+                "datagrams %d bytes %d resent %d sha256 %s millis %d",
+                count, (long) count * EchoTraffic.SIZE, resent, HexFormat.of().formatHex(sha.digest()), millis);
         Files.writeString(results, line + "\n");
         System.out.println("GuestEchoClient: " + line);
     }
 
     /** Sends datagrams first..first+count-1, each until its echo is back; returns how many were sent again. */
-    private static int exchangeAll(DatagramSocket socket, InetSocketAddress peer, int first, int count, MessageDigest sha)
-            throws IOException {
+    private static int exchangeAll(
+            DatagramSocket socket, InetSocketAddress peer, int first, int count, MessageDigest sha) throws IOException {
         int resent = 0;
         socket.setSoTimeout(TIMEOUT_MILLIS);
         byte[] in = new byte[EchoTraffic.SIZE + 1];
@@ -85,7 +86,8 @@ public final class GuestEchoClient {
                 return true;
             }
             if (got < 0 || got > seq) {
-                throw new IOException("echo of datagram " + seq + " is not a datagram sent: " + p.getLength() + " bytes");
+                throw new IOException(
+                        "echo of datagram " + seq + " is not a datagram sent: " + p.getLength() + " bytes");
             }
         }
         return false;

@@ -30,8 +30,7 @@ import org.junit.platform.launcher.core.LauncherFactory;
  */
 public final class InVmLauncher {
 
-    private InVmLauncher() {
-    }
+    private InVmLauncher() {}
 
     public static void main(String[] args) throws IOException {
         if (args.length < 1 || args.length > 2) {
@@ -40,15 +39,19 @@ public final class InVmLauncher {
         }
         Path resultsFile = Path.of(args[0]);
         String tag = args.length == 2 ? args[1] : TestVm.TAG;
-        System.out.printf("InVmLauncher: running tests tagged %s (system up %ss, JVM up %d ms)%n",
-                tag, Files.readString(Path.of("/proc/uptime")).split(" ")[0],
+        System.out.printf(
+                "InVmLauncher: running tests tagged %s (system up %ss, JVM up %d ms)%n",
+                tag,
+                Files.readString(Path.of("/proc/uptime")).split(" ")[0],
                 ManagementFactory.getRuntimeMXBean().getUptime());
         Recorder recorder = new Recorder();
-        LauncherFactory.create().execute(
-                request().selectors(selectPackage("dev.vhostnet"))
-                        .filters(TagFilter.includeTags(tag))
-                        .build(),
-                recorder);
+        LauncherFactory.create()
+                .execute(
+                        request()
+                                .selectors(selectPackage("dev.vhostnet"))
+                                .filters(TagFilter.includeTags(tag))
+                                .build(),
+                        recorder);
         InVmResult.writeAll(resultsFile, recorder.results);
         System.out.printf("InVmLauncher: wrote %d results to %s%n", recorder.results.size(), resultsFile);
         // Tests may leave non-daemon threads behind; they must not keep the VM up.
@@ -86,7 +89,8 @@ public final class InVmLauncher {
         /** The display names from the test's class down to the test, or the engine's name. */
         private String name(TestIdentifier id) {
             LinkedList<String> names = new LinkedList<>();
-            for (TestIdentifier i = id; i.getParentIdObject().isPresent();
+            for (TestIdentifier i = id;
+                    i.getParentIdObject().isPresent();
                     i = plan.getTestIdentifier(i.getParentIdObject().get())) {
                 names.addFirst(i.getDisplayName());
             }

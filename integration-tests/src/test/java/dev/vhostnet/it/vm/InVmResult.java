@@ -30,10 +30,11 @@ public record InVmResult(Status status, String name, String uniqueId, String mes
     /** Replays the outcome on the host: passes, fails with the in-VM failure, or aborts with its reason. */
     public void replay() {
         switch (status) {
-            case SUCCESSFUL -> { }
+            case SUCCESSFUL -> {}
             case ABORTED -> Assumptions.abort(message);
-            case FAILED -> fail(name + " failed in the test VM: " + message
-                    + (stackTrace.isEmpty() ? "" : "\nIn-VM stack trace:\n" + stackTrace));
+            case FAILED ->
+                fail(name + " failed in the test VM: " + message
+                        + (stackTrace.isEmpty() ? "" : "\nIn-VM stack trace:\n" + stackTrace));
         }
     }
 
@@ -42,8 +43,13 @@ public record InVmResult(Status status, String name, String uniqueId, String mes
         List<String> lines = new ArrayList<>();
         lines.add(HEADER);
         for (InVmResult r : results) {
-            lines.add(String.join("\t", r.status.name(), escape(r.name), escape(r.uniqueId),
-                    escape(r.message), escape(r.stackTrace)));
+            lines.add(String.join(
+                    "\t",
+                    r.status.name(),
+                    escape(r.name),
+                    escape(r.uniqueId),
+                    escape(r.message),
+                    escape(r.stackTrace)));
         }
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.write(tmp, lines, StandardCharsets.UTF_8);
@@ -62,8 +68,8 @@ public record InVmResult(Status status, String name, String uniqueId, String mes
             if (f.length != 5) {
                 throw new IOException("malformed line in " + file + ": " + line);
             }
-            results.add(new InVmResult(Status.valueOf(f[0]), unescape(f[1]), unescape(f[2]),
-                    unescape(f[3]), unescape(f[4])));
+            results.add(new InVmResult(
+                    Status.valueOf(f[0]), unescape(f[1]), unescape(f[2]), unescape(f[3]), unescape(f[4])));
         }
         return results;
     }
@@ -78,12 +84,13 @@ public record InVmResult(Status status, String name, String uniqueId, String mes
             char c = s.charAt(i);
             if (c == '\\' && i + 1 < s.length()) {
                 char e = s.charAt(++i);
-                out.append(switch (e) {
-                    case 't' -> '\t';
-                    case 'n' -> '\n';
-                    case 'r' -> '\r';
-                    default -> e;
-                });
+                out.append(
+                        switch (e) {
+                            case 't' -> '\t';
+                            case 'n' -> '\n';
+                            case 'r' -> '\r';
+                            default -> e;
+                        });
             } else {
                 out.append(c);
             }

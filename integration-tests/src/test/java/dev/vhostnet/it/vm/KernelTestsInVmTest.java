@@ -19,11 +19,13 @@ class KernelTestsInVmTest {
 
     @TestFactory
     Stream<DynamicTest> vhostNetTestsInTestVm() throws Exception {
-        assumeFalse(TestVm.hostHasVhostNet(),
+        assumeFalse(
+                TestVm.hostHasVhostNet(),
                 "this host has /dev/vhost-net: the " + TestVm.TAG + " tests run directly on it");
         TestVm vm = TestVm.forThisModule();
         List<InVmResult> results = vm.runTests(TestVm.TAG);
-        assertFalse(results.isEmpty(),
+        assertFalse(
+                results.isEmpty(),
                 () -> "no test tagged " + TestVm.TAG + " ran in the test VM; see " + vm.consoleLog());
         return results.stream().map(r -> DynamicTest.dynamicTest(r.name(), r::replay));
     }

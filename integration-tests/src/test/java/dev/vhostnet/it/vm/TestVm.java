@@ -57,7 +57,8 @@ public final class TestVm {
     public static boolean hostHasVhostNet() throws InterruptedException {
         if (!Files.exists(VHOST_NET)) {
             try {
-                new ProcessBuilder("modprobe", "vhost_net").redirectErrorStream(true)
+                new ProcessBuilder("modprobe", "vhost_net")
+                        .redirectErrorStream(true)
                         .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                         .start()
                         .waitFor(30, TimeUnit.SECONDS);
@@ -103,12 +104,20 @@ public final class TestVm {
         Path resultsFile = resultsDir.resolve("results.tsv");
         Files.createDirectories(resultsDir);
         Files.deleteIfExists(resultsFile);
-        String exit = Integer.toString(run(List.of(), List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
-                "-XX:ErrorFile=" + resultsDir.resolve("hs_err_pid%p.log"),
-                "-cp", testClassPath(), InVmLauncher.class.getName(), resultsFile.toString(), tag)));
+        String exit = Integer.toString(run(
+                List.of(),
+                List.of(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "--enable-native-access=ALL-UNNAMED",
+                        "-XX:ErrorFile=" + resultsDir.resolve("hs_err_pid%p.log"),
+                        "-cp",
+                        testClassPath(),
+                        InVmLauncher.class.getName(),
+                        resultsFile.toString(),
+                        tag)));
         if (!Files.exists(resultsFile)) {
-            IllegalStateException failure = failure("the in-VM launcher exited with " + exit + " without writing results");
+            IllegalStateException failure =
+                    failure("the in-VM launcher exited with " + exit + " without writing results");
             if (Integer.parseInt(exit) > 128) {
                 throw new JvmCrashed(failure.getMessage());
             }
@@ -127,8 +136,12 @@ public final class TestVm {
         Files.createDirectories(resultsDir);
         Path exitCodeFile = resultsDir.resolve("exit-code");
         Files.deleteIfExists(exitCodeFile);
-        List<String> script = new java.util.ArrayList<>(List.of(moduleDir.resolve("testvm/run-in-vm.sh").toString(),
-                "--results", resultsDir.toString(), "--timeout", Long.toString(timeoutSeconds)));
+        List<String> script = new java.util.ArrayList<>(List.of(
+                moduleDir.resolve("testvm/run-in-vm.sh").toString(),
+                "--results",
+                resultsDir.toString(),
+                "--timeout",
+                Long.toString(timeoutSeconds)));
         script.addAll(options);
         script.add("--");
         script.addAll(command);
@@ -164,13 +177,18 @@ public final class TestVm {
 
     /** An error that points to the logs and quotes their last lines, for builds whose files are lost. */
     public IllegalStateException failure(String what) throws IOException {
-        StringBuilder message = new StringBuilder(what).append("; see ").append(consoleLog())
-                .append(" and ").append(runLog());
+        StringBuilder message = new StringBuilder(what)
+                .append("; see ")
+                .append(consoleLog())
+                .append(" and ")
+                .append(runLog());
         for (Path log : List.of(runLog(), consoleLog())) {
             if (Files.exists(log)) {
                 List<String> lines = Files.readAllLines(log, StandardCharsets.ISO_8859_1);
                 List<String> tail = lines.subList(Math.max(0, lines.size() - LOG_TAIL), lines.size());
-                message.append("\n--- last lines of ").append(log.getFileName()).append(" ---\n")
+                message.append("\n--- last lines of ")
+                        .append(log.getFileName())
+                        .append(" ---\n")
                         .append(String.join("\n", tail));
             }
         }

@@ -158,8 +158,8 @@ public final class DescriptorChain {
 
     /** All readable bytes, gathered into a new array. */
     public byte[] readAll() {
-        Preconditions.checkState(readableBytes <= Integer.MAX_VALUE - 8,
-                "%s readable bytes do not fit an array", readableBytes);
+        Preconditions.checkState(
+                readableBytes <= Integer.MAX_VALUE - 8, "%s readable bytes do not fit an array", readableBytes);
         byte[] out = new byte[(int) readableBytes];
         read(0, out, 0, out.length);
         return out;
@@ -257,7 +257,8 @@ public final class DescriptorChain {
 
     @Override
     public String toString() {
-        return String.format("chain head %d: %d readable (%d bytes), %d writable (%d bytes)%s", head,
-                readableCount, readableBytes, writableCount, writableBytes, indirect ? ", indirect" : "");
+        return String.format(
+                "chain head %d: %d readable (%d bytes), %d writable (%d bytes)%s",
+                head, readableCount, readableBytes, writableCount, writableBytes, indirect ? ", indirect" : "");
     }
 }

@@ -16,11 +16,11 @@ import static dev.vhostnet.sys.VirtioUapi.VRING_USED_F_NO_NOTIFY;
 import com.google.common.base.Preconditions;
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.VirtioFeature;
-import dev.vhostnet.ctl.ring.LittleEndian;
-import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.QueueCounters.Event;
+import dev.vhostnet.ctl.ring.LittleEndian;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;
+import dev.vhostnet.sys.VirtioUapi;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -167,7 +167,8 @@ public final class DeviceQueue {
         int distance = (nextAvail - nextUsed) & 0xffff;
         if (distance > size) {
             inFlight = 0;
-            markBroken(Violation.IN_FLIGHT_EXCEEDS_SIZE,
+            markBroken(
+                    Violation.IN_FLIGHT_EXCEEDS_SIZE,
                     String.format("base %d is %d entries past used index %d", base, distance, nextUsed));
         } else {
             inFlight = distance;
@@ -201,14 +202,19 @@ public final class DeviceQueue {
             return false;
         }
         if (pending > size) {
-            markBroken(Violation.AVAIL_IDX_JUMP, String.format("available index %d is %d entries past %d, ring size %d",
-                    availIdx, pending, nextAvail, size));
+            markBroken(
+                    Violation.AVAIL_IDX_JUMP,
+                    String.format(
+                            "available index %d is %d entries past %d, ring size %d",
+                            availIdx, pending, nextAvail, size));
             return false;
         }
         // The entries and descriptors behind avail->idx are read only after it.
         VarHandle.acquireFence();
         if (inFlight >= size) {
-            markBroken(Violation.IN_FLIGHT_EXCEEDS_SIZE, String.format("%d chains in flight, ring size %d", inFlight, size));
+            markBroken(
+                    Violation.IN_FLIGHT_EXCEEDS_SIZE,
+                    String.format("%d chains in flight, ring size %d", inFlight, size));
             return false;
         }
         int head = LittleEndian.u16(memory, availRingGpa + 2L * (nextAvail & mask));
@@ -217,8 +223,10 @@ public final class DeviceQueue {
             LittleEndian.putU16(memory, availEventGpa, nextAvail);
         }
         if (head >= size) {
-            markBroken(Violation.HEAD_OUT_OF_RANGE, String.format("available entry %d names head %d, ring size %d",
-                    (nextAvail - 1) & 0xffff, head, size));
+            markBroken(
+                    Violation.HEAD_OUT_OF_RANGE,
+                    String.format(
+                            "available entry %d names head %d, ring size %d", (nextAvail - 1) & 0xffff, head, size));
             return false;
         }
         inFlight++;
@@ -360,8 +368,12 @@ public final class DeviceQueue {
      * that popped buffers for a frame they turn out too small for.
      */
     public void rewind(int count) {
-        Preconditions.checkArgument(count >= 0 && count <= inFlight - pendingUsed,
-                "%s: cannot rewind %s chains, %s popped and not pushed", name, count, inFlight - pendingUsed);
+        Preconditions.checkArgument(
+                count >= 0 && count <= inFlight - pendingUsed,
+                "%s: cannot rewind %s chains, %s popped and not pushed",
+                name,
+                count,
+                inFlight - pendingUsed);
         nextAvail = (nextAvail - count) & 0xffff;
         inFlight -= count;
     }
@@ -373,8 +385,8 @@ public final class DeviceQueue {
      */
     public void pushUsed(int head, int len) {
         Preconditions.checkArgument(head >= 0 && head < size, "head %s is not in a ring of %s", head, size);
-        Preconditions.checkState(pendingUsed < inFlight,
-                "%s: more used entries than chains in flight (%s)", name, inFlight);
+        Preconditions.checkState(
+                pendingUsed < inFlight, "%s: more used entries than chains in flight (%s)", name, inFlight);
         long elem = usedRingGpa + (long) VRING_USED_ELEM_SIZE * ((nextUsed + pendingUsed) & mask);
         LittleEndian.putU32(memory, elem, head);
         LittleEndian.putU32(memory, elem + VRING_USED_ELEM_LEN, len);
@@ -520,8 +532,11 @@ public final class DeviceQueue {
         // the log; the counters keep counting.
         if (!warned) {
             warned = true;
-            log.warn("virtqueue {} broken by the driver: {} (counter {}); the device needs a reset", name,
-                    brokenReason, v.counterName());
+            log.warn(
+                    "virtqueue {} broken by the driver: {} (counter {}); the device needs a reset",
+                    name,
+                    brokenReason,
+                    v.counterName());
         } else {
             log.debug("virtqueue {} broken by the driver again: {} (counter {})", name, brokenReason, v.counterName());
         }
@@ -529,7 +544,8 @@ public final class DeviceQueue {
 
     @Override
     public String toString() {
-        return String.format("%s: size %d, next avail %d, next used %d, %d in flight%s", name, size, nextAvail,
-                nextUsed, inFlight, violation == null ? "" : ", broken: " + brokenReason);
+        return String.format(
+                "%s: size %d, next avail %d, next used %d, %d in flight%s",
+                name, size, nextAvail, nextUsed, inFlight, violation == null ? "" : ", broken: " + brokenReason);
     }
 }

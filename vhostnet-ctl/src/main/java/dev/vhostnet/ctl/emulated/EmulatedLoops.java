@@ -31,8 +31,8 @@ public final class EmulatedLoops implements AutoCloseable {
 
     private EmulatedLoops(int threads, String name, boolean processWide) {
         Preconditions.checkArgument(threads >= 1, "at least one event loop, not %s", threads);
-        this.group = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true),
-                EpollIoHandler.newFactory());
+        this.group = new MultiThreadIoEventLoopGroup(
+                threads, new DefaultThreadFactory(name, true), EpollIoHandler.newFactory());
         for (EventExecutor e : group) {
             loops.add((IoEventLoop) e);
         }
@@ -99,7 +99,8 @@ public final class EmulatedLoops implements AutoCloseable {
             if (closed) {
                 return;
             }
-            Preconditions.checkState(pairs() == 0, "%s queue pairs are still on these loops: close their devices first", pairs());
+            Preconditions.checkState(
+                    pairs() == 0, "%s queue pairs are still on these loops: close their devices first", pairs());
             closed = true;
         }
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();

@@ -4,16 +4,16 @@ import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.DeviceLifecycle;
-import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VringBases;
-import dev.vhostnet.ctl.vhost.VringSetup;
-import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
+import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.device.QueueCounters;
+import dev.vhostnet.ctl.vhost.VringSetup;
+import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.tap.TapDevice;
 import io.netty.channel.IoEventLoop;
@@ -36,8 +36,13 @@ import java.util.function.IntFunction;
  */
 public final class EmulatedNetDevice implements NetDevice {
     /** What this device offers, as vhost-net's {@code VHOST_GET_FEATURES} does (no dirty log). */
-    public static final FeatureSet OFFER = FeatureSet.of(VirtioFeature.VERSION_1, VirtioFeature.MRG_RXBUF,
-            VirtioFeature.EVENT_IDX, VirtioFeature.INDIRECT_DESC, VirtioFeature.NOTIFY_ON_EMPTY, VirtioFeature.ANY_LAYOUT,
+    public static final FeatureSet OFFER = FeatureSet.of(
+            VirtioFeature.VERSION_1,
+            VirtioFeature.MRG_RXBUF,
+            VirtioFeature.EVENT_IDX,
+            VirtioFeature.INDIRECT_DESC,
+            VirtioFeature.NOTIFY_ON_EMPTY,
+            VirtioFeature.ANY_LAYOUT,
             VirtioFeature.VIRTIO_NET_HDR);
 
     private final EmulatedLoops loopSet;
@@ -49,10 +54,18 @@ public final class EmulatedNetDevice implements NetDevice {
     private final TapDevice tap;
     /** Pairs {@code [0, enabledPairs)} move packets; a parked one keeps its bases here ({@link #enablePairs}). */
     private int enabledPairs;
+
     private final int[][] parked;
 
-    private EmulatedNetDevice(EmulatedLoops loopSet, List<EmulatedQueuePair> pairs, List<IoEventLoop> loops,
-            Features.Negotiated features, MemoryTable.Lease lease, String name, VringBases bases, TapDevice tap) {
+    private EmulatedNetDevice(
+            EmulatedLoops loopSet,
+            List<EmulatedQueuePair> pairs,
+            List<IoEventLoop> loops,
+            Features.Negotiated features,
+            MemoryTable.Lease lease,
+            String name,
+            VringBases bases,
+            TapDevice tap) {
         this.tap = tap;
         this.enabledPairs = pairs.size();
         this.parked = new int[pairs.size()][];
@@ -84,11 +97,18 @@ public final class EmulatedNetDevice implements NetDevice {
             for (int p = 0; p < count; p++) {
                 IoEventLoop loop = loopSet.acquire();
                 loops.add(loop);
-                pairs.add(new EmulatedQueuePair(p, config.memory(), config.queuePairs().get(p),
-                        config.tap().queue(p), features, config.tap().config().vnetHeader(), loop,
+                pairs.add(new EmulatedQueuePair(
+                        p,
+                        config.memory(),
+                        config.queuePairs().get(p),
+                        config.tap().queue(p),
+                        features,
+                        config.tap().config().vnetHeader(),
+                        loop,
                         config.errorListener()));
             }
-            EmulatedNetDevice device = new EmulatedNetDevice(loopSet, pairs, loops, features, lease, name, bases, config.tap());
+            EmulatedNetDevice device =
+                    new EmulatedNetDevice(loopSet, pairs, loops, features, lease, name, bases, config.tap());
             device.restart();
             return device;
         } catch (SysException | RuntimeException e) {
@@ -161,7 +181,8 @@ public final class EmulatedNetDevice implements NetDevice {
             boolean running = lifecycle.state() == State.RUNNING;
             for (int p = enabledPairs - 1; p >= count; p--) {
                 VringBases now = lifecycle.bases();
-                parked[p] = running ? onLoop(p, pairs.get(p)::detach)
+                parked[p] = running
+                        ? onLoop(p, pairs.get(p)::detach)
                         : new int[] {now.get(p, QueuePair.RX), now.get(p, QueuePair.TX)};
                 tap.queue(p).detach();
                 enabledPairs = p;

@@ -3,14 +3,14 @@ package dev.vhostnet.ctl.emulated;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
-import dev.vhostnet.ctl.vhost.VringErrorListener;
-import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.ctl.device.DescriptorChain;
 import dev.vhostnet.ctl.device.DeviceQueue;
 import dev.vhostnet.ctl.ring.LittleEndian;
+import dev.vhostnet.ctl.vhost.VringErrorListener;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.SysException;
+import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.tap.TapQueue;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
@@ -81,14 +81,24 @@ final class EmulatedQueuePair {
     private IoRegistration tapRead;
     /** The tap interest last submitted; null when the tap was just registered. */
     private EpollIoOps tapOps;
+
     private final VringErrorListener errorListener;
     private int pendingLength;
     /** Why the pair stopped (an fd that failed, an unexpected exception), or null. */
     private String failure;
+
     private boolean reportedBroken;
 
-    EmulatedQueuePair(int index, MemoryTable memory, QueuePair rings, TapQueue tapQueue, Features.Negotiated features,
-            boolean tapHasHeader, IoEventLoop loop, VringErrorListener errorListener) throws SysException {
+    EmulatedQueuePair(
+            int index,
+            MemoryTable memory,
+            QueuePair rings,
+            TapQueue tapQueue,
+            Features.Negotiated features,
+            boolean tapHasHeader,
+            IoEventLoop loop,
+            VringErrorListener errorListener)
+            throws SysException {
         this.errorListener = errorListener;
         this.index = index;
         this.memory = memory;
@@ -130,7 +140,8 @@ final class EmulatedQueuePair {
     private IoRegistration register(FileDescriptor fd, String what, Runnable handler) {
         Future<IoRegistration> f = loop.register(new FdHandle(fd, what, guarded(handler), this::fail));
         if (!f.isSuccess()) {
-            throw new IllegalStateException("queue pair " + index + " could not watch the " + what + ": " + f.cause(), f.cause());
+            throw new IllegalStateException(
+                    "queue pair " + index + " could not watch the " + what + ": " + f.cause(), f.cause());
         }
         return f.getNow();
     }
@@ -216,7 +227,8 @@ final class EmulatedQueuePair {
         }
         for (DeviceQueue q : new DeviceQueue[] {rx, tx}) {
             if (q.isBroken()) {
-                return Optional.of(q.name() + " broken by the driver: " + q.brokenReason().orElseThrow());
+                return Optional.of(
+                        q.name() + " broken by the driver: " + q.brokenReason().orElseThrow());
             }
         }
         return Optional.empty();
@@ -354,7 +366,8 @@ final class EmulatedQueuePair {
                 return false;
             }
             rxHeads[chains] = chain.head();
-            if (chain.readableCount() > 0 || chain.writableCount() == 0
+            if (chain.readableCount() > 0
+                    || chain.writableCount() == 0
                     || (chains == 0 && chain.writableLength(0) < headerSize)
                     || (!mergeable && chain.writableBytes() < pendingLength)) {
                 return dropFrame(chains + 1);

@@ -35,7 +35,8 @@ public final class DirtyLog implements AutoCloseable {
 
     /** A log covering every page of {@code memory}, from guest-physical 0 to its highest region end. */
     public static DirtyLog covering(MemoryTable memory) throws SysException {
-        long end = memory.regions().stream().mapToLong(GuestRegion::gpaEnd).max().orElseThrow();
+        long end =
+                memory.regions().stream().mapToLong(GuestRegion::gpaEnd).max().orElseThrow();
         long pages = (end + VhostUapi.VHOST_PAGE_SIZE - 1) / VhostUapi.VHOST_PAGE_SIZE;
         long bytes = (pages + 63) / 64 * 8;
         return new DirtyLog(Mmap.anonymous(bytes, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_PRIVATE), pages);
@@ -49,7 +50,8 @@ public final class DirtyLog implements AutoCloseable {
     /** Whether the page holding {@code gpa} was written since the last {@link #fetchAndClear()}. */
     public boolean isDirty(long gpa) {
         long page = gpa / VhostUapi.VHOST_PAGE_SIZE;
-        Preconditions.checkArgument(gpa >= 0 && page < pages, "guest address 0x%s is outside the log", Long.toHexString(gpa));
+        Preconditions.checkArgument(
+                gpa >= 0 && page < pages, "guest address 0x%s is outside the log", Long.toHexString(gpa));
         checkOpen();
         return ((long) WORD.getVolatile(words, (int) (page / 64 * 8)) & (1L << (page % 64))) != 0;
     }

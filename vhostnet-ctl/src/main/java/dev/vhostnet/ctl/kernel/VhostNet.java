@@ -1,7 +1,7 @@
 package dev.vhostnet.ctl.kernel;
 
-import dev.vhostnet.ctl.vhost.VringAddress;
 import com.sun.jna.Memory;
+import dev.vhostnet.ctl.vhost.VringAddress;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.Errno;
@@ -111,7 +111,8 @@ public final class VhostNet implements VhostNetBackend {
     @Override
     public void setLogFd(EventFd eventFd) throws SysException {
         Memory value = new Memory(4);
-        value.setInt(0, eventFd == null ? VhostUapi.VHOST_FILE_UNBIND : eventFd.fd().get());
+        value.setInt(
+                0, eventFd == null ? VhostUapi.VHOST_FILE_UNBIND : eventFd.fd().get());
         fd.ioctl(VhostUapi.VHOST_SET_LOG_FD, value);
     }
 
@@ -160,7 +161,13 @@ public final class VhostNet implements VhostNetBackend {
     }
 
     private void setVringFile(Ioctl request, int index, EventFd eventFd) throws SysException {
-        fd.ioctl(request, new VhostVringFile(index, eventFd == null ? VhostUapi.VHOST_FILE_UNBIND : eventFd.fd().get()));
+        fd.ioctl(
+                request,
+                new VhostVringFile(
+                        index,
+                        eventFd == null
+                                ? VhostUapi.VHOST_FILE_UNBIND
+                                : eventFd.fd().get()));
     }
 
     @Override
@@ -177,8 +184,10 @@ public final class VhostNet implements VhostNetBackend {
 
     @Override
     public void setVringEndian(int index, boolean bigEndian) throws SysException {
-        fd.ioctl(VhostUapi.VHOST_SET_VRING_ENDIAN, new VhostVringState(index,
-                bigEndian ? VhostUapi.VHOST_VRING_BIG_ENDIAN : VhostUapi.VHOST_VRING_LITTLE_ENDIAN));
+        fd.ioctl(
+                VhostUapi.VHOST_SET_VRING_ENDIAN,
+                new VhostVringState(
+                        index, bigEndian ? VhostUapi.VHOST_VRING_BIG_ENDIAN : VhostUapi.VHOST_VRING_LITTLE_ENDIAN));
     }
 
     @Override
@@ -190,7 +199,9 @@ public final class VhostNet implements VhostNetBackend {
 
     @Override
     public void setBackend(int index, TapQueue queue) throws SysException {
-        fd.ioctl(VhostUapi.VHOST_NET_SET_BACKEND, new VhostVringFile(index, queue.fd().get()));
+        fd.ioctl(
+                VhostUapi.VHOST_NET_SET_BACKEND,
+                new VhostVringFile(index, queue.fd().get()));
     }
 
     @Override

@@ -1,20 +1,20 @@
 package dev.vhostnet.ctl.kernel;
 
+import com.google.common.base.Preconditions;
+import com.google.common.collect.ImmutableList;
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.DeviceLifecycle;
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.vhost.VhostBackend;
 import dev.vhostnet.ctl.vhost.VhostStepException;
+import dev.vhostnet.ctl.vhost.VringDatapath;
 import dev.vhostnet.ctl.vhost.VringErrorListener;
 import dev.vhostnet.ctl.vhost.VringSetup;
-import com.google.common.base.Preconditions;
-import com.google.common.collect.ImmutableList;
-import dev.vhostnet.ctl.DeviceLifecycle;
-import dev.vhostnet.ctl.VringBases;
-import dev.vhostnet.ctl.vhost.VringDatapath;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
@@ -43,8 +43,14 @@ public final class VhostNetDevice implements NetDevice {
     /** Pairs {@code [0, enabledPairs)} move packets; the others are parked ({@link #enablePairs}). */
     private int enabledPairs;
 
-    private VhostNetDevice(NetDeviceConfig config, List<VhostNetBackend> backends, Features.Negotiated features,
-            DirtyLog dirtyLog, VringErrorWatcher errors, MemoryTable.Lease lease, VringBases bases) {
+    private VhostNetDevice(
+            NetDeviceConfig config,
+            List<VhostNetBackend> backends,
+            Features.Negotiated features,
+            DirtyLog dirtyLog,
+            VringErrorWatcher errors,
+            MemoryTable.Lease lease,
+            VringBases bases) {
         this.config = config;
         this.backends = backends;
         this.features = features;
@@ -72,7 +78,8 @@ public final class VhostNetDevice implements NetDevice {
      * Starts with each vring's next available index from {@code bases}: to take over rings another
      * backend ran, from the bases its stop returned.
      */
-    public static VhostNetDevice start(NetDeviceConfig config, VringBases bases) throws VhostStepException, SysException {
+    public static VhostNetDevice start(NetDeviceConfig config, VringBases bases)
+            throws VhostStepException, SysException {
         int pairs = config.queuePairs().size();
         bases.checkPairs(pairs);
         List<VhostNetBackend> backends = new ArrayList<>();
@@ -86,8 +93,13 @@ public final class VhostNetDevice implements NetDevice {
             }
             FeatureSet offer = FeatureSet.of(backends.get(0).getFeatures());
             Features.Negotiated features = Features.negotiate(config, offer);
-            log.debug("features: driver {}, vhost offer {}, negotiated {}, vhost {}, tap offloads {}",
-                    config.driverFeatures(), offer, features.virtio(), features.vhost(), features.tapOffloads());
+            log.debug(
+                    "features: driver {}, vhost offer {}, negotiated {}, vhost {}, tap offloads {}",
+                    config.driverFeatures(),
+                    offer,
+                    features.virtio(),
+                    features.vhost(),
+                    features.tapOffloads());
             if (config.dirtyLog()) {
                 dirtyLog = DirtyLog.covering(config.memory());
             }
@@ -95,7 +107,10 @@ public final class VhostNetDevice implements NetDevice {
             VhostNetDevice device = new VhostNetDevice(config, backends, features, dirtyLog, errors, lease, bases);
             for (int p = 0; p < pairs; p++) {
                 VhostNetBackend b = backends.get(p);
-                VringSetup.step("SET_FEATURES", device(p), () -> b.setFeatures(features.vhost().toLong()));
+                VringSetup.step(
+                        "SET_FEATURES",
+                        device(p),
+                        () -> b.setFeatures(features.vhost().toLong()));
                 VringSetup.step("SET_MEM_TABLE", device(p), () -> b.setMemTable(config.memory()));
                 if (dirtyLog != null) {
                     long logAddress = dirtyLog.address();
@@ -124,8 +139,14 @@ public final class VhostNetDevice implements NetDevice {
      */
     private void attachAll(VringBases bases) throws VhostStepException {
         for (int p = 0; p < backends.size(); p++) {
-            VringSetup.attach(backends.get(p), p, config.queuePairs().get(p), config.memory(), bases,
-                    new EventFd[] {errors.eventFd(p * 2), errors.eventFd(p * 2 + 1)}, dirtyLog != null,
+            VringSetup.attach(
+                    backends.get(p),
+                    p,
+                    config.queuePairs().get(p),
+                    config.memory(),
+                    bases,
+                    new EventFd[] {errors.eventFd(p * 2), errors.eventFd(p * 2 + 1)},
+                    dirtyLog != null,
                     p < enabledPairs ? datapaths.get(p) : PARKED);
         }
     }
@@ -141,7 +162,8 @@ public final class VhostNetDevice implements NetDevice {
      */
     @Override
     public void enablePairs(int count) throws VhostStepException, SysException {
-        Preconditions.checkArgument(count >= 1 && count <= backends.size(), "%s of %s queue pairs", count, backends.size());
+        Preconditions.checkArgument(
+                count >= 1 && count <= backends.size(), "%s of %s queue pairs", count, backends.size());
         lifecycle.lock();
         try {
             Preconditions.checkState(lifecycle.state() != State.CLOSED, "%s is closed", name(config));
@@ -165,7 +187,10 @@ public final class VhostNetDevice implements NetDevice {
                     int vring = v;
                     if (running) {
                         VringSetup.step(path.request(), QueuePair.describe(p, v), () -> path.attach(vring));
-                        VringSetup.step("kick", QueuePair.describe(p, v), () -> rings.vring(vring).kick().signal());
+                        VringSetup.step(
+                                "kick",
+                                QueuePair.describe(p, v),
+                                () -> rings.vring(vring).kick().signal());
                     }
                 }
                 enabledPairs = p + 1;
@@ -297,8 +322,10 @@ public final class VhostNetDevice implements NetDevice {
                     for (int i = 0; i < fds.size(); i++) {
                         if (ready[i] != 0) {
                             long count = fds.get(i).read();
-                            log.warn("vhost-net reported an error on {} ({} times): the vring is stopped until reset",
-                                    QueuePair.describe(i / 2, i % 2), count);
+                            log.warn(
+                                    "vhost-net reported an error on {} ({} times): the vring is stopped until reset",
+                                    QueuePair.describe(i / 2, i % 2),
+                                    count);
                             if (listener != null) {
                                 listener.onVringError(i / 2, i % 2, count);
                             }

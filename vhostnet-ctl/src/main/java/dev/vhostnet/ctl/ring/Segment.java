@@ -6,7 +6,10 @@ import com.google.common.base.Preconditions;
 public record Segment(long gpa, int len) {
     public Segment {
         Preconditions.checkArgument(len > 0, "a segment needs a positive length, not %s", len);
-        Preconditions.checkArgument(gpa >= 0 && gpa + len > gpa,
-                "segment [gpa 0x%s, +%s) is not a valid guest range", Long.toHexString(gpa), len);
+        Preconditions.checkArgument(
+                gpa >= 0 && gpa + len > gpa,
+                "segment [gpa 0x%s, +%s) is not a valid guest range",
+                Long.toHexString(gpa),
+                len);
     }
 }

@@ -1,8 +1,8 @@
 package dev.vhostnet.ctl.ring;
 
 import com.google.common.base.Preconditions;
-import dev.vhostnet.sys.VirtioUapi;
 import dev.vhostnet.memtable.MemoryTable;
+import dev.vhostnet.sys.VirtioUapi;
 
 /**
  * Where a split virtqueue lives in guest memory ({@code <linux/virtio_ring.h>}): the descriptor
@@ -17,16 +17,23 @@ public record VringLayout(int size, long descGpa, long availGpa, long usedGpa) {
     public static final int USED_ALIGN_CONTIGUOUS = 4096;
 
     public VringLayout {
-        Preconditions.checkArgument(size > 0 && size <= MAX_SIZE && Integer.bitCount(size) == 1,
-                "ring size must be a power of two from 1 to %s, not %s", MAX_SIZE, size);
+        Preconditions.checkArgument(
+                size > 0 && size <= MAX_SIZE && Integer.bitCount(size) == 1,
+                "ring size must be a power of two from 1 to %s, not %s",
+                MAX_SIZE,
+                size);
         checkAligned("descriptor table", descGpa, VirtioUapi.VRING_DESC_ALIGN);
         checkAligned("available ring", availGpa, VirtioUapi.VRING_AVAIL_ALIGN);
         checkAligned("used ring", usedGpa, VirtioUapi.VRING_USED_ALIGN);
     }
 
     private static void checkAligned(String part, long gpa, int alignment) {
-        Preconditions.checkArgument(gpa >= 0 && gpa % alignment == 0,
-                "%s at guest address 0x%s is not %s-byte aligned", part, Long.toHexString(gpa), alignment);
+        Preconditions.checkArgument(
+                gpa >= 0 && gpa % alignment == 0,
+                "%s at guest address 0x%s is not %s-byte aligned",
+                part,
+                Long.toHexString(gpa),
+                alignment);
     }
 
     /** The legacy contiguous layout at {@code base}: table, available ring, used ring on the next page. */
@@ -38,7 +45,8 @@ public record VringLayout(int size, long descGpa, long availGpa, long usedGpa) {
 
     /** Bytes {@link #contiguous} occupies for a ring of {@code size}. */
     public static long contiguousBytes(int size) {
-        return align(align(descBytes(size) + availBytes(size), USED_ALIGN_CONTIGUOUS) + usedBytes(size),
+        return align(
+                align(descBytes(size) + availBytes(size), USED_ALIGN_CONTIGUOUS) + usedBytes(size),
                 USED_ALIGN_CONTIGUOUS);
     }
 
@@ -81,8 +89,8 @@ public record VringLayout(int size, long descGpa, long availGpa, long usedGpa) {
 
     private static void checkPart(MemoryTable memory, String queue, String part, long gpa, long length) {
         if (!memory.contains(gpa, length)) {
-            throw new IllegalArgumentException(String.format("%s of %s at [gpa 0x%x, +%d) is not inside guest memory",
-                    part, queue, gpa, length));
+            throw new IllegalArgumentException(
+                    String.format("%s of %s at [gpa 0x%x, +%d) is not inside guest memory", part, queue, gpa, length));
         }
     }
 }

@@ -22,7 +22,8 @@ public record VringAddress(long desc, long used, long avail, OptionalLong logGue
      */
     public static VringAddress of(VringLayout ring, MemoryTable memory, boolean log) {
         int n = ring.size();
-        return new VringAddress(memory.translate(ring.descGpa(), VringLayout.descBytes(n)),
+        return new VringAddress(
+                memory.translate(ring.descGpa(), VringLayout.descBytes(n)),
                 memory.translate(ring.usedGpa(), VringLayout.usedBytes(n)),
                 memory.translate(ring.availGpa(), VringLayout.availBytes(n)),
                 log ? OptionalLong.of(ring.usedGpa()) : OptionalLong.empty());

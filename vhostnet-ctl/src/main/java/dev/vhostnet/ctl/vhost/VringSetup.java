@@ -1,8 +1,8 @@
 package dev.vhostnet.ctl.vhost;
 
 import dev.vhostnet.ctl.QueuePair;
-import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.Virtqueue;
+import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
@@ -56,8 +56,16 @@ public final class VringSetup {
      * {@code datapath} to each, then kicks each vring once, so that buffers the driver posted while the
      * device was stopped are seen.
      */
-    public static void attach(VhostBackend b, int pair, QueuePair rings, MemoryTable memory, VringBases bases,
-            EventFd[] errs, boolean log, VringDatapath datapath) throws VhostStepException {
+    public static void attach(
+            VhostBackend b,
+            int pair,
+            QueuePair rings,
+            MemoryTable memory,
+            VringBases bases,
+            EventFd[] errs,
+            boolean log,
+            VringDatapath datapath)
+            throws VhostStepException {
         for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
             int vring = v;
             String q = QueuePair.describe(pair, v);
@@ -87,8 +95,12 @@ public final class VringSetup {
      * {@link #detach}es every pair, {@code backends.get(p)} running {@code rings.get(p)} through
      * {@code datapaths.get(p)}; every vring gets its base whatever fails.
      */
-    public static Detached detachAll(List<? extends VhostBackend> backends, List<QueuePair> rings,
-            List<? extends VringDatapath> datapaths, MemoryTable memory, VringBases bases) {
+    public static Detached detachAll(
+            List<? extends VhostBackend> backends,
+            List<QueuePair> rings,
+            List<? extends VringDatapath> datapaths,
+            MemoryTable memory,
+            VringBases bases) {
         VhostStepException first = null;
         for (int p = 0; p < backends.size(); p++) {
             Detached d = detach(backends.get(p), p, rings.get(p), datapaths.get(p), memory, bases);
@@ -103,8 +115,8 @@ public final class VringSetup {
      * index ({@code GET_VRING_BASE}; where that fails, the used index in guest memory, as QEMU does)
      * into {@code bases}. Every vring gets its base whatever fails; the first failed detach is kept.
      */
-    public static Detached detach(VhostBackend b, int pair, QueuePair rings, VringDatapath datapath, MemoryTable memory,
-            VringBases bases) {
+    public static Detached detach(
+            VhostBackend b, int pair, QueuePair rings, VringDatapath datapath, MemoryTable memory, VringBases bases) {
         VhostStepException first = null;
         for (int v = QueuePair.RX; v <= QueuePair.TX; v++) {
             int vring = v;
@@ -120,8 +132,11 @@ public final class VringSetup {
                 base = b.getVringBase(v);
             } catch (SysException e) {
                 base = rings.vring(v).layout().usedIndex(memory);
-                log.warn("GET_VRING_BASE on {} failed ({}); resuming from the used index {}",
-                        QueuePair.describe(pair, v), e.getMessage(), base);
+                log.warn(
+                        "GET_VRING_BASE on {} failed ({}); resuming from the used index {}",
+                        QueuePair.describe(pair, v),
+                        e.getMessage(),
+                        base);
             }
             bases = bases.with(pair, v, base);
         }

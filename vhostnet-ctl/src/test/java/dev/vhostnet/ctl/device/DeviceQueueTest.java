@@ -9,15 +9,14 @@ import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_F_NEXT;
 import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_F_WRITE;
 import static dev.vhostnet.sys.VirtioUapi.VRING_USED_F_NO_NOTIFY;
 import static dev.vhostnet.sys.VirtioUapi.bit;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.device.DescriptorChain.Segment;
 import dev.vhostnet.ctl.device.QueueCounters.Event;
-import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;
 import java.nio.ByteBuffer;
@@ -37,6 +36,7 @@ class DeviceQueueTest {
 
     /** Region A: [0, 2 MiB), then a hole, then region B: [4 MiB, 4 MiB + 64 KiB). */
     static final long A = 0;
+
     static final long A_SIZE = 0x200000;
     static final long B = 0x400000;
     static final long B_SIZE = 0x10000;
@@ -65,7 +65,10 @@ class DeviceQueueTest {
 
     @Test
     void popsADirectChainWithItsReadableThenWritableSegments() {
-        ring.desc(3, BUF, 100, N, 5).desc(5, BUF + 0x1000, 200, N | W, 1).desc(1, B, 300, W, 0).post(3);
+        ring.desc(3, BUF, 100, N, 5)
+                .desc(5, BUF + 0x1000, 200, N | W, 1)
+                .desc(1, B, 300, W, 0)
+                .post(3);
         DeviceQueue q = queue(0);
 
         DescriptorChain c = q.pop().orElseThrow();
@@ -85,7 +88,9 @@ class DeviceQueueTest {
 
     @Test
     void popsAnIndirectChain() {
-        ring.descAt(TABLE, 0, BUF, 10, N, 2).descAt(TABLE, 2, BUF + 0x100, 20, N | W, 1).descAt(TABLE, 1, B, 30, W, 0);
+        ring.descAt(TABLE, 0, BUF, 10, N, 2)
+                .descAt(TABLE, 2, BUF + 0x100, 20, N | W, 1)
+                .descAt(TABLE, 1, B, 30, W, 0);
         ring.desc(6, TABLE, 3 * 16, I, 0).post(6);
         DeviceQueue q = queue(INDIRECT);
 
@@ -104,8 +109,11 @@ class DeviceQueueTest {
         byte[] world = "world".getBytes(StandardCharsets.US_ASCII);
         memory.write(BUF, hello, 0, hello.length);
         memory.write(B + 0x40, world, 0, world.length);
-        ring.desc(0, BUF, hello.length, N, 1).desc(1, B + 0x40, world.length, N, 2)
-                .desc(2, BUF + 0x800, 4, N | W, 3).desc(3, B + 0x800, 6, W, 0).post(0);
+        ring.desc(0, BUF, hello.length, N, 1)
+                .desc(1, B + 0x40, world.length, N, 2)
+                .desc(2, BUF + 0x800, 4, N | W, 3)
+                .desc(3, B + 0x800, 6, W, 0)
+                .post(0);
         DescriptorChain c = queue(0).pop().orElseThrow();
 
         assertEquals("hello, world", new String(c.readAll(), StandardCharsets.US_ASCII));
@@ -125,7 +133,9 @@ class DeviceQueueTest {
         assertEquals("0123", new String(got, 0, 4, StandardCharsets.US_ASCII));
         memory.read(B + 0x800, got, 0, 6);
         assertEquals("456789", new String(got, StandardCharsets.US_ASCII));
-        ByteBuffer src = ByteBuffer.allocateDirect(8).put("abcdefgh".getBytes(StandardCharsets.US_ASCII)).flip();
+        ByteBuffer src = ByteBuffer.allocateDirect(8)
+                .put("abcdefgh".getBytes(StandardCharsets.US_ASCII))
+                .flip();
         assertEquals(8, c.write(2, src));
         assertFalse(src.hasRemaining());
         memory.read(B + 0x800, got, 0, 6);
@@ -134,7 +144,10 @@ class DeviceQueueTest {
 
     @Test
     void popIntoReusesOneHolderWithoutCarryingOldSegments() {
-        ring.desc(0, BUF, 10, N, 1).desc(1, BUF + 10, 10, W, 0).desc(2, BUF + 20, 5, 0, 0).post(0, 2);
+        ring.desc(0, BUF, 10, N, 1)
+                .desc(1, BUF + 10, 10, W, 0)
+                .desc(2, BUF + 20, 5, 0, 0)
+                .post(0, 2);
         DeviceQueue q = queue(0);
         DescriptorChain holder = new DescriptorChain();
 
@@ -242,7 +255,9 @@ class DeviceQueueTest {
     void assertBrokenBy(DeviceQueue q, Violation v, Integer head) {
         assertTrue(q.isBroken(), "broken");
         assertEquals(Optional.of(v), q.violation());
-        assertTrue(q.brokenReason().orElseThrow().startsWith(v.description()), q.brokenReason().orElseThrow());
+        assertTrue(
+                q.brokenReason().orElseThrow().startsWith(v.description()),
+                q.brokenReason().orElseThrow());
         assertEquals(1, q.counters().get(v), v.counterName());
         assertEquals(1, q.counters().violations(), "no other rule counted: " + q.counters());
         if (head != null) {
@@ -513,7 +528,8 @@ class DeviceQueueTest {
         assertFalse(q.needsNotification(), "idx 5 means entry 5 not yet used");
         completeOne(q, 0); // used 6
         assertTrue(q.needsNotification());
-        assertEquals(2, q.counters().get(Event.NOTIFICATIONS_SUPPRESSED), "the two decisions before used_event was passed");
+        assertEquals(
+                2, q.counters().get(Event.NOTIFICATIONS_SUPPRESSED), "the two decisions before used_event was passed");
     }
 
     @Test
@@ -589,7 +605,8 @@ class DeviceQueueTest {
 
     @Test
     void ringsOutsideGuestMemoryAreRejectedAtConstruction() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> new DeviceQueue(memory, VringLayout.contiguous(0x300000, 8), FeatureSet.NONE, "rx0"));
         assertTrue(e.getMessage().contains("descriptor table of rx0"), e.getMessage());
     }

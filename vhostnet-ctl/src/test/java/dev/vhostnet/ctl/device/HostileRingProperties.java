@@ -10,9 +10,9 @@ import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.device.DescriptorChain.Segment;
 import dev.vhostnet.ctl.device.QueueCounters.Event;
-import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;
 import java.nio.ByteBuffer;
@@ -47,6 +47,7 @@ import net.jqwik.api.statistics.Statistics;
 class HostileRingProperties {
     /** Region A [0, 64 KiB), a hole, region B [128 KiB, 192 KiB). */
     static final long A = 0;
+
     static final long A_END = 0x10000;
     static final long B = 0x20000;
     static final long B_END = 0x30000;
@@ -54,6 +55,7 @@ class HostileRingProperties {
     static final int TABLES = 2;
     /** Indirect tables the generated descriptors may point at, 256 bytes (16 entries) apart. */
     static final long TABLE_BASE = B + 0x100;
+
     static final long U32 = 0xffff_ffffL;
 
     static MemoryTable memory;
@@ -61,8 +63,14 @@ class HostileRingProperties {
 
     record Desc(long addr, long len, int flags, int next) {}
 
-    record Scenario(int size, long features, int base, int availDelta, List<Desc> table, List<Integer> avail,
-                    List<List<Desc>> indirect) {}
+    record Scenario(
+            int size,
+            long features,
+            int base,
+            int availDelta,
+            List<Desc> table,
+            List<Integer> avail,
+            List<List<Desc>> indirect) {}
 
     @BeforeContainer
     static void guest() throws Exception {
@@ -109,15 +117,16 @@ class HostileRingProperties {
     void aLoopThroughAFullIndirectTableReadsNoMoreThanTheTable() {
         Desc buffer = new Desc(A + 0x4000, 8, 0, 0);
         List<Desc> table = padded(List.of(new Desc(tableAddress(0), 32, VRING_DESC_F_INDIRECT, 0)), buffer);
-        List<Desc> loop = padded(List.of(new Desc(A + 0x4000, 8, VRING_DESC_F_NEXT, 1),
-                new Desc(A + 0x4100, 8, VRING_DESC_F_NEXT, 0)), buffer);
+        List<Desc> loop = padded(
+                List.of(new Desc(A + 0x4000, 8, VRING_DESC_F_NEXT, 1), new Desc(A + 0x4100, 8, VRING_DESC_F_NEXT, 0)),
+                buffer);
         List<List<Desc>> indirect = new ArrayList<>();
         indirect.add(loop);
         while (indirect.size() < TABLES) {
             indirect.add(padded(List.of(), buffer));
         }
-        Scenario s = new Scenario(2, bit(VIRTIO_RING_F_INDIRECT_DESC), 0, 1, table,
-                Collections.nCopies(MAX_SIZE, 0), indirect);
+        Scenario s = new Scenario(
+                2, bit(VIRTIO_RING_F_INDIRECT_DESC), 0, 1, table, Collections.nCopies(MAX_SIZE, 0), indirect);
         check(s);
         DeviceQueue q = QUEUES.get(List.of(2L, bit(VIRTIO_RING_F_INDIRECT_DESC)));
         assertEquals(Optional.of(Violation.CHAIN_TOO_LONG), q.violation());
@@ -137,7 +146,8 @@ class HostileRingProperties {
         RawRing ring = new RawRing(memory, layout);
         write(ring, s);
         // One queue per ring size and feature set, reset between tries: the reset path runs every try.
-        DeviceQueue q = QUEUES.computeIfAbsent(List.of((long) s.size(), s.features()),
+        DeviceQueue q = QUEUES.computeIfAbsent(
+                List.of((long) s.size(), s.features()),
                 k -> new DeviceQueue(memory, layout, FeatureSet.of(s.features()), "fuzz"));
         q.reset();
         q.setNextAvail(s.base());
@@ -189,7 +199,8 @@ class HostileRingProperties {
         long violations = q.counters().violations() - violationsBefore;
         if (q.isBroken()) {
             assertEquals(1, violations, "one rule counted: " + q.counters());
-            Statistics.label("outcome").collect("broken: " + q.violation().orElseThrow().counterName());
+            Statistics.label("outcome")
+                    .collect("broken: " + q.violation().orElseThrow().counterName());
         } else {
             assertEquals(0, violations);
             assertTrue(q.isEmpty(), "a healthy queue stops only when empty");
@@ -222,7 +233,10 @@ class HostileRingProperties {
     static void writeTable(long gpa, List<Desc> descs) {
         ByteBuffer b = ByteBuffer.allocate(descs.size() * VRING_DESC_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         for (Desc d : descs) {
-            b.putLong(d.addr()).putInt((int) d.len()).putShort((short) d.flags()).putShort((short) d.next());
+            b.putLong(d.addr())
+                    .putInt((int) d.len())
+                    .putShort((short) d.flags())
+                    .putShort((short) d.next());
         }
         memory.write(gpa, b.array(), 0, b.capacity());
     }
@@ -237,9 +251,13 @@ class HostileRingProperties {
     /** One scenario from {@code seed}, with the weights of the jqwik generators below. */
     static Scenario fromSeed(int size, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
-        long features = pick(r, new int[] {6, 1, 1}) == 0 ? bit(VIRTIO_RING_F_INDIRECT_DESC)
-                : pick(r, new int[] {1, 1}) == 0 ? 0L
-                : bit(VIRTIO_RING_F_INDIRECT_DESC) | bit(VIRTIO_RING_F_EVENT_IDX) | bit(VIRTIO_F_NOTIFY_ON_EMPTY);
+        long features = pick(r, new int[] {6, 1, 1}) == 0
+                ? bit(VIRTIO_RING_F_INDIRECT_DESC)
+                : pick(r, new int[] {1, 1}) == 0
+                        ? 0L
+                        : bit(VIRTIO_RING_F_INDIRECT_DESC)
+                                | bit(VIRTIO_RING_F_EVENT_IDX)
+                                | bit(VIRTIO_F_NOTIFY_ON_EMPTY);
         int base = switch (pick(r, new int[] {3, 2, 1})) {
             case 0 -> 0;
             case 1 -> r.nextInt(0xfff0, 0x10000);
@@ -339,7 +357,8 @@ class HostileRingProperties {
             Arbitrary<Desc> desc = descriptors(size);
             Arbitrary<List<Desc>> table = desc.list().ofSize(MAX_SIZE);
             Arbitrary<List<Integer>> avail = index(size).list().ofSize(MAX_SIZE);
-            Arbitrary<List<List<Desc>>> indirect = desc.list().ofSize(MAX_SIZE).list().ofSize(TABLES);
+            Arbitrary<List<List<Desc>>> indirect =
+                    desc.list().ofSize(MAX_SIZE).list().ofSize(TABLES);
             Arbitrary<Integer> base = Arbitraries.frequencyOf(
                     Tuple.of(3, Arbitraries.just(0)),
                     Tuple.of(2, Arbitraries.integers().between(0xfff0, 0xffff)),
@@ -352,8 +371,11 @@ class HostileRingProperties {
             Arbitrary<Long> features = Arbitraries.frequencyOf(
                     Tuple.of(6, Arbitraries.just(bit(VIRTIO_RING_F_INDIRECT_DESC))),
                     Tuple.of(1, Arbitraries.just(0L)),
-                    Tuple.of(1, Arbitraries.just(bit(VIRTIO_RING_F_INDIRECT_DESC) | bit(VIRTIO_RING_F_EVENT_IDX)
-                            | bit(VIRTIO_F_NOTIFY_ON_EMPTY))));
+                    Tuple.of(
+                            1,
+                            Arbitraries.just(bit(VIRTIO_RING_F_INDIRECT_DESC)
+                                    | bit(VIRTIO_RING_F_EVENT_IDX)
+                                    | bit(VIRTIO_F_NOTIFY_ON_EMPTY))));
             return Combinators.combine(features, base, delta, table, avail, indirect)
                     .as((f, b, d, t, a, i) -> new Scenario(size, f, b, d, t, a, i));
         });

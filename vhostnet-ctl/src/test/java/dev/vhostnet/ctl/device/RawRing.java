@@ -99,7 +99,8 @@ final class RawRing {
     }
 
     int availEvent() {
-        return memory.getShort(layout.usedGpa() + VRING_USED_RING + (long) VRING_USED_ELEM_SIZE * layout.size()) & 0xffff;
+        return memory.getShort(layout.usedGpa() + VRING_USED_RING + (long) VRING_USED_ELEM_SIZE * layout.size())
+                & 0xffff;
     }
 
     /** The id of used element {@code slot} (taken modulo the ring size). */

@@ -95,7 +95,9 @@ final class RecordingVhostBackend implements VhostNetBackend {
     @Override
     public void setVringAddr(int index, VringAddress address) throws SysException {
         record("SET_VRING_ADDR " + index
-                + (address.logged() ? " log 0x" + Long.toHexString(address.logGuestAddress().getAsLong()) : ""));
+                + (address.logged()
+                        ? " log 0x" + Long.toHexString(address.logGuestAddress().getAsLong())
+                        : ""));
     }
 
     @Override

@@ -14,11 +14,15 @@ import org.junit.jupiter.api.Test;
 class VhostNetTest {
     @Test
     void aMissingDeviceFailsWithTheFixAndLeaksNothing() {
-        assumeFalse(Files.exists(VhostNet.DEVICE), "this host has /dev/vhost-net: the missing-device error cannot be shown");
+        assumeFalse(
+                Files.exists(VhostNet.DEVICE),
+                "this host has /dev/vhost-net: the missing-device error cannot be shown");
         Set<Integer> before = OpenFds.snapshot();
         SysException e = assertThrows(SysException.class, VhostNet::open);
-        assertEquals("open(/dev/vhost-net): ENOENT (No such file or directory) — vhost-net not loaded: "
-                + "modprobe vhost_net (the kernel needs CONFIG_VHOST_NET)", e.getMessage());
+        assertEquals(
+                "open(/dev/vhost-net): ENOENT (No such file or directory) — vhost-net not loaded: "
+                        + "modprobe vhost_net (the kernel needs CONFIG_VHOST_NET)",
+                e.getMessage());
         assertTrue(VhostNet.unavailabilityCause().contains("modprobe vhost_net"));
         assertEquals("", OpenFds.leakedSince(before));
     }

@@ -24,9 +24,15 @@ class VringLayoutTest {
 
     @Test
     void eachPartMustBeAlignedAsTheSpecSays() {
-        rejected("descriptor table at guest address 0x1008 is not 16-byte aligned", () -> new VringLayout(8, 0x1008, 0x2000, 0x3000));
-        rejected("available ring at guest address 0x2001 is not 2-byte aligned", () -> new VringLayout(8, 0x1000, 0x2001, 0x3000));
-        rejected("used ring at guest address 0x3002 is not 4-byte aligned", () -> new VringLayout(8, 0x1000, 0x2000, 0x3002));
+        rejected(
+                "descriptor table at guest address 0x1008 is not 16-byte aligned",
+                () -> new VringLayout(8, 0x1008, 0x2000, 0x3000));
+        rejected(
+                "available ring at guest address 0x2001 is not 2-byte aligned",
+                () -> new VringLayout(8, 0x1000, 0x2001, 0x3000));
+        rejected(
+                "used ring at guest address 0x3002 is not 4-byte aligned",
+                () -> new VringLayout(8, 0x1000, 0x2000, 0x3002));
     }
 
     @Test
@@ -35,18 +41,25 @@ class VringLayoutTest {
         assertEquals(0x10000, ring.descGpa());
         assertEquals(0x10000 + 16 * 256, ring.availGpa());
         assertEquals(0x12000, ring.usedGpa(), "the used ring starts on the page after the available ring");
-        assertEquals(4096 + 4096 + 4096, VringLayout.contiguousBytes(256), "desc+avail in 2 pages, used (2054 bytes) in 1");
+        assertEquals(
+                4096 + 4096 + 4096, VringLayout.contiguousBytes(256), "desc+avail in 2 pages, used (2054 bytes) in 1");
         assertEquals(6 + 2 * 256, VringLayout.availBytes(256));
         assertEquals(6 + 8 * 256, VringLayout.usedBytes(256));
     }
 
     @Test
     void everyPartMustLieInsideGuestMemory() throws Exception {
-        try (MemoryTable memory = MemoryTable.builder().region(0, 0x10000).region(0x20000, 0x10000).build()) {
+        try (MemoryTable memory = MemoryTable.builder()
+                .region(0, 0x10000)
+                .region(0x20000, 0x10000)
+                .build()) {
             VringLayout.contiguous(0x20000, 256).checkIn(memory, "queue 0");
-            rejected("used ring of queue 1 at [gpa 0x10000, +2054) is not inside guest memory",
+            rejected(
+                    "used ring of queue 1 at [gpa 0x10000, +2054) is not inside guest memory",
                     () -> VringLayout.contiguous(0x10000 - 0x2000, 256).checkIn(memory, "queue 1"));
-            rejected("descriptor table of queue 2", () -> VringLayout.contiguous(0x40000, 8).checkIn(memory, "queue 2"));
+            rejected(
+                    "descriptor table of queue 2",
+                    () -> VringLayout.contiguous(0x40000, 8).checkIn(memory, "queue 2"));
         }
     }
 }
