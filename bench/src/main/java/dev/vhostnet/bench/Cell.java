@@ -48,8 +48,13 @@ public record Cell(BenchPath path, Direction direction, int size, int pairs, Lis
 
     /** The spread of packets/s: (max - min) / median, as a fraction. */
     public double spread() {
-        double m = packetsPerSecond();
-        return m == 0 ? 0 : (max(Rep::packetsPerSecond) - min(Rep::packetsPerSecond)) / m;
+        return spread(Rep::packetsPerSecond);
+    }
+
+    /** The spread of {@code metric} over the repetitions: (max - min) / median, as a fraction. */
+    public double spread(ToDoubleFunction<Rep> metric) {
+        double m = median(metric);
+        return m == 0 ? 0 : (max(metric) - min(metric)) / m;
     }
 
     public double deviceCpuPerPacket() {
@@ -61,7 +66,7 @@ public record Cell(BenchPath path, Direction direction, int size, int pairs, Lis
     }
 
     public double totalCpuPerPacket() {
-        return median(r -> r.packets() == 0 ? 0 : (double) r.totalCpuNanos() / r.packets());
+        return median(Rep::totalCpuPerPacket);
     }
 
     public double deviceAllocPerPacket() {

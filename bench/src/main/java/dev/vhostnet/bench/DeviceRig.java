@@ -11,7 +11,6 @@ import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.driver.DriverMemory;
-import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
 import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.eventfd.EventFd;
@@ -20,6 +19,7 @@ import io.netty.channel.IoEventLoop;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 
@@ -101,7 +101,7 @@ final class DeviceRig extends Rig {
             }
             if (device instanceof EmulatedNetDevice emulated) {
                 List<Long> ids = new ArrayList<>();
-                for (IoEventLoop loop : emulated.loops()) {
+                for (IoEventLoop loop : new LinkedHashSet<>(emulated.loops())) {
                     rig.deviceThreads.add(loop.submit(ThreadCpu::currentThread).get());
                     ids.add(loop.submit(() -> Thread.currentThread().getId()).get());
                 }
@@ -191,13 +191,21 @@ final class DeviceRig extends Rig {
         }
     }
 
-    /** The driver of one queue pair as a {@link GuestPort}. */
+    /**
+     * The driver of one queue pair as a {@link GuestPort}: frames are received a batch at a time
+     * in place ({@link VirtioNetDriver#receive(int, VirtioNetDriver.RxHandler)}), which re-posts
+     * buffers itself once half the ring is free.
+     */
     private static final class DriverPort implements GuestPort {
+        private static final int BATCH = 32;
         private final VirtioNetDriver driver;
         private final EventFd rxCall;
+        private final int[] lengths = new int[BATCH];
+        private int received;
+        private int next;
+        private final VirtioNetDriver.RxHandler take = (buffer, offset, length) -> lengths[received++] = length;
         private byte[] frame;
         private VirtioNetHeader hdr;
-        private int sinceRefill;
 
         DriverPort(VirtioNetDriver driver, EventFd rxCall) {
             this.driver = driver;
@@ -229,19 +237,14 @@ final class DeviceRig extends Rig {
 
         @Override
         public int receive() throws Exception {
-            Optional<RxFrame> f = driver.receive();
-            if (f.isEmpty()) {
-                if (sinceRefill > 0) {
-                    driver.refillRx();
-                    sinceRefill = 0;
+            if (next == received) {
+                next = 0;
+                received = 0;
+                if (driver.receive(BATCH, take) == 0) {
+                    return -1;
                 }
-                return -1;
             }
-            if (++sinceRefill >= 32) {
-                driver.refillRx();
-                sinceRefill = 0;
-            }
-            return f.get().frame().length;
+            return lengths[next++];
         }
 
         @Override

@@ -37,6 +37,11 @@ public record Rep(
         return nanos == 0 ? 0 : bytes * 8.0 / nanos;
     }
 
+    /** CPU nanoseconds of every thread that worked for the path, per packet. */
+    public double totalCpuPerPacket() {
+        return packets == 0 ? 0 : (double) totalCpuNanos / packets;
+    }
+
     public long lost() {
         return Math.max(0, sent - packets);
     }

@@ -224,7 +224,9 @@ public final class DriverQueue<T> {
     private boolean addOne(long gpa, int len, int flags, T token) {
         checkOpen();
         Preconditions.checkNotNull(token, "token");
-        Preconditions.checkArgument(len > 0 && gpa >= 0, "bad segment [gpa 0x%s, +%s)", Long.toHexString(gpa), len);
+        if (len <= 0 || gpa < 0) { // not checkArgument: its message argument would allocate on every call
+            throw new IllegalArgumentException(String.format("bad segment [gpa 0x%x, +%d)", gpa, len));
+        }
         if (numFree == 0) {
             return false;
         }

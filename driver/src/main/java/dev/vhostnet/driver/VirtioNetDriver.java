@@ -8,7 +8,9 @@ import dev.vhostnet.ctl.ring.Segment;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
+import dev.vhostnet.sys.VirtioUapi;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -61,6 +63,10 @@ public final class VirtioNetDriver {
     };
     private int polledBuffer;
     private int polledLength;
+    private int collectedBytes;
+    /** Where a frame spread over several RX buffers is gathered for {@link #receive(int, RxHandler)}; made at the first. */
+    private ByteBuffer gathered;
+
     private boolean txUnpublished;
     private long txFrames;
     private long txBytes;
@@ -291,6 +297,15 @@ public final class VirtioNetDriver {
     }
 
     /**
+     * {@link #refillRx()} once more than half the RX ring's descriptors are free, as Linux's
+     * {@code virtnet_receive} calls {@code try_fill_recv}: one index update (and at most one kick)
+     * per half ring instead of one per frame, while the device still holds the other half.
+     */
+    public int refillRxIfHalfFree() throws SysException {
+        return rx.freeDescriptors() > rx.size() / 2 ? refillRx() : 0;
+    }
+
+    /**
      * Waits up to {@code millis} for RX work without spinning: enables RX interrupts and, unless
      * frames arrived meanwhile, waits on {@code rxCall} (the call eventfd of this pair's RX queue),
      * then suppresses interrupts again.
@@ -302,15 +317,19 @@ public final class VirtioNetDriver {
         disableRxInterrupts();
     }
 
-    /** The next frame received within {@code millis} (waiting on {@code rxCall}), buffers re-posted after it. */
+    /**
+     * The next frame received within {@code millis} (waiting on {@code rxCall}); buffers are
+     * re-posted once half the ring is free ({@link #refillRxIfHalfFree}).
+     */
     public Optional<RxFrame> receive(EventFd rxCall, int millis) throws SysException {
         long deadline = System.nanoTime() + millis * 1_000_000L;
         while (true) {
             Optional<RxFrame> frame = receive();
             if (frame.isPresent()) {
-                refillRx();
+                refillRxIfHalfFree();
                 return frame;
             }
+            refillRx();
             long left = (deadline - System.nanoTime()) / 1_000_000L;
             if (left <= 0) {
                 return Optional.empty();
@@ -326,21 +345,65 @@ public final class VirtioNetDriver {
      */
     public Optional<RxFrame> receive() {
         while (rx.poll(1, rxTaken) == 1) {
-            RxFrame frame = assemble();
-            if (frame != null) {
-                return Optional.of(frame);
+            int count = collect();
+            if (count > 0) {
+                VirtioNetHeader hdr = VirtioNetHeader.readFrom(rxPool.buffer(mergedBuffers[0]), 0, headerSize);
+                byte[] frame = new byte[collectedBytes];
+                copyCollected(count, ByteBuffer.wrap(frame), 0);
+                return Optional.of(new RxFrame(hdr, frame));
             }
         }
         return Optional.empty();
     }
 
-    private RxFrame assemble() {
+    /**
+     * Hands up to {@code budget} received frames to {@code handler} without allocating, then
+     * re-posts buffers once half the ring is free — Linux's {@code virtnet_receive}, whose NAPI
+     * budget bounds a batch; returns how many frames. A frame in one buffer is handed over in
+     * place in guest memory; one spread over several ({@code MRG_RXBUF}) is first gathered into a
+     * buffer this driver keeps. Either is valid only during the call. Bad frames are dropped and counted.
+     */
+    public int receive(int budget, RxHandler handler) throws SysException {
+        int n = 0;
+        while (n < budget && rx.poll(1, rxTaken) == 1) {
+            int count = collect();
+            if (count == 1) {
+                handler.accept(rxPool.buffer(mergedBuffers[0]), headerSize, collectedBytes);
+                rxPool.free(mergedBuffers[0]);
+                n++;
+            } else if (count > 1) {
+                if (gathered == null) {
+                    gathered = ByteBuffer.allocate(headerSize + MAX_FRAME).order(ByteOrder.LITTLE_ENDIAN);
+                }
+                gathered.put(0, rxPool.buffer(mergedBuffers[0]), 0, headerSize);
+                copyCollected(count, gathered, headerSize);
+                handler.accept(gathered, headerSize, collectedBytes);
+                n++;
+            }
+        }
+        refillRxIfHalfFree();
+        return n;
+    }
+
+    /** Receives one frame in place: {@code length} bytes at {@code offset} of {@code buffer}, its header just before them. */
+    @FunctionalInterface
+    public interface RxHandler {
+        void accept(ByteBuffer buffer, int offset, int length);
+    }
+
+    /**
+     * Collects the frame whose first buffer was just polled: its {@code num_buffers} buffers into
+     * {@code mergedBuffers}/{@code mergedLengths}, the frame's length into {@code collectedBytes};
+     * returns the buffer count, or 0 when the frame was dropped (its buffers freed, counted).
+     */
+    private int collect() {
         int first = polledBuffer;
         if (polledLength < headerSize || polledLength > bufferSize) {
             return dropRx(1, first);
         }
-        VirtioNetHeader hdr = VirtioNetHeader.readFrom(rxPool.buffer(first), 0, headerSize);
-        int count = mergeable ? hdr.numBuffers() : 1;
+        int count = mergeable
+                ? Short.toUnsignedInt(rxPool.buffer(first).getShort(VirtioUapi.VIRTIO_NET_HDR_NUM_BUFFERS))
+                : 1;
         if (count < 1 || count > mergedBuffers.length) {
             return dropRx(1, first);
         }
@@ -358,20 +421,23 @@ public final class VirtioNetDriver {
             mergedLengths[k] = polledLength;
             total += polledLength;
         }
-        byte[] frame = new byte[total];
-        int at = 0;
+        collectedBytes = total;
+        rxFrames++;
+        rxBytes += total;
+        return count;
+    }
+
+    /** Copies the {@code count} collected buffers' frame bytes to {@code to} from index {@code at}, freeing them. */
+    private void copyCollected(int count, ByteBuffer to, int at) {
         for (int k = 0; k < count; k++) {
-            rxPool.buffer(mergedBuffers[k]).get(k == 0 ? headerSize : 0, frame, at, mergedLengths[k]);
+            to.put(at, rxPool.buffer(mergedBuffers[k]), k == 0 ? headerSize : 0, mergedLengths[k]);
             at += mergedLengths[k];
             rxPool.free(mergedBuffers[k]);
         }
-        rxFrames++;
-        rxBytes += total;
-        return new RxFrame(hdr, frame);
     }
 
     /** Frees {@code count} collected buffers (the first being {@code first} when not yet collected) and counts an error. */
-    private RxFrame dropRx(int count, int first) {
+    private int dropRx(int count, int first) {
         if (first >= 0) {
             mergedBuffers[0] = first;
         }
@@ -379,7 +445,7 @@ public final class VirtioNetDriver {
             rxPool.free(mergedBuffers[k]);
         }
         rxErrors++;
-        return null;
+        return 0;
     }
 
     private void kick(EventFd fd) throws SysException {

@@ -7,6 +7,7 @@ import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_HDR_F_NEEDS_CSUM;
 import static dev.vhostnet.sys.VirtioUapi.VIRTIO_NET_HDR_GSO_TCPV4;
 import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_EVENT_IDX;
 import static dev.vhostnet.sys.VirtioUapi.VIRTIO_RING_F_INDIRECT_DESC;
+import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_IDX;
 import static dev.vhostnet.sys.VirtioUapi.bit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -211,6 +212,75 @@ class VirtioNetDriverTest {
         s.driver().transmit(VirtioNetHeader.NONE, frame(60));
         s.device().run();
         assertEquals(1, s.device().rx.interrupts());
+    }
+
+    private int availIdx(int ringSize) {
+        DriverMemory layout = DriverMemory.layout(0x1000, (4 << 20) - 0x1000, 1, ringSize, 2048);
+        return Short.toUnsignedInt(memory.getShort(layout.queuePair(0).rx().availGpa() + VRING_AVAIL_IDX));
+    }
+
+    @Test
+    void receivedBuffersAreRepostedOncePerHalfRingNotAfterEveryFrame() throws Exception {
+        Setup s = setup(MRG | EVENT_IDX, 64, 2048);
+        s.driver().refillRx();
+        int publishes = 0;
+        int avail = availIdx(64);
+        try (EventFd rxCall = EventFd.create()) {
+            for (int round = 0; round < 8; round++) {
+                for (int i = 0; i < 16; i++) {
+                    assertTrue(s.driver().transmit(VirtioNetHeader.NONE, frame(60)));
+                }
+                assertEquals(16, s.device().run());
+                for (int i = 0; i < 16; i++) {
+                    assertTrue(s.driver().receive(rxCall, 0).isPresent());
+                    if (availIdx(64) != avail) {
+                        publishes++;
+                        avail = availIdx(64);
+                    }
+                }
+            }
+        }
+        assertTrue(publishes <= 128 / 32, publishes + " RX index updates for 128 frames through a ring of 64");
+        assertEquals(128, s.driver().counters().rxFrames());
+    }
+
+    @Test
+    void aBatchIsReceivedInPlaceAndMergedFramesWholeWithoutAllocating() throws Exception {
+        Setup s = setup(MRG | EVENT_IDX | INDIRECT | TSO4, 64, 2048);
+        s.driver().refillRx();
+        byte[] big = frame(5000);
+        byte[] small = frame(64);
+        byte[] got = new byte[BIG];
+        int[] last = new int[1];
+        VirtioNetDriver.RxHandler handler = (buffer, offset, length) -> {
+            buffer.get(offset, got, 0, length);
+            last[0] = length;
+        };
+        assertTrue(s.driver().transmit(VirtioNetHeader.NONE, big));
+        s.device().run();
+        assertEquals(1, s.driver().receive(8, handler));
+        assertArrayEquals(big, java.util.Arrays.copyOf(got, last[0]), "a frame over three buffers, gathered");
+
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long allocated = 0;
+        int received = 0;
+        for (int round = 0; round < 5000; round++) {
+            for (int i = 0; i < 8; i++) {
+                assertTrue(s.driver().transmit(VirtioNetHeader.NONE, small));
+            }
+            s.device().run();
+            long before = threads.getCurrentThreadAllocatedBytes();
+            int n = s.driver().receive(8, handler);
+            if (round >= 3000) { // after the JIT has compiled the path
+                allocated += threads.getCurrentThreadAllocatedBytes() - before;
+                received += n;
+            }
+            assertEquals(8, n);
+        }
+        assertArrayEquals(small, java.util.Arrays.copyOf(got, last[0]));
+        assertEquals(16_000, received);
+        assertTrue(allocated < 1024, allocated + " bytes allocated receiving 16,000 frames");
     }
 
     @Test

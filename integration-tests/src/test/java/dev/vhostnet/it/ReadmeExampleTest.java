@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.jna.Memory;
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.eventfd.GsiRoute;
 import dev.vhostnet.eventfd.IoAddress;
@@ -33,6 +34,7 @@ class ReadmeExampleTest {
         assumeTrue(
                 Tun.isAvailable() && Capabilities.has(Capabilities.CAP_NET_ADMIN),
                 "needs /dev/net/tun and root (CAP_NET_ADMIN) to create a tap: run the tests as root");
+        EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         Set<Integer> before = OpenFds.snapshot();
         String tapName;
         try (MemoryTable ram = MemoryTable.builder().region(0, 64 << 20).build();

@@ -1,23 +1,28 @@
 package dev.vhostnet.tools;
 
+import dev.vhostnet.bench.Baseline;
 import dev.vhostnet.bench.BenchConfig;
 import dev.vhostnet.bench.BenchReport;
 import dev.vhostnet.bench.BenchRunner;
 import dev.vhostnet.bench.Direction;
 import dev.vhostnet.bench.Progress;
+import dev.vhostnet.bench.ReportReader;
 import dev.vhostnet.bench.ReportWriter;
 import dev.vhostnet.ctl.BackendChoice;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
  * {@code vhostnet bench}: measures the kernel (where {@code /dev/vhost-net} exists) and emulated
  * backends side by side with the raw tap ceilings, prints the Markdown table and writes
- * {@code bench.md}, {@code bench.json} and {@code bench.svg} to {@code --out}. Needs root.
+ * {@code bench.md}, {@code bench.json} and {@code bench.svg} to {@code --out}; with {@code --baseline},
+ * each cell's change against an earlier {@code bench.json} ({@link Baseline}). Needs root.
  */
 @Command(
         name = "bench",
@@ -28,6 +33,8 @@ import picocli.CommandLine.Option;
             "Needs root: it makes network namespaces and taps. Writes bench.md, bench.json and bench.svg."
         })
 public final class BenchCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
 
     @Option(
             names = "--backend",
@@ -84,8 +91,27 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Where to write the report (default: bench-out).")
     Path out = Path.of("bench-out");
 
+    @Option(
+            names = "--baseline",
+            paramLabel = "OLD.json",
+            description =
+                    "An earlier bench.json: print each cell's change against it, marking moves beyond the measured spread.")
+    Path baseline;
+
+    @Option(
+            names = "--fail-on-regression",
+            paramLabel = "PCT",
+            description = "With --baseline: exit 1 when a cell's packets/s falls, or its total CPU per packet rises, "
+                    + "by more than PCT percent and beyond the measured spread (default: off).")
+    Double failOnRegression;
+
     @Override
     public Integer call() throws Exception {
+        if (failOnRegression != null && (baseline == null || failOnRegression < 0)) {
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(), "--fail-on-regression needs --baseline and a percentage of 0 or more");
+        }
+        BenchReport before = baseline == null ? null : ReportReader.read(baseline);
         BenchConfig.Builder b = quick ? BenchConfig.quick() : BenchConfig.builder();
         b.backends(backends)
                 .directions(directions)
@@ -119,6 +145,30 @@ public final class BenchCommand implements Callable<Integer> {
         System.out.print(ReportWriter.markdown(report));
         System.out.println();
         System.out.println("wrote " + files);
-        return 0;
+        return before == null ? 0 : compare(before, report);
+    }
+
+    private int compare(BenchReport before, BenchReport report) {
+        List<Baseline.Change> changes = Baseline.compare(before, report);
+        System.out.println();
+        System.out.print(Baseline.markdown(before, changes));
+        if (failOnRegression == null) {
+            return 0;
+        }
+        List<Baseline.Change> worse = Baseline.regressions(changes, failOnRegression);
+        for (Baseline.Change c : worse) {
+            System.err.printf(
+                    Locale.ROOT,
+                    "regression: %s %s %d B, %d pair(s): %s %+.1f%% (spread %.0f%%, threshold %s%%)%n",
+                    c.now().path().label(),
+                    c.now().direction(),
+                    c.now().size(),
+                    c.now().pairs(),
+                    c.metric().label(),
+                    c.percent(),
+                    c.spread() * 100,
+                    failOnRegression);
+        }
+        return worse.isEmpty() ? 0 : 1;
     }
 }

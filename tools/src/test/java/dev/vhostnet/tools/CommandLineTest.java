@@ -123,6 +123,57 @@ class CommandLineTest {
     }
 
     @Test
+    void benchExitsWith1OnARegressionBeyondTheGivenThresholdAgainstABaseline(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        Run alone = vhostnet("bench", "--fail-on-regression", "5");
+        assertEquals(2, alone.exit());
+        assertTrue(alone.err().contains("--fail-on-regression needs --baseline"), alone.err());
+        assumeRoot();
+        // A baseline no run can match: 10^12 packets/s at 1 ns of CPU each, steady over two repetitions.
+        String rep = "{\"packets\": 1000000000000, \"bytes\": 64000000000000, \"sent\": 1000000000000, "
+                + "\"nanos\": 1000000000, \"totalCpuNanos\": 1000000000000}";
+        Path old = dir.resolve("old.json");
+        Files.writeString(
+                old,
+                "{\"machine\": \"m\", \"started\": \"2026-12-01T00:00:00Z\", \"config\": \"c\", \"cells\": ["
+                        + "{\"path\": \"EMULATED\", \"direction\": \"TX\", \"frameBytes\": 64, \"pairs\": 1, \"reps\": ["
+                        + rep + ", " + rep + "]}], \"notes\": []}");
+        String[] run = {
+            "bench",
+            "--backend",
+            "EMULATED",
+            "--direction",
+            "TX",
+            "--size",
+            "64",
+            "--pairs",
+            "1",
+            "--reps",
+            "2",
+            "--packets",
+            "2000",
+            "--warmup",
+            "0.1",
+            "--no-c",
+            "--no-java-ceiling",
+            "--out",
+            dir.resolve("out").toString(),
+            "--baseline",
+            old.toString()
+        };
+        Run report = vhostnet(run);
+        assertEquals(0, report.exit(), "off by default: " + report.err());
+        assertTrue(report.out().contains("| emulated | TX | 64 | 1 | 1,000,000,000,000 |"), report.out());
+        List<String> failing = new ArrayList<>(List.of(run));
+        failing.addAll(List.of("--fail-on-regression", "50"));
+        Run regression = vhostnet(failing.toArray(String[]::new));
+        assertEquals(1, regression.exit(), regression.out() + regression.err());
+        assertTrue(
+                regression.err().contains("regression: emulated TX 64 B, 1 pair(s): packets/s -100.0%"),
+                regression.err());
+    }
+
+    @Test
     void aMissingDeviceTapOrBridgeExitsWith3WithTheFix() throws Exception {
         Run show = vhostnet("tap", "show", "vt-none");
         assertEquals(3, show.exit());

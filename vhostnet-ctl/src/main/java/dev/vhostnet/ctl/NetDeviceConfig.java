@@ -2,6 +2,7 @@ package dev.vhostnet.ctl;
 
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.ctl.kernel.VhostNetBackend;
 import dev.vhostnet.ctl.vhost.VringErrorListener;
@@ -31,6 +32,7 @@ public final class NetDeviceConfig {
     private final boolean dirtyLog;
     private final BackendOpener opener;
     private final VringErrorListener errorListener;
+    private final EmulatedLoops loops;
 
     private NetDeviceConfig(Builder b) {
         this.memory = b.memory;
@@ -41,6 +43,7 @@ public final class NetDeviceConfig {
         this.dirtyLog = b.dirtyLog;
         this.opener = b.opener;
         this.errorListener = b.errorListener;
+        this.loops = b.loops;
     }
 
     public static Builder builder() {
@@ -83,6 +86,11 @@ public final class NetDeviceConfig {
         return errorListener;
     }
 
+    /** The event loops the emulated backend serves the pairs on: those given, else {@link EmulatedLoops#shared()}. */
+    public EmulatedLoops loops() {
+        return loops != null ? loops : EmulatedLoops.shared();
+    }
+
     /** Builds a {@link NetDeviceConfig}. */
     public static final class Builder {
         private MemoryTable memory;
@@ -93,6 +101,7 @@ public final class NetDeviceConfig {
         private boolean dirtyLog;
         private BackendOpener opener = VhostNet::open;
         private VringErrorListener errorListener;
+        private EmulatedLoops loops;
 
         private Builder() {}
 
@@ -142,6 +151,12 @@ public final class NetDeviceConfig {
         /** Called, on a watcher thread, when vhost-net signals a vring's error eventfd. */
         public Builder onVringError(VringErrorListener listener) {
             this.errorListener = listener;
+            return this;
+        }
+
+        /** The event loops the emulated backend uses (default: {@link EmulatedLoops#shared()}, made at first use). */
+        public Builder loops(EmulatedLoops loops) {
+            this.loops = Preconditions.checkNotNull(loops, "loops");
             return this;
         }
 

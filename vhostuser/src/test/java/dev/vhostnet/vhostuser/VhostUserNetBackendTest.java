@@ -12,6 +12,7 @@ import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
@@ -120,6 +121,7 @@ class VhostUserNetBackendTest {
         try (VhostUserNetBackend warmUp = VhostUserNetBackend.listen(dir.resolve("warm-up.sock"), net.tap)) {
             AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(warmUp.socket())).close();
         }
+        EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         return OpenFds.snapshot();
     }
 

@@ -28,6 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VringBases;
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
@@ -221,6 +222,7 @@ class VhostUserReconnectTest {
     @ValueSource(strings = {"client", "server"})
     void aReconnectionThatNeverSucceedsFailsNamingTheSocketAndTheFixAndLeaksNoFds(String mode) throws Exception {
         boolean server = mode.equals("server");
+        EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         Set<Integer> before = OpenFds.snapshot();
         VhostUserListener listener = server ? VhostUserListener.bind(socket) : null;
         VhostUserEndpoint endpoint = server ? listener : VhostUserDialer.of(socket);
@@ -254,6 +256,7 @@ class VhostUserReconnectTest {
 
     @Test
     void aClosedDeviceStopsReconnecting() throws Exception {
+        EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         Set<Integer> before = OpenFds.snapshot();
         FakeBackend first = new FakeBackend(socket, OFFER | PROTOCOL, PROTOCOL_OFFER);
         VhostUserNetDevice device =

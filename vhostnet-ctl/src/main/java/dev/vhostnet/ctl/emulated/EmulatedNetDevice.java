@@ -17,20 +17,22 @@ import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.tap.TapDevice;
 import io.netty.channel.IoEventLoop;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.IntFunction;
 
 /**
  * A virtio-net device served in this process — the fallback where vhost-net is missing and the
- * yardstick it is measured against. One Netty epoll event loop per queue pair
- * ({@link EmulatedQueuePair}); the same {@link NetDeviceConfig} as the kernel backend; stop
- * returns each vring's next available index, so rings can move to vhost-net and back.
+ * yardstick it is measured against. Each queue pair ({@link EmulatedQueuePair}) is served on one
+ * Netty epoll event loop of a bounded set shared with other devices ({@link EmulatedLoops}), so a
+ * device starts no thread; the same {@link NetDeviceConfig} as the kernel backend; stop returns
+ * each vring's next available index, so rings can move to vhost-net and back.
  */
 public final class EmulatedNetDevice implements NetDevice {
     /** What this device offers, as vhost-net's {@code VHOST_GET_FEATURES} does (no dirty log). */
@@ -43,7 +45,7 @@ public final class EmulatedNetDevice implements NetDevice {
             VirtioFeature.ANY_LAYOUT,
             VirtioFeature.VIRTIO_NET_HDR);
 
-    private final MultiThreadIoEventLoopGroup group;
+    private final EmulatedLoops loopSet;
     private final List<EmulatedQueuePair> pairs;
     private final List<IoEventLoop> loops;
     private final Features.Negotiated features;
@@ -56,7 +58,7 @@ public final class EmulatedNetDevice implements NetDevice {
     private final int[][] parked;
 
     private EmulatedNetDevice(
-            MultiThreadIoEventLoopGroup group,
+            EmulatedLoops loopSet,
             List<EmulatedQueuePair> pairs,
             List<IoEventLoop> loops,
             Features.Negotiated features,
@@ -67,7 +69,7 @@ public final class EmulatedNetDevice implements NetDevice {
         this.tap = tap;
         this.enabledPairs = pairs.size();
         this.parked = new int[pairs.size()][];
-        this.group = group;
+        this.loopSet = loopSet;
         this.pairs = pairs;
         this.loops = loops;
         this.features = features;
@@ -88,13 +90,12 @@ public final class EmulatedNetDevice implements NetDevice {
         Features.Negotiated features = Features.negotiate(config, OFFER);
         String name = "emulated device on tap " + config.tap().name();
         MemoryTable.Lease lease = config.memory().lease(name);
-        MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(
-                count, new DefaultThreadFactory("vhostnet-emulated", true), EpollIoHandler.newFactory());
+        EmulatedLoops loopSet = config.loops();
         List<EmulatedQueuePair> pairs = new ArrayList<>();
         List<IoEventLoop> loops = new ArrayList<>();
         try {
             for (int p = 0; p < count; p++) {
-                IoEventLoop loop = group.next();
+                IoEventLoop loop = loopSet.acquire();
                 loops.add(loop);
                 pairs.add(new EmulatedQueuePair(
                         p,
@@ -107,12 +108,19 @@ public final class EmulatedNetDevice implements NetDevice {
                         config.errorListener()));
             }
             EmulatedNetDevice device =
-                    new EmulatedNetDevice(group, pairs, loops, features, lease, name, bases, config.tap());
+                    new EmulatedNetDevice(loopSet, pairs, loops, features, lease, name, bases, config.tap());
             device.restart();
             return device;
         } catch (SysException | RuntimeException e) {
-            pairs.forEach(EmulatedQueuePair::release);
-            group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            for (int p = 0; p < pairs.size(); p++) {
+                EmulatedQueuePair pair = pairs.get(p);
+                await(p, loops.get(p).submit(() -> {
+                    pair.unregister();
+                    pair.release();
+                    return null;
+                }));
+            }
+            loops.forEach(loopSet::release);
             lease.close();
             throw e;
         }
@@ -134,8 +142,9 @@ public final class EmulatedNetDevice implements NetDevice {
     }
 
     private VringSetup.Detached detachAll(VringBases bases) {
+        List<int[]> detached = onLoops(enabledPairs, p -> pairs.get(p)::detach);
         for (int p = 0; p < pairs.size(); p++) {
-            int[] pairBases = p < enabledPairs ? onLoop(p, pairs.get(p)::detach) : parked[p];
+            int[] pairBases = p < enabledPairs ? detached.get(p) : parked[p];
             bases = bases.with(p, QueuePair.RX, pairBases[0]).with(p, QueuePair.TX, pairBases[1]);
         }
         return new VringSetup.Detached(bases, null);
@@ -152,13 +161,10 @@ public final class EmulatedNetDevice implements NetDevice {
     }
 
     private void attachAll(VringBases bases) {
-        for (int p = 0; p < pairs.size(); p++) {
-            if (p < enabledPairs) {
-                startPair(p, bases.get(p, QueuePair.RX), bases.get(p, QueuePair.TX));
-            } else {
-                parked[p] = new int[] {bases.get(p, QueuePair.RX), bases.get(p, QueuePair.TX)};
-            }
+        for (int p = enabledPairs; p < pairs.size(); p++) {
+            parked[p] = new int[] {bases.get(p, QueuePair.RX), bases.get(p, QueuePair.TX)};
         }
+        onLoops(enabledPairs, p -> startTask(p, bases.get(p, QueuePair.RX), bases.get(p, QueuePair.TX)));
     }
 
     /**
@@ -184,7 +190,7 @@ public final class EmulatedNetDevice implements NetDevice {
             for (int p = enabledPairs; p < count; p++) {
                 tap.queue(p).attach();
                 if (running) {
-                    startPair(p, parked[p][0], parked[p][1]);
+                    onLoop(p, startTask(p, parked[p][0], parked[p][1]));
                 }
                 enabledPairs = p + 1;
             }
@@ -203,31 +209,43 @@ public final class EmulatedNetDevice implements NetDevice {
         }
     }
 
-    /** Registers pair {@code p}'s fds with its loop and starts it from the bases given. */
-    private void startPair(int p, int rxBase, int txBase) {
+    /** Registers pair {@code p}'s fds with its loop and starts it from the bases given; to run on that loop. */
+    private Callable<Void> startTask(int p, int rxBase, int txBase) {
         EmulatedQueuePair pair = pairs.get(p);
-        try {
+        return () -> {
             pair.register();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while starting queue pair " + p, e);
-        } catch (ExecutionException e) {
-            throw new IllegalStateException(
-                    "queue pair " + p + " could not watch its fds: " + e.getCause(), e.getCause());
-        }
-        onLoop(p, () -> {
             pair.start(rxBase, txBase);
             return null;
-        });
+        };
     }
 
-    private <T> T onLoop(int pair, java.util.concurrent.Callable<T> task) {
+    private <T> T onLoop(int pair, Callable<T> task) {
+        return await(pair, loops.get(pair).submit(task));
+    }
+
+    /**
+     * Runs the task of each pair {@code [0, count)} on its loop, all at once (one hand-off per loop
+     * and pair, not one after another), then waits for them; their results in pair order.
+     */
+    private <T> List<T> onLoops(int count, IntFunction<Callable<T>> task) {
+        List<Future<T>> running = new ArrayList<>();
+        for (int p = 0; p < count; p++) {
+            running.add(loops.get(p).submit(task.apply(p)));
+        }
+        List<T> results = new ArrayList<>();
+        for (int p = 0; p < count; p++) {
+            results.add(await(p, running.get(p)));
+        }
+        return results;
+    }
+
+    private static <T> T await(int pair, Future<T> future) {
         try {
-            return loops.get(pair).submit(task).get(30, TimeUnit.SECONDS);
+            return future.get(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted waiting for queue pair " + pair, e);
-        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+        } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("queue pair " + pair + ": " + e, e);
         }
     }
@@ -268,7 +286,7 @@ public final class EmulatedNetDevice implements NetDevice {
         return pairs.stream().mapToLong(p -> p.rxDropped() + p.txDropped()).sum();
     }
 
-    /** The event loop threads, one per queue pair (their CPU time is this backend's cost). */
+    /** The event loop of each queue pair, in pair order; pairs (and other devices) may share one. */
     public ImmutableList<IoEventLoop> loops() {
         return ImmutableList.copyOf(loops);
     }
@@ -276,15 +294,12 @@ public final class EmulatedNetDevice implements NetDevice {
     @Override
     public void close() {
         lifecycle.close(this::detachAll, () -> {
-            for (int p = 0; p < pairs.size(); p++) {
-                EmulatedQueuePair pair = pairs.get(p);
-                onLoop(p, () -> {
-                    pair.dropPending();
-                    pair.release();
-                    return null;
-                });
-            }
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            onLoops(pairs.size(), p -> () -> {
+                pairs.get(p).dropPending();
+                pairs.get(p).release();
+                return null;
+            });
+            loops.forEach(loopSet::release);
             lease.close();
         });
     }

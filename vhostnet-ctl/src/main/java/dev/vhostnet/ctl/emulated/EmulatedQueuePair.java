@@ -16,13 +16,13 @@ import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
+import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -130,16 +130,20 @@ final class EmulatedQueuePair {
         return new FileDescriptor(dup.get());
     }
 
-    /** Registers the kick eventfds and the tap with the loop, watching nothing yet; called off the loop. */
-    void register() throws InterruptedException, ExecutionException {
-        String tx = this.tx.name();
-        String rx = this.rx.name();
-        txKick = loop.register(new FdHandle(txKickFd, "kick eventfd of " + tx, guarded(this::onTxKick), this::fail))
-                .get();
-        rxKick = loop.register(new FdHandle(rxKickFd, "kick eventfd of " + rx, guarded(this::onRxKick), this::fail))
-                .get();
-        tapRead = loop.register(new FdHandle(tap, tapName, guarded(this::receive), this::fail))
-                .get();
+    /** Registers the kick eventfds and the tap with the loop, watching nothing yet; on the loop, where it completes at once. */
+    void register() {
+        txKick = register(txKickFd, "kick eventfd of " + tx.name(), this::onTxKick);
+        rxKick = register(rxKickFd, "kick eventfd of " + rx.name(), this::onRxKick);
+        tapRead = register(tap, tapName, this::receive);
+    }
+
+    private IoRegistration register(FileDescriptor fd, String what, Runnable handler) {
+        Future<IoRegistration> f = loop.register(new FdHandle(fd, what, guarded(handler), this::fail));
+        if (!f.isSuccess()) {
+            throw new IllegalStateException(
+                    "queue pair " + index + " could not watch the " + what + ": " + f.cause(), f.cause());
+        }
+        return f.getNow();
     }
 
     /**
@@ -164,10 +168,17 @@ final class EmulatedQueuePair {
 
     /** Stops watching; returns {RX base, TX base}; runs on the loop. */
     int[] detach() {
-        txKick.cancel();
-        rxKick.cancel();
-        tapRead.cancel();
+        unregister();
         return new int[] {rx.nextAvail(), tx.nextAvail()};
+    }
+
+    /** Stops watching the fds registered so far (all, or those of a start that failed half-way); on the loop. */
+    void unregister() {
+        for (IoRegistration r : new IoRegistration[] {txKick, rxKick, tapRead}) {
+            if (r != null) {
+                r.cancel();
+            }
+        }
     }
 
     /** Drops a frame read from the tap and not yet delivered (the rings are being handed to another backend). */
