@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.OpenFds;
 import dev.vhostnet.sys.SysException;
@@ -58,6 +59,7 @@ class HostileFrontendProperties {
     @Property(tries = 1000)
     void anyRequestSequenceIsHandledOrRefusedByNameAndLeaksNothing(
             @ForAll("bringUp") boolean bringUp, @ForAll("requests") List<Sent> requests) throws Exception {
+        EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         Set<Integer> before = OpenFds.snapshot();
         long offer = VhostUserNetBackendTest.FEATURES | VirtioFeature.PROTOCOL_FEATURES.mask();
         List<Sent> all = new ArrayList<>(bringUp ? bringUpSequence() : List.of());

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.QueuePair;
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
@@ -196,6 +197,7 @@ class KvmGuestNicTest {
             Registers.Kind kind, BackendChoice.Policy backend) throws Exception {
         RealModeGuest.assumeKvm();
         Rig.assumeBackend(backend);
+        EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         Set<Integer> before = OpenFds.snapshot();
         try (Wired w = new Wired(kind, backend)) {
             w.probe();

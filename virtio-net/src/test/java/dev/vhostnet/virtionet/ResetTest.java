@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.ctl.ring.Segment;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.driver.DriverQueue;
@@ -41,6 +42,7 @@ class ResetTest {
         Rig.assumeBackend(backend);
         try (Rig rig = Rig.open(Registers.Kind.MMIO, backend, 2);
                 DatagramSocket socket = rig.net.socket()) {
+            EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
             Set<Integer> before = OpenFds.snapshot();
             NetGuest first = rig.probe();
             assertEquals(0, first.setQueuePairs(2));
