@@ -42,8 +42,11 @@ class ScaleBenchTest {
                 for (int pairs : new int[] {1, 8}) {
                     ScaleBench.Result r = ScaleBench.measure(BackendChoice.Kind.EMULATED, devices, pairs, loops);
                     results.add(r);
-                    assertEquals(
-                            5.0 * pairs, r.fds(), "a pair holds its own duplicate of its tap queue and four eventfds");
+                    // A pair holds its own duplicate of its tap queue and four eventfds; the JVM may open
+                    // one file of its own meanwhile (a jar, cgroup statistics), which a leak per device is not.
+                    assertTrue(
+                            r.fds() >= 5.0 * pairs && r.fds() <= 5.0 * pairs + 1.0 / devices,
+                            r.fds() + " fds per device of " + pairs + " pairs, " + devices + " devices");
                     assertTrue(
                             r.threads() <= threadsBefore,
                             r.threads() + " threads with " + devices + " devices of " + pairs + " pairs running, "
