@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Proves the library can be used from its published artifacts alone (issue 18): deploys the API
 # modules with their sources and javadoc jars (-Prelease) and the BOM into target/consumer/repo, a
-# file repository in this checkout, checks what was published, builds examples/consumer against it
-# with a fresh local repository, and runs the consumer: as root it creates a tap and starts an
-# emulated device. Both builds use local repositories under target/consumer (a deploy caches the
-# target's metadata in its local repository): the shared ~/.m2 is read, as a release-only file
-# repository (settings.xml), and never written.
+# file repository in this checkout, checks what was published, builds examples/consumer against
+# it, and runs the consumer: as root it creates a tap and starts an emulated device. Both builds
+# share a fresh local repository, target/consumer/m2 (a deploy caches the target's metadata in its
+# local repository, so the shared ~/.m2 is only read, as a release-only file repository:
+# settings.xml); the deploy puts no vhostnet jar in it (install is skipped; checked), so the
+# consumer gets vhostnet from the deployed repository alone.
 # test.sh runs this after the tests; extra arguments go to the deploy's Maven.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +19,7 @@ export VHOSTNET_REPO="file://$out/repo" VHOSTNET_CACHE="file://$HOME/.m2/reposit
 settings="$PWD/examples/consumer/settings.xml"
 
 echo "consumer: deploying the API modules to $out/repo"
-mvn -B -q -s "$settings" -Dmaven.repo.local="$out/m2-build" -Prelease -DskipTests -Dmaven.install.skip=true \
+mvn -B -q -s "$settings" -Dmaven.repo.local="$out/m2" -Prelease -DskipTests -Dmaven.install.skip=true \
     -pl "$api" -am deploy -DaltDeploymentRepository="consumer::file://$out/repo" "$@"
 
 repo="$out/repo/dev/vhostnet"
@@ -32,6 +33,10 @@ for a in vhostnet-testkit vhostnet-bench vhostnet-tools vhostnet-integration-tes
   [[ ! -e "$repo/$a" ]] || { echo "consumer: $a was deployed: it is not API" >&2; exit 1; }
 done
 ls "$repo/vhostnet-bom/0.1.0-SNAPSHOT/"vhostnet-bom-0.1.0-*.pom >/dev/null
+if [[ -n "$(find "$out/m2" -path '*/dev/vhostnet/*' -name '*.jar' -print -quit)" ]]; then
+  echo "consumer: the deploy left vhostnet jars in $out/m2: the consumer would not prove anything" >&2
+  exit 1
+fi
 
 echo "consumer: building examples/consumer from the deployed artifacts"
 mvn -B -q -s "$settings" -Dmaven.repo.local="$out/m2" -f examples/consumer/pom.xml package
