@@ -1,15 +1,14 @@
 package dev.vhostnet.it;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.jar.JarFile;
 import org.junit.jupiter.api.Test;
 
@@ -22,14 +21,9 @@ class CommandJarTest {
     private static final Path JAR = Path.of("..", "tools", "target", "vhostnet.jar").toAbsolutePath().normalize();
 
     private static String run(String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-jar", JAR.toString()));
+        List<String> command = new ArrayList<>(List.of("-jar", JAR.toString()));
         command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "vhostnet " + String.join(" ", args) + " finished");
-        assertEquals(0, p.exitValue(), out);
-        return out;
+        return JavaProcess.run(command, "", Duration.ofSeconds(60));
     }
 
     @Test
