@@ -5,7 +5,9 @@
 # (integration-tests/testvm), which this command builds on first use.
 # Then the host tests again on JDK 25 (VHOSTNET_JDK25, default Temurin's /usr/lib/jvm/temurin-25-jdk-amd64;
 # VHOSTNET_JDK25=skip leaves that pass out); the test VM's tests run once, in the first pass.
-# Extra arguments go to Maven, both passes, e.g. ./test.sh -pl eventfd -am
+# Without arguments, then the library as a VMM gets it: examples/consumer/run.sh deploys the API
+# artifacts to a repository under target/ and builds and runs a small consumer from them alone.
+# Extra arguments go to Maven, both passes, e.g. ./test.sh -pl eventfd -am (no consumer then)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -30,6 +32,9 @@ if [[ "$jdk25" != skip && ! -x "$jdk25/bin/java" ]]; then
 fi
 
 mvn -B verify "$@"
+if (($# == 0)); then
+  examples/consumer/run.sh
+fi
 if [[ "$jdk25" != skip ]]; then
   echo "test.sh: the host tests again on $("$jdk25/bin/java" -version 2>&1 | head -1)"
   JAVA_HOME="$jdk25" mvn -B verify -DskipVmTests "$@"

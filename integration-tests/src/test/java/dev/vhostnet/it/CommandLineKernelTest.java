@@ -1,7 +1,5 @@
 package dev.vhostnet.it;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -9,10 +7,10 @@ import dev.vhostnet.tap.Names;
 import dev.vhostnet.tools.Main;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -20,20 +18,10 @@ import org.junit.jupiter.api.Test;
 @Tag("vhost-net")
 class CommandLineKernelTest {
     private static String vhostnet(String stdin, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED",
-                "-cp",
-                System.getProperty("java.class.path"),
-                Main.class.getName()));
+        List<String> command =
+                new ArrayList<>(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         command.addAll(Arrays.asList(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        p.getOutputStream().write(stdin.getBytes(UTF_8));
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), UTF_8);
-        assertTrue(p.waitFor(240, TimeUnit.SECONDS), "vhostnet " + String.join(" ", args) + " finished");
-        assertEquals(0, p.exitValue(), out);
-        return out;
+        return JavaProcess.run(command, stdin, Duration.ofSeconds(240));
     }
 
     @Test

@@ -447,4 +447,41 @@ class CommandLineTest {
                 run.out());
         assertTrue(json.get("cleanedUp").asBoolean(), run.out());
     }
+
+    @Test
+    void versionComesFromTheManifestAndTheLogLevelIsChecked() throws Exception {
+        Run version = vhostnet("--version");
+        assertEquals(0, version.exit(), version.err());
+        // Run from classes here, so no manifest: the jar's case is run by ./vhostnet --version.
+        assertTrue(version.out().startsWith("vhostnet "), version.out());
+        Run bad = vhostnet("--log-level", "loud", "probe");
+        assertEquals(2, bad.exit(), bad.out());
+        assertTrue(bad.err().contains("loud is not one of error, warn, info, debug, trace"), bad.err());
+    }
+
+    @Test
+    void eachCommandBuildsAloneAsInTheWholeTree() {
+        java.io.PrintWriter sink = new java.io.PrintWriter(java.io.Writer.nullWriter());
+        picocli.CommandLine tree = new picocli.CommandLine(new Main.Tree());
+        assertEquals(
+                9, tree.getSubcommands().size(), tree.getSubcommands().keySet().toString());
+        for (String name : tree.getSubcommands().keySet()) {
+            picocli.CommandLine alone = Main.commandLine(new String[] {"-v", name, "--help"}, sink, sink);
+            assertEquals(List.of(name), List.copyOf(alone.getSubcommands().keySet()));
+            assertEquals(
+                    tree.getSubcommands().get(name).getCommandSpec().options().size(),
+                    alone.getSubcommands().get(name).getCommandSpec().options().size(),
+                    name);
+        }
+        assertEquals(
+                9,
+                Main.commandLine(new String[] {"--help"}, sink, sink)
+                        .getSubcommands()
+                        .size());
+        assertEquals(
+                0,
+                Main.commandLine(new String[] {"--version"}, sink, sink)
+                        .getSubcommands()
+                        .size());
+    }
 }
