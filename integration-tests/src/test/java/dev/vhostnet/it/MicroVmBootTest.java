@@ -39,8 +39,9 @@ class MicroVmBootTest {
         assumeTrue(kvm == null, () -> "needs /dev/kvm: " + kvm);
         assumeTrue(
                 !Files.exists(Path.of("/sys/module/kvm_pvm")),
-                "this host's KVM is kvm_pvm, which cannot boot a stock Linux kernel; the test runs in the test VM "
-                        + "(mvn -pl integration-tests -am test -Dtest=KernelTestsInVmTest -Dsurefire.failIfNoSpecifiedTests=false)");
+                "this host's KVM is kvm_pvm, which cannot boot a stock Linux kernel; run it in the test VM (nested KVM): "
+                        + "mvn -pl integration-tests -am test -Dtest=KernelTestsInVmTest -Dsurefire.failIfNoSpecifiedTests=false "
+                        + "-Dvhostnet.testvm.tag=microvm (not yet in CI's in-VM run: nested boots stall, issue 19)");
         Path image = imageDir();
         Set<Integer> fdsBefore = OpenFds.snapshot();
         Console console = new Console();

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,6 +53,16 @@ public final class DeviceLifecycle {
     /** Releases what {@link #lock()} took. */
     public void unlock() {
         lock.unlock();
+    }
+
+    /** {@code field} read under the device's lock: for a device's own state beside the transitions. */
+    public <T> T read(Supplier<T> field) {
+        lock.lock();
+        try {
+            return field.get();
+        } finally {
+            lock.unlock();
+        }
     }
 
     public NetDevice.State state() {

@@ -239,12 +239,7 @@ public final class VhostUserNetDevice implements NetDevice {
 
     @Override
     public int enabledPairs() {
-        lifecycle.lock();
-        try {
-            return enabledPairs;
-        } finally {
-            lifecycle.unlock();
-        }
+        return lifecycle.read(() -> enabledPairs);
     }
 
     private VringSetup.Detached detachAll(VringBases bases) {
@@ -365,12 +360,7 @@ public final class VhostUserNetDevice implements NetDevice {
 
     /** Whether the running device's back-end is gone (for the watcher). */
     boolean hasLostBackEnd() {
-        lifecycle.lock();
-        try {
-            return lifecycle.state() == State.RUNNING && frontend.hasHungUp();
-        } finally {
-            lifecycle.unlock();
-        }
+        return lifecycle.read(() -> lifecycle.state() == State.RUNNING && frontend.hasHungUp());
     }
 
     boolean isClosing() {
@@ -411,12 +401,7 @@ public final class VhostUserNetDevice implements NetDevice {
 
     /** Connections the device was set up on: 1 at start, one more per reconnection. */
     public int connections() {
-        lifecycle.lock();
-        try {
-            return connections;
-        } finally {
-            lifecycle.unlock();
-        }
+        return lifecycle.read(() -> connections);
     }
 
     @Override
@@ -431,12 +416,7 @@ public final class VhostUserNetDevice implements NetDevice {
 
     /** The front-end of the current (or last) connection. */
     public VhostUserFrontend frontend() {
-        lifecycle.lock();
-        try {
-            return frontend;
-        } finally {
-            lifecycle.unlock();
-        }
+        return lifecycle.read(() -> frontend);
     }
 
     /** {@link State#DISCONNECTED} when the back-end is gone: {@link #reconnect} sets the device up again on a new one. */

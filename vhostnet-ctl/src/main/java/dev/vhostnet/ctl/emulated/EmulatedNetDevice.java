@@ -201,12 +201,7 @@ public final class EmulatedNetDevice implements NetDevice {
 
     @Override
     public int enabledPairs() {
-        lifecycle.lock();
-        try {
-            return enabledPairs;
-        } finally {
-            lifecycle.unlock();
-        }
+        return lifecycle.read(() -> enabledPairs);
     }
 
     /** Registers pair {@code p}'s fds with its loop and starts it from the bases given; to run on that loop. */

@@ -210,12 +210,7 @@ public final class VhostNetDevice implements NetDevice {
 
     @Override
     public int enabledPairs() {
-        lifecycle.lock();
-        try {
-            return enabledPairs;
-        } finally {
-            lifecycle.unlock();
-        }
+        return lifecycle.read(() -> enabledPairs);
     }
 
     private VringSetup.Detached detachAll(VringBases bases) {
