@@ -1,6 +1,7 @@
 package dev.vhostnet.ctl.emulated;
 
 import com.google.common.base.Preconditions;
+import com.google.common.util.concurrent.Uninterruptibles;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -8,6 +9,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -25,14 +27,24 @@ public final class EmulatedLoops implements AutoCloseable {
 
     private final MultiThreadIoEventLoopGroup group;
     private final List<IoEventLoop> loops = new ArrayList<>();
+    private final List<Thread> loopThreads = new ArrayList<>();
     private final int[] pairs;
     private final boolean processWide;
     private boolean closed;
 
     private EmulatedLoops(int threads, String name, boolean processWide) {
         Preconditions.checkArgument(threads >= 1, "at least one event loop, not %s", threads);
+        ThreadFactory daemons = new DefaultThreadFactory(name, true);
         this.group = new MultiThreadIoEventLoopGroup(
-                threads, new DefaultThreadFactory(name, true), EpollIoHandler.newFactory());
+                threads,
+                task -> {
+                    Thread t = daemons.newThread(task);
+                    synchronized (loopThreads) {
+                        loopThreads.add(t);
+                    }
+                    return t;
+                },
+                EpollIoHandler.newFactory());
         for (EventExecutor e : group) {
             loops.add((IoEventLoop) e);
         }
@@ -104,5 +116,14 @@ public final class EmulatedLoops implements AutoCloseable {
             closed = true;
         }
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        // The group's termination future completes inside each loop's last task, a moment before
+        // its thread ends; a caller counting threads after close() must not see them.
+        List<Thread> started;
+        synchronized (loopThreads) {
+            started = List.copyOf(loopThreads);
+        }
+        for (Thread t : started) {
+            Uninterruptibles.joinUninterruptibly(t);
+        }
     }
 }
