@@ -128,6 +128,15 @@ public final class MicroVm implements AutoCloseable {
         return counters;
     }
 
+    /**
+     * Where the vCPU was at the last once-a-second kick, e.g. {@code rip 0xffffffff81… rflags 0x246
+     * rsp 0x… mp_state 0}: with {@code nokaslr} and the kernel's {@code System.map}, what a stalled
+     * guest was doing.
+     */
+    public String vcpuSample() {
+        return loop.lastSample();
+    }
+
     /** The port bus: COM1 at 0x3f8, the CMOS at 0x70 and the i8042 at 0x64 are on it. */
     public Bus ioBus() {
         return io;
@@ -205,6 +214,16 @@ public final class MicroVm implements AutoCloseable {
         }
     }
 
+    /** Makes a virtio device for the guest RAM the VM has just mapped. */
+    @FunctionalInterface
+    public interface DeviceFactory {
+        /** The device, on {@code guestMemory} (the VM's whole RAM, guest-physical address 0 up). */
+        VirtioDevice create(MemoryTable guestMemory) throws IOException;
+    }
+
+    /** A device to place; {@code owned}: the VM closes it (it made it), else the caller keeps it. */
+    private record Planned(DeviceFactory factory, boolean owned) {}
+
     /** What the VM boots and how big it is. */
     public static final class Builder {
         private Path kernel;
@@ -212,7 +231,7 @@ public final class MicroVm implements AutoCloseable {
         private String cmdline = KernelCmdline.DEFAULT;
         private int memoryMib = 256;
         private OutputStream serialOutput = OutputStream.nullOutputStream();
-        private final List<VirtioDevice> virtioMmio = new ArrayList<>();
+        private final List<Planned> virtioMmio = new ArrayList<>();
 
         private Builder() {}
 
@@ -251,7 +270,19 @@ public final class MicroVm implements AutoCloseable {
          * {@code 5 + n}, announced with {@code virtio_mmio.device=} on the command line.
          */
         public Builder virtioMmio(VirtioDevice device) {
-            virtioMmio.add(device);
+            Preconditions.checkNotNull(device, "device");
+            virtioMmio.add(new Planned(memory -> device, false));
+            return this;
+        }
+
+        /**
+         * Adds a virtio device made once guest RAM exists, as a NIC's backend needs it (its memory
+         * table): placed and announced as {@link #virtioMmio(VirtioDevice)} places them. The VM owns
+         * what {@code factory} makes: {@link MicroVm#close()} closes it (if it is {@link
+         * AutoCloseable}) after its transport has reset it, before the RAM goes.
+         */
+        public Builder virtioMmio(DeviceFactory factory) {
+            virtioMmio.add(new Planned(Preconditions.checkNotNull(factory, "factory"), true));
             return this;
         }
 
@@ -307,7 +338,11 @@ public final class MicroVm implements AutoCloseable {
             StringBuilder line = new StringBuilder(cmdline);
             List<VirtioMmioTransport> transports = new ArrayList<>();
             KvmWiring wiring = new KvmWiring(vm, KvmWiring.irqchipDefaults());
-            for (VirtioDevice device : virtioMmio) {
+            for (Planned planned : virtioMmio) {
+                VirtioDevice device = planned.factory().create(memory);
+                if (planned.owned() && device instanceof AutoCloseable) {
+                    owned.add((AutoCloseable) device);
+                }
                 int n = transports.size();
                 long base = Layout.VIRTIO_MMIO_BASE + (long) n * VirtioMmioTransport.SIZE;
                 int gsi = Layout.VIRTIO_MMIO_FIRST_IRQ + n;
