@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the test VM's kernel and initramfs, or reuses a cached build, and prints the directory
-# holding vmlinuz and initrd.img, guest-initrd.img and the kernel's System.map.
+# holding vmlinuz and initrd.img, and guest-initrd.img.
 #
 # The kernel is the newest Debian generic linux-image-*-amd64 package in the apt lists (the cloud
 # flavour lacks 9p). The initramfs holds busybox-static, the init script beside this file and the
@@ -150,7 +150,6 @@ mkdir -p out
 pack_initramfs "$here/init" "$here/modules.txt" out/initrd.img
 pack_initramfs "$here/guest-init" "$here/guest-modules.txt" out/guest-initrd.img "$here/guest-net.c"
 cp kernel/boot/vmlinuz-* out/vmlinuz
-cp kernel/boot/System.map-* out/System.map
 echo "$package $version" >out/kernel-package
 # Another build of the same key may have finished first; either copy is fine.
 mv -T out "$image" 2>/dev/null || log "$image appeared meanwhile; using it"

@@ -35,6 +35,7 @@ class MicroVmBootTest {
         try (MicroVm vm = MicroVm.builder()
                 .kernel(image.resolve("vmlinuz"))
                 .initrd(image.resolve("guest-initrd.img"))
+                .cmdline(NestedGuest.CMDLINE)
                 .memoryMib(256)
                 .serialOutput(console)
                 .build()) {
@@ -46,7 +47,7 @@ class MicroVmBootTest {
                     console.seconds(),
                     end,
                     vm.counters(),
-                    NestedGuest.whereTheVcpuWas(image, vm.vcpuSample()));
+                    NestedGuest.whereTheVcpuWas(vm.vcpuSample()));
             System.out.println("MicroVmBootTest: console:\n" + console);
         }
         assertTrue(

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.BackendChoice;
-import dev.vhostnet.microvm.KernelCmdline;
 import dev.vhostnet.microvm.MicroVm;
 import dev.vhostnet.microvm.VmExit;
 import dev.vhostnet.sys.OpenFds;
@@ -38,7 +37,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 @Tag("microvm-net")
 class MicroVmNetTest {
-    private static final Duration BOUND = Duration.ofMinutes(8);
+    private static final Duration BOUND = Duration.ofMinutes(6);
     private static final int BYTES = 2 << 20;
     /** What guest-init sends after the link cycle and after the rebind. */
     private static final int AFTER_EACH = 65536;
@@ -82,7 +81,7 @@ class MicroVmNetTest {
             try (MicroVm vm = MicroVm.builder()
                     .kernel(image.resolve("vmlinuz"))
                     .initrd(image.resolve("guest-initrd.img"))
-                    .cmdline(KernelCmdline.DEFAULT + " vhostnet.net=" + guestNet)
+                    .cmdline(NestedGuest.CMDLINE + " vhostnet.net=" + guestNet)
                     .memoryMib(256)
                     .serialOutput(console)
                     .virtioMmio(memory -> {
@@ -113,7 +112,7 @@ class MicroVmNetTest {
                         vm.counters(),
                         counters,
                         echo.checked(),
-                        NestedGuest.whereTheVcpuWas(image, vm.vcpuSample()));
+                        NestedGuest.whereTheVcpuWas(vm.vcpuSample()));
                 System.out.println("MicroVmNetTest: console:\n" + console);
             } finally {
                 echo.finish();

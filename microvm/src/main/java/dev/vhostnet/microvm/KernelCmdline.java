@@ -9,7 +9,7 @@ public final class KernelCmdline {
      * on COM1, reboot through the i8042 reset line, and a reboot right after a panic, so that a
      * crashed guest ends the VM (a {@code poweroff -f} halts: see {@link VmExit.Reason#HALTED}); and
      * {@code pci=off}: there is no PCI bus yet, and probing one costs thousands of exits; {@code
-     * nokaslr}: the kernel where its {@code System.map} says, so {@link MicroVm#vcpuSample()} names
+     * nokaslr}: the kernel where its symbols say, so {@link MicroVm#vcpuSample()} names
      * the function a stalled guest is in.
      */
     public static final String DEFAULT =

@@ -130,7 +130,7 @@ public final class MicroVm implements AutoCloseable {
 
     /**
      * Where the vCPU was at the last once-a-second kick, e.g. {@code rip 0xffffffff81… rflags 0x246
-     * rsp 0x… mp_state 0}: with {@code nokaslr} and the kernel's {@code System.map}, what a stalled
+     * rsp 0x… mp_state 0}: with {@code nokaslr} and the kernel's symbols, what a stalled
      * guest was doing.
      */
     public String vcpuSample() {
