@@ -5,13 +5,17 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.eventfd.Kvm;
 import dev.vhostnet.microvm.KernelCmdline;
+import dev.vhostnet.microvm.MicroVm;
+import dev.vhostnet.microvm.VmExit;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -30,7 +34,30 @@ final class NestedGuest {
      */
     static final String CMDLINE = KernelCmdline.DEFAULT + " loglevel=5 printk.devkmsg=on";
 
+    /** What guest-init prints last, before {@code poweroff -f}. */
+    static final String DONE = "vhostnet-guest: powering off";
+
     private NestedGuest() {}
+
+    /**
+     * Starts the guest and waits, at most {@code bound}, until it ends or has printed {@link #DONE}
+     * and then ended or had 30 s to: returns how it ended, if it did. Its poweroff is not waited for
+     * longer: nested under TCG it has been seen to hang in the kernel's shutdown (microvm/README.md).
+     */
+    static Optional<VmExit> runUntilDone(MicroVm vm, Console console, Duration bound) throws InterruptedException {
+        vm.start();
+        long deadline = System.nanoTime() + bound.toNanos();
+        while (System.nanoTime() < deadline) {
+            Optional<VmExit> end = vm.awaitExit(Duration.ofMillis(500));
+            if (end.isPresent()) {
+                return end;
+            }
+            if (console.toString().contains(DONE)) {
+                return vm.awaitExit(Duration.ofSeconds(30));
+            }
+        }
+        return Optional.empty();
+    }
 
     /** Skips the test, saying why and where it runs, unless this host's KVM boots stock kernels. */
     static void assumeKvmBootsLinux(String tag) {
