@@ -28,9 +28,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A one-vCPU KVM guest that boots a Linux bzImage directly in 64-bit mode — no firmware, no ACPI:
- * the in-kernel PIC, IOAPIC, LAPIC and PIT, an 8250 console on COM1 (IRQ 4, {@code KVM_IRQ_LINE}), the i8042
- * reset line, and virtio-mmio devices announced on the kernel command line. The bring-up follows
+ * A one-vCPU KVM guest that boots a Linux bzImage directly in 64-bit mode — no firmware: the
+ * in-kernel PIC, IOAPIC, LAPIC and PIT, an 8250 console on COM1 (IRQ 4, {@code KVM_IRQ_LINE}), the
+ * i8042 reset line, and virtio-mmio devices announced in ACPI tables ({@link Acpi}: a DSDT and the
+ * least around it, as Firecracker's). The bring-up follows
  * Firecracker's {@code builder.rs}: VM, TSS and identity-map addresses, irqchip, PIT, memory, the
  * vCPU's CPUID, then the kernel, initrd, command line and zero page, then the vCPU's registers.
  *
@@ -118,7 +119,7 @@ public final class MicroVm implements AutoCloseable {
         }
     }
 
-    /** The command line the kernel got, with the virtio-mmio devices appended. */
+    /** The command line the kernel got. */
     public String cmdline() {
         return cmdline;
     }
@@ -267,7 +268,8 @@ public final class MicroVm implements AutoCloseable {
 
         /**
          * Adds a virtio device on virtio-mmio: the n-th at {@code 0xd0000000 + n * 0x1000} on GSI
-         * {@code 5 + n}, announced with {@code virtio_mmio.device=} on the command line.
+         * {@code 5 + n}, announced to the kernel in the ACPI DSDT as Firecracker does (an {@code
+         * LNRO0005} device, which {@code virtio_mmio} binds to).
          */
         public Builder virtioMmio(VirtioDevice device) {
             Preconditions.checkNotNull(device, "device");
@@ -335,8 +337,8 @@ public final class MicroVm implements AutoCloseable {
             io.add(Layout.CMOS, Cmos.PORTS, new Cmos());
             io.add(Layout.I8042_COMMAND, 1, new I8042(() -> loop.stop(new VmExit(VmExit.Reason.RESET, "i8042 reset"))));
 
-            StringBuilder line = new StringBuilder(cmdline);
             List<VirtioMmioTransport> transports = new ArrayList<>();
+            List<Acpi.MmioDevice> acpiDevices = new ArrayList<>();
             KvmWiring wiring = new KvmWiring(vm, KvmWiring.irqchipDefaults());
             for (Planned planned : virtioMmio) {
                 VirtioDevice device = planned.factory().create(memory);
@@ -361,13 +363,14 @@ public final class MicroVm implements AutoCloseable {
                     }
                 });
                 transports.add(transport);
-                line.append(' ').append(KernelCmdline.virtioMmioDevice(VirtioMmioTransport.SIZE, base, gsi));
+                acpiDevices.add(new Acpi.MmioDevice(base, VirtioMmioTransport.SIZE, gsi));
             }
+            Acpi.write(memory, acpiDevices);
 
-            load(image, memory, ram, line.toString());
+            load(image, memory, ram, cmdline);
             BootCpu.configure(vcpu, memory, Layout.HIMEM + BzImage.ENTRY_64_OFFSET);
             // Closed last-registered first: the loop is stopped in close() before any of this.
-            return new MicroVm(owned, memory, counters, io, mmio, serial, transports, loop, line.toString());
+            return new MicroVm(owned, memory, counters, io, mmio, serial, transports, loop, cmdline);
         }
 
         /** Places the kernel at 1 MiB, the initrd at the top of RAM it may use, the command line and the zero page. */
