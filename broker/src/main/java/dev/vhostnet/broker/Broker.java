@@ -603,7 +603,7 @@ public final class Broker implements AutoCloseable {
          * with a group: who may connect at all is the file's business, who is served the policy's).
          */
         public Builder socketMode(String mode) {
-            this.socketMode = PosixFilePermissions.fromString(mode);
+            this.socketMode = SocketFile.Access.parseMode(mode);
             return this;
         }
 

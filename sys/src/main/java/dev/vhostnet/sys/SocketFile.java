@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 import java.util.Set;
 
@@ -58,6 +59,36 @@ public final class SocketFile implements AutoCloseable {
             Preconditions.checkNotNull(mode, "mode");
             Preconditions.checkNotNull(group, "group");
             mode = mode.map(Set::copyOf);
+        }
+
+        /**
+         * From the command line: {@code mode} as {@code ls -l} shows it ({@code rw-rw----}) or in
+         * octal ({@code 0660}); {@code group} a name or a gid, or {@code null} for the process's own.
+         */
+        public static Access of(String mode, String group) {
+            Preconditions.checkArgument(group == null || !group.isEmpty(), "socket group must not be empty");
+            return new Access(Optional.of(parseMode(mode)), Optional.ofNullable(group));
+        }
+
+        /** {@code rw-rw----} or {@code 0660} (permission bits only: no setuid, setgid or sticky bit). */
+        public static Set<PosixFilePermission> parseMode(String mode) {
+            if (mode.matches("0?[0-7]{3}")) {
+                int bits = Integer.parseInt(mode, 8);
+                StringBuilder symbolic = new StringBuilder();
+                for (int shift = 6; shift >= 0; shift -= 3) {
+                    int rwx = bits >> shift;
+                    symbolic.append((rwx & 4) != 0 ? 'r' : '-')
+                            .append((rwx & 2) != 0 ? 'w' : '-')
+                            .append((rwx & 1) != 0 ? 'x' : '-');
+                }
+                mode = symbolic.toString();
+            }
+            try {
+                return PosixFilePermissions.fromString(mode);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(
+                        "socket mode " + mode + ": give it as ls -l shows it (rw-rw----) or in octal (0660)", e);
+            }
         }
     }
 

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -94,19 +95,8 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Clients of one uid served at once, leases included (default: ${DEFAULT-VALUE}).")
     private int maxClientsPerUid;
 
-    @Option(
-            names = "--socket-mode",
-            paramLabel = "MODE",
-            defaultValue = "rw-rw----",
-            description =
-                    "Permissions of the socket file (default: ${DEFAULT-VALUE}: give the clients' group with --socket-group).")
-    private String socketMode;
-
-    @Option(
-            names = "--socket-group",
-            paramLabel = "GROUP",
-            description = "Group of the socket file, a name or a gid (default: the broker's).")
-    private String socketGroup;
+    @Mixin
+    private SocketAccessOptions socketAccess;
 
     @Option(
             names = "--state-dir",
@@ -132,10 +122,10 @@ public final class ServeCommand implements Callable<Integer> {
                     .readTimeout(Duration.ofMillis(readTimeoutMillis))
                     .maxClients(maxClients)
                     .maxClientsPerUid(maxClientsPerUid)
-                    .socketMode(socketMode)
+                    .socketMode(socketAccess.mode)
                     .stateDirectory(stateDir);
-            if (socketGroup != null) {
-                builder.socketGroup(socketGroup);
+            if (socketAccess.group != null) {
+                builder.socketGroup(socketAccess.group);
             }
         } catch (IllegalArgumentException e) {
             err.println("vhostnet serve: " + e.getMessage());

@@ -1,6 +1,7 @@
 package dev.vhostnet.tools;
 
 import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.sys.SocketFile;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.tap.TapDevice;
 import dev.vhostnet.vhostuser.VhostUserNetBackend;
@@ -9,6 +10,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -24,7 +26,8 @@ import picocli.CommandLine.Spec;
         description = {
             "Serve a virtio-net device as a vhost-user back-end on a Unix socket, its packets going to a tap.",
             "QEMU connects with -chardev socket,path=PATH -netdev vhost-user; its RAM must be shared "
-                    + "(-object memory-backend-memfd,share=on). One queue pair. Runs until SIGTERM or Ctrl-C."
+                    + "(-object memory-backend-memfd,share=on). One queue pair. Runs until SIGTERM or Ctrl-C.",
+            "The socket is made rw-rw---- by default: a QEMU run as another user connects when it is in --socket-group."
         },
         footer = {"", "Example: vhostnet vhost-user --socket /run/vhostnet/vm1.sock --tap vm1"})
 public final class VhostUserCommand implements Callable<Integer> {
@@ -47,15 +50,20 @@ public final class VhostUserCommand implements Callable<Integer> {
                     "The tap: a persistent one (vhostnet tap create NAME), or made for this run and gone after it.")
     private String tap;
 
+    @Mixin
+    private SocketAccessOptions socketAccess;
+
     @Override
     public Integer call() throws Exception {
         Daemon.logToStderr();
         PrintWriter out = spec.commandLine().getOut();
+        SocketFile.Access access = socketAccess.access();
         try (TapDevice device = TapDevice.open(TapConfig.builder()
                         .name(tap)
                         .vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF)
                         .build());
-                VhostUserNetBackend backend = VhostUserNetBackend.listen(socket, device)) {
+                VhostUserNetBackend backend =
+                        VhostUserNetBackend.on(device).socketAccess(access).listen(socket)) {
             out.printf("vhostnet vhost-user: serving %s on tap %s%n", socket, device.name());
             out.printf(
                     "features      %s, and PROTOCOL_FEATURES (%s)%n",

@@ -365,7 +365,9 @@ class CommandLineTest {
                         "--socket",
                         socket.toString(),
                         "--tap",
-                        name)
+                        name,
+                        "--socket-group",
+                        "65534")
                 .redirectErrorStream(true)
                 .start();
         try {
@@ -386,6 +388,14 @@ class CommandLineTest {
                     lines.get(1));
             assertTrue(lines.get(2).contains("-netdev vhost-user,id=net0,chardev=vu0"), lines.get(2));
             assertTrue(Command.hostHasLink(name), "the tap exists while it serves");
+            assertEquals(
+                    "rw-rw----",
+                    java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)),
+                    "the socket's default mode: its group may connect");
+            assertEquals(
+                    65534,
+                    (int) Files.getAttribute(socket, "unix:gid"),
+                    "the socket's group: --socket-group, for a QEMU run as another user");
             try (dev.vhostnet.vhostuser.VhostUserFrontend frontend =
                     dev.vhostnet.vhostuser.VhostUserFrontend.connect(socket)) {
                 assertTrue(frontend.protocolFeaturesNegotiated(), "a front-end negotiates protocol features with it");
@@ -397,6 +407,15 @@ class CommandLineTest {
         }
         assertFalse(Files.exists(socket), "socket removed");
         assertFalse(Command.hostHasLink(name), "tap gone with the process");
+    }
+
+    @Test
+    void vhostUserRefusesAMalformedSocketModeAsUsage(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Run run = vhostnet(
+                "vhost-user", "--socket", dir.resolve("vm.sock").toString(), "--tap", "x0", "--socket-mode", "rw-rw");
+        assertEquals(2, run.exit(), run.err());
+        assertTrue(run.err().contains("socket mode rw-rw: give it as ls -l shows it"), run.err());
+        assertFalse(Files.exists(dir.resolve("vm.sock")));
     }
 
     @Test

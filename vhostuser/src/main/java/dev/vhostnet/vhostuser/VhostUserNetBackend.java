@@ -6,6 +6,7 @@ import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import dev.vhostnet.sys.SocketFile;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.UnixListener;
 import dev.vhostnet.tap.Offload;
@@ -76,13 +77,65 @@ public final class VhostUserNetBackend implements AutoCloseable {
      * queue, opened with a vnet header. The tap stays the caller's; close the back-end first.
      */
     public static VhostUserNetBackend listen(Path socket, TapDevice tap) throws SysException {
-        return listen(socket, tap, DEFAULT_PATIENCE);
+        return on(tap).listen(socket);
     }
 
     /** As {@link #listen(Path, TapDevice)}; a front-end silent for {@code patience} before or within a request is dropped. */
     public static VhostUserNetBackend listen(Path socket, TapDevice tap, Duration patience) throws SysException {
-        Preconditions.checkArgument(
-                !patience.isNegative() && !patience.isZero(), "patience must be positive: %s", patience);
+        return on(tap).patience(patience).listen(socket);
+    }
+
+    /**
+     * A back-end on {@code tap} (opened with a vnet header; the tap stays the caller's: close the
+     * back-end first), to listen or dial with.
+     */
+    public static Builder on(TapDevice tap) {
+        return new Builder(tap);
+    }
+
+    /** How a back-end meets its front-ends. */
+    public static final class Builder {
+        private final TapDevice tap;
+        private Duration patience = DEFAULT_PATIENCE;
+        private SocketFile.Access access = SocketFile.Access.DEFAULT;
+
+        private Builder(TapDevice tap) {
+            this.tap = Preconditions.checkNotNull(tap, "tap");
+        }
+
+        /** A front-end silent for {@code patience} before or within a request is dropped ({@link #DEFAULT_PATIENCE}). */
+        public Builder patience(Duration patience) {
+            Preconditions.checkArgument(
+                    !patience.isNegative() && !patience.isZero(), "patience must be positive: %s", patience);
+            this.patience = patience;
+            return this;
+        }
+
+        /** The listening socket file's mode and group (by default as {@code bind(2)} makes them). */
+        public Builder socketAccess(SocketFile.Access access) {
+            this.access = Preconditions.checkNotNull(access, "access");
+            return this;
+        }
+
+        /**
+         * Listens on {@code socket} (a stale socket file there is replaced, anything else refused),
+         * and serves the front-ends that connect, one at a time.
+         */
+        public VhostUserNetBackend listen(Path socket) throws SysException {
+            FeatureSet offer = checkTapAndOffer(tap);
+            UnixListener server = ListeningSocket.bind(socket, access, ACCEPT_POLL_MILLIS);
+            VhostUserNetBackend backend = new VhostUserNetBackend(socket, tap, offer, server, patience);
+            backend.thread.start();
+            log.info(
+                    "vhost-user back-end listening on {} for tap {} (features 0x{})",
+                    socket,
+                    tap.name(),
+                    Long.toHexString(offer.toLong()));
+            return backend;
+        }
+    }
+
+    private static FeatureSet checkTapAndOffer(TapDevice tap) throws SysException {
         Preconditions.checkArgument(
                 tap.queues().size() == 1,
                 "tap %s has %s queues; this back-end serves one queue pair",
@@ -92,16 +145,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
                 tap.config().vnetHeader(),
                 "tap %s has no vnet header; open it with vnetHeader(12): the guest's virtio-net header goes to the tap",
                 tap.name());
-        FeatureSet offer = offer(tap.setOffloads(EnumSet.copyOf(Features.GUEST_OFFLOADS.values())));
-        UnixListener server = ListeningSocket.bind(socket, ACCEPT_POLL_MILLIS);
-        VhostUserNetBackend backend = new VhostUserNetBackend(socket, tap, offer, server, patience);
-        backend.thread.start();
-        log.info(
-                "vhost-user back-end listening on {} for tap {} (features 0x{})",
-                socket,
-                tap.name(),
-                Long.toHexString(offer.toLong()));
-        return backend;
+        return offer(tap.setOffloads(EnumSet.copyOf(Features.GUEST_OFFLOADS.values())));
     }
 
     /** The features offered: ring bits of the emulated device, net offloads the tap took, protocol features. */
