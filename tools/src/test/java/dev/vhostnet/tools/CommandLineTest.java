@@ -287,6 +287,46 @@ class CommandLineTest {
     }
 
     @Test
+    void execConfiguresTheTapAsTapCreateDoesAndMakesItAPortOfTheBridge() throws Exception {
+        assumeRoot();
+        String name = Names.random("ve");
+        String bridge = Names.random("vb");
+        Command.run("ip", "link", "add", bridge, "type", "bridge");
+        try {
+            Run run = vhostnet(
+                    "exec",
+                    "--tap",
+                    name,
+                    "--offload",
+                    "CSUM,TSO4",
+                    "--mtu",
+                    "1400",
+                    "--mac",
+                    "02:00:00:00:10:02",
+                    "--bridge",
+                    bridge,
+                    "--",
+                    "ip",
+                    "-d",
+                    "link",
+                    "show",
+                    "dev",
+                    name);
+            assertEquals(0, run.exit(), run.err());
+            for (String s : List.of("mtu 1400", "master " + bridge, "02:00:00:00:10:02", "vnet_hdr on", "UP")) {
+                assertTrue(run.out().contains(s), s + " in what the command saw: " + run.out());
+            }
+            assertFalse(Command.hostHasLink(name), "the tap goes with the command's fds");
+            Run noBridge = vhostnet("exec", "--tap", name, "--bridge", "nosuchbr0", "--", "true");
+            assertEquals(3, noBridge.exit(), noBridge.err());
+            assertTrue(noBridge.err().contains("no bridge named nosuchbr0: create it with"), noBridge.err());
+            assertFalse(Command.hostHasLink(name), "nothing made for a bridge that is not there");
+        } finally {
+            Command.run("ip", "link", "del", bridge);
+        }
+    }
+
+    @Test
     void qemuRunsOnTheTapFdThatExecPasses() throws Exception {
         String name = Names.random("vq");
         Run run = qemuInfoNetwork(name, "1", "tap,id=n0,fd={tapfd}", "virtio-net-pci,netdev=n0,id=nic0");
