@@ -395,39 +395,23 @@ class CommandLineTest {
         assumeRoot();
         String name = Names.random("vu");
         Path socket = dir.resolve("vm.sock");
-        Process p = new ProcessBuilder(
-                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                        "--enable-native-access=ALL-UNNAMED",
-                        "-cp",
-                        System.getProperty("java.class.path"),
-                        Main.class.getName(),
-                        "vhost-user",
-                        "--socket",
-                        socket.toString(),
-                        "--tap",
-                        name,
-                        "--socket-group",
-                        "65534")
-                .redirectErrorStream(true)
-                .start();
+        Process p = startVhostUser(
+                "--socket", socket.toString(), "--tap", name, "--queues", "2", "--socket-group", "65534");
         try {
-            java.io.BufferedReader out =
-                    new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), UTF_8));
-            List<String> lines = new ArrayList<>();
-            for (String line; lines.size() < 3 && (line = out.readLine()) != null; ) {
-                if (!line.contains(" INFO ")) {
-                    lines.add(line);
-                }
-            }
+            List<String> lines = firstLines(p);
             assertEquals(
-                    "vhostnet vhost-user: serving " + socket + " on tap " + name,
+                    "vhostnet vhost-user: serving " + socket + " on tap " + name + ", 2 queue pairs",
                     lines.get(0),
                     String.join("\n", lines));
             assertTrue(
                     lines.get(1).matches("features +.*MRG_RXBUF.*VERSION_1, and PROTOCOL_FEATURES \\(MQ REPLY_ACK\\)"),
                     lines.get(1));
-            assertTrue(lines.get(2).contains("-netdev vhost-user,id=net0,chardev=vu0"), lines.get(2));
+            assertTrue(
+                    lines.get(2).contains("-netdev vhost-user,id=net0,chardev=vu0,queues=2")
+                            && lines.get(2).contains("mq=on"),
+                    lines.get(2));
             assertTrue(Command.hostHasLink(name), "the tap exists while it serves");
+            assertTrue(TapInfo.read(name).orElseThrow().multiQueue(), "a multiqueue tap");
             assertEquals(
                     "rw-rw----",
                     java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)),
@@ -438,15 +422,77 @@ class CommandLineTest {
                     "the socket's group: --socket-group, for a QEMU run as another user");
             try (dev.vhostnet.vhostuser.VhostUserFrontend frontend =
                     dev.vhostnet.vhostuser.VhostUserFrontend.connect(socket)) {
-                assertTrue(frontend.protocolFeaturesNegotiated(), "a front-end negotiates protocol features with it");
-                assertEquals(1, frontend.queueNum(), "one queue pair");
+                assertNegotiates(frontend, 2);
             }
         } finally {
-            p.destroy();
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "vhostnet vhost-user ends on SIGTERM");
+            stop(p);
         }
         assertFalse(Files.exists(socket), "socket removed");
         assertFalse(Command.hostHasLink(name), "tap gone with the process");
+    }
+
+    @Test
+    void vhostUserInClientModeDialsTheFrontendUntilItListens(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        assumeRoot();
+        String name = Names.random("vu");
+        Path socket = dir.resolve("qemu.sock");
+        Process p = startVhostUser("--socket", socket.toString(), "--tap", name, "--client");
+        try {
+            List<String> lines = firstLines(p);
+            assertEquals(
+                    "vhostnet vhost-user: dialling " + socket + " on tap " + name + ", 1 queue pair",
+                    lines.get(0),
+                    String.join("\n", lines));
+            assertTrue(lines.get(2).contains("-chardev socket,id=vu0,path=" + socket + ",server=on"), lines.get(2));
+            assertFalse(Files.exists(socket), "the socket is QEMU's to make");
+            try (dev.vhostnet.vhostuser.VhostUserListener listener =
+                            dev.vhostnet.vhostuser.VhostUserListener.bind(socket);
+                    dev.vhostnet.vhostuser.VhostUserFrontend frontend =
+                            listener.accept(java.time.Duration.ofSeconds(20))) {
+                assertNegotiates(frontend, 1);
+            }
+        } finally {
+            stop(p);
+        }
+        assertFalse(Command.hostHasLink(name), "tap gone with the process");
+    }
+
+    /** The front-end negotiated protocol features with the back-end, which offers {@code queues} pairs ({@code GET_QUEUE_NUM}). */
+    private static void assertNegotiates(dev.vhostnet.vhostuser.VhostUserFrontend frontend, int queues)
+            throws Exception {
+        assertTrue(frontend.protocolFeaturesNegotiated(), "a front-end negotiates protocol features with it");
+        assertEquals(queues, frontend.queueNum(), "GET_QUEUE_NUM: --queues");
+    }
+
+    private static void stop(Process vhostUser) throws InterruptedException {
+        vhostUser.destroy();
+        assertTrue(vhostUser.waitFor(30, TimeUnit.SECONDS), "vhostnet vhost-user ends on SIGTERM");
+    }
+
+    private static Process startVhostUser(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName(),
+                "vhost-user"));
+        command.addAll(Arrays.asList(args));
+        return new ProcessBuilder(command).redirectErrorStream(true).start();
+    }
+
+    /** The first three lines {@code vhostnet vhost-user} prints (its log lines left out). */
+    private static List<String> firstLines(Process p) throws Exception {
+        java.io.BufferedReader out =
+                new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), UTF_8));
+        List<String> lines = new ArrayList<>();
+        for (String line; lines.size() < 3 && (line = out.readLine()) != null; ) {
+            if (!line.contains(" INFO ")) {
+                lines.add(line);
+            }
+        }
+        return lines;
     }
 
     @Test
