@@ -42,6 +42,9 @@ public final class SocketFile implements AutoCloseable {
     private final Path path;
     private final String inode;
     private final boolean replacedStale;
+    /** False for a socket another process made (systemd's, for socket activation): close leaves it. */
+    private final boolean owned;
+
     private volatile boolean closed;
 
     /** Binds the listening socket to {@code where} (a path inside the private directory). */
@@ -93,9 +96,14 @@ public final class SocketFile implements AutoCloseable {
     }
 
     private SocketFile(Path path, String inode, boolean replacedStale) {
+        this(path, inode, replacedStale, true);
+    }
+
+    private SocketFile(Path path, String inode, boolean replacedStale, boolean owned) {
         this.path = path;
         this.inode = inode;
         this.replacedStale = replacedStale;
+        this.owned = owned;
     }
 
     /**
@@ -139,6 +147,32 @@ public final class SocketFile implements AutoCloseable {
             }
         } finally {
             Files.deleteIfExists(privateDir);
+        }
+    }
+
+    /**
+     * The socket file of a listening socket this process inherited (systemd's socket activation: the
+     * unit's {@code SocketMode=} and {@code SocketGroup=} made it): {@link #isInPlace} watches it as
+     * for a socket bound here, and {@link #close} leaves it to its maker.
+     */
+    public static SocketFile inherited(Path path) throws SysException {
+        Path absolute = path.toAbsolutePath();
+        try {
+            int mode = (int) Files.getAttribute(absolute, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            if ((mode & S_IFMT) != S_IFSOCK) {
+                throw new SysException(
+                        "stat(" + absolute + ")",
+                        Errno.ENOTSOCK.number(),
+                        "the inherited socket's path is " + kind(mode) + ", not the socket");
+            }
+            return new SocketFile(absolute, identity(absolute), false, false);
+        } catch (SysException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new SysException(
+                    "stat(" + absolute + ")",
+                    Errno.ENOENT.number(),
+                    "the inherited socket's file is not there: " + e.getMessage());
         }
     }
 
@@ -246,13 +280,13 @@ public final class SocketFile implements AutoCloseable {
         }
     }
 
-    /** Removes the file if it is still this socket. Idempotent. */
+    /** Removes the file if it is still this socket and this process made it. Idempotent. */
     @Override
     public void close() throws IOException {
         if (closed) {
             return;
         }
-        boolean ours = isInPlace();
+        boolean ours = owned && isInPlace();
         closed = true;
         if (ours) {
             Files.deleteIfExists(path);
