@@ -74,6 +74,12 @@ public final class VhostUserCommand implements Callable<Integer> {
         Daemon.logToStderr();
         PrintWriter out = spec.commandLine().getOut();
         SocketFile.Access access = socketAccess.access();
+        if (client
+                && (spec.commandLine().getParseResult().hasMatchedOption("--socket-mode")
+                        || spec.commandLine().getParseResult().hasMatchedOption("--socket-group"))) {
+            throw new IllegalArgumentException("--socket-mode and --socket-group set the socket this command "
+                    + "listens on; with --client the socket is QEMU's (give QEMU's user the access instead)");
+        }
         try (TapDevice device = TapDevice.open(TapConfig.builder()
                         .name(tap)
                         .queues(queues)

@@ -496,6 +496,58 @@ class CommandLineTest {
     }
 
     @Test
+    void vhostUserLetsAQemuOfAnotherUserInItsSocketGroupConnect() throws Exception {
+        assumeRoot();
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs util-linux's setpriv");
+        assumeTrue(
+                Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")),
+                "needs qemu-system-x86_64 (Debian: qemu-system-x86)");
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "vu-group-");
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path socket = dir.resolve("vm.sock");
+        String name = Names.random("vu");
+        Process p = startVhostUser("--socket", socket.toString(), "--tap", name, "--socket-group", "65534");
+        try {
+            firstLines(p);
+            assertEquals(0, qemuConnectsAs(socket, "65534").exitValue(), "QEMU as uid 65534, in group 65534");
+            Process stranger = qemuConnectsAs(socket, "1234");
+            String err = new String(stranger.getInputStream().readAllBytes(), UTF_8);
+            assertEquals(1, stranger.exitValue(), "QEMU as uid 65534, in group 1234 only: " + err);
+            assertTrue(err.contains("Permission denied"), err);
+        } finally {
+            stop(p);
+            Files.deleteIfExists(socket);
+            Files.delete(dir);
+        }
+    }
+
+    /** A QEMU run as uid 65534 and gid {@code gid} that connects its chardev to {@code socket}, then quits. */
+    private static Process qemuConnectsAs(Path socket, String gid) throws Exception {
+        List<String> command = new ArrayList<>(List.of("setpriv", "--reuid=65534", "--regid=" + gid, "--clear-groups"));
+        command.addAll(QemuNone.command("-chardev", "socket,id=vu0,path=" + socket));
+        Process qemu = new ProcessBuilder(command).redirectErrorStream(true).start();
+        qemu.getOutputStream().write("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n".getBytes(UTF_8));
+        qemu.getOutputStream().close();
+        assertTrue(qemu.waitFor(30, TimeUnit.SECONDS), "QEMU finished");
+        return qemu;
+    }
+
+    @Test
+    void vhostUserRefusesSocketOptionsInClientMode(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Run run = vhostnet(
+                "vhost-user",
+                "--socket",
+                dir.resolve("vm.sock").toString(),
+                "--tap",
+                "x0",
+                "--client",
+                "--socket-group",
+                "kvm");
+        assertEquals(2, run.exit(), run.err());
+        assertTrue(run.err().contains("with --client the socket is QEMU's"), run.err());
+    }
+
+    @Test
     void vhostUserRefusesAMalformedSocketModeAsUsage(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         Run run = vhostnet(
                 "vhost-user", "--socket", dir.resolve("vm.sock").toString(), "--tap", "x0", "--socket-mode", "rw-rw");
