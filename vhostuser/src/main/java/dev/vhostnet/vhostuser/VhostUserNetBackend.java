@@ -49,6 +49,12 @@ public final class VhostUserNetBackend implements AutoCloseable {
 
     /** How often the accepting thread looks whether the back-end was closed (closing a listener under accept() is racy). */
     private static final int ACCEPT_POLL_MILLIS = 100;
+    /** The first pause between dials in client mode; it doubles while dials fail or connections end at once. */
+    static final long FIRST_DIAL_PAUSE_MILLIS = 50;
+    /** The longest pause between dials (DPDK's reconnect thread tries every second). */
+    static final long MAX_DIAL_PAUSE_MILLIS = 1000;
+    /** A connection that ends sooner counts as a failed dial: a front-end that hangs up at once is not dialled at once again. */
+    private static final long SHORT_CONNECTION_MILLIS = 1000;
     /** How long a front-end may take to send its first request, or the rest of one it began. */
     public static final Duration DEFAULT_PATIENCE = Duration.ofSeconds(10);
 
@@ -162,11 +168,6 @@ public final class VhostUserNetBackend implements AutoCloseable {
             return backend;
         }
     }
-
-    /** The first pause between dials in client mode; it doubles while dials fail. */
-    static final long FIRST_DIAL_PAUSE_MILLIS = 50;
-    /** The longest pause between dials (DPDK's reconnect thread tries every second). */
-    static final long MAX_DIAL_PAUSE_MILLIS = 1000;
 
     private static FeatureSet checkTapAndOffer(TapDevice tap) throws SysException {
         Preconditions.checkArgument(
@@ -319,12 +320,13 @@ public final class VhostUserNetBackend implements AutoCloseable {
 
     /**
      * Client mode: dials until a front-end accepts, serves it on this thread until it ends, and
-     * dials again, until closed. A failed dial is logged once per run of failures.
+     * dials again, until closed. A failed dial is logged once per run of failures; after a failed
+     * dial, or a connection that ended within a second, the pause before the next one doubles.
      */
     private void dial() {
         long pause = FIRST_DIAL_PAUSE_MILLIS;
         String failing = null;
-        while (!isClosed()) {
+        while (!isClosed() && !Thread.currentThread().isInterrupted()) {
             AFUNIXSocket socket;
             try {
                 socket = VhostUserConnection.connectSocket(path);
@@ -341,7 +343,6 @@ public final class VhostUserNetBackend implements AutoCloseable {
                 pause = Math.min(2 * pause, MAX_DIAL_PAUSE_MILLIS);
                 continue;
             }
-            pause = FIRST_DIAL_PAUSE_MILLIS;
             failing = null;
             String peer;
             synchronized (this) {
@@ -355,7 +356,14 @@ public final class VhostUserNetBackend implements AutoCloseable {
                 peer = path + " #" + connections;
             }
             log.info("vhost-user {}: connected to the front-end", peer);
+            long connected = System.nanoTime();
             serve(socket, peer);
+            if (System.nanoTime() - connected < SHORT_CONNECTION_MILLIS * 1_000_000) {
+                pause(pause);
+                pause = Math.min(2 * pause, MAX_DIAL_PAUSE_MILLIS);
+            } else {
+                pause = FIRST_DIAL_PAUSE_MILLIS;
+            }
         }
     }
 

@@ -283,6 +283,35 @@ class VhostUserNetBackendTest {
     static final int ECHOES = 100;
 
     @Test
+    void inClientModeBacksOffFromAFrontendThatHangsUpAtOnce() throws Exception {
+        try (TapInNamespace net =
+                TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vuh")) {
+            Path socket = dir.resolve("hangs-up.sock");
+            try (org.newsclub.net.unix.AFUNIXServerSocket rude =
+                    org.newsclub.net.unix.AFUNIXServerSocket.newInstance()) {
+                rude.bind(AFUNIXSocketAddress.of(socket));
+                rude.setSoTimeout(100);
+                int accepted = 0;
+                try (VhostUserNetBackend backend =
+                        VhostUserNetBackend.on(net.tap).dial(socket)) {
+                    long end = System.nanoTime() + Duration.ofMillis(2500).toNanos();
+                    while (System.nanoTime() < end) {
+                        try {
+                            rude.accept().close();
+                            accepted++;
+                        } catch (java.net.SocketTimeoutException e) {
+                            // none this slice
+                        }
+                    }
+                    // pauses of 50, 100, 200, 400, 800, 1000 ms: 6 or 7 connections in 2.5 s, not one per accept
+                    assertTrue(accepted >= 3 && accepted <= 8, "connections in 2.5 s: " + accepted);
+                    assertEquals(List.of(), backend.drops(), "a front-end that hangs up is not a protocol breach");
+                }
+            }
+        }
+    }
+
+    @Test
     void inClientModeDialsTheFrontendUntilItListensAndAgainWhenItGoes() throws Exception {
         try (TapInNamespace net =
                 TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vuc")) {
