@@ -12,7 +12,7 @@ import java.util.List;
  * The ACPI tables that tell a stock kernel about this VM's devices, as Firecracker writes them
  * ({@code src/vmm/src/acpi/}; ACPI 6.5 §5.2): an RSDP where Linux scans for it (0xe0000), an XSDT
  * naming a hardware-reduced FADT (no PM timer, no SCI, no fixed buttons) and a MADT (the one local
- * APIC; no I/O APIC, so legacy interrupts stay on the 8259 as they were), and a DSDT whose {@code
+ * APIC and the I/O APIC), and a DSDT whose {@code
  * \_SB} holds one {@code LNRO0005} device per virtio-mmio transport, its registers and edge-triggered
  * interrupt in {@code _CRS} — what Linux's {@code virtio_mmio} binds to through ACPI, where a
  * distribution kernel (Debian's) lacks {@code CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES}. The tables sit in
@@ -23,6 +23,8 @@ final class Acpi {
     static final long RSDP = 0xe0000;
 
     static final long LOCAL_APIC = 0xfee00000L;
+
+    static final long IO_APIC = 0xfec00000L;
 
     private static final byte[] OEM_ID = "VHOSTN".getBytes(StandardCharsets.US_ASCII);
     private static final int HEADER = 36;
@@ -109,12 +111,23 @@ final class Acpi {
         return b.array();
     }
 
-    /** The MADT after its header (§5.2.12): the local APIC's address, PC-AT compatible 8259s, one processor. */
+    /**
+     * The MADT after its header (§5.2.12): the local APIC's address, PC-AT compatible 8259s, one
+     * processor, KVM's in-kernel I/O APIC, and ISA IRQ 0 on its pin 2, where KVM's default routing
+     * puts the PIT ({@code virt/kvm/irq_comm.c}; QEMU's MADT says the same).
+     */
     private static byte[] madtBody() {
-        ByteBuffer b = le(8 + 8);
+        ByteBuffer b = le(8 + 8 + 12 + 10);
         b.putInt((int) LOCAL_APIC);
         b.putInt(1); // PCAT_COMPAT
         b.put((byte) 0).put((byte) 8).put((byte) 0).put((byte) 0).putInt(1); // processor 0, APIC ID 0, enabled
+        b.put((byte) 1)
+                .put((byte) 12)
+                .put((byte) 0)
+                .put((byte) 0)
+                .putInt((int) IO_APIC)
+                .putInt(0); // GSI base 0
+        b.put((byte) 2).put((byte) 10).put((byte) 0).put((byte) 0).putInt(2).putShort((short) 0); // IRQ 0 -> GSI 2
         return b.array();
     }
 

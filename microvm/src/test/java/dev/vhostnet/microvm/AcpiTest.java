@@ -49,6 +49,11 @@ class AcpiTest {
             byte[] m = table(memory, madt, "APIC");
             assertEquals(Acpi.LOCAL_APIC, le(m).getInt(36) & 0xffffffffL);
             assertArrayEquals(new byte[] {0, 8, 0, 0, 1, 0, 0, 0}, java.util.Arrays.copyOfRange(m, 44, 52));
+            assertEquals(Acpi.IO_APIC, le(m).getInt(56) & 0xffffffffL, "the I/O APIC");
+            assertArrayEquals(
+                    new byte[] {2, 10, 0, 0, 2, 0, 0, 0, 0, 0},
+                    java.util.Arrays.copyOfRange(m, 64, 74),
+                    "ISA IRQ 0 on GSI 2");
             table(memory, dsdt, "DSDT");
             assertTrue(dsdt >= 0xe0000 && xsdt + x.length <= 0x100000, "inside the BIOS area, out of e820 RAM");
         }
