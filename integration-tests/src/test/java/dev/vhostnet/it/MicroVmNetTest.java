@@ -38,7 +38,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 @Tag("microvm-net")
 class MicroVmNetTest {
     private static final Duration BOUND = Duration.ofMinutes(6);
-    private static final int BYTES = 2 << 20;
+    private static final int BYTES = 1 << 20;
     /** What guest-init sends after the link cycle and after the rebind. */
     private static final int AFTER_EACH = 65536;
 
