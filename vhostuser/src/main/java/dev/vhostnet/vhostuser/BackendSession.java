@@ -46,11 +46,13 @@ final class BackendSession implements AutoCloseable {
     private Set<VhostUserProtocolFeature> protocol = Set.of();
     private FrontendMemory memory;
     private EmulatedNetDevice device;
+    private final BackendCounters counters;
 
-    BackendSession(TapDevice tap, FeatureSet offer, String peer) {
+    BackendSession(TapDevice tap, FeatureSet offer, String peer, BackendCounters counters) {
         this.tap = tap;
         this.offer = offer;
         this.peer = peer;
+        this.counters = counters;
     }
 
     /** Whether the emulated device is serving the vrings. */
@@ -277,6 +279,7 @@ final class BackendSession implements AutoCloseable {
                     .driverFeatures(acked.without(VirtioFeature.PROTOCOL_FEATURES))
                     .build();
             device = EmulatedNetDevice.start(config, VringBases.of(vrings[0].base, vrings[1].base));
+            counters.serving(device);
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw r.violation("the device cannot start on these vrings: " + e.getMessage());
         }
@@ -298,6 +301,7 @@ final class BackendSession implements AutoCloseable {
         }
         VringBases bases = device.stop();
         device.close();
+        counters.closed(device);
         device = null;
         vrings[0].base = bases.get(0, QueuePair.RX);
         vrings[1].base = bases.get(0, QueuePair.TX);

@@ -2,14 +2,17 @@ package dev.vhostnet.vhostuser;
 
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
+import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
+import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.UnixListener;
 import dev.vhostnet.tap.Offload;
 import dev.vhostnet.tap.TapDevice;
+import dev.vhostnet.tap.TapStatistics;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,6 +57,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
     private final Duration patience;
     private final Thread thread;
     private final List<String> drops = new ArrayList<>();
+    private final BackendCounters counters = new BackendCounters();
     private AFUNIXSocket current;
     private int currentNumber;
     private Thread serving;
@@ -138,6 +142,14 @@ public final class VhostUserNetBackend implements AutoCloseable {
     /** Why each dropped connection was dropped, oldest first (a front-end that hung up is not a drop). */
     public synchronized ImmutableList<String> drops() {
         return ImmutableList.copyOf(drops);
+    }
+
+    /**
+     * What the back-end moved for its front-ends so far, per queue pair (the device serving now and
+     * every one before it, summed), and the tap's statistics; from any thread.
+     */
+    public NetDeviceCounters counters() {
+        return new NetDeviceCounters(BackendChoice.Kind.EMULATED, counters.pairs(), TapStatistics.read(tap.name()));
     }
 
     /** Whether the device is serving a front-end's vrings now. */
@@ -244,7 +256,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
     private String session(AFUNIXSocket socket, String peer) {
         String drop = null;
         try (BackendConnection connection = new BackendConnection(socket, patience);
-                BackendSession session = new BackendSession(tap, offer, peer)) {
+                BackendSession session = new BackendSession(tap, offer, peer, counters)) {
             try {
                 while (true) {
                     FrontendRequest request = connection.read();

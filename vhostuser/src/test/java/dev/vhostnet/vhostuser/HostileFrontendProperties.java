@@ -66,7 +66,7 @@ class HostileFrontendProperties {
         all.addAll(requests);
         boolean ran = false;
         boolean refused = false;
-        try (BackendSession session = new BackendSession(tap, FeatureSet.of(offer), "hostile")) {
+        try (BackendSession session = new BackendSession(tap, FeatureSet.of(offer), "hostile", new BackendCounters())) {
             for (Sent s : all) {
                 try (FrontendRequest r = request(s)) {
                     session.handle(r);

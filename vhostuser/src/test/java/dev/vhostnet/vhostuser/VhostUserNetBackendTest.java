@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
@@ -108,6 +109,20 @@ class VhostUserNetBackendTest {
             driver.device.restart();
             assertTrue(backend.awaitRunning(Duration.ofSeconds(10)), "the device runs again after the restart");
             exchange(net, driver, DATAGRAMS);
+            NetDeviceCounters counted = backend.counters();
+            NetDeviceCounters.Traffic tx = counted.totals().tx().orElseThrow();
+            assertEquals(
+                    new NetDeviceCounters.Traffic(2 * DATAGRAMS, framesBytes(2 * DATAGRAMS), 0),
+                    tx,
+                    "every frame the driver sent, over both devices the back-end ran, counted once");
+            assertTrue(
+                    counted.totals().rx().orElseThrow().packets() >= 2 * DATAGRAMS,
+                    "every datagram to the driver counted: " + counted);
+            assertEquals(0, counted.totals().guestViolations());
+            assertEquals(
+                    List.of(NetDeviceCounters.Pair.NONE),
+                    driver.device.counters().pairs(),
+                    "the front-end counts nothing: the back-end moves the frames");
         }
         assertTrue(backend.drops().isEmpty(), () -> "no connection dropped: " + backend.drops());
     }
@@ -319,6 +334,15 @@ class VhostUserNetBackendTest {
                 assertArrayEquals(payload, got, "datagram " + i + " to the driver");
             }
         }
+    }
+
+    /** The bytes of the Ethernet frames {@link #exchange} sends for datagrams {@code [0, count)}. */
+    private static long framesBytes(int count) {
+        long bytes = 0;
+        for (int i = 0; i < count; i++) {
+            bytes += EthernetFrames.ETH_HLEN + EthernetFrames.IP_HLEN + EthernetFrames.UDP_HLEN + payload(i).length;
+        }
+        return bytes;
     }
 
     private static byte[] payload(int n) {
