@@ -116,6 +116,14 @@ public final class ServeCommand implements Callable<Integer> {
                     "Where the broker records the persistent taps it leaves, so that a restarted broker deletes only leftovers (default: ${DEFAULT-VALUE}).")
     private Path stateDir;
 
+    @Option(
+            names = "--status-socket",
+            paramLabel = "PATH",
+            description =
+                    "Where vhostnet status asks for the broker's grants, refusals and leases (default: the socket's"
+                            + " path + .status; mode rw-------, root or this user only).")
+    private Path statusSocket;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
@@ -155,6 +163,17 @@ public final class ServeCommand implements Callable<Integer> {
             err.flush();
             return 1;
         }
-        return Daemon.runUntilSignalledOrFailed(broker, broker.failed());
+        StatusSocket status;
+        try {
+            status = StatusSocket.open(
+                    statusSocket != null ? statusSocket : StatusSocket.beside(socket),
+                    () -> StatusDocument.broker(broker));
+        } catch (IOException e) {
+            broker.close();
+            err.println("vhostnet serve: cannot listen on the status socket: " + e.getMessage());
+            err.flush();
+            return 1;
+        }
+        return Daemon.runUntilSignalledOrFailed(Daemon.closingInOrder(status, broker), broker.failed());
     }
 }

@@ -47,6 +47,14 @@ public final class VhostUserCommand implements Callable<Integer> {
                     "The tap: a persistent one (vhostnet tap create NAME), or made for this run and gone after it.")
     private String tap;
 
+    @Option(
+            names = "--status-socket",
+            paramLabel = "PATH",
+            description =
+                    "Where vhostnet status asks for this back-end's counters (default: the socket's path + .status;"
+                            + " mode rw-------, root or this user only).")
+    private Path statusSocket;
+
     @Override
     public Integer call() throws Exception {
         Daemon.logToStderr();
@@ -55,7 +63,10 @@ public final class VhostUserCommand implements Callable<Integer> {
                         .name(tap)
                         .vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF)
                         .build());
-                VhostUserNetBackend backend = VhostUserNetBackend.listen(socket, device)) {
+                VhostUserNetBackend backend = VhostUserNetBackend.listen(socket, device);
+                StatusSocket status = StatusSocket.open(
+                        statusSocket != null ? statusSocket : StatusSocket.beside(socket),
+                        () -> StatusDocument.vhostUser(backend, device.name()))) {
             out.printf("vhostnet vhost-user: serving %s on tap %s%n", socket, device.name());
             out.printf(
                     "features      %s, and PROTOCOL_FEATURES (%s)%n",
@@ -68,8 +79,9 @@ public final class VhostUserCommand implements Callable<Integer> {
                     "QEMU          -object memory-backend-memfd,id=mem,size=<RAM>,share=on -machine memory-backend=mem "
                             + "-chardev socket,id=vu0,path=%s -netdev vhost-user,id=net0,chardev=vu0 -device virtio-net-pci,netdev=net0%n",
                     socket);
+            out.printf("status        vhostnet status --socket %s%n", status.path());
             out.flush();
-            Daemon.runUntilSignalled(backend);
+            Daemon.runUntilSignalled(Daemon.closingInOrder(status, backend));
         }
         return 0;
     }

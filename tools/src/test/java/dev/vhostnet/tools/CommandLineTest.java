@@ -464,7 +464,7 @@ class CommandLineTest {
         java.io.PrintWriter sink = new java.io.PrintWriter(java.io.Writer.nullWriter());
         picocli.CommandLine tree = new picocli.CommandLine(new Main.Tree());
         assertEquals(
-                9, tree.getSubcommands().size(), tree.getSubcommands().keySet().toString());
+                10, tree.getSubcommands().size(), tree.getSubcommands().keySet().toString());
         for (String name : tree.getSubcommands().keySet()) {
             picocli.CommandLine alone = Main.commandLine(new String[] {"-v", name, "--help"}, sink, sink);
             assertEquals(List.of(name), List.copyOf(alone.getSubcommands().keySet()));
@@ -474,7 +474,7 @@ class CommandLineTest {
                     name);
         }
         assertEquals(
-                9,
+                10,
                 Main.commandLine(new String[] {"--help"}, sink, sink)
                         .getSubcommands()
                         .size());

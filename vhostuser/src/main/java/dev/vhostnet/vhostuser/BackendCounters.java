@@ -5,6 +5,7 @@ import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * What a {@link VhostUserNetBackend} moved over its life, per queue pair: the counters of the device
@@ -13,6 +14,10 @@ import java.util.List;
  * keeps its stats across {@code new_device}/{@code destroy_device}: this sums them.
  */
 final class BackendCounters {
+    /** A pair before its first device: this back-end counts its traffic, and there was none yet. */
+    private static final NetDeviceCounters.Pair NOTHING_YET = new NetDeviceCounters.Pair(
+            Optional.of(NetDeviceCounters.Traffic.ZERO), Optional.of(NetDeviceCounters.Traffic.ZERO), 0, 0, 0);
+
     private final List<NetDeviceCounters.Pair> retired = new ArrayList<>();
     private EmulatedNetDevice current;
 
@@ -36,7 +41,7 @@ final class BackendCounters {
             add(sum, current.counters().pairs());
         }
         if (sum.isEmpty()) {
-            sum.add(NetDeviceCounters.Pair.NONE);
+            sum.add(NOTHING_YET);
         }
         return ImmutableList.copyOf(sum);
     }
