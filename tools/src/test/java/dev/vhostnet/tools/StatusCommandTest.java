@@ -7,10 +7,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.vhostnet.bench.Json;
 import dev.vhostnet.broker.BrokerClient;
 import dev.vhostnet.broker.BrokerRequest;
 import dev.vhostnet.broker.BrokeredTap;
 import dev.vhostnet.sys.Capabilities;
+import dev.vhostnet.sys.Syscalls;
 import dev.vhostnet.tap.Names;
 import dev.vhostnet.tap.Tun;
 import java.io.IOException;
@@ -166,6 +168,41 @@ class StatusCommandTest {
         }
         assertEquals(
                 0, result.get(30, TimeUnit.SECONDS).exit(), () -> result.join().err());
+    }
+
+    @Test
+    void aPeerOfAnotherUserIsAnsweredWithNothingEvenWhereTheModeLetsItConnect() throws Exception {
+        Path setpriv = Path.of("/usr/bin/setpriv");
+        Path python = Path.of("/usr/bin/python3");
+        assumeTrue(
+                Syscalls.geteuid() == 0 && Files.isExecutable(setpriv) && Files.isExecutable(python),
+                "needs root, setpriv and python3 to connect as another user");
+        Path path = dir.resolve("test.status");
+        try (StatusSocket status = StatusSocket.open(path, () -> Json.object("daemon", "test"))) {
+            JsonNode doc = json(vhostnet("status", "--socket", path.toString(), "--json"));
+            assertEquals("test", doc.get("daemon").asText(), "root is answered");
+
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw-rw-"));
+            Process nobody = new ProcessBuilder(
+                            setpriv.toString(),
+                            "--reuid=65534",
+                            "--regid=65534",
+                            "--clear-groups",
+                            python.toString(),
+                            "-c",
+                            "import socket, sys\n"
+                                    + "s = socket.socket(socket.AF_UNIX)\n"
+                                    + "s.settimeout(5)\n"
+                                    + "s.connect(sys.argv[1])\n"
+                                    + "print(len(s.recv(65536)))",
+                            path.toString())
+                    .redirectErrorStream(true)
+                    .start();
+            assertTrue(nobody.waitFor(20, TimeUnit.SECONDS), "the peer finished");
+            String got = new String(nobody.getInputStream().readAllBytes()).trim();
+            assertEquals("0", got, "uid 65534 connected and was closed without a byte");
+        }
     }
 
     @Test
