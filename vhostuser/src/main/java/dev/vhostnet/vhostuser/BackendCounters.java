@@ -10,8 +10,8 @@ import java.util.Optional;
 /**
  * What a {@link VhostUserNetBackend} moved over its life, per queue pair: the counters of the device
  * serving now plus those of every device it served before. The back-end starts a new emulated device
- * each time a front-end changes what the rings use (and for each front-end), as DPDK's vhost library
- * keeps its stats across {@code new_device}/{@code destroy_device}: this sums them.
+ * each time a front-end changes what the rings use, and for each front-end: this sums them, so the
+ * counts of a back-end only grow, across front-ends and reconnections.
  */
 final class BackendCounters {
     /** A pair before its first device: this back-end counts its traffic, and there was none yet. */
