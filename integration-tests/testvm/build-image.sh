@@ -6,11 +6,13 @@
 # flavour lacks 9p). The initramfs holds busybox-static, the init script beside this file and the
 # modules listed in modules.txt plus their dependencies, decompressed for busybox's insmod.
 # guest-initrd.img is the same for the nested guest that the Java microVM boots with the same
-# kernel inside the test VM: busybox, guest-init as /init and the modules of guest-modules.txt.
+# kernel inside the test VM: busybox, guest-init as /init, the modules of guest-modules.txt and
+# guest-net (guest-net.c, built static here with gcc) as /bin/guest-net.
 # The cache directory, ${VHOSTNET_TESTVM_CACHE:-$HOME/.cache/vhostnet/testvm}/<key>, is keyed by a
 # hash of the kernel package and version, the busybox version and the files of this directory.
 #
-# Needs: apt (apt-cache, apt-get), dpkg-deb, busybox-static, cpio and gzip; zstd too if the
+# Needs: apt (apt-cache, apt-get), dpkg-deb, busybox-static, cpio, gzip, gcc and libc6-dev (a
+# static libc for guest-net); zstd too if the
 # kernel's modules are zstd-compressed (Debian's are plain or xz, which busybox decompresses).
 set -euo pipefail
 
@@ -35,7 +37,8 @@ resolve() {
     version=$(apt-cache show --no-all-versions "$package" | awk '/^Version:/ { print $2; exit }')
     key=$( {
         echo "$package=$version busybox-static=$busybox_version"
-        cat "$here/init" "$here/modules.txt" "$here/guest-init" "$here/guest-modules.txt" "$here/build-image.sh"
+        cat "$here/init" "$here/modules.txt" "$here/guest-init" "$here/guest-modules.txt" "$here/guest-net.c" \
+            "$here/build-image.sh"
     } | sha256sum | cut -c1-16)
     image="$cache_root/$key"
 }
@@ -52,6 +55,7 @@ exit_if_cached() {
 busybox_version=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null) ||
     die "busybox-static is not installed (apt-get install busybox-static)"
 command -v cpio >/dev/null || die "cpio is not installed (apt-get install cpio)"
+command -v gcc >/dev/null || die "gcc is not installed (apt-get install gcc libc6-dev)"
 
 if ! resolve; then
     log "linux-image-amd64 not in the apt lists; running apt-get update"
@@ -119,9 +123,11 @@ add_module() {
     load_order+=("$name")
 }
 
-# Packs an initramfs: busybox, INIT as /init and the modules of MODULES_LIST, into OUT.
+# Packs an initramfs: busybox, INIT as /init, the modules of MODULES_LIST and the static programs
+# built from the C files given after OUT (into /bin, named for the file), into OUT.
 pack_initramfs() {
-    local init=$1 modules_list=$2 out=$3 module
+    local init=$1 modules_list=$2 out=$3 module program
+    shift 3
     tree=$(mktemp -d "$work/tree.XXXXXX")
     mkdir -p "$tree/bin" "$tree/lib/modules"
     seen=()
@@ -133,12 +139,16 @@ pack_initramfs() {
     log "${out##*/} modules: ${load_order[*]}"
     cp /bin/busybox "$tree/bin/busybox"
     install -m 755 "$init" "$tree/init"
+    for program in "$@"; do
+        gcc -static -O2 -Wall -Werror -o "$tree/bin/$(basename "$program" .c)" "$program" ||
+            die "cannot build $program static (apt-get install gcc libc6-dev)"
+    done
     (cd "$tree" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) | gzip -6 >"$out"
 }
 
 mkdir -p out
 pack_initramfs "$here/init" "$here/modules.txt" out/initrd.img
-pack_initramfs "$here/guest-init" "$here/guest-modules.txt" out/guest-initrd.img
+pack_initramfs "$here/guest-init" "$here/guest-modules.txt" out/guest-initrd.img "$here/guest-net.c"
 cp kernel/boot/vmlinuz-* out/vmlinuz
 echo "$package $version" >out/kernel-package
 # Another build of the same key may have finished first; either copy is fine.

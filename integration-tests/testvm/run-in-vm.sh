@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command as root in the test VM, in the current directory, and exits with its exit code.
 #
-#   run-in-vm.sh [--results DIR] [--timeout SECONDS] [--vhost-user SOCKET] [--] COMMAND [ARG...]
+#   run-in-vm.sh [--results DIR] [--timeout SECONDS] [--vhost-user SOCKET [--vhost-user-queues N]
+#                [--vhost-user-server]] [--] COMMAND [ARG...]
 #
 # The VM's root is the host's / (read-only), so the command sees the host's files at the same
 # paths, except under /tmp and /run, which are fresh tmpfs (the current directory and DIR stay
@@ -16,7 +17,9 @@
 # reconnect=1), its RAM a shared memfd the back-end can map. The
 # NIC has no MSI-X (vectors=0, INTx): Debian 12's QEMU 7.2 under TCG segfaults (a NULL read at 0x28)
 # when the guest's virtio_net driver starts a vhost-user NIC that has MSI-X, before it sends
-# SET_FEATURES; with INTx it runs.
+# SET_FEATURES; with INTx it runs. --vhost-user-queues N gives the NIC N queue pairs (queues=N,
+# mq=on). With --vhost-user-server, QEMU listens on SOCKET (server=on) and waits at start for the
+# back-end to dial in (its client mode), and again after the back-end goes away.
 #
 # Needs: qemu-system-x86 and coreutils, plus what build-image.sh needs.
 set -euo pipefail
@@ -25,10 +28,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 results="$here/../target/testvm"
 timeout=${VHOSTNET_TESTVM_TIMEOUT:-1200}
 vhost_user=
+vhost_user_queues=1
+vhost_user_server=
 
 log() { echo "run-in-vm: $*" >&2; }
 usage() {
-    echo "usage: $0 [--results DIR] [--timeout SECONDS] [--vhost-user SOCKET] [--] COMMAND [ARG...]" >&2
+    echo "usage: $0 [--results DIR] [--timeout SECONDS] [--vhost-user SOCKET [--vhost-user-queues N]" \
+        "[--vhost-user-server]] [--] COMMAND [ARG...]" >&2
     exit 2
 }
 
@@ -37,6 +43,8 @@ while (($#)); do
         --results) (($# >= 2)) || usage; results=$2; shift 2 ;;
         --timeout) (($# >= 2)) || usage; timeout=$2; shift 2 ;;
         --vhost-user) (($# >= 2)) || usage; vhost_user=$2; shift 2 ;;
+        --vhost-user-queues) (($# >= 2)) || usage; vhost_user_queues=$2; shift 2 ;;
+        --vhost-user-server) vhost_user_server=1; shift ;;
         --) shift; break ;;
         -*) usage ;;
         *) break ;;
@@ -65,11 +73,19 @@ echo "$PWD" >"$results/job-dir"
 memory=(-m 1024)
 nic=()
 if [[ -n $vhost_user ]]; then
-    [[ -S $vhost_user ]] || { log "error: no vhost-user back-end listening on $vhost_user"; exit 2; }
+    [[ $vhost_user_queues =~ ^[1-9][0-9]*$ ]] || usage
+    if [[ -n $vhost_user_server ]]; then
+        chardev="socket,id=vhost-user,path=${vhost_user//,/,,},server=on"
+    else
+        [[ -S $vhost_user ]] || { log "error: no vhost-user back-end listening on $vhost_user"; exit 2; }
+        chardev="socket,id=vhost-user,path=${vhost_user//,/,,},reconnect=1"
+    fi
+    mq=
+    ((vhost_user_queues == 1)) || mq=,mq=on
     memory=(-m 1024 -object memory-backend-memfd,id=ram,size=1024M,share=on -machine memory-backend=ram)
-    nic=(-chardev "socket,id=vhost-user,path=${vhost_user//,/,,},reconnect=1"
-        -netdev vhost-user,id=net0,chardev=vhost-user
-        -device virtio-net-pci,netdev=net0,mac=52:54:00:77:00:02,vectors=0)
+    nic=(-chardev "$chardev"
+        -netdev "vhost-user,id=net0,chardev=vhost-user,queues=$vhost_user_queues"
+        -device "virtio-net-pci,netdev=net0,mac=52:54:00:77:00:02,vectors=0$mq")
 fi
 
 started=$SECONDS

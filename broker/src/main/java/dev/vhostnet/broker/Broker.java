@@ -580,6 +580,7 @@ public final class Broker implements AutoCloseable {
         private Set<PosixFilePermission> socketMode = PosixFilePermissions.fromString("rw-rw----");
         private Optional<String> socketGroup = Optional.empty();
         private Path stateDirectory = DEFAULT_STATE_DIRECTORY;
+        private UnixListener inherited;
 
         private Builder(Path socket, BrokerPolicy policy) {
             this.socket = Preconditions.checkNotNull(socket, "socket");
@@ -613,7 +614,7 @@ public final class Broker implements AutoCloseable {
          * with a group: who may connect at all is the file's business, who is served the policy's).
          */
         public Builder socketMode(String mode) {
-            this.socketMode = PosixFilePermissions.fromString(mode);
+            this.socketMode = SocketFile.Access.parseMode(mode);
             return this;
         }
 
@@ -634,13 +635,24 @@ public final class Broker implements AutoCloseable {
         }
 
         /**
+         * Accepts on a socket already listening, handed to this process (systemd's socket activation:
+         * {@link UnixListener#inherited}), instead of binding one: its mode and group are its
+         * maker's ({@code SocketMode=}, {@code SocketGroup=}), and it stays when the broker stops.
+         */
+        public Builder inherited(UnixListener listener) {
+            this.inherited = Preconditions.checkNotNull(listener, "listener");
+            return this;
+        }
+
+        /**
          * Binds the socket by {@link SocketFile}'s rule (a stale socket replaced; a live one, or
          * anything that is not a socket, refused), deletes the taps a killed broker left under the
          * policy's prefixes, and starts accepting clients.
          */
         public Broker start() throws IOException {
-            UnixListener listener =
-                    UnixListener.bind(socket, new SocketFile.Access(Optional.of(socketMode), socketGroup), 64);
+            UnixListener listener = inherited != null
+                    ? inherited
+                    : UnixListener.bind(socket, new SocketFile.Access(Optional.of(socketMode), socketGroup), 64);
             try {
                 listener.server().setSoTimeout(ACCEPT_SLICE_MILLIS);
                 if (listener.file().replacedStale()) {
@@ -653,10 +665,12 @@ public final class Broker implements AutoCloseable {
                 ledger.sweep(prefixes);
                 Broker broker = new Broker(this, listener, ledger);
                 LOG.info(
-                        "serving {} (mode {}{}) with {}",
-                        socket,
-                        PosixFilePermissions.toString(socketMode),
-                        socketGroup.map(g -> ", group " + g).orElse(""),
+                        "serving {} ({}) with {}",
+                        listener.file().path(),
+                        inherited != null
+                                ? "inherited: socket activation"
+                                : "mode " + PosixFilePermissions.toString(socketMode)
+                                        + socketGroup.map(g -> ", group " + g).orElse(""),
                         policy);
                 broker.acceptor.start();
                 return broker;

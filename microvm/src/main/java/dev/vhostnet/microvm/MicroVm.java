@@ -28,9 +28,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A one-vCPU KVM guest that boots a Linux bzImage directly in 64-bit mode — no firmware, no ACPI:
- * the in-kernel PIC, IOAPIC, LAPIC and PIT, an 8250 console on COM1 (IRQ 4, {@code KVM_IRQ_LINE}), the i8042
- * reset line, and virtio-mmio devices announced on the kernel command line. The bring-up follows
+ * A one-vCPU KVM guest that boots a Linux bzImage directly in 64-bit mode — no firmware: the
+ * in-kernel PIC, IOAPIC, LAPIC and PIT, an 8250 console on COM1 (IRQ 4, {@code KVM_IRQ_LINE}), the
+ * i8042 reset line, and virtio-mmio devices announced in ACPI tables ({@link Acpi}: a DSDT and the
+ * least around it, as Firecracker's). The bring-up follows
  * Firecracker's {@code builder.rs}: VM, TSS and identity-map addresses, irqchip, PIT, memory, the
  * vCPU's CPUID, then the kernel, initrd, command line and zero page, then the vCPU's registers.
  *
@@ -118,7 +119,7 @@ public final class MicroVm implements AutoCloseable {
         }
     }
 
-    /** The command line the kernel got, with the virtio-mmio devices appended. */
+    /** The command line the kernel got. */
     public String cmdline() {
         return cmdline;
     }
@@ -126,6 +127,15 @@ public final class MicroVm implements AutoCloseable {
     /** Exits by reason and the accesses no device took. */
     public ExitCounters counters() {
         return counters;
+    }
+
+    /**
+     * Where the vCPU was at the last once-a-second kick, e.g. {@code rip 0xffffffff81… rflags 0x246
+     * rsp 0x… mp_state 0}: with {@code nokaslr} and the kernel's symbols, what a stalled
+     * guest was doing.
+     */
+    public String vcpuSample() {
+        return loop.lastSample();
     }
 
     /** The port bus: COM1 at 0x3f8, the CMOS at 0x70 and the i8042 at 0x64 are on it. */
@@ -205,6 +215,16 @@ public final class MicroVm implements AutoCloseable {
         }
     }
 
+    /** Makes a virtio device for the guest RAM the VM has just mapped. */
+    @FunctionalInterface
+    public interface DeviceFactory {
+        /** The device, on {@code guestMemory} (the VM's whole RAM, guest-physical address 0 up). */
+        VirtioDevice create(MemoryTable guestMemory) throws IOException;
+    }
+
+    /** A device to place; {@code owned}: the VM closes it (it made it), else the caller keeps it. */
+    private record Planned(DeviceFactory factory, boolean owned) {}
+
     /** What the VM boots and how big it is. */
     public static final class Builder {
         private Path kernel;
@@ -212,7 +232,7 @@ public final class MicroVm implements AutoCloseable {
         private String cmdline = KernelCmdline.DEFAULT;
         private int memoryMib = 256;
         private OutputStream serialOutput = OutputStream.nullOutputStream();
-        private final List<VirtioDevice> virtioMmio = new ArrayList<>();
+        private final List<Planned> virtioMmio = new ArrayList<>();
 
         private Builder() {}
 
@@ -248,10 +268,23 @@ public final class MicroVm implements AutoCloseable {
 
         /**
          * Adds a virtio device on virtio-mmio: the n-th at {@code 0xd0000000 + n * 0x1000} on GSI
-         * {@code 5 + n}, announced with {@code virtio_mmio.device=} on the command line.
+         * {@code 5 + n}, announced to the kernel in the ACPI DSDT as Firecracker does (an {@code
+         * LNRO0005} device, which {@code virtio_mmio} binds to).
          */
         public Builder virtioMmio(VirtioDevice device) {
-            virtioMmio.add(device);
+            Preconditions.checkNotNull(device, "device");
+            virtioMmio.add(new Planned(memory -> device, false));
+            return this;
+        }
+
+        /**
+         * Adds a virtio device made once guest RAM exists, as a NIC's backend needs it (its memory
+         * table): placed and announced as {@link #virtioMmio(VirtioDevice)} places them. The VM owns
+         * what {@code factory} makes: {@link MicroVm#close()} closes it (if it is {@link
+         * AutoCloseable}) after its transport has reset it, before the RAM goes.
+         */
+        public Builder virtioMmio(DeviceFactory factory) {
+            virtioMmio.add(new Planned(Preconditions.checkNotNull(factory, "factory"), true));
             return this;
         }
 
@@ -304,10 +337,14 @@ public final class MicroVm implements AutoCloseable {
             io.add(Layout.CMOS, Cmos.PORTS, new Cmos());
             io.add(Layout.I8042_COMMAND, 1, new I8042(() -> loop.stop(new VmExit(VmExit.Reason.RESET, "i8042 reset"))));
 
-            StringBuilder line = new StringBuilder(cmdline);
             List<VirtioMmioTransport> transports = new ArrayList<>();
+            List<Acpi.MmioDevice> acpiDevices = new ArrayList<>();
             KvmWiring wiring = new KvmWiring(vm, KvmWiring.irqchipDefaults());
-            for (VirtioDevice device : virtioMmio) {
+            for (Planned planned : virtioMmio) {
+                VirtioDevice device = planned.factory().create(memory);
+                if (planned.owned() && device instanceof AutoCloseable) {
+                    owned.add((AutoCloseable) device);
+                }
                 int n = transports.size();
                 long base = Layout.VIRTIO_MMIO_BASE + (long) n * VirtioMmioTransport.SIZE;
                 int gsi = Layout.VIRTIO_MMIO_FIRST_IRQ + n;
@@ -326,13 +363,14 @@ public final class MicroVm implements AutoCloseable {
                     }
                 });
                 transports.add(transport);
-                line.append(' ').append(KernelCmdline.virtioMmioDevice(VirtioMmioTransport.SIZE, base, gsi));
+                acpiDevices.add(new Acpi.MmioDevice(base, VirtioMmioTransport.SIZE, gsi));
             }
+            Acpi.write(memory, acpiDevices);
 
-            load(image, memory, ram, line.toString());
+            load(image, memory, ram, cmdline);
             BootCpu.configure(vcpu, memory, Layout.HIMEM + BzImage.ENTRY_64_OFFSET);
             // Closed last-registered first: the loop is stopped in close() before any of this.
-            return new MicroVm(owned, memory, counters, io, mmio, serial, transports, loop, line.toString());
+            return new MicroVm(owned, memory, counters, io, mmio, serial, transports, loop, cmdline);
         }
 
         /** Places the kernel at 1 MiB, the initrd at the top of RAM it may use, the command line and the zero page. */

@@ -6,16 +6,17 @@ import java.io.UncheckedIOException;
 import java.util.ArrayDeque;
 
 /**
- * A 16550A UART as Linux's 8250 driver and its console see it (rust-vmm {@code vm-superio}
- * {@code serial.rs}, which Firecracker uses; register map from Linux
+ * A 16550A UART as Linux's 8250 driver and its console see it (register map from Linux
  * {@code include/uapi/linux/serial_reg.h}): THR/RBR, IER, IIR/FCR, LCR, MCR, LSR, MSR, SCR and,
- * with LCR.DLAB, the divisor latch. Transmission is instant: LSR always reads THRE|TEMT, and each
- * byte written raises the THR-empty interrupt when enabled. The interrupt line is a level, as on
- * the chip and in QEMU's {@code serial.c}: high while IIR holds a pending interrupt, low once the
- * guest has read it — so an edge the interrupt controller missed cannot stall the port for good. Enabling that interrupt raises none by
- * itself, so Linux's start-up probe marks the port {@code UART_BUG_TXEN} and pushes the first
- * byte without waiting for one — no timer is involved, which matters where guest timers stop.
- * Input: {@link #receive} fills a 64-byte FIFO.
+ * with LCR.DLAB, the divisor latch. Transmission is instant: LSR always reads THRE|TEMT.
+ *
+ * <p>Interrupts follow QEMU's {@code hw/char/serial.c}: IIR is recomputed from IER and the pending
+ * sources after every access ({@code serial_update_irq}), highest priority first (received data,
+ * then THR empty); THR empty is pending after each byte sent and when IER turns THRI on while the
+ * transmitter is empty; reading IIR while it names THR empty acknowledges it; clearing IER lowers
+ * the line. The line is a level, high while IIR names a source. A UART that raised nothing when THRI
+ * was enabled (as this one once did) makes Linux mark the port {@code UART_BUG_TXEN} and stalls a
+ * nested guest's console after one FIFO load.
  */
 public final class Serial8250 implements BusDevice {
     static final int DATA = 0;
@@ -60,6 +61,7 @@ public final class Serial8250 implements BusDevice {
     private int divisorHigh;
     private int ier;
     private int iir = IIR_NO_INT;
+    private boolean thrPending;
     private int lcr = 0x03; // 8N1
     private int mcr = MCR_OUT2;
     private int lsr = LSR_THRE | LSR_TEMT;
@@ -77,13 +79,13 @@ public final class Serial8250 implements BusDevice {
     public synchronized void read(long offset, byte[] data) {
         java.util.Arrays.fill(data, (byte) 0);
         data[0] = (byte) readRegister((int) offset);
-        updateLine();
+        update();
     }
 
     @Override
     public synchronized void write(long offset, byte[] data) {
         writeRegister((int) offset, data[0] & 0xff);
-        updateLine();
+        update();
     }
 
     private int readRegister(int offset) {
@@ -93,7 +95,6 @@ public final class Serial8250 implements BusDevice {
                 if (dlab) {
                     return divisorLow;
                 }
-                clearInterrupt(IIR_RDI);
                 int b = in.isEmpty() ? 0 : in.poll() & 0xff;
                 if (in.isEmpty()) {
                     lsr &= ~LSR_DR;
@@ -103,7 +104,9 @@ public final class Serial8250 implements BusDevice {
                 return dlab ? divisorHigh : ier;
             case IIR:
                 int value = iir | IIR_FIFO_ENABLED;
-                iir = IIR_NO_INT;
+                if (iir == IIR_THRI) {
+                    thrPending = false;
+                }
                 return value;
             case LCR:
                 return lcr;
@@ -146,7 +149,11 @@ public final class Serial8250 implements BusDevice {
                 if (dlab) {
                     divisorHigh = value;
                 } else {
+                    int enabled = value & ~ier & IER_THRI;
                     ier = value & IER_VALID;
+                    if (enabled != 0 && (lsr & LSR_THRE) != 0) {
+                        thrPending = true;
+                    }
                 }
                 break;
             case FCR:
@@ -169,7 +176,10 @@ public final class Serial8250 implements BusDevice {
         }
     }
 
+    /** QEMU {@code serial_ioport_write} then {@code serial_xmit}: the line drops and rises again, one edge per byte. */
     private void transmit(int value) {
+        thrPending = false;
+        update();
         try {
             out.write(value);
             out.flush();
@@ -177,7 +187,7 @@ public final class Serial8250 implements BusDevice {
             lostBytes++;
         }
         // The interrupt comes whether or not the byte could be written: the guest must not stall.
-        raise(IER_THRI, IIR_THRI);
+        thrPending = true;
     }
 
     /** Queues bytes for the guest to read, as many as the FIFO has room for; returns how many. */
@@ -188,8 +198,7 @@ public final class Serial8250 implements BusDevice {
         }
         if (n > 0) {
             lsr |= LSR_DR;
-            raise(IER_RDI, IIR_RDI);
-            updateLine();
+            update();
         }
         return n;
     }
@@ -199,24 +208,19 @@ public final class Serial8250 implements BusDevice {
         return lostBytes;
     }
 
-    private void raise(int enable, int identification) {
-        if ((ier & enable) != 0 && (iir & identification) == 0) {
-            iir = (iir & ~IIR_NO_INT) | identification;
+    /** QEMU {@code serial_update_irq}: IIR names the highest pending enabled source; the line follows it. */
+    private void update() {
+        if ((ier & IER_RDI) != 0 && (lsr & LSR_DR) != 0) {
+            iir = IIR_RDI;
+        } else if ((ier & IER_THRI) != 0 && thrPending) {
+            iir = IIR_THRI;
+        } else {
+            iir = IIR_NO_INT;
         }
-    }
-
-    private void updateLine() {
         boolean level = iir != IIR_NO_INT;
         if (level != lineLevel) {
             lineLevel = level;
             line.set(level);
-        }
-    }
-
-    private void clearInterrupt(int identification) {
-        iir &= ~identification;
-        if (iir == 0) {
-            iir = IIR_NO_INT;
         }
     }
 }

@@ -42,6 +42,7 @@ final class VcpuLoop implements Runnable {
     private final ExitCounters counters;
     private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
     private volatile int tid;
+    private volatile String lastSample = "not sampled yet";
 
     VcpuLoop(KvmVcpu vcpu, Bus io, Bus mmio, ExitCounters counters) {
         this.vcpu = vcpu;
@@ -108,6 +109,7 @@ final class VcpuLoop implements Runnable {
             case KvmUapi.KVM_EXIT_IO -> access(io, e);
             case KvmUapi.KVM_EXIT_MMIO -> access(mmio, e);
             case KvmUapi.KVM_EXIT_INTR -> {
+                sample();
                 if (haltedForGood()) {
                     return new VmExit(VmExit.Reason.HALTED, "hlt with interrupts disabled");
                 }
@@ -154,6 +156,22 @@ final class VcpuLoop implements Runnable {
             log.debug("reading the vCPU state: {}", e.getMessage());
             return false;
         }
+    }
+
+    /** Where the vCPU was at a once-a-second kick: what a stalled guest is doing. */
+    private void sample() {
+        try {
+            var regs = vcpu.getRegs();
+            lastSample = String.format(
+                    "rip 0x%x rflags 0x%x rsp 0x%x mp_state %d", regs.rip, regs.rflags, regs.rsp, vcpu.getMpState());
+        } catch (SysException e) {
+            lastSample = "unreadable: " + e.getMessage();
+        }
+    }
+
+    /** The vCPU's state at the last once-a-second kick (RIP, RFLAGS, RSP, MP state). */
+    String lastSample() {
+        return lastSample;
     }
 
     private String instructionPointer() {

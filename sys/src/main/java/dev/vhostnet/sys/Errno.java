@@ -35,6 +35,7 @@ public enum Errno {
     ENOSYS(38),
     EPROTO(71),
     EBADFD(77),
+    ENOTSOCK(88),
     EOPNOTSUPP(95),
     EADDRINUSE(98),
     ECONNRESET(104),

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 import java.util.Set;
 
@@ -41,6 +42,9 @@ public final class SocketFile implements AutoCloseable {
     private final Path path;
     private final String inode;
     private final boolean replacedStale;
+    /** False for a socket another process made (systemd's, for socket activation): close leaves it. */
+    private final boolean owned;
+
     private volatile boolean closed;
 
     /** Binds the listening socket to {@code where} (a path inside the private directory). */
@@ -59,12 +63,47 @@ public final class SocketFile implements AutoCloseable {
             Preconditions.checkNotNull(group, "group");
             mode = mode.map(Set::copyOf);
         }
+
+        /**
+         * From the command line: {@code mode} as {@code ls -l} shows it ({@code rw-rw----}) or in
+         * octal ({@code 0660}); {@code group} a name or a gid, or {@code null} for the process's own.
+         */
+        public static Access of(String mode, String group) {
+            Preconditions.checkArgument(group == null || !group.isEmpty(), "socket group must not be empty");
+            return new Access(Optional.of(parseMode(mode)), Optional.ofNullable(group));
+        }
+
+        /** {@code rw-rw----} or {@code 0660} (permission bits only: no setuid, setgid or sticky bit). */
+        public static Set<PosixFilePermission> parseMode(String mode) {
+            if (mode.matches("0?[0-7]{3}")) {
+                int bits = Integer.parseInt(mode, 8);
+                StringBuilder symbolic = new StringBuilder();
+                for (int shift = 6; shift >= 0; shift -= 3) {
+                    int rwx = bits >> shift;
+                    symbolic.append((rwx & 4) != 0 ? 'r' : '-')
+                            .append((rwx & 2) != 0 ? 'w' : '-')
+                            .append((rwx & 1) != 0 ? 'x' : '-');
+                }
+                mode = symbolic.toString();
+            }
+            try {
+                return PosixFilePermissions.fromString(mode);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(
+                        "socket mode " + mode + ": give it as ls -l shows it (rw-rw----) or in octal (0660)", e);
+            }
+        }
     }
 
     private SocketFile(Path path, String inode, boolean replacedStale) {
+        this(path, inode, replacedStale, true);
+    }
+
+    private SocketFile(Path path, String inode, boolean replacedStale, boolean owned) {
         this.path = path;
         this.inode = inode;
         this.replacedStale = replacedStale;
+        this.owned = owned;
     }
 
     /**
@@ -108,6 +147,32 @@ public final class SocketFile implements AutoCloseable {
             }
         } finally {
             Files.deleteIfExists(privateDir);
+        }
+    }
+
+    /**
+     * The socket file of a listening socket this process inherited (systemd's socket activation: the
+     * unit's {@code SocketMode=} and {@code SocketGroup=} made it): {@link #isInPlace} watches it as
+     * for a socket bound here, and {@link #close} leaves it to its maker.
+     */
+    public static SocketFile inherited(Path path) throws SysException {
+        Path absolute = path.toAbsolutePath();
+        try {
+            int mode = (int) Files.getAttribute(absolute, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            if ((mode & S_IFMT) != S_IFSOCK) {
+                throw new SysException(
+                        "stat(" + absolute + ")",
+                        Errno.ENOTSOCK.number(),
+                        "the inherited socket's path is " + kind(mode) + ", not the socket");
+            }
+            return new SocketFile(absolute, identity(absolute), false, false);
+        } catch (SysException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new SysException(
+                    "stat(" + absolute + ")",
+                    Errno.ENOENT.number(),
+                    "the inherited socket's file is not there: " + e.getMessage());
         }
     }
 
@@ -215,13 +280,13 @@ public final class SocketFile implements AutoCloseable {
         }
     }
 
-    /** Removes the file if it is still this socket. Idempotent. */
+    /** Removes the file if it is still this socket and this process made it. Idempotent. */
     @Override
     public void close() throws IOException {
         if (closed) {
             return;
         }
-        boolean ours = isInPlace();
+        boolean ours = owned && isInPlace();
         closed = true;
         if (ours) {
             Files.deleteIfExists(path);

@@ -17,7 +17,9 @@ import org.newsclub.net.unix.FileDescriptorCast;
  */
 public final class UnixListener implements Closeable {
     private final AFUNIXServerSocket server;
-    private final AFUNIXServerSocket bound;
+    /** What owns the descriptor: the socket that bound it, or the inherited descriptor itself. */
+    private final Closeable bound;
+
     private final SocketFile file;
     /** The pause before the next accept after a failed one; 0 after a success. Only the accepting thread uses it. */
     private long backoffMillis;
@@ -25,7 +27,7 @@ public final class UnixListener implements Closeable {
     private static final long BACKOFF_MIN_MILLIS = 10;
     private static final long BACKOFF_MAX_MILLIS = 1000;
 
-    private UnixListener(AFUNIXServerSocket server, AFUNIXServerSocket bound, SocketFile file) {
+    private UnixListener(AFUNIXServerSocket server, Closeable bound, SocketFile file) {
         this.server = server;
         this.bound = bound;
         this.file = file;
@@ -49,6 +51,44 @@ public final class UnixListener implements Closeable {
             if (file != null) {
                 file.close();
             }
+            throw e;
+        }
+    }
+
+    /**
+     * The listening socket this process inherited as descriptor {@code fd} (systemd's socket
+     * activation passes it as 3): its file, made by the one that listened, stays there on
+     * {@link #close}. The descriptor is the listener's from now on; unless it is a Unix socket bound
+     * to a path it is refused, and closed.
+     */
+    public static UnixListener inherited(int fd) throws IOException {
+        // A socket cast from a descriptor does not own it: the descriptor is closed on its own.
+        Fd owned = Fd.adopt(fd, "inherited listening socket " + fd);
+        AFUNIXServerSocket server;
+        try {
+            server = FileDescriptorCast.unsafeUsing(fd).as(AFUNIXServerSocket.class);
+        } catch (IOException | ClassCastException e) {
+            owned.close();
+            throw new SysException(
+                    "inheriting fd " + fd,
+                    Errno.ENOTSOCK.number(),
+                    "not a listening Unix socket (" + e.getMessage()
+                            + "): the unit's socket must be a ListenStream= path");
+        }
+        try {
+            server.setDeleteOnClose(false); // the file is its maker's (SocketFile.inherited)
+            AFUNIXSocketAddress address = server.getLocalSocketAddress();
+            if (address == null || !address.hasFilename()) {
+                throw new SysException(
+                        "getsockname(fd " + fd + ")",
+                        Errno.ENOTSOCK.number(),
+                        "the inherited socket is not bound to a path: give the unit a ListenStream=/path");
+            }
+            return new UnixListener(
+                    server, owned::close, SocketFile.inherited(address.getFile().toPath()));
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            owned.close();
             throw e;
         }
     }

@@ -110,6 +110,22 @@ class SocketFileTest {
     }
 
     @Test
+    void takesTheModeFromTheCommandLineAsLsShowsItOrInOctal() throws Exception {
+        try (SocketFile file = bind(SocketFile.Access.of("0640", "65534"))) {
+            assertEquals("rw-r-----", mode(path));
+            assertEquals(65534, (int) Files.getAttribute(path, "unix:gid", LinkOption.NOFOLLOW_LINKS));
+        }
+        assertEquals(PosixFilePermissions.fromString("rw-rw-rw-"), SocketFile.Access.parseMode("666"));
+        assertEquals(PosixFilePermissions.fromString("rw-rw----"), SocketFile.Access.parseMode("rw-rw----"));
+        for (String bad : List.of("4755", "0999", "rw-rw", "u=rw")) {
+            IllegalArgumentException e =
+                    assertThrows(IllegalArgumentException.class, () -> SocketFile.Access.parseMode(bad));
+            assertTrue(e.getMessage().contains("(rw-rw----) or in octal (0660)"), e.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> SocketFile.Access.of("0660", ""));
+    }
+
+    @Test
     void replacesAStaleSocketAndRefusesALiveOne() throws Exception {
         try (ServerSocketChannel dead = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             dead.bind(UnixDomainSocketAddress.of(path));

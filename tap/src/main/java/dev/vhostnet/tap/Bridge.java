@@ -31,13 +31,14 @@ public final class Bridge {
     /**
      * A tap made as a port of {@code bridge}, in the order of QEMU's {@code qemu-bridge-helper}: the
      * tap of {@code config} opened, its MTU the bridge's unless {@code config} sets one, its MAC
-     * {@code fe:…} (the bridge takes the lowest port MAC as its own, and a guest's tap must not
-     * change it), enslaved to the bridge, then brought up. The tap goes again on failure.
+     * {@code fe:…} unless {@code config} sets one (the bridge takes the lowest port MAC as its own,
+     * and a guest's tap must not change it), enslaved to the bridge, then brought up. The tap goes
+     * again on failure.
      */
     public static TapDevice openPort(String bridge, TapConfig config) throws IOException {
         checkName(bridge);
         requireBridge(bridge);
-        TapConfig.Builder port = config.toBuilder().up(false).mac(highMac());
+        TapConfig.Builder port = config.toBuilder().up(false).mac(config.mac().orElseGet(Bridge::highMac));
         if (config.mtu().isEmpty()) {
             try (NetInterface br = NetInterface.open(bridge)) {
                 port.mtu(br.mtu());

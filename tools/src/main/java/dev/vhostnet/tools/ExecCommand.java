@@ -3,6 +3,7 @@ package dev.vhostnet.tools;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.Spawn;
+import dev.vhostnet.tap.Bridge;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.tap.TapDevice;
 import dev.vhostnet.tap.TapQueue;
@@ -11,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -30,7 +32,9 @@ import picocli.CommandLine.Parameters;
             "  vhostnet exec --tap t0 --vhost -- qemu-system-x86_64 ... -netdev tap,id=n0,fd={tapfd},vhost=on,vhostfd={vhostfd}",
             "{tapfd} and {vhostfd} become the fd numbers, colon-joined for several queues, as QEMU's "
                     + "fds= and vhostfds= take them: --queues 2 -- ... -netdev tap,id=n0,fds={tapfd},vhost=on,vhostfds={vhostfd}. "
-                    + "The child gets stdin, stdout, stderr and these fds only. Exits with the command's exit status."
+                    + "The child gets stdin, stdout, stderr and these fds only. Exits with the command's exit status.",
+            "The tap takes the options of 'tap create' (--offload, --mtu, --mac); with --bridge it is made a port "
+                    + "of the bridge as qemu-bridge-helper makes one (the bridge's MTU, an fe: MAC unless --mac) and brought up."
         })
 final class ExecCommand implements Callable<Integer> {
     @Option(
@@ -41,18 +45,8 @@ final class ExecCommand implements Callable<Integer> {
                     "Tap to open (made if missing, and gone when the command ends unless persistent); default ${DEFAULT-VALUE}.")
     String tap;
 
-    @Option(
-            names = "--queues",
-            defaultValue = "1",
-            description = "Tap queues (and vhost-net fds); default ${DEFAULT-VALUE}.")
-    int queues;
-
-    @Option(
-            names = "--vnet-hdr",
-            defaultValue = "12",
-            paramLabel = "BYTES",
-            description = "vnet header size: 12, 10 or 0 (none); default ${DEFAULT-VALUE}.")
-    int vnetHeader;
+    @Mixin
+    TapOptions tapOptions;
 
     @Option(names = "--vhost", description = "Also open one /dev/vhost-net fd per queue for {vhostfd}.")
     boolean vhost;
@@ -62,16 +56,15 @@ final class ExecCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        tapOptions.checkBridge();
+        TapConfig config = tapOptions.config(tap).build();
         List<VhostNet> vhostFds = new ArrayList<>();
-        try (TapDevice device = TapDevice.open(TapConfig.builder()
-                .name(tap)
-                .queues(queues)
-                .vnetHeader(vnetHeader)
-                .build())) {
+        try (TapDevice device =
+                tapOptions.bridge != null ? Bridge.openPort(tapOptions.bridge, config) : TapDevice.open(config)) {
             List<Fd> passed = new ArrayList<>();
             device.queues().stream().map(TapQueue::fd).forEach(passed::add);
             if (vhost) {
-                for (int i = 0; i < queues; i++) {
+                for (int i = 0; i < tapOptions.queues; i++) {
                     vhostFds.add(VhostNet.open());
                 }
                 vhostFds.stream().map(VhostNet::fd).forEach(passed::add);

@@ -2,15 +2,21 @@ package dev.vhostnet.tools;
 
 import dev.vhostnet.broker.Broker;
 import dev.vhostnet.broker.BrokerPolicy;
+import dev.vhostnet.sys.SocketActivation;
+import dev.vhostnet.sys.UnixListener;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -26,7 +32,11 @@ import picocli.CommandLine.Spec;
             "Hand taps and /dev/vhost-net fds to unprivileged VMMs over a Unix socket (SCM_RIGHTS).",
             "A client is admitted by its SO_PEERCRED uid or gid, and gets only taps named with its uid's prefix.",
             "Runs until SIGTERM or Ctrl-C; then deletes the non-persistent taps it made.",
-            "Exits 1 when it can no longer accept clients (its socket file removed or replaced)."
+            "Exits 1 when it can no longer accept clients (its socket file removed or replaced).",
+            "The options may come from a file (--config FILE: 'name = value' lines, the long options without "
+                    + "their dashes); the command line's own win, and repeatable ones add up.",
+            "Started by a systemd socket unit (LISTEN_FDS), it accepts on the socket systemd passes: mode and "
+                    + "group are the unit's SocketMode= and SocketGroup=, and --socket may be left out."
         },
         footer = {
             "",
@@ -36,8 +46,14 @@ public final class ServeCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--socket", required = true, paramLabel = "PATH", description = "The Unix socket to listen on.")
+    @Option(
+            names = "--socket",
+            paramLabel = "PATH",
+            description = "The Unix socket to listen on (needed unless systemd passes one).")
     private Path socket;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Read options from FILE ('name = value' lines).")
+    private Path config;
 
     @Option(
             names = "--allow-uid",
@@ -94,19 +110,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Clients of one uid served at once, leases included (default: ${DEFAULT-VALUE}).")
     private int maxClientsPerUid;
 
-    @Option(
-            names = "--socket-mode",
-            paramLabel = "MODE",
-            defaultValue = "rw-rw----",
-            description =
-                    "Permissions of the socket file (default: ${DEFAULT-VALUE}: give the clients' group with --socket-group).")
-    private String socketMode;
+    @Mixin
+    private SocketAccessOptions socketAccess;
 
-    @Option(
-            names = "--socket-group",
-            paramLabel = "GROUP",
-            description = "Group of the socket file, a name or a gid (default: the broker's).")
-    private String socketGroup;
+    /** The exit status when {@link #start} returns no broker. */
+    private int exit;
 
     @Option(
             names = "--state-dir",
@@ -116,64 +124,130 @@ public final class ServeCommand implements Callable<Integer> {
                     "Where the broker records the persistent taps it leaves, so that a restarted broker deletes only leftovers (default: ${DEFAULT-VALUE}).")
     private Path stateDir;
 
-    @Option(
-            names = "--status-socket",
-            paramLabel = "PATH",
-            description =
-                    "Where vhostnet status asks for the broker's grants, refusals and leases (default: the socket's"
-                            + " path + .status; mode rw-------, root or this user only).")
-    private Path statusSocket;
+    @Mixin
+    private StatusSocketOptions statusSocket;
 
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
+        if (config != null) {
+            return withConfig(err);
+        }
         Daemon.logToStderr();
-        BrokerPolicy policy;
+        Optional<UnixListener> activated = SocketActivation.listener();
+        Broker broker = null;
+        try {
+            broker = start(err, activated);
+        } finally {
+            if (broker == null && activated.isPresent()) {
+                activated.get().close();
+            }
+        }
+        return broker == null ? exit : serve(err, broker);
+    }
+
+    /** Serves with {@code broker} and its status socket until a signal or the broker fails. */
+    private int serve(PrintWriter err, Broker broker) throws Exception {
+        StatusSocket status;
+        try {
+            status = statusSocket.open(broker.socketPath(), () -> StatusDocument.broker(broker));
+        } catch (IOException e) {
+            broker.close();
+            err.println("vhostnet serve: cannot listen on the status socket " + statusSocket.beside(broker.socketPath())
+                    + ": " + e.getMessage());
+            err.flush();
+            return 1;
+        }
+        return Daemon.runUntilSignalledOrFailed(Daemon.closingInOrder(status, broker), broker.failed());
+    }
+
+    /** The broker on the socket systemd passed or on --socket; null, with {@link #exit} set, after saying why not. */
+    private Broker start(PrintWriter err, Optional<UnixListener> activated) {
+        Path path = activated.map(l -> l.file().path()).orElse(socket);
+        if (path == null) {
+            exit = usage(
+                    err, "give --socket PATH (or socket = PATH in --config), or start it from a systemd socket unit");
+            return null;
+        }
+        if (activated.isPresent() && socket != null && !socket.toAbsolutePath().equals(path)) {
+            exit = usage(err, "systemd passed the socket " + path + ", not --socket " + socket);
+            return null;
+        }
         Broker.Builder builder;
         try {
             BrokerPolicy.Builder p = BrokerPolicy.builder().maxQueues(maxQueues).allowPersistent(allowPersistent);
             allowUids.forEach(p::allowUid);
             allowGids.forEach(p::allowGid);
             tapPrefixes.forEach(p::tapPrefix);
-            policy = p.build();
-            builder = Broker.builder(socket, policy)
+            BrokerPolicy policy = p.build();
+            if (policy.allowedUids().isEmpty() && policy.allowedGids().isEmpty()) {
+                exit = usage(err, "no client would be admitted: give --allow-uid or --allow-gid");
+                return null;
+            }
+            builder = Broker.builder(path, policy)
                     .readTimeout(Duration.ofMillis(readTimeoutMillis))
                     .maxClients(maxClients)
                     .maxClientsPerUid(maxClientsPerUid)
-                    .socketMode(socketMode)
+                    .socketMode(socketAccess.mode)
                     .stateDirectory(stateDir);
-            if (socketGroup != null) {
-                builder.socketGroup(socketGroup);
+            if (socketAccess.group != null) {
+                builder.socketGroup(socketAccess.group);
             }
+            activated.ifPresent(builder::inherited);
         } catch (IllegalArgumentException e) {
-            err.println("vhostnet serve: " + e.getMessage());
-            err.flush();
-            return 2;
+            exit = usage(err, e.getMessage());
+            return null;
         }
-        if (policy.allowedUids().isEmpty() && policy.allowedGids().isEmpty()) {
-            err.println("vhostnet serve: no client would be admitted: give --allow-uid or --allow-gid");
-            err.flush();
-            return 2;
-        }
-        Broker broker;
         try {
-            broker = builder.start();
+            return builder.start();
         } catch (IOException e) {
-            err.println("vhostnet serve: cannot listen on " + socket + ": " + e.getMessage());
+            err.println("vhostnet serve: cannot listen on " + path + ": " + e.getMessage());
             err.flush();
-            return 1;
+            exit = 1;
+            return null;
         }
-        StatusSocket status;
+    }
+
+    private static int usage(PrintWriter err, String why) {
+        err.println("vhostnet serve: " + why);
+        err.flush();
+        return 2;
+    }
+
+    /**
+     * Runs the command the config file and the command line make together: the file's options
+     * first, then those given here, so that these win (a repeatable option gets both).
+     */
+    private int withConfig(PrintWriter err) throws Exception {
+        List<String> args;
         try {
-            status = StatusSocket.open(
-                    statusSocket != null ? statusSocket : StatusSocket.beside(socket),
-                    () -> StatusDocument.broker(broker));
+            args = ConfigFile.arguments(config, spec);
         } catch (IOException e) {
-            broker.close();
-            err.println("vhostnet serve: cannot listen on the status socket: " + e.getMessage());
-            err.flush();
-            return 1;
+            return usage(err, "cannot read --config " + config + ": " + e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return usage(err, e.getMessage());
         }
-        return Daemon.runUntilSignalledOrFailed(Daemon.closingInOrder(status, broker), broker.failed());
+        for (OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
+            if (o.longestName().equals("--config")) {
+                continue;
+            }
+            if (o.arity().max() == 0) {
+                args.add(o.longestName());
+            } else {
+                for (String value : o.originalStringValues()) {
+                    args.add(o.longestName());
+                    args.add(value);
+                }
+            }
+        }
+        ServeCommand merged = new ServeCommand();
+        CommandLine command = new CommandLine(merged).setOverwrittenOptionsAllowed(true);
+        command.setErr(err).setOut(spec.commandLine().getOut());
+        try {
+            command.parseArgs(args.toArray(String[]::new));
+        } catch (CommandLine.ParameterException e) {
+            return usage(err, config + ": " + e.getMessage());
+        }
+        return merged.call();
     }
 }

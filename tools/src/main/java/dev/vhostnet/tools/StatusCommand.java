@@ -29,8 +29,9 @@ import picocli.CommandLine.Spec;
             "Show the counters of a running vhostnet serve or vhost-user daemon: its device's packets, bytes,"
                     + " drops, guest violations and the tap's statistics (vhost-user), or its grants, refusals"
                     + " and leases (serve).",
-            "The daemon answers on its status socket: SOCKET.status beside its socket unless started with"
-                    + " --status-socket. Root or the daemon's own user may ask."
+            "The daemon answers on its status socket: SOCKET.status beside the socket it listens on unless"
+                    + " started with --status-socket (which vhost-user --client needs). Root or the daemon's own"
+                    + " user may ask."
         },
         footer = {"", "Example: vhostnet status --socket /run/vhostnet/vm1.sock.status --json"})
 public final class StatusCommand implements Callable<Integer> {
@@ -44,7 +45,8 @@ public final class StatusCommand implements Callable<Integer> {
             names = "--socket",
             required = true,
             paramLabel = "PATH",
-            description = "The daemon's status socket (SOCKET.status beside the socket it serves).")
+            description =
+                    "The daemon's status socket (SOCKET.status beside the socket it listens on, or its --status-socket).")
     private Path socket;
 
     @Option(names = "--json", description = "Print the daemon's JSON document instead of a table.")

@@ -1,14 +1,11 @@
 package dev.vhostnet.tools;
 
 import dev.vhostnet.tap.Bridge;
-import dev.vhostnet.tap.MacAddress;
-import dev.vhostnet.tap.Offload;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.tap.TapDevice;
-import java.util.EnumSet;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -30,41 +27,14 @@ final class TapCreateCommand implements Callable<Integer> {
             description = "Interface name, or a pattern with one %%d the kernel fills in (default: ${DEFAULT-VALUE}).")
     String name;
 
-    @Option(
-            names = "--queues",
-            defaultValue = "1",
-            description = "Queues (more than 1: IFF_MULTI_QUEUE); default ${DEFAULT-VALUE}.")
-    int queues;
-
-    @Option(
-            names = "--vnet-hdr",
-            defaultValue = "12",
-            paramLabel = "BYTES",
-            description =
-                    "vnet header size: 12 (virtio 1.0, MRG_RXBUF), 10 (legacy) or 0 (none); default ${DEFAULT-VALUE}.")
-    int vnetHeader;
-
-    @Option(
-            names = "--offload",
-            split = ",",
-            paramLabel = "OFFLOAD",
-            description = "Offloads to ask for (${COMPLETION-CANDIDATES}); refused newer ones are dropped.")
-    Set<Offload> offloads = EnumSet.noneOf(Offload.class);
-
-    @Option(names = "--mtu", description = "MTU (68 to 65535).")
-    Integer mtu;
-
-    @Option(names = "--mac", description = "Ethernet address, e.g. 02:00:00:00:00:01.")
-    String mac;
+    @Mixin
+    TapOptions tap;
 
     @Option(names = "--owner", paramLabel = "UID", description = "uid that may attach without CAP_NET_ADMIN.")
     Integer owner;
 
     @Option(names = "--group", paramLabel = "GID", description = "gid that may attach without CAP_NET_ADMIN.")
     Integer group;
-
-    @Option(names = "--bridge", paramLabel = "BRIDGE", description = "Enslave the tap to this existing bridge.")
-    String bridge;
 
     @Option(
             names = "--up",
@@ -79,23 +49,8 @@ final class TapCreateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (bridge != null && !Bridge.exists(bridge)) {
-            throw new Failures.HostLacksException("no bridge named " + bridge + ": create it with 'ip link add "
-                    + bridge + " type bridge && ip link set " + bridge + " up'");
-        }
-        TapConfig.Builder config = TapConfig.builder()
-                .name(name)
-                .queues(queues)
-                .vnetHeader(vnetHeader)
-                .offloads(offloads.toArray(Offload[]::new))
-                .persistent(true)
-                .up(up);
-        if (mtu != null) {
-            config.mtu(mtu);
-        }
-        if (mac != null) {
-            config.mac(MacAddress.parse(mac));
-        }
+        tap.checkBridge();
+        TapConfig.Builder config = tap.config(name).persistent(true).up(up);
         if (owner != null) {
             config.owner(owner);
         }
@@ -103,12 +58,12 @@ final class TapCreateCommand implements Callable<Integer> {
             config.group(group);
         }
         String created;
-        try (TapDevice tap = TapDevice.open(config.build())) {
-            created = tap.name();
+        try (TapDevice device = TapDevice.open(config.build())) {
+            created = device.name();
         }
-        if (bridge != null) {
+        if (tap.bridge != null) {
             try {
-                Bridge.attach(created, bridge);
+                Bridge.attach(created, tap.bridge);
             } catch (Exception e) {
                 TapDevice.delete(created);
                 throw e;

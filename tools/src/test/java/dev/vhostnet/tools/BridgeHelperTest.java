@@ -191,17 +191,7 @@ class BridgeHelperTest {
     }
 
     private Process qemu(String bridge, String helper) throws Exception {
-        return new ProcessBuilder(
-                        "qemu-system-x86_64",
-                        "-M",
-                        "none",
-                        "-nodefaults",
-                        "-display",
-                        "none",
-                        "-netdev",
-                        "bridge,id=n0,br=" + bridge + ",helper=" + helper,
-                        "-qmp",
-                        "stdio")
+        return new ProcessBuilder(QemuNone.command("-netdev", "bridge,id=n0,br=" + bridge + ",helper=" + helper))
                 .redirectError(dir.resolve("qemu-" + bridge + ".err").toFile())
                 .start();
     }

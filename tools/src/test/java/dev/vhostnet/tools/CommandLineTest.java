@@ -287,6 +287,46 @@ class CommandLineTest {
     }
 
     @Test
+    void execConfiguresTheTapAsTapCreateDoesAndMakesItAPortOfTheBridge() throws Exception {
+        assumeRoot();
+        String name = Names.random("ve");
+        String bridge = Names.random("vb");
+        Command.run("ip", "link", "add", bridge, "type", "bridge");
+        try {
+            Run run = vhostnet(
+                    "exec",
+                    "--tap",
+                    name,
+                    "--offload",
+                    "CSUM,TSO4",
+                    "--mtu",
+                    "1400",
+                    "--mac",
+                    "02:00:00:00:10:02",
+                    "--bridge",
+                    bridge,
+                    "--",
+                    "ip",
+                    "-d",
+                    "link",
+                    "show",
+                    "dev",
+                    name);
+            assertEquals(0, run.exit(), run.err());
+            for (String s : List.of("mtu 1400", "master " + bridge, "02:00:00:00:10:02", "vnet_hdr on", "UP")) {
+                assertTrue(run.out().contains(s), s + " in what the command saw: " + run.out());
+            }
+            assertFalse(Command.hostHasLink(name), "the tap goes with the command's fds");
+            Run noBridge = vhostnet("exec", "--tap", name, "--bridge", "nosuchbr0", "--", "true");
+            assertEquals(3, noBridge.exit(), noBridge.err());
+            assertTrue(noBridge.err().contains("no bridge named nosuchbr0: create it with"), noBridge.err());
+            assertFalse(Command.hostHasLink(name), "nothing made for a bridge that is not there");
+        } finally {
+            Command.run("ip", "link", "del", bridge);
+        }
+    }
+
+    @Test
     void qemuRunsOnTheTapFdThatExecPasses() throws Exception {
         String name = Names.random("vq");
         Run run = qemuInfoNetwork(name, "1", "tap,id=n0,fd={tapfd}", "virtio-net-pci,netdev=n0,id=nic0");
@@ -355,48 +395,188 @@ class CommandLineTest {
         assumeRoot();
         String name = Names.random("vu");
         Path socket = dir.resolve("vm.sock");
-        Process p = new ProcessBuilder(
-                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                        "--enable-native-access=ALL-UNNAMED",
-                        "-cp",
-                        System.getProperty("java.class.path"),
-                        Main.class.getName(),
-                        "vhost-user",
-                        "--socket",
-                        socket.toString(),
-                        "--tap",
-                        name)
-                .redirectErrorStream(true)
-                .start();
+        Process p = startVhostUser(
+                "--socket", socket.toString(), "--tap", name, "--queues", "2", "--socket-group", "65534");
         try {
-            java.io.BufferedReader out =
-                    new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), UTF_8));
-            List<String> lines = new ArrayList<>();
-            for (String line; lines.size() < 3 && (line = out.readLine()) != null; ) {
-                if (!line.contains(" INFO ")) {
-                    lines.add(line);
-                }
-            }
+            List<String> lines = firstLines(p);
             assertEquals(
-                    "vhostnet vhost-user: serving " + socket + " on tap " + name,
+                    "vhostnet vhost-user: serving " + socket + " on tap " + name + ", 2 queue pairs",
                     lines.get(0),
                     String.join("\n", lines));
             assertTrue(
                     lines.get(1).matches("features +.*MRG_RXBUF.*VERSION_1, and PROTOCOL_FEATURES \\(MQ REPLY_ACK\\)"),
                     lines.get(1));
-            assertTrue(lines.get(2).contains("-netdev vhost-user,id=net0,chardev=vu0"), lines.get(2));
+            assertTrue(
+                    lines.get(2).contains("-netdev vhost-user,id=net0,chardev=vu0,queues=2")
+                            && lines.get(2).contains("mq=on"),
+                    lines.get(2));
             assertTrue(Command.hostHasLink(name), "the tap exists while it serves");
+            assertTrue(TapInfo.read(name).orElseThrow().multiQueue(), "a multiqueue tap");
+            assertEquals(
+                    "rw-rw----",
+                    java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)),
+                    "the socket's default mode: its group may connect");
+            assertEquals(
+                    65534,
+                    (int) Files.getAttribute(socket, "unix:gid"),
+                    "the socket's group: --socket-group, for a QEMU run as another user");
             try (dev.vhostnet.vhostuser.VhostUserFrontend frontend =
                     dev.vhostnet.vhostuser.VhostUserFrontend.connect(socket)) {
-                assertTrue(frontend.protocolFeaturesNegotiated(), "a front-end negotiates protocol features with it");
-                assertEquals(1, frontend.queueNum(), "one queue pair");
+                assertNegotiates(frontend, 2);
             }
         } finally {
-            p.destroy();
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "vhostnet vhost-user ends on SIGTERM");
+            stop(p);
         }
         assertFalse(Files.exists(socket), "socket removed");
         assertFalse(Command.hostHasLink(name), "tap gone with the process");
+    }
+
+    @Test
+    void vhostUserInClientModeDialsTheFrontendUntilItListens(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        assumeRoot();
+        String name = Names.random("vu");
+        Path socket = dir.resolve("qemu.sock");
+        Path status = dir.resolve("backend.status");
+        Process p = startVhostUser(
+                "--socket", socket.toString(), "--tap", name, "--client", "--status-socket", status.toString());
+        try {
+            List<String> lines = firstLines(p);
+            assertEquals(
+                    "vhostnet vhost-user: dialling " + socket + " on tap " + name + ", 1 queue pair",
+                    lines.get(0),
+                    String.join("\n", lines));
+            assertTrue(lines.get(2).contains("-chardev socket,id=vu0,path=" + socket + ",server=on"), lines.get(2));
+            assertFalse(Files.exists(socket), "the socket is QEMU's to make");
+            assertFalse(Files.exists(StatusSocket.beside(socket)), "nothing made beside QEMU's socket");
+            assertEquals(
+                    0, frontends(status).get("connections").asInt(), "the status socket answers while nothing listens");
+            try (dev.vhostnet.vhostuser.VhostUserListener listener =
+                            dev.vhostnet.vhostuser.VhostUserListener.bind(socket);
+                    dev.vhostnet.vhostuser.VhostUserFrontend frontend =
+                            listener.accept(java.time.Duration.ofSeconds(20))) {
+                assertNegotiates(frontend, 1);
+                assertEquals(
+                        1,
+                        frontends(status).get("connections").asInt(),
+                        "the back-end's status counts the front-end it dialled");
+            }
+        } finally {
+            stop(p);
+        }
+        assertFalse(Files.exists(status), "the status socket goes with the process");
+        assertFalse(Command.hostHasLink(name), "tap gone with the process");
+    }
+
+    /** What a vhost-user back-end's status socket says of its front-ends. */
+    private static com.fasterxml.jackson.databind.JsonNode frontends(Path status) throws Exception {
+        return dev.vhostnet.bench.Json.parse(StatusCommand.ask(status, 10_000)).get("frontends");
+    }
+
+    @Test
+    void vhostUserInClientModeNeedsAStatusSocket(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Run run = vhostnet("vhost-user", "--socket", dir.resolve("qemu.sock").toString(), "--tap", "x0", "--client");
+        assertEquals(2, run.exit(), run.err());
+        assertTrue(run.err().contains("with --client give --status-socket PATH"), run.err());
+        assertEquals(List.of(), List.of(dir.toFile().list()), "no file made");
+    }
+
+    /** The front-end negotiated protocol features with the back-end, which offers {@code queues} pairs ({@code GET_QUEUE_NUM}). */
+    private static void assertNegotiates(dev.vhostnet.vhostuser.VhostUserFrontend frontend, int queues)
+            throws Exception {
+        assertTrue(frontend.protocolFeaturesNegotiated(), "a front-end negotiates protocol features with it");
+        assertEquals(queues, frontend.queueNum(), "GET_QUEUE_NUM: --queues");
+    }
+
+    private static void stop(Process vhostUser) throws InterruptedException {
+        vhostUser.destroy();
+        assertTrue(vhostUser.waitFor(30, TimeUnit.SECONDS), "vhostnet vhost-user ends on SIGTERM");
+    }
+
+    private static Process startVhostUser(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName(),
+                "vhost-user"));
+        command.addAll(Arrays.asList(args));
+        return new ProcessBuilder(command).redirectErrorStream(true).start();
+    }
+
+    /** The first three lines {@code vhostnet vhost-user} prints (its log lines left out). */
+    private static List<String> firstLines(Process p) throws Exception {
+        java.io.BufferedReader out =
+                new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), UTF_8));
+        List<String> lines = new ArrayList<>();
+        for (String line; lines.size() < 3 && (line = out.readLine()) != null; ) {
+            if (!line.contains(" INFO ")) {
+                lines.add(line);
+            }
+        }
+        return lines;
+    }
+
+    @Test
+    void vhostUserLetsAQemuOfAnotherUserInItsSocketGroupConnect() throws Exception {
+        assumeRoot();
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs util-linux's setpriv");
+        assumeTrue(
+                Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")),
+                "needs qemu-system-x86_64 (Debian: qemu-system-x86)");
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "vu-group-");
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path socket = dir.resolve("vm.sock");
+        String name = Names.random("vu");
+        Process p = startVhostUser("--socket", socket.toString(), "--tap", name, "--socket-group", "65534");
+        try {
+            firstLines(p);
+            assertEquals(0, qemuConnectsAs(socket, "65534").exitValue(), "QEMU as uid 65534, in group 65534");
+            Process stranger = qemuConnectsAs(socket, "1234");
+            String err = new String(stranger.getInputStream().readAllBytes(), UTF_8);
+            assertEquals(1, stranger.exitValue(), "QEMU as uid 65534, in group 1234 only: " + err);
+            assertTrue(err.contains("Permission denied"), err);
+        } finally {
+            stop(p);
+            Files.deleteIfExists(socket);
+            Files.delete(dir);
+        }
+    }
+
+    /** A QEMU run as uid 65534 and gid {@code gid} that connects its chardev to {@code socket}, then quits. */
+    private static Process qemuConnectsAs(Path socket, String gid) throws Exception {
+        List<String> command = new ArrayList<>(List.of("setpriv", "--reuid=65534", "--regid=" + gid, "--clear-groups"));
+        command.addAll(QemuNone.command("-chardev", "socket,id=vu0,path=" + socket));
+        Process qemu = new ProcessBuilder(command).redirectErrorStream(true).start();
+        qemu.getOutputStream().write("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n".getBytes(UTF_8));
+        qemu.getOutputStream().close();
+        assertTrue(qemu.waitFor(30, TimeUnit.SECONDS), "QEMU finished");
+        return qemu;
+    }
+
+    @Test
+    void vhostUserRefusesSocketOptionsInClientMode(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Run run = vhostnet(
+                "vhost-user",
+                "--socket",
+                dir.resolve("vm.sock").toString(),
+                "--tap",
+                "x0",
+                "--client",
+                "--socket-group",
+                "kvm");
+        assertEquals(2, run.exit(), run.err());
+        assertTrue(run.err().contains("with --client the socket is QEMU's"), run.err());
+    }
+
+    @Test
+    void vhostUserRefusesAMalformedSocketModeAsUsage(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Run run = vhostnet(
+                "vhost-user", "--socket", dir.resolve("vm.sock").toString(), "--tap", "x0", "--socket-mode", "rw-rw");
+        assertEquals(2, run.exit(), run.err());
+        assertTrue(run.err().contains("socket mode rw-rw: give it as ls -l shows it"), run.err());
+        assertFalse(Files.exists(dir.resolve("vm.sock")));
     }
 
     @Test

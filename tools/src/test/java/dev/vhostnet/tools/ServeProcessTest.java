@@ -80,12 +80,8 @@ class ServeProcessTest {
     }
 
     private Process startServe(String... extra) throws Exception {
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
-                "-cp",
-                System.getProperty("java.class.path"),
-                Main.class.getName(),
+        List<String> command = new ArrayList<>(java());
+        command.addAll(List.of(
                 "serve",
                 "--socket",
                 socket.toString(),
@@ -96,13 +92,28 @@ class ServeProcessTest {
                 "--state-dir",
                 dir.resolve("state").toString()));
         command.addAll(List.of(extra));
+        return start(command, "serving " + socket);
+    }
+
+    /** This JVM's java running {@code vhostnet}, with the info log. */
+    private static List<String> java() {
+        return List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName());
+    }
+
+    /** Starts {@code command}, its output in serve.log, and waits until that says {@code started}. */
+    private Process start(List<String> command, String started) throws Exception {
         Files.deleteIfExists(dir.resolve("serve.log"));
         Process p = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(dir.resolve("serve.log").toFile())
                 .start();
         assertTrue(
-                eventually(Duration.ofSeconds(30), () -> log().contains("serving " + socket) || !p.isAlive()),
+                eventually(Duration.ofSeconds(30), () -> log().contains(started) || !p.isAlive()),
                 "serve did not start");
         assertTrue(p.isAlive(), this::log);
         return p;
@@ -150,6 +161,65 @@ class ServeProcessTest {
                         Duration.ofSeconds(5),
                         () -> OpenFds.leakedSince(fdsAtStart).isEmpty()),
                 () -> "leaked: " + OpenFds.leakedSince(fdsAtStart));
+    }
+
+    @Test
+    void startedBySocketActivationWithAConfigFileItServesOnSystemdsSocketAndLeavesIt() throws Exception {
+        Path activate = Path.of("/usr/bin/systemd-socket-activate");
+        assumeTrue(Files.isExecutable(activate), "needs systemd's systemd-socket-activate (Debian: systemd)");
+        Path config = Files.writeString(
+                dir.resolve("serve.conf"),
+                String.join(
+                        "\n",
+                        "# what a unit's ExecStart=vhostnet serve --config FILE reads",
+                        "allow-uid = 0",
+                        "tap-prefix = 0=" + prefix,
+                        "state-dir = " + dir.resolve("state"),
+                        "max-clients = 8",
+                        "status-socket = " + dir.resolve("broker.status"),
+                        ""));
+        // systemd-socket-activate listens on the socket (as a .socket unit would), and on the first
+        // connection runs the command with it as fd 3, LISTEN_FDS=1, LISTEN_PID its own pid.
+        List<String> command = new ArrayList<>(List.of(activate.toString(), "-l", socket.toString()));
+        command.addAll(java());
+        command.addAll(List.of("serve", "--config", config.toString()));
+        Process p = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve("serve.log").toFile())
+                .start();
+        serve = p;
+        assertTrue(eventually(Duration.ofSeconds(10), () -> Files.exists(socket)), "systemd-socket-activate listens");
+        try (BrokeredTap tap = openTap("a")) {
+            assertEquals(prefix + "a", tap.name(), "the broker on the passed socket serves, by the config's policy");
+        }
+        assertTrue(log().contains("serving " + socket + " (inherited: socket activation)"), this::log);
+        assertTrue(
+                eventually(Duration.ofSeconds(10), () -> Files.exists(dir.resolve("broker.status"))),
+                "the status socket of the config file: " + log());
+        com.fasterxml.jackson.databind.JsonNode status =
+                dev.vhostnet.bench.Json.parse(StatusCommand.ask(dir.resolve("broker.status"), 10_000));
+        assertEquals(1, status.get("granted").asLong(), "the config's status-socket answers: " + status);
+        assertEquals(socket.toString(), status.get("socket").asText());
+        serve.destroy();
+        assertTrue(serve.waitFor(20, TimeUnit.SECONDS), "serve did not stop on SIGTERM");
+        assertTrue(Files.exists(socket), "the socket file is systemd's: it stays");
+        assertFalse(Files.exists(dir.resolve("broker.status")), "the status socket is the broker's: it goes");
+    }
+
+    @Test
+    void aConfigFileWithAnUnknownSettingIsAUsageErrorNamingTheLine() throws Exception {
+        Path config = Files.writeString(dir.resolve("serve.conf"), "socket = " + socket + "\nallow-uids = 0\n");
+        List<String> command = new ArrayList<>(java());
+        command.addAll(List.of("serve", "--config", config.toString()));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(2, p.exitValue(), out);
+        assertTrue(
+                out.contains(
+                        config + ":2: no setting 'allow-uids': the settings are the long options of 'vhostnet serve'"),
+                out);
+        assertFalse(Files.exists(socket), "nothing listens after a usage error");
     }
 
     @Test

@@ -76,13 +76,13 @@ class StatusCommandTest {
     }
 
     @Test
-    void aVhostUserBackEndShowsItsDeviceCountersAndTapAsJsonAndAsATable() throws Exception {
+    void aVhostUserBackEndOnTwoQueuePairsShowsItsDeviceCountersAndTapAsJsonAndAsATable() throws Exception {
         assumeTaps();
         Path socket = dir.resolve("vu.sock");
         Path status = dir.resolve("vu.sock.status");
         String tap = Names.random("vs");
         CompletableFuture<Run> result = new CompletableFuture<>();
-        Thread t = daemon(result, "vhost-user", "--socket", socket.toString(), "--tap", tap);
+        Thread t = daemon(result, "vhost-user", "--socket", socket.toString(), "--tap", tap, "--queues", "2");
         try {
             awaitSocket(status, result);
             assertEquals(
@@ -97,7 +97,7 @@ class StatusCommandTest {
             assertEquals(0, doc.get("frontends").get("connections").asInt(), "no QEMU came yet");
             JsonNode device = doc.get("device");
             assertEquals("EMULATED", device.get("backend").asText());
-            assertEquals(1, device.get("pairs").size());
+            assertEquals(2, device.get("pairs").size(), "one entry per queue pair offered, before any QEMU");
             JsonNode total = device.get("totals");
             assertEquals(0, total.get("tx").get("packets").asLong(), "counted, and nothing moved yet");
             assertEquals(0, total.get("guestViolations").asLong());

@@ -12,6 +12,7 @@ import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.tap.TapDevice;
+import dev.vhostnet.tap.TapQueue;
 import java.util.List;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -20,44 +21,71 @@ import org.slf4j.LoggerFactory;
 /**
  * The back-end's state for one front-end connection, as DPDK's {@code vhost_user.c} keeps it: the
  * features and protocol features agreed, the guest memory mapped from the front-end's fds, what each
- * of the two vrings of the one queue pair has been told, and the emulated device that serves them
- * on the tap once both are ready. Each request is checked before it changes anything; a request
- * that breaks the protocol is a {@link VhostUserException}, and the caller drops the connection.
+ * vring of the tap's queue pairs has been told (pair {@code p}: vrings {@code 2p} RX and {@code 2p+1}
+ * TX), and the emulated device that serves them on the tap once they are ready. Each request is
+ * checked before it changes anything; a request that breaks the protocol is a {@link
+ * VhostUserException}, and the caller drops the connection.
  *
- * <p>The device runs while memory, features and both vrings are complete, both vrings started (a
- * kick) and enabled. A request that changes what a running device uses (memory, a ring, an
- * eventfd, the features) stops it first, keeping each vring's next available index as its base,
- * and the device starts again from there once the vrings are ready; {@code GET_VRING_BASE} stops
- * the vring it names until its next kick, as the spec says. Used on the connection's thread only.
+ * <p>The device runs on the leading queue pairs whose two vrings are complete (size, addresses,
+ * kick, call), started (a kick) and enabled, once memory and features are there: pair 0 alone
+ * until the front-end enables pair 1 ({@code SET_VRING_ENABLE}, which QEMU sends when the guest's
+ * driver asks for more pairs), and so on, as DPDK's {@code virtio_is_ready} needs pair 0 and
+ * serves the others as they are enabled. The tap queues of pairs not served are detached
+ * ({@code TUNSETQUEUE}), so the tap steers no frame where nobody reads (QEMU's {@code peer_detach}).
+ * A request that changes what a running device uses (memory, a ring, an eventfd, the features, the
+ * pairs enabled) stops it first, keeping each vring's next available index as its base, and the
+ * device starts again from there on the pairs then ready; {@code GET_VRING_BASE} stops the vring it
+ * names until its next kick, as the spec says. Each device started is handed to the back-end's
+ * {@link BackendCounters}, which keeps its counts once it stops. Used on the connection's thread
+ * only, but for {@link #servedPairs}.
  */
 final class BackendSession implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BackendSession.class);
 
-    /** Protocol features this back-end offers: {@code MQ} (one queue pair) and {@code REPLY_ACK}. */
+    /** Protocol features this back-end offers: {@code MQ} ({@code GET_QUEUE_NUM}: the tap's queues) and {@code REPLY_ACK}. */
     static final Set<VhostUserProtocolFeature> PROTOCOL_OFFER =
             Sets.immutableEnumSet(VhostUserProtocolFeature.MQ, VhostUserProtocolFeature.REPLY_ACK);
 
     private final TapDevice tap;
     private final FeatureSet offer;
     private final String peer;
-    private final BackendVring[] vrings = {new BackendVring(QueuePair.RX), new BackendVring(QueuePair.TX)};
+    private final BackendVring[] vrings;
+    private final BackendCounters counters;
+
     private FeatureSet acked = FeatureSet.NONE;
     private boolean featuresSet;
     private Set<VhostUserProtocolFeature> protocol = Set.of();
     private FrontendMemory memory;
+    /** The device serving pairs {@code [0, servedPairs)}. */
     private EmulatedNetDevice device;
-    private final BackendCounters counters;
 
+    /** The pairs the device serves, 0 while it is stopped; read by other threads in {@link #servedPairs}. */
+    private volatile int servedPairs;
+
+    BackendSession(TapDevice tap, FeatureSet offer, String peer) {
+        this(tap, offer, peer, new BackendCounters(tap.queues().size()));
+    }
+
+    /** A session whose devices count, per queue pair, into {@code counters}. */
     BackendSession(TapDevice tap, FeatureSet offer, String peer, BackendCounters counters) {
         this.tap = tap;
         this.offer = offer;
         this.peer = peer;
         this.counters = counters;
+        this.vrings = new BackendVring[2 * tap.queues().size()];
+        for (int i = 0; i < vrings.length; i++) {
+            vrings[i] = new BackendVring(i);
+        }
     }
 
     /** Whether the emulated device is serving the vrings. */
     boolean running() {
         return device != null;
+    }
+
+    /** The queue pairs the device serves now (0 when it is not running). */
+    int servedPairs() {
+        return servedPairs;
     }
 
     /**
@@ -104,7 +132,8 @@ final class BackendSession implements AutoCloseable {
             case GET_QUEUE_NUM -> {
                 requireProtocol(r, VhostUserProtocolFeature.MQ);
                 r.expectEmpty();
-                // Queue pairs, as QEMU's vhost-user net and DPDK read it (QEMU compares it with queues=).
+                // Queue pairs, as QEMU's vhost-user net and DPDK read it (QEMU's vhost_user_start refuses
+                // queues= above it).
                 yield VhostUserMessage.u64(vrings.length / 2);
             }
             case SET_MEM_TABLE -> {
@@ -118,7 +147,7 @@ final class BackendSession implements AutoCloseable {
                     throw r.violation("vring " + s.index() + " of size " + s.num()
                             + ": a split ring's size is a power of two from 1 to " + VringLayout.MAX_SIZE);
                 }
-                stopDevice();
+                stopIfServed(v);
                 v.num = s.num();
                 yield null;
             }
@@ -131,7 +160,7 @@ final class BackendSession implements AutoCloseable {
                                     + "not offered by this back-end, and no other flag exists",
                             a.index(), a.flags()));
                 }
-                stopDevice();
+                stopIfServed(v);
                 v.address = a;
                 yield null;
             }
@@ -142,14 +171,14 @@ final class BackendSession implements AutoCloseable {
                     throw r.violation("vring " + s.index() + " base " + Integer.toUnsignedString(s.num())
                             + ": a split ring's index is 16 bits");
                 }
-                stopDevice();
+                stopIfServed(v);
                 v.base = s.num();
                 yield null;
             }
             case GET_VRING_BASE -> {
                 FrontendRequest.VringState s = r.vringState();
                 BackendVring v = vring(r, s.index());
-                stopDevice();
+                stopIfServed(v);
                 v.started = false;
                 yield VhostUserMessage.vringState(v.index, v.base);
             }
@@ -160,7 +189,7 @@ final class BackendSession implements AutoCloseable {
                     throw r.violation("vring " + f.index() + " without a kick fd (NOFD): polling is not offered; "
                             + "this back-end waits on the kick eventfd");
                 }
-                stopDevice();
+                stopIfServed(v);
                 v.setKick(EventFd.adopt(f.fd()));
                 v.started = true;
                 if (!acked.has(VirtioFeature.PROTOCOL_FEATURES)) {
@@ -171,7 +200,7 @@ final class BackendSession implements AutoCloseable {
             case SET_VRING_CALL -> {
                 FrontendRequest.VringFile f = r.vringFile();
                 BackendVring v = vring(r, f.index(), f);
-                stopDevice();
+                stopIfServed(v);
                 // NOFD: the front-end polls the used ring; the device signals an eventfd nobody reads.
                 v.setCall(f.fd() != null ? EventFd.adopt(f.fd()) : EventFd.create());
                 yield null;
@@ -193,7 +222,7 @@ final class BackendSession implements AutoCloseable {
                     throw r.violation("vring " + s.index() + " enable " + s.num() + ": 1 enables, 0 disables");
                 }
                 if (s.num() == 0) {
-                    stopDevice();
+                    stopIfServed(v);
                 }
                 v.enabled = s.num() == 1;
                 yield null;
@@ -204,7 +233,7 @@ final class BackendSession implements AutoCloseable {
                                 + "features 0x%x: no dirty log, RARP, MTU, config space or memory slots)",
                         offer.toLong(), VhostUserProtocolFeature.mask(PROTOCOL_OFFER)));
         };
-        startIfReady(r);
+        serveReadyPairs(r);
         if (reply == null && r.needReply() && protocol.contains(VhostUserProtocolFeature.REPLY_ACK)) {
             return VhostUserMessage.u64(0);
         }
@@ -249,7 +278,8 @@ final class BackendSession implements AutoCloseable {
 
     private BackendVring vring(FrontendRequest r, int index) throws VhostUserException {
         if (index < 0 || index >= vrings.length) {
-            throw r.violation("vring " + index + ": this back-end has one queue pair, vrings 0 (RX) and 1 (TX)");
+            throw r.violation("vring " + index + ": this back-end has " + vrings.length / 2 + " queue pair"
+                    + (vrings.length == 2 ? "" : "s") + ", vrings 0 to " + (vrings.length - 1));
         }
         return vrings[index];
     }
@@ -266,45 +296,93 @@ final class BackendSession implements AutoCloseable {
         }
     }
 
-    private void startIfReady(FrontendRequest r) throws VhostUserException, SysException {
-        if (device != null || memory == null || !featuresSet || !vrings[0].ready() || !vrings[1].ready()) {
+    /** The leading pairs whose two vrings are ready: those the device may serve. */
+    private int readyPairs() {
+        int pairs = 0;
+        while (pairs < vrings.length / 2 && vrings[2 * pairs].ready() && vrings[2 * pairs + 1].ready()) {
+            pairs++;
+        }
+        return pairs;
+    }
+
+    /**
+     * Runs the device on the pairs ready now: starts it, or restarts it on more or fewer pairs
+     * (from the bases the stop kept), or leaves it as it is.
+     */
+    private void serveReadyPairs(FrontendRequest r) throws VhostUserException, SysException {
+        int ready = memory != null && featuresSet ? readyPairs() : 0;
+        if (device != null && servedPairs == ready) {
             return;
         }
+        stopDevice();
+        if (ready == 0) {
+            return;
+        }
+        steerTapTo(ready);
         try {
-            QueuePair pair = new QueuePair(virtqueue(vrings[0]), virtqueue(vrings[1]));
-            NetDeviceConfig config = NetDeviceConfig.builder()
+            NetDeviceConfig.Builder config = NetDeviceConfig.builder()
                     .memory(memory.table())
                     .tap(tap)
-                    .queuePair(pair)
-                    .driverFeatures(acked.without(VirtioFeature.PROTOCOL_FEATURES))
-                    .build();
-            device = EmulatedNetDevice.start(config, VringBases.of(vrings[0].base, vrings[1].base));
+                    .driverFeatures(acked.without(VirtioFeature.PROTOCOL_FEATURES));
+            int[] bases = new int[2 * ready];
+            for (int p = 0; p < ready; p++) {
+                config.queuePair(new QueuePair(virtqueue(vrings[2 * p]), virtqueue(vrings[2 * p + 1])));
+                bases[2 * p] = vrings[2 * p].base;
+                bases[2 * p + 1] = vrings[2 * p + 1].base;
+            }
+            device = EmulatedNetDevice.start(config.build(), VringBases.of(bases));
+            servedPairs = ready;
             counters.serving(device);
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw r.violation("the device cannot start on these vrings: " + e.getMessage());
         }
         log.info(
-                "vhost-user {}: device running (features {}, bases {}/{})",
+                "vhost-user {}: device running on {} of {} queue pairs (features {}, bases {})",
                 peer,
+                ready,
+                vrings.length / 2,
                 device.features().virtio(),
-                vrings[0].base,
-                vrings[1].base);
+                device.bases());
+    }
+
+    /** Attaches the tap queues of pairs {@code [0, pairs)} and detaches the others: frames go only where they are read. */
+    private void steerTapTo(int pairs) throws SysException {
+        for (int p = 0; p < tap.queues().size(); p++) {
+            TapQueue q = tap.queue(p);
+            if (p < pairs && !q.isAttached()) {
+                q.attach();
+            } else if (p >= pairs && q.isAttached()) {
+                q.detach();
+            }
+        }
     }
 
     private Virtqueue virtqueue(BackendVring v) {
         return new Virtqueue(v.layout(memory), v.kick, v.call);
     }
 
+    /** Stops the device if it serves {@code v}: a vring of a pair not served changes nothing running. */
+    private void stopIfServed(BackendVring v) {
+        if (v.index < 2 * servedPairs) {
+            stopDevice();
+        }
+    }
+
     private void stopDevice() {
-        if (device == null) {
+        EmulatedNetDevice d = device;
+        if (d == null) {
             return;
         }
-        VringBases bases = device.stop();
-        device.close();
-        counters.closed(device);
+        VringBases bases = d.stop();
+        d.close();
+        counters.closed(d);
         device = null;
-        vrings[0].base = bases.get(0, QueuePair.RX);
-        vrings[1].base = bases.get(0, QueuePair.TX);
+        int stopped = servedPairs;
+        servedPairs = 0;
+        for (int p = 0; p < stopped; p++) {
+            vrings[2 * p].base = bases.get(p, QueuePair.RX);
+            vrings[2 * p + 1].base = bases.get(p, QueuePair.TX);
+        }
         log.debug("vhost-user {}: device stopped at bases {}", peer, bases);
     }
 

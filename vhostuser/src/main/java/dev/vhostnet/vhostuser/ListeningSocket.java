@@ -19,8 +19,13 @@ final class ListeningSocket {
 
     /** A socket listening on {@code path}, accept() waiting at most {@code acceptTimeoutMillis} (0: for ever). */
     static UnixListener bind(Path path, int acceptTimeoutMillis) throws VhostUserException {
+        return bind(path, SocketFile.Access.DEFAULT, acceptTimeoutMillis);
+    }
+
+    /** As {@link #bind(Path, int)}, the file given {@code access} before it appears at the path. */
+    static UnixListener bind(Path path, SocketFile.Access access, int acceptTimeoutMillis) throws VhostUserException {
         try {
-            UnixListener listener = UnixListener.bind(path, SocketFile.Access.DEFAULT, BACKLOG);
+            UnixListener listener = UnixListener.bind(path, access, BACKLOG);
             listener.server().setSoTimeout(acceptTimeoutMillis);
             return listener;
         } catch (SysException e) {

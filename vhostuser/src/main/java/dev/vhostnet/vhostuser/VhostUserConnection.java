@@ -46,19 +46,27 @@ final class VhostUserConnection implements AutoCloseable {
      * longer than {@code replyTimeout} fails its request (and closes the connection).
      */
     static VhostUserConnection connect(Path path, Duration replyTimeout) throws VhostUserException {
-        AFUNIXSocket s = null;
+        AFUNIXSocket s;
         try {
-            s = AFUNIXSocket.newInstance();
-            s.connect(AFUNIXSocketAddress.of(path));
+            s = connectSocket(path);
         } catch (IOException e) {
-            if (s != null) {
-                closeQuietly(s, path.toString()); // AFUNIXSocket.connectTo would leave it open
-            }
             throw VhostUserException.unreachable(
                     "connect(" + path + ")",
                     e.getMessage() + ": is the vhost-user back-end listening there (server mode)?");
         }
         return of(s, path.toString(), replyTimeout);
+    }
+
+    /** A socket connected to {@code path}; on failure none is left open (AFUNIXSocket.connectTo would leave it). */
+    static AFUNIXSocket connectSocket(Path path) throws IOException {
+        AFUNIXSocket s = AFUNIXSocket.newInstance();
+        try {
+            s.connect(AFUNIXSocketAddress.of(path));
+            return s;
+        } catch (IOException e) {
+            closeQuietly(s, path.toString());
+            throw e;
+        }
     }
 
     /** Wraps a connected socket whose replies must come within {@code replyTimeout}; closes it if that fails. */

@@ -194,7 +194,7 @@ class VhostUserNetBackendTest {
         expectDrop(
                 backend,
                 expected,
-                "vring 7: this back-end has one queue pair",
+                "vring 7: this back-end has 1 queue pair, vrings 0 to 1",
                 VhostUserMessage.request(VhostUserRequest.SET_VRING_NUM, false, VhostUserMessage.vringState(7, 256)));
         expectDrop(
                 backend,
@@ -255,6 +255,153 @@ class VhostUserNetBackendTest {
     }
 
     @Test
+    void servesEachQueuePairTheFrontendEnablesAndFollowsItsEnables() throws Exception {
+        try (TapInNamespace net = TapInNamespace.open(
+                TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF).queues(2), "vum")) {
+            Set<Integer> before = fdsWith(net);
+            try (VhostUserNetBackend backend = VhostUserNetBackend.listen(dir.resolve("mq.sock"), net.tap)) {
+                assertEquals(2, backend.queuePairs());
+                assertTrue(backend.offeredFeatures().has(VirtioFeature.MQ), "VIRTIO_NET_F_MQ offered");
+                try (Driver d = new Driver(backend.socket(), 2);
+                        DatagramSocket socket = net.socket()) {
+                    assertEquals(2, d.device.frontend().queueNum(), "GET_QUEUE_NUM: the tap's queues");
+                    awaitServedPairs(backend, 2);
+                    net.addGuestNeighbour();
+                    for (int p = 0; p < 2; p++) {
+                        echoOn(net, socket, d, GUEST_PORT + p, p, p, 0);
+                    }
+                    for (int p = 0; p < 2; p++) {
+                        assertEquals(ECHOES, packets(backend, p, QueuePair.TX), "frames sent on pair " + p);
+                        assertTrue(
+                                packets(backend, p, QueuePair.RX) >= ECHOES,
+                                "frames received on pair " + p + ": " + backend.counters());
+                    }
+
+                    d.device.enablePairs(1); // SET_VRING_ENABLE 0 on vrings 2 and 3
+                    awaitServedPairs(backend, 1);
+                    assertFalse(net.tap.queue(1).isAttached(), "the tap steers nothing to the pair not served");
+                    echoOn(net, socket, d, GUEST_PORT + 1, 0, 0, ECHOES); // pair 1's flow, on pair 0 now
+
+                    d.device.enablePairs(2);
+                    awaitServedPairs(backend, 2);
+                    assertTrue(net.tap.queue(1).isAttached());
+                    echoOn(net, socket, d, GUEST_PORT + 1, 1, 1, 2 * ECHOES); // pair 1 resumes where its rings stopped
+                    assertEquals(
+                            2 * ECHOES, packets(backend, 0, QueuePair.TX), "frames sent on pair 0, over three devices");
+                    assertEquals(
+                            2 * ECHOES, packets(backend, 1, QueuePair.TX), "frames sent on pair 1, over two devices");
+                    NetDeviceCounters counted = backend.counters();
+                    assertEquals(2, counted.pairs().size(), "one entry per pair offered: " + counted);
+                    assertEquals(0, counted.totals().guestViolations());
+                }
+                assertEquals(List.of(), backend.drops(), "connections dropped");
+            }
+            assertEquals("", OpenFds.leakedSince(before), "descriptors left open");
+        }
+    }
+
+    static final int ECHOES = 100;
+
+    @Test
+    void inClientModeBacksOffFromAFrontendThatHangsUpAtOnce() throws Exception {
+        try (TapInNamespace net =
+                TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vuh")) {
+            Path socket = dir.resolve("hangs-up.sock");
+            try (org.newsclub.net.unix.AFUNIXServerSocket rude =
+                    org.newsclub.net.unix.AFUNIXServerSocket.newInstance()) {
+                rude.bind(AFUNIXSocketAddress.of(socket));
+                rude.setSoTimeout(100);
+                int accepted = 0;
+                try (VhostUserNetBackend backend =
+                        VhostUserNetBackend.on(net.tap).dial(socket)) {
+                    long end = System.nanoTime() + Duration.ofMillis(2500).toNanos();
+                    while (System.nanoTime() < end) {
+                        try {
+                            rude.accept().close();
+                            accepted++;
+                        } catch (java.net.SocketTimeoutException e) {
+                            // none this slice
+                        }
+                    }
+                    // pauses of 50, 100, 200, 400, 800, 1000 ms: 6 or 7 connections in 2.5 s, not one per accept
+                    assertTrue(accepted >= 3 && accepted <= 8, "connections in 2.5 s: " + accepted);
+                    assertEquals(List.of(), backend.drops(), "a front-end that hangs up is not a protocol breach");
+                }
+            }
+        }
+    }
+
+    @Test
+    void inClientModeDialsTheFrontendUntilItListensAndAgainWhenItGoes() throws Exception {
+        try (TapInNamespace net =
+                TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vuc")) {
+            Set<Integer> before = fdsWith(net);
+            Path socket = dir.resolve("qemu-server.sock");
+            try (VhostUserNetBackend backend = VhostUserNetBackend.on(net.tap).dial(socket)) {
+                Thread.sleep(300); // nothing listens yet: the back-end dials again and again
+                assertEquals(0, backend.connections());
+                try (VhostUserListener frontendSide = VhostUserListener.bind(socket)) {
+                    try (Driver d = new Driver(frontendSide.accept(Duration.ofSeconds(10)), 1)) {
+                        assertTrue(backend.awaitRunning(Duration.ofSeconds(10)), "the device runs");
+                        net.addGuestNeighbour();
+                        exchange(net, d, 0);
+                    }
+                    // the front-end closed its connection (QEMU restarting its device): the back-end dials again
+                    try (Driver d = new Driver(frontendSide.accept(Duration.ofSeconds(10)), 1)) {
+                        frontendSide.close(); // no third connection waits in the backlog when this one ends
+                        assertTrue(backend.awaitRunning(Duration.ofSeconds(10)), "the device runs again");
+                        exchange(net, d, DATAGRAMS);
+                    }
+                }
+                assertEquals(2, backend.connections(), "one connection per front-end");
+                assertEquals(List.of(), backend.drops(), "connections dropped");
+                assertEquals(2 * DATAGRAMS, packets(backend, 0, QueuePair.TX), "frames sent, both front-ends");
+            }
+            assertEquals("", OpenFds.leakedSince(before), "descriptors left open");
+        }
+    }
+
+    /**
+     * Frames the back-end moved on {@code vring} ({@link QueuePair#RX}: delivered to the driver,
+     * {@link QueuePair#TX}: written to the tap) of {@code pair}, every front-end counted.
+     */
+    private static long packets(VhostUserNetBackend backend, int pair, int vring) {
+        NetDeviceCounters.Pair p = backend.counters().pairs().get(pair);
+        return (vring == QueuePair.RX ? p.rx() : p.tx()).orElseThrow().packets();
+    }
+
+    private static void awaitServedPairs(VhostUserNetBackend backend, int pairs) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (backend.servedPairs() != pairs && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(pairs, backend.servedPairs(), "queue pairs the device serves");
+    }
+
+    /**
+     * {@value #ECHOES} datagrams from guest port {@code port}, sent on pair {@code txPair}, to the
+     * namespace, each answered there and expected back on pair {@code rxPair}'s RX queue: the tap
+     * sends a flow's frames to the queue it last came from while that queue is attached.
+     */
+    private static void echoOn(
+            TapInNamespace net, DatagramSocket socket, Driver d, int port, int txPair, int rxPair, int first)
+            throws Exception {
+        VirtioNetDriver tx = d.drivers.get(txPair);
+        VirtioNetDriver rx = d.drivers.get(rxPair);
+        for (int i = first; i < first + ECHOES; i++) {
+            byte[] payload = payload(i);
+            sendUdp(net, socket, tx, port, payload);
+            assertArrayEquals(payload, TapInNamespace.receive(socket), "datagram " + i + " from pair " + txPair);
+            tx.reclaimTx();
+            TapInNamespace.sendToGuest(socket, port, payload);
+            assertArrayEquals(
+                    payload,
+                    receiveUdp(rx, d.rxCalls.get(rxPair), port, "the answer to datagram " + i + " on pair " + rxPair),
+                    "answer " + i + " on pair " + rxPair);
+        }
+    }
+
+    @Test
     void refusesATapItCannotServe() throws Exception {
         try (TapInNamespace net = TapInNamespace.open(TapConfig.builder().vnetHeader(0), "vub")) {
             IllegalArgumentException e = assertThrows(
@@ -304,34 +451,47 @@ class VhostUserNetBackendTest {
         try (DatagramSocket socket = net.socket()) {
             for (int i = first; i < first + DATAGRAMS; i++) {
                 byte[] payload = payload(i);
-                byte[] frame = EthernetFrames.udp(
-                        TapInNamespace.GUEST_MAC,
-                        net.tapMac,
-                        TapInNamespace.GUEST_IP_BYTES,
-                        TapInNamespace.HOST_IP_BYTES,
-                        GUEST_PORT,
-                        socket.getLocalPort(),
-                        payload);
-                while (!d.driver.transmit(VirtioNetHeader.NONE, frame)) {
-                    d.driver.reclaimTx();
-                    Thread.sleep(1);
-                }
+                sendUdp(net, socket, d.driver, GUEST_PORT, payload);
                 assertArrayEquals(payload, TapInNamespace.receive(socket), "datagram " + i + " to the namespace");
                 d.driver.reclaimTx();
             }
             for (int i = first; i < first + DATAGRAMS; i++) {
                 byte[] payload = payload(i);
                 TapInNamespace.sendToGuest(socket, GUEST_PORT, payload);
-                byte[] got = null;
-                while (got == null) {
-                    Optional<RxFrame> frame = d.driver.receive(d.rxCall, 5000);
-                    assertTrue(frame.isPresent(), "datagram " + i + " did not reach the driver");
-                    d.driver.refillRx();
-                    if (EthernetFrames.isUdpTo(frame.get().frame(), 0, GUEST_PORT)) {
-                        got = EthernetFrames.udpPayload(frame.get().frame(), 0);
-                    }
-                }
-                assertArrayEquals(payload, got, "datagram " + i + " to the driver");
+                assertArrayEquals(
+                        payload,
+                        receiveUdp(d.driver, d.rxCall, GUEST_PORT, "datagram " + i + " to the driver"),
+                        "datagram " + i + " to the driver");
+            }
+        }
+    }
+
+    /** A UDP datagram from the guest's {@code port} to {@code socket}, sent on {@code driver}'s TX queue. */
+    private static void sendUdp(
+            TapInNamespace net, DatagramSocket socket, VirtioNetDriver driver, int port, byte[] payload)
+            throws Exception {
+        byte[] frame = EthernetFrames.udp(
+                TapInNamespace.GUEST_MAC,
+                net.tapMac,
+                TapInNamespace.GUEST_IP_BYTES,
+                TapInNamespace.HOST_IP_BYTES,
+                port,
+                socket.getLocalPort(),
+                payload);
+        while (!driver.transmit(VirtioNetHeader.NONE, frame)) {
+            driver.reclaimTx();
+            Thread.sleep(1);
+        }
+    }
+
+    /** The payload of the next UDP datagram to the guest's {@code port} on {@code driver}'s RX queue; other frames skipped. */
+    private static byte[] receiveUdp(VirtioNetDriver driver, EventFd call, int port, String what) throws Exception {
+        while (true) {
+            Optional<RxFrame> frame = driver.receive(call, 5000);
+            assertTrue(frame.isPresent(), what + " did not arrive");
+            driver.refillRx();
+            if (EthernetFrames.isUdpTo(frame.get().frame(), 0, port)) {
+                return EthernetFrames.udpPayload(frame.get().frame(), 0);
             }
         }
     }
@@ -353,32 +513,52 @@ class VhostUserNetBackendTest {
         return p;
     }
 
-    /** This library's front-end and userspace driver on the back-end's socket: the guest's side. */
+    /** This library's front-end and a userspace driver per queue pair on the back-end's socket: the guest's side. */
     private static final class Driver implements AutoCloseable {
         final MemoryTable memory;
         final List<EventFd> fds = new ArrayList<>();
         final VhostUserNetDevice device;
+        final List<VirtioNetDriver> drivers = new ArrayList<>();
+        final List<EventFd> rxCalls = new ArrayList<>();
+        /** Pair 0's driver and RX call. */
         final VirtioNetDriver driver;
+
         final EventFd rxCall;
 
         Driver(Path socket) throws Exception {
+            this(socket, 1);
+        }
+
+        Driver(Path socket, int pairs) throws Exception {
+            this(VhostUserFrontend.connect(socket), pairs);
+        }
+
+        Driver(VhostUserFrontend frontend, int pairs) throws Exception {
             memory = MemoryTable.builder().region(0, RAM).build();
             try {
-                DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, 1, RING, BUFFER);
-                DriverMemory.QueuePair p = layout.queuePair(0);
-                rxCall = add(EventFd.create());
-                QueuePair pair = new QueuePair(
-                        new Virtqueue(p.rx(), add(EventFd.create()), rxCall),
-                        new Virtqueue(p.tx(), add(EventFd.create()), add(EventFd.create())));
-                device = VhostUserNetDevice.start(
-                        VhostUserFrontend.connect(socket), memory, List.of(pair), FeatureSet.of(FEATURES));
-                driver = new VirtioNetDriver(
-                        memory,
-                        p,
-                        device.features().virtio(),
-                        pair.rx().kick(),
-                        pair.tx().kick());
-                driver.refillRx();
+                DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, RING, BUFFER);
+                List<QueuePair> queuePairs = new ArrayList<>();
+                for (int p = 0; p < pairs; p++) {
+                    DriverMemory.QueuePair rings = layout.queuePair(p);
+                    rxCalls.add(add(EventFd.create()));
+                    queuePairs.add(new QueuePair(
+                            new Virtqueue(rings.rx(), add(EventFd.create()), rxCalls.get(p)),
+                            new Virtqueue(rings.tx(), add(EventFd.create()), add(EventFd.create()))));
+                }
+                device = VhostUserNetDevice.start(frontend, memory, queuePairs, FeatureSet.of(FEATURES));
+                for (int p = 0; p < pairs; p++) {
+                    QueuePair pair = queuePairs.get(p);
+                    VirtioNetDriver d = new VirtioNetDriver(
+                            memory,
+                            layout.queuePair(p),
+                            device.features().virtio(),
+                            pair.rx().kick(),
+                            pair.tx().kick());
+                    d.refillRx();
+                    drivers.add(d);
+                }
+                driver = drivers.get(0);
+                rxCall = rxCalls.get(0);
             } catch (Exception e) {
                 close();
                 throw e;

@@ -88,7 +88,9 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
     private final TapDevice tap;
     private final VhostUserEndpoint vhostUser;
     private final Duration connectTimeout;
-    private final BackendChoice.Kind kind;
+    /** The backend the next start uses and the running one, if any ({@link #switchBackend}). */
+    private volatile BackendChoice.Kind kind;
+
     private final int maxPairs;
     private final int queueSize;
     private final long offer;
@@ -111,6 +113,17 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
     private volatile Notifiers notifiers;
     private volatile NetDevice backend;
     private ControlQueue control;
+    /**
+     * Held while the running backend changes or is told to change its pairs: by a switch, the
+     * control queue's thread, a start and a stop. Never held while joining a thread, so a reset
+     * (which joins the control queue's thread holding this device's monitor) cannot deadlock.
+     */
+    private final Object datapath = new Object();
+    /** The running backend's rings, driver features and generation: what a switch starts the other on. */
+    private List<QueuePair> rings = List.of();
+
+    private long driverFeatures;
+    private int runningGeneration;
 
     private VirtioNetDevice(Builder b, BackendChoice.Kind kind, long offer, VhostUserFrontend firstConnection) {
         this.memory = b.memory;
@@ -212,20 +225,32 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         }
         int gen = generation.get();
         NetDevice device;
-        try {
-            device = startBackend(rings, f & ~NetFeatures.MODEL_BITS, gen);
-        } catch (IOException | RuntimeException e) {
-            counters.count(Refusal.BACKEND_START, kind + ": " + e.getMessage());
-            throw e;
+        synchronized (datapath) {
+            try {
+                device = startBackend(kind, rings, f & ~NetFeatures.MODEL_BITS, gen, VringBases.zero(rings.size()));
+            } catch (IOException | RuntimeException e) {
+                counters.count(Refusal.BACKEND_START, kind + ": " + e.getMessage());
+                throw e;
+            }
+            try {
+                detachTapQueuesFrom(pairs);
+                if (pairs > 1) {
+                    device.enablePairs(1);
+                }
+            } catch (IOException | RuntimeException e) {
+                counters.count(Refusal.BACKEND_START, kind + ": " + e.getMessage());
+                stop(device);
+                throw e;
+            }
+            this.backend = device;
+            this.rings = List.copyOf(rings);
+            this.driverFeatures = f & ~NetFeatures.MODEL_BITS;
+            this.runningGeneration = gen;
         }
         try {
-            detachTapQueuesFrom(pairs);
-            if (pairs > 1) {
-                device.enablePairs(1);
-            }
             if (ctrl != null) {
                 ControlCommands commands =
-                        new ControlCommands(f, maxPairs, config, rxFilter, counters, commandTarget(device));
+                        new ControlCommands(f, maxPairs, config, rxFilter, counters, commandTarget());
                 control = new ControlQueue(
                         memory,
                         layout(ctrl),
@@ -239,11 +264,14 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
                 control.start();
             }
         } catch (IOException | RuntimeException e) {
-            counters.count(Refusal.BACKEND_START, kind + ": " + e.getMessage());
-            stop(device);
+            counters.count(Refusal.BACKEND_START, "control queue: " + e.getMessage());
+            closeControlQueue();
+            synchronized (datapath) {
+                stop(backend);
+                backend = null;
+            }
             throw e;
         }
-        this.backend = device;
         this.notifiers = notifiers;
         if (device instanceof VhostUserNetDevice vu) {
             vu.reconnectOnHangUp(vhostUser, connectTimeout, connected -> backEndLink(gen, connected));
@@ -282,7 +310,8 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         return new VringLayout(q.size(), q.descTable(), q.availRing(), q.usedRing());
     }
 
-    private NetDevice startBackend(List<QueuePair> rings, long driver, int gen) throws IOException {
+    private NetDevice startBackend(
+            BackendChoice.Kind kind, List<QueuePair> rings, long driver, int gen, VringBases bases) throws IOException {
         if (kind == BackendChoice.Kind.VHOST_USER) {
             VhostUserFrontend connection =
                     firstConnection != null ? firstConnection : vhostUser.open(connectTimeout, () -> false);
@@ -306,7 +335,64 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
                     needsReset(gen);
                 });
         rings.forEach(b::queuePair);
-        return NetDevices.start(b.build(), kind, VringBases.zero(rings.size()));
+        return NetDevices.start(b.build(), kind, bases);
+    }
+
+    /**
+     * Moves the datapath to {@code target}, the kernel's vhost-net or the emulated device, under the
+     * guest's traffic and without its driver knowing: the running backend stops and hands over where
+     * each vring stands ({@code VHOST_GET_VRING_BASE}), and {@code target} starts from there on the
+     * same rings, eventfds and tap, with the pairs the driver enabled; nothing is lost or used twice.
+     * The control queue keeps running. If {@code target} cannot start (no vhost-net; a feature the
+     * driver took that it lacks) the old backend resumes from the same bases and the error is thrown.
+     * Before {@code DRIVER_OK} it only picks the backend the next start uses. Not for vhost-user.
+     */
+    public void switchBackend(BackendChoice.Kind target) throws IOException {
+        synchronized (datapath) {
+            moveTo(target);
+        }
+    }
+
+    private void moveTo(BackendChoice.Kind target) throws IOException {
+        Preconditions.checkArgument(
+                target == BackendChoice.Kind.KERNEL || target == BackendChoice.Kind.EMULATED,
+                "a device switches between KERNEL and EMULATED, not to %s",
+                target);
+        Preconditions.checkState(tap != null, "a vhost-user device has no tap to switch backends on");
+        NetDevice from = backend;
+        BackendChoice.Kind before = kind;
+        if (target == before) {
+            return;
+        }
+        kind = target;
+        if (from == null) {
+            return;
+        }
+        int enabled = from.enabledPairs();
+        VringBases bases = from.stop();
+        from.close();
+        attachTapQueues();
+        detachTapQueuesFrom(rings.size());
+        NetDevice to;
+        try {
+            to = startBackend(target, rings, driverFeatures, runningGeneration, bases);
+        } catch (IOException | RuntimeException e) {
+            counters.count(Refusal.BACKEND_START, target + ": " + e.getMessage());
+            kind = before;
+            NetDevice resumed = startBackend(before, rings, driverFeatures, runningGeneration, bases);
+            enable(resumed, enabled);
+            backend = resumed;
+            throw e;
+        }
+        enable(to, enabled);
+        backend = to;
+        log.info("virtio-net device moved from {} to {} at {}", before, target, bases);
+    }
+
+    private void enable(NetDevice device, int pairs) throws IOException {
+        if (pairs < rings.size()) {
+            device.enablePairs(pairs);
+        }
     }
 
     /** A driver without {@code MQ} uses one pair: the tap steers nothing to the other queues (QEMU's {@code peer_detach}). */
@@ -318,11 +404,17 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         }
     }
 
-    private ControlCommands.Target commandTarget(NetDevice device) {
+    /** What the control queue changes: the backend running when a command comes, whichever that is. */
+    private ControlCommands.Target commandTarget() {
         return new ControlCommands.Target() {
             @Override
             public void enablePairs(int count) throws IOException {
-                device.enablePairs(count);
+                synchronized (datapath) {
+                    NetDevice device = backend;
+                    if (device != null) {
+                        device.enablePairs(count);
+                    }
+                }
             }
 
             /** {@code virtio_net_apply_guest_offloads}: {@code TUNSETOFFLOAD} with what the driver allows now. */
@@ -396,9 +488,12 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
     public void reset() {
         generation.incrementAndGet();
         notifiers = null;
-        NetDevice device = backend;
-        backend = null;
-        stop(device);
+        closeControlQueue();
+        synchronized (datapath) {
+            NetDevice device = backend;
+            backend = null;
+            stop(device);
+        }
         features = 0;
         config.reset();
         backEndUp = true;
@@ -407,14 +502,26 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         counters.reset();
     }
 
-    private void stop(NetDevice device) {
-        if (control != null) {
-            control.close();
-            control = null;
+    /** Stops the control queue and joins its thread, which may be waiting for {@link #datapath}. */
+    private void closeControlQueue() {
+        ControlQueue c = control;
+        control = null;
+        if (c != null) {
+            c.close();
         }
+    }
+
+    private void stop(NetDevice device) {
+        closeControlQueue();
         if (device != null) {
             device.close();
         }
+        rings = List.of();
+        attachTapQueues();
+    }
+
+    /** Every tap queue attached again, as a new backend or a new start expects them. */
+    private void attachTapQueues() {
         if (tap != null) {
             for (TapQueue q : tap.queues()) {
                 if (!q.isAttached()) {
@@ -464,7 +571,7 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         return true;
     }
 
-    /** The backend this device runs on (chosen at build). */
+    /** The backend this device runs on, or starts on at the next {@code DRIVER_OK}: chosen at build, moved by {@link #switchBackend}. */
     public BackendChoice.Kind kind() {
         return kind;
     }
