@@ -2,6 +2,8 @@ package dev.vhostnet.bench;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -14,8 +16,8 @@ import java.util.Map;
 
 /**
  * The project's one JSON writer (Jackson), for {@code bench.json} and every {@code --json} of the
- * CLI. Values are maps built with {@link #object}, lists, strings, numbers, booleans and
- * {@code null}. A NaN or infinite number (a latency with no sample) is written {@code null}: JSON
+ * CLI, and its reader of what a daemon answers ({@link #parse}). Values are maps built with
+ * {@link #object}, lists, strings, numbers, booleans and {@code null}. A NaN or infinite number (a latency with no sample) is written {@code null}: JSON
  * has none (RFC 8259, section 6). Feature masks go out as {@link #hex} strings.
  */
 public final class Json {
@@ -48,6 +50,13 @@ public final class Json {
     /** One line of JSON. */
     public static String write(Object value) {
         return write(MAPPER.writer(), value);
+    }
+
+    /** {@code text} parsed: one JSON value, nothing after it; a {@link JsonProcessingException} (an IOException) if it is not. */
+    public static JsonNode parse(String text) throws JsonProcessingException {
+        return MAPPER.reader()
+                .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                .readTree(text);
     }
 
     /** Indented JSON ending in a newline, for files people read too. */

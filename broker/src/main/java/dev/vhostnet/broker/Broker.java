@@ -78,6 +78,7 @@ public final class Broker implements AutoCloseable {
     private final Thread acceptor;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicLong ids = new AtomicLong();
+    private final BrokerCounters.Live counters = new BrokerCounters.Live();
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final CompletableFuture<IOException> failed = new CompletableFuture<>();
     private final Object createLock = new Object();
@@ -142,6 +143,11 @@ public final class Broker implements AutoCloseable {
         return names.build();
     }
 
+    /** Grants, refusals and leases so far: what {@code vhostnet status} shows of a broker. */
+    public BrokerCounters counters() {
+        return counters.snapshot(leasedTaps());
+    }
+
     private void acceptLoop() {
         while (!stopped.get()) {
             Optional<AFUNIXSocket> socket;
@@ -178,6 +184,7 @@ public final class Broker implements AutoCloseable {
      */
     private void admit(AFUNIXSocket socket) {
         long id = ids.incrementAndGet();
+        counters.accepted();
         AFUNIXSocketCredentials peer;
         try {
             peer = socket.getPeerCredentials();
@@ -227,6 +234,7 @@ public final class Broker implements AutoCloseable {
      * {@value #MAX_LINGERING} sockets wait so; beyond, they are closed at once.
      */
     private void refuse(AFUNIXSocket socket, String who, BrokerReply reply) {
+        counters.refused(reply.code());
         peerLog.warn("{}: refused: {} {}", who, reply.code(), PeerText.escape(reply.message()));
         try {
             socket.getOutputStream().write(reply.encode());
@@ -463,6 +471,7 @@ public final class Broker implements AutoCloseable {
                 out.write(ok.encode());
                 out.flush();
                 sent = true;
+                counters.granted(vhosts.size(), request.persistent());
                 LOG.info(
                         "{}: {} -> tap {} ({} queue fd(s), {} vhost-net fd(s), offloads {}{})",
                         who,
@@ -512,6 +521,7 @@ public final class Broker implements AutoCloseable {
         }
 
         private void reply(BrokerReply reply, BrokerRequest request) {
+            counters.refused(reply.code());
             peerLog.warn(
                     "{}: refused{}: {} {}",
                     who,

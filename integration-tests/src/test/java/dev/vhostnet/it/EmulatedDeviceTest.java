@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.BackendChoice.Kind;
+import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.device.Violation;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
@@ -50,6 +51,9 @@ class EmulatedDeviceTest {
                     1,
                     device.counters(0, 1).get(Violation.OUTSIDE_MEMORY),
                     device.counters(0, 1).snapshot().toString());
+            NetDeviceCounters.Pair pair = device.counters().pairs().get(0);
+            assertEquals(1, pair.guestViolations(), "the device's counters show the violation: " + pair);
+            assertEquals(1, pair.vringErrors(), "and the vring error it reported");
             long usedGpa = tx.usedGpa();
             assertEquals(
                     slot + 1,

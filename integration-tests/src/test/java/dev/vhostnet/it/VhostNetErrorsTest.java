@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.NetDeviceConfig;
+import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
@@ -149,6 +150,10 @@ class VhostNetErrorsTest {
                 memory.putShort(tx.availGpa() + VirtioUapi.VRING_AVAIL_IDX, (short) 1);
                 pair.tx().kick().signal();
                 assertEquals("pair 0 vring 1", reported.get(10, TimeUnit.SECONDS));
+                NetDeviceCounters counters = device.counters();
+                assertTrue(counters.pairs().get(0).vringErrors() >= 1, "the error is counted: " + counters);
+                assertTrue(counters.tap().isPresent(), "the tap is in this namespace: its statistics are read");
+                assertTrue(counters.pairs().get(0).tx().isEmpty(), "vhost-net shows no traffic counters");
             }
         } finally {
             fds.forEach(EventFd::close);

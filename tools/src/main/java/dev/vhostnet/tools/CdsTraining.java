@@ -1,5 +1,6 @@
 package dev.vhostnet.tools;
 
+import dev.vhostnet.bench.Json;
 import java.io.PrintWriter;
 import java.io.Writer;
 import java.net.URISyntaxException;
@@ -12,8 +13,9 @@ import java.util.jar.JarFile;
 /**
  * What {@code ./vhostnet} runs once per new jar and JDK under {@code -XX:ArchiveClassesAtExit}, so
  * that the class-data-sharing archive holds what the short commands load: it runs the commands
- * that change nothing ({@code probe}, {@code tap list}, the help of each) and loads every class of
- * this project in the jar. It creates nothing on the host.
+ * that change nothing ({@code probe} with and without {@code --json}, {@code tap list}, the help of
+ * each, {@code status} of a socket that is not there), reads and prints a status document (Jackson's
+ * reader), and loads every class of this project in the jar. It creates nothing on the host.
  */
 final class CdsTraining {
     private CdsTraining() {}
@@ -26,9 +28,12 @@ final class CdsTraining {
                 List.of("--help"),
                 List.of("--version"),
                 List.of("tap", "create", "--help"),
-                List.of("tap", "show", "vhostnet-no-such-tap"))) {
+                List.of("tap", "show", "vhostnet-no-such-tap"),
+                List.of("probe", "--json"),
+                List.of("status", "--socket", "/nonexistent/vhostnet-training.status"))) {
             Main.run(run.toArray(String[]::new), sink, sink);
         }
+        StatusTable.print(Json.parse("{\"daemon\":\"vhost-user\",\"device\":{\"pairs\":[{}]}}"), sink);
         Path jar = jar();
         if (jar == null) {
             return;

@@ -20,6 +20,15 @@ final class Daemon {
         System.setProperty(property, System.getProperty(property, value));
     }
 
+    /** One service of {@code services}, closed in their order: a daemon's status socket, then the daemon. */
+    static AutoCloseable closingInOrder(AutoCloseable... services) {
+        return () -> {
+            for (AutoCloseable s : services) {
+                s.close();
+            }
+        };
+    }
+
     /** Blocks until SIGTERM or Ctrl-C (or an interrupt), then closes {@code service}. */
     static void runUntilSignalled(AutoCloseable service) throws Exception {
         runUntilSignalledOrFailed(service, new CompletableFuture<>());

@@ -33,7 +33,8 @@ public class Main implements Runnable {
                 VhostUserCommand.class,
                 BenchCommand.class,
                 BridgeHelperCommand.class,
-                VmCommand.class
+                VmCommand.class,
+                StatusCommand.class
             })
     public static final class Tree extends Main {}
 

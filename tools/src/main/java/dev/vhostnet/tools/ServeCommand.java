@@ -124,6 +124,9 @@ public final class ServeCommand implements Callable<Integer> {
                     "Where the broker records the persistent taps it leaves, so that a restarted broker deletes only leftovers (default: ${DEFAULT-VALUE}).")
     private Path stateDir;
 
+    @Mixin
+    private StatusSocketOptions statusSocket;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
@@ -140,7 +143,22 @@ public final class ServeCommand implements Callable<Integer> {
                 activated.get().close();
             }
         }
-        return broker == null ? exit : Daemon.runUntilSignalledOrFailed(broker, broker.failed());
+        return broker == null ? exit : serve(err, broker);
+    }
+
+    /** Serves with {@code broker} and its status socket until a signal or the broker fails. */
+    private int serve(PrintWriter err, Broker broker) throws Exception {
+        StatusSocket status;
+        try {
+            status = statusSocket.open(broker.socketPath(), () -> StatusDocument.broker(broker));
+        } catch (IOException e) {
+            broker.close();
+            err.println("vhostnet serve: cannot listen on the status socket " + statusSocket.beside(broker.socketPath())
+                    + ": " + e.getMessage());
+            err.flush();
+            return 1;
+        }
+        return Daemon.runUntilSignalledOrFailed(Daemon.closingInOrder(status, broker), broker.failed());
     }
 
     /** The broker on the socket systemd passed or on --socket; null, with {@link #exit} set, after saying why not. */

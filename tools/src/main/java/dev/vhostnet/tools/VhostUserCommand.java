@@ -33,7 +33,9 @@ import picocli.CommandLine.Spec;
                     + "-device virtio-net-pci,mq=on: the device serves the pairs the guest's driver enables.",
             "With --client, QEMU listens (-chardev socket,path=PATH,server=on) and this command dials it, "
                     + "again while nothing listens and after each QEMU goes.",
-            "The socket is made rw-rw---- by default: a QEMU run as another user connects when it is in --socket-group."
+            "The socket is made rw-rw---- by default: a QEMU run as another user connects when it is in --socket-group.",
+            "vhostnet status reads its counters (per queue pair, every QEMU counted) on SOCKET.status, or on "
+                    + "--status-socket, which --client needs: QEMU's socket is no file of this command's."
         },
         footer = {"", "Example: vhostnet vhost-user --socket /run/vhostnet/vm1.sock --tap vm1"})
 public final class VhostUserCommand implements Callable<Integer> {
@@ -69,6 +71,9 @@ public final class VhostUserCommand implements Callable<Integer> {
     @Mixin
     private SocketAccessOptions socketAccess;
 
+    @Mixin
+    private StatusSocketOptions statusSocket;
+
     @Override
     public Integer call() throws Exception {
         Daemon.logToStderr();
@@ -80,6 +85,10 @@ public final class VhostUserCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--socket-mode and --socket-group set the socket this command "
                     + "listens on; with --client the socket is QEMU's (give QEMU's user the access instead)");
         }
+        if (client && !statusSocket.given()) {
+            throw new IllegalArgumentException("with --client give --status-socket PATH: the socket is QEMU's, "
+                    + "and this command makes no file beside it (without --client, SOCKET.status is the default)");
+        }
         try (TapDevice device = TapDevice.open(TapConfig.builder()
                         .name(tap)
                         .queues(queues)
@@ -87,7 +96,9 @@ public final class VhostUserCommand implements Callable<Integer> {
                         .build());
                 VhostUserNetBackend backend = client
                         ? VhostUserNetBackend.on(device).dial(socket)
-                        : VhostUserNetBackend.on(device).socketAccess(access).listen(socket)) {
+                        : VhostUserNetBackend.on(device).socketAccess(access).listen(socket);
+                StatusSocket status =
+                        statusSocket.open(socket, () -> StatusDocument.vhostUser(backend, device.name()))) {
             out.printf(
                     "vhostnet vhost-user: %s %s on tap %s, %d queue pair%s%n",
                     client ? "dialling" : "serving", socket, device.name(), queues, queues == 1 ? "" : "s");
@@ -106,8 +117,9 @@ public final class VhostUserCommand implements Callable<Integer> {
                     client ? ",server=on" : "",
                     queues > 1 ? ",queues=" + queues : "",
                     queues > 1 ? ",mq=on" : "");
+            out.printf("status        vhostnet status --socket %s%n", status.path());
             out.flush();
-            Daemon.runUntilSignalled(backend);
+            Daemon.runUntilSignalled(Daemon.closingInOrder(status, backend));
         }
         return 0;
     }

@@ -437,7 +437,9 @@ class CommandLineTest {
         assumeRoot();
         String name = Names.random("vu");
         Path socket = dir.resolve("qemu.sock");
-        Process p = startVhostUser("--socket", socket.toString(), "--tap", name, "--client");
+        Path status = dir.resolve("backend.status");
+        Process p = startVhostUser(
+                "--socket", socket.toString(), "--tap", name, "--client", "--status-socket", status.toString());
         try {
             List<String> lines = firstLines(p);
             assertEquals(
@@ -446,16 +448,37 @@ class CommandLineTest {
                     String.join("\n", lines));
             assertTrue(lines.get(2).contains("-chardev socket,id=vu0,path=" + socket + ",server=on"), lines.get(2));
             assertFalse(Files.exists(socket), "the socket is QEMU's to make");
+            assertFalse(Files.exists(StatusSocket.beside(socket)), "nothing made beside QEMU's socket");
+            assertEquals(
+                    0, frontends(status).get("connections").asInt(), "the status socket answers while nothing listens");
             try (dev.vhostnet.vhostuser.VhostUserListener listener =
                             dev.vhostnet.vhostuser.VhostUserListener.bind(socket);
                     dev.vhostnet.vhostuser.VhostUserFrontend frontend =
                             listener.accept(java.time.Duration.ofSeconds(20))) {
                 assertNegotiates(frontend, 1);
+                assertEquals(
+                        1,
+                        frontends(status).get("connections").asInt(),
+                        "the back-end's status counts the front-end it dialled");
             }
         } finally {
             stop(p);
         }
+        assertFalse(Files.exists(status), "the status socket goes with the process");
         assertFalse(Command.hostHasLink(name), "tap gone with the process");
+    }
+
+    /** What a vhost-user back-end's status socket says of its front-ends. */
+    private static com.fasterxml.jackson.databind.JsonNode frontends(Path status) throws Exception {
+        return dev.vhostnet.bench.Json.parse(StatusCommand.ask(status, 10_000)).get("frontends");
+    }
+
+    @Test
+    void vhostUserInClientModeNeedsAStatusSocket(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Run run = vhostnet("vhost-user", "--socket", dir.resolve("qemu.sock").toString(), "--tap", "x0", "--client");
+        assertEquals(2, run.exit(), run.err());
+        assertTrue(run.err().contains("with --client give --status-socket PATH"), run.err());
+        assertEquals(List.of(), List.of(dir.toFile().list()), "no file made");
     }
 
     /** The front-end negotiated protocol features with the back-end, which offers {@code queues} pairs ({@code GET_QUEUE_NUM}). */
@@ -621,7 +644,7 @@ class CommandLineTest {
         java.io.PrintWriter sink = new java.io.PrintWriter(java.io.Writer.nullWriter());
         picocli.CommandLine tree = new picocli.CommandLine(new Main.Tree());
         assertEquals(
-                9, tree.getSubcommands().size(), tree.getSubcommands().keySet().toString());
+                10, tree.getSubcommands().size(), tree.getSubcommands().keySet().toString());
         for (String name : tree.getSubcommands().keySet()) {
             picocli.CommandLine alone = Main.commandLine(new String[] {"-v", name, "--help"}, sink, sink);
             assertEquals(List.of(name), List.copyOf(alone.getSubcommands().keySet()));
@@ -631,7 +654,7 @@ class CommandLineTest {
                     name);
         }
         assertEquals(
-                9,
+                10,
                 Main.commandLine(new String[] {"--help"}, sink, sink)
                         .getSubcommands()
                         .size());

@@ -176,6 +176,7 @@ class ServeProcessTest {
                         "tap-prefix = 0=" + prefix,
                         "state-dir = " + dir.resolve("state"),
                         "max-clients = 8",
+                        "status-socket = " + dir.resolve("broker.status"),
                         ""));
         // systemd-socket-activate listens on the socket (as a .socket unit would), and on the first
         // connection runs the command with it as fd 3, LISTEN_FDS=1, LISTEN_PID its own pid.
@@ -192,9 +193,17 @@ class ServeProcessTest {
             assertEquals(prefix + "a", tap.name(), "the broker on the passed socket serves, by the config's policy");
         }
         assertTrue(log().contains("serving " + socket + " (inherited: socket activation)"), this::log);
+        assertTrue(
+                eventually(Duration.ofSeconds(10), () -> Files.exists(dir.resolve("broker.status"))),
+                "the status socket of the config file: " + log());
+        com.fasterxml.jackson.databind.JsonNode status =
+                dev.vhostnet.bench.Json.parse(StatusCommand.ask(dir.resolve("broker.status"), 10_000));
+        assertEquals(1, status.get("granted").asLong(), "the config's status-socket answers: " + status);
+        assertEquals(socket.toString(), status.get("socket").asText());
         serve.destroy();
         assertTrue(serve.waitFor(20, TimeUnit.SECONDS), "serve did not stop on SIGTERM");
         assertTrue(Files.exists(socket), "the socket file is systemd's: it stays");
+        assertFalse(Files.exists(dir.resolve("broker.status")), "the status socket is the broker's: it goes");
     }
 
     @Test

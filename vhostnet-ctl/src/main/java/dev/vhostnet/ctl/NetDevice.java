@@ -57,6 +57,13 @@ public interface NetDevice extends AutoCloseable {
     /** The bases saved at the last stop, or given at start. */
     VringBases bases();
 
+    /**
+     * What the device has moved and refused so far, and its tap's statistics: a snapshot, cheap
+     * to take (no call into the data path's thread), from any thread, also after {@link #close()}.
+     * What each backend can count: {@link NetDeviceCounters}.
+     */
+    NetDeviceCounters counters();
+
     /** Stops if running, then releases what the device opened; the tap, memory and eventfds stay the caller's. */
     @Override
     void close();

@@ -7,7 +7,6 @@ import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.VringBases;
-import dev.vhostnet.ctl.device.QueueCounters;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.eventfd.EventFd;
@@ -16,7 +15,6 @@ import dev.vhostnet.tap.TapDevice;
 import dev.vhostnet.tap.TapQueue;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLongArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,8 +35,9 @@ import org.slf4j.LoggerFactory;
  * A request that changes what a running device uses (memory, a ring, an eventfd, the features, the
  * pairs enabled) stops it first, keeping each vring's next available index as its base, and the
  * device starts again from there on the pairs then ready; {@code GET_VRING_BASE} stops the vring it
- * names until its next kick, as the spec says. Used on the connection's thread only, but for
- * {@link #usedPushed}.
+ * names until its next kick, as the spec says. Each device started is handed to the back-end's
+ * {@link BackendCounters}, which keeps its counts once it stops. Used on the connection's thread
+ * only, but for {@link #servedPairs}.
  */
 final class BackendSession implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BackendSession.class);
@@ -51,29 +50,28 @@ final class BackendSession implements AutoCloseable {
     private final FeatureSet offer;
     private final String peer;
     private final BackendVring[] vrings;
-    /** Used-ring entries pushed per vring by the devices of this session that have stopped, added to the caller's. */
-    private final AtomicLongArray pushed;
+    private final BackendCounters counters;
 
     private FeatureSet acked = FeatureSet.NONE;
     private boolean featuresSet;
     private Set<VhostUserProtocolFeature> protocol = Set.of();
     private FrontendMemory memory;
-    /** The device serving pairs {@code [0, servedPairs)}; read by other threads in {@link #usedPushed}. */
-    private volatile EmulatedNetDevice device;
+    /** The device serving pairs {@code [0, servedPairs)}. */
+    private EmulatedNetDevice device;
 
     /** The pairs the device serves, 0 while it is stopped; read by other threads in {@link #servedPairs}. */
     private volatile int servedPairs;
 
     BackendSession(TapDevice tap, FeatureSet offer, String peer) {
-        this(tap, offer, peer, new AtomicLongArray(2 * tap.queues().size()));
+        this(tap, offer, peer, new BackendCounters(tap.queues().size()));
     }
 
-    /** A session whose devices add the used-ring entries they pushed, per vring, to {@code pushed}. */
-    BackendSession(TapDevice tap, FeatureSet offer, String peer, AtomicLongArray pushed) {
+    /** A session whose devices count, per queue pair, into {@code counters}. */
+    BackendSession(TapDevice tap, FeatureSet offer, String peer, BackendCounters counters) {
         this.tap = tap;
         this.offer = offer;
         this.peer = peer;
-        this.pushed = pushed;
+        this.counters = counters;
         this.vrings = new BackendVring[2 * tap.queues().size()];
         for (int i = 0; i < vrings.length; i++) {
             vrings[i] = new BackendVring(i);
@@ -88,17 +86,6 @@ final class BackendSession implements AutoCloseable {
     /** The queue pairs the device serves now (0 when it is not running). */
     int servedPairs() {
         return servedPairs;
-    }
-
-    /** Used-ring entries the running device has pushed on {@code vring} (not yet in the caller's count). */
-    long usedPushed(int vring) {
-        EmulatedNetDevice d = device;
-        int pair = vring / 2;
-        return d != null && pair < d.bases().pairs() ? pushedOn(d, vring) : 0;
-    }
-
-    private static long pushedOn(EmulatedNetDevice d, int vring) {
-        return d.counters(vring / 2, vring % 2).get(QueueCounters.Event.USED_PUSHED);
     }
 
     /**
@@ -345,6 +332,7 @@ final class BackendSession implements AutoCloseable {
             }
             device = EmulatedNetDevice.start(config.build(), VringBases.of(bases));
             servedPairs = ready;
+            counters.serving(device);
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw r.violation("the device cannot start on these vrings: " + e.getMessage());
         }
@@ -387,15 +375,13 @@ final class BackendSession implements AutoCloseable {
         }
         VringBases bases = d.stop();
         d.close();
+        counters.closed(d);
         device = null;
         int stopped = servedPairs;
         servedPairs = 0;
         for (int p = 0; p < stopped; p++) {
             vrings[2 * p].base = bases.get(p, QueuePair.RX);
             vrings[2 * p + 1].base = bases.get(p, QueuePair.TX);
-        }
-        for (int v = 0; v < 2 * stopped; v++) {
-            pushed.addAndGet(v, pushedOn(d, v));
         }
         log.debug("vhost-user {}: device stopped at bases {}", peer, bases);
     }

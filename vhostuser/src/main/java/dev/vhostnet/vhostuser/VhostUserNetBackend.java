@@ -2,8 +2,10 @@ package dev.vhostnet.vhostuser;
 
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
+import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
+import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
 import dev.vhostnet.sys.SocketFile;
@@ -11,6 +13,7 @@ import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.UnixListener;
 import dev.vhostnet.tap.Offload;
 import dev.vhostnet.tap.TapDevice;
+import dev.vhostnet.tap.TapStatistics;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,7 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLongArray;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,8 +67,8 @@ public final class VhostUserNetBackend implements AutoCloseable {
     private final Duration patience;
     private final Thread thread;
     private final List<String> drops = new ArrayList<>();
-    /** Used-ring entries pushed per vring by the devices of sessions that ended or stopped their device. */
-    private final AtomicLongArray pushed;
+    /** What every device of every session moved, per queue pair: {@link #counters()}. */
+    private final BackendCounters counters;
 
     private BackendSession session;
     private AFUNIXSocket current;
@@ -83,7 +85,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
         this.offer = offer;
         this.server = server;
         this.patience = patience;
-        this.pushed = new AtomicLongArray(2 * tap.queues().size());
+        this.counters = new BackendCounters(tap.queues().size());
         this.thread = server != null
                 ? new Thread(this::accept, "vhost-user-accept " + path.getFileName())
                 : new Thread(this::dial, "vhost-user-dial " + path.getFileName());
@@ -206,28 +208,12 @@ public final class VhostUserNetBackend implements AutoCloseable {
 
     /** The queue pairs offered ({@code GET_QUEUE_NUM}): one per tap queue. */
     public int queuePairs() {
-        return pushed.length() / 2;
+        return counters.queuePairs();
     }
 
     /** The queue pairs the device serves now: those the front-end has set up and enabled (0: not running). */
     public synchronized int servedPairs() {
         return session != null ? session.servedPairs() : 0;
-    }
-
-    /**
-     * Used-ring entries the device has pushed on {@code vring} ({@code 0} RX, {@code 1} TX) of
-     * {@code pair} since the back-end started, every front-end counted: frames moved, one entry
-     * per TX frame and per RX buffer filled.
-     */
-    public long usedPushed(int pair, int vring) {
-        Preconditions.checkElementIndex(pair, queuePairs(), "pair");
-        Preconditions.checkElementIndex(vring, 2, "vring");
-        int index = 2 * pair + vring;
-        BackendSession s;
-        synchronized (this) {
-            s = session;
-        }
-        return pushed.get(index) + (s != null ? s.usedPushed(index) : 0);
     }
 
     /** Front-ends that connected so far, the refused ones included. */
@@ -238,6 +224,16 @@ public final class VhostUserNetBackend implements AutoCloseable {
     /** Why each dropped connection was dropped, oldest first (a front-end that hung up is not a drop). */
     public synchronized ImmutableList<String> drops() {
         return ImmutableList.copyOf(drops);
+    }
+
+    /**
+     * What the back-end moved for its front-ends since it started, every front-end counted: one entry
+     * per queue pair offered ({@link #queuePairs()}, a pair never served stays at zero), each the
+     * device serving it now plus every device before it, summed; and the tap's statistics. From any
+     * thread.
+     */
+    public NetDeviceCounters counters() {
+        return new NetDeviceCounters(BackendChoice.Kind.EMULATED, counters.pairs(), TapStatistics.read(tap.name()));
     }
 
     /** Whether the device is serving a front-end's vrings now. */
@@ -405,7 +401,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
     private String session(AFUNIXSocket socket, String peer) {
         String drop = null;
         try (BackendConnection connection = new BackendConnection(socket, patience);
-                BackendSession session = new BackendSession(tap, offer, peer, pushed)) {
+                BackendSession session = new BackendSession(tap, offer, peer, counters)) {
             setSession(session);
             try {
                 while (true) {

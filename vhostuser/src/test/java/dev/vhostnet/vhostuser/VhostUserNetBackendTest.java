@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.FeatureSet;
+import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
@@ -108,6 +109,20 @@ class VhostUserNetBackendTest {
             driver.device.restart();
             assertTrue(backend.awaitRunning(Duration.ofSeconds(10)), "the device runs again after the restart");
             exchange(net, driver, DATAGRAMS);
+            NetDeviceCounters counted = backend.counters();
+            NetDeviceCounters.Traffic tx = counted.totals().tx().orElseThrow();
+            assertEquals(
+                    new NetDeviceCounters.Traffic(2 * DATAGRAMS, framesBytes(2 * DATAGRAMS), 0),
+                    tx,
+                    "every frame the driver sent, over both devices the back-end ran, counted once");
+            assertTrue(
+                    counted.totals().rx().orElseThrow().packets() >= 2 * DATAGRAMS,
+                    "every datagram to the driver counted: " + counted);
+            assertEquals(0, counted.totals().guestViolations());
+            assertEquals(
+                    List.of(NetDeviceCounters.Pair.NONE),
+                    driver.device.counters().pairs(),
+                    "the front-end counts nothing: the back-end moves the frames");
         }
         assertTrue(backend.drops().isEmpty(), () -> "no connection dropped: " + backend.drops());
     }
@@ -256,10 +271,10 @@ class VhostUserNetBackendTest {
                         echoOn(net, socket, d, GUEST_PORT + p, p, p, 0);
                     }
                     for (int p = 0; p < 2; p++) {
-                        assertEquals(ECHOES, backend.usedPushed(p, QueuePair.TX), "TX chains of pair " + p);
+                        assertEquals(ECHOES, packets(backend, p, QueuePair.TX), "frames sent on pair " + p);
                         assertTrue(
-                                backend.usedPushed(p, QueuePair.RX) >= ECHOES,
-                                "RX buffers of pair " + p + ": " + backend.usedPushed(p, QueuePair.RX));
+                                packets(backend, p, QueuePair.RX) >= ECHOES,
+                                "frames received on pair " + p + ": " + backend.counters());
                     }
 
                     d.device.enablePairs(1); // SET_VRING_ENABLE 0 on vrings 2 and 3
@@ -271,8 +286,13 @@ class VhostUserNetBackendTest {
                     awaitServedPairs(backend, 2);
                     assertTrue(net.tap.queue(1).isAttached());
                     echoOn(net, socket, d, GUEST_PORT + 1, 1, 1, 2 * ECHOES); // pair 1 resumes where its rings stopped
-                    assertEquals(2 * ECHOES, backend.usedPushed(0, QueuePair.TX), "TX chains of pair 0");
-                    assertEquals(2 * ECHOES, backend.usedPushed(1, QueuePair.TX), "TX chains of pair 1");
+                    assertEquals(
+                            2 * ECHOES, packets(backend, 0, QueuePair.TX), "frames sent on pair 0, over three devices");
+                    assertEquals(
+                            2 * ECHOES, packets(backend, 1, QueuePair.TX), "frames sent on pair 1, over two devices");
+                    NetDeviceCounters counted = backend.counters();
+                    assertEquals(2, counted.pairs().size(), "one entry per pair offered: " + counted);
+                    assertEquals(0, counted.totals().guestViolations());
                 }
                 assertEquals(List.of(), backend.drops(), "connections dropped");
             }
@@ -335,10 +355,19 @@ class VhostUserNetBackendTest {
                 }
                 assertEquals(2, backend.connections(), "one connection per front-end");
                 assertEquals(List.of(), backend.drops(), "connections dropped");
-                assertEquals(2 * DATAGRAMS, backend.usedPushed(0, QueuePair.TX), "TX chains, both front-ends");
+                assertEquals(2 * DATAGRAMS, packets(backend, 0, QueuePair.TX), "frames sent, both front-ends");
             }
             assertEquals("", OpenFds.leakedSince(before), "descriptors left open");
         }
+    }
+
+    /**
+     * Frames the back-end moved on {@code vring} ({@link QueuePair#RX}: delivered to the driver,
+     * {@link QueuePair#TX}: written to the tap) of {@code pair}, every front-end counted.
+     */
+    private static long packets(VhostUserNetBackend backend, int pair, int vring) {
+        NetDeviceCounters.Pair p = backend.counters().pairs().get(pair);
+        return (vring == QueuePair.RX ? p.rx() : p.tx()).orElseThrow().packets();
     }
 
     private static void awaitServedPairs(VhostUserNetBackend backend, int pairs) throws InterruptedException {
@@ -465,6 +494,15 @@ class VhostUserNetBackendTest {
                 return EthernetFrames.udpPayload(frame.get().frame(), 0);
             }
         }
+    }
+
+    /** The bytes of the Ethernet frames {@link #exchange} sends for datagrams {@code [0, count)}. */
+    private static long framesBytes(int count) {
+        long bytes = 0;
+        for (int i = 0; i < count; i++) {
+            bytes += EthernetFrames.ETH_HLEN + EthernetFrames.IP_HLEN + EthernetFrames.UDP_HLEN + payload(i).length;
+        }
+        return bytes;
     }
 
     private static byte[] payload(int n) {

@@ -8,6 +8,7 @@ import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
+import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.VringBases;
@@ -16,6 +17,7 @@ import dev.vhostnet.ctl.vhost.VringSetup;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.tap.TapDevice;
+import dev.vhostnet.tap.TapStatistics;
 import io.netty.channel.IoEventLoop;
 import java.util.ArrayList;
 import java.util.List;
@@ -278,7 +280,16 @@ public final class EmulatedNetDevice implements NetDevice {
 
     /** Frames dropped: read from the tap with nowhere to put them, or not sendable. */
     public long dropped() {
-        return pairs.stream().mapToLong(p -> p.rxDropped() + p.txDropped()).sum();
+        return pairs.stream().mapToLong(EmulatedQueuePair::dropped).sum();
+    }
+
+    /** Every frame this process moved, dropped or refused, per pair, and the tap's statistics. */
+    @Override
+    public NetDeviceCounters counters() {
+        return new NetDeviceCounters(
+                kind(),
+                pairs.stream().map(EmulatedQueuePair::counters).collect(ImmutableList.toImmutableList()),
+                TapStatistics.read(tap.name()));
     }
 
     /** The event loop of each queue pair, in pair order; pairs (and other devices) may share one. */

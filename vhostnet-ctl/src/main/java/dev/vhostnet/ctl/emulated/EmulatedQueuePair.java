@@ -1,6 +1,7 @@
 package dev.vhostnet.ctl.emulated;
 
 import dev.vhostnet.ctl.Features;
+import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.device.DescriptorChain;
@@ -23,7 +24,6 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -74,8 +74,7 @@ final class EmulatedQueuePair {
     private final DescriptorChain chain = new DescriptorChain();
     private final int[] rxHeads;
     private final int[] rxLengths;
-    private final AtomicLong rxDropped = new AtomicLong();
-    private final AtomicLong txDropped = new AtomicLong();
+    private final PairCounters counters = new PairCounters();
     private IoRegistration txKick;
     private IoRegistration rxKick;
     private IoRegistration tapRead;
@@ -184,7 +183,7 @@ final class EmulatedQueuePair {
     /** Drops a frame read from the tap and not yet delivered (the rings are being handed to another backend). */
     void dropPending() {
         if (pendingLength > 0) {
-            rxDropped.incrementAndGet();
+            counters.rxDropped();
             pendingLength = 0;
         }
     }
@@ -236,11 +235,14 @@ final class EmulatedQueuePair {
 
     /** Tells the listener, once per start, that the driver broke a vring of this pair (or the pair failed). */
     private void reportBroken() {
-        if (reportedBroken || errorListener == null || !(failure != null || rx.isBroken() || tx.isBroken())) {
+        if (reportedBroken || !(failure != null || rx.isBroken() || tx.isBroken())) {
             return;
         }
         reportedBroken = true;
-        errorListener.onVringError(index, rx.isBroken() ? QueuePair.RX : QueuePair.TX, 1);
+        counters.vringError();
+        if (errorListener != null) {
+            errorListener.onVringError(index, rx.isBroken() ? QueuePair.RX : QueuePair.TX, 1);
+        }
     }
 
     private void onTxKick() {
@@ -270,7 +272,8 @@ final class EmulatedQueuePair {
     private void sendChain() {
         long length = chain.readableBytes();
         if (length < headerSize || length > BUFFER || chain.writableCount() > 0) {
-            txDropped.incrementAndGet();
+            counters.refused();
+            counters.txDropped();
             tx.pushUsed(chain.head(), 0);
             return;
         }
@@ -283,8 +286,9 @@ final class EmulatedQueuePair {
         int skip = tapHasHeader ? 0 : headerSize;
         try {
             tap.write(txBuffer, skip, (int) length);
+            counters.sent(length - headerSize);
         } catch (IOException e) {
-            txDropped.incrementAndGet();
+            counters.txDropped();
             log.debug("tap write on pair {}: {}", index, e.getMessage());
         }
         tx.pushUsed(chain.head(), 0);
@@ -390,6 +394,7 @@ final class EmulatedQueuePair {
         for (int c = 0; c < chains; c++) {
             rx.pushUsed(rxHeads[c], rxLengths[c]);
         }
+        counters.received(pendingLength - headerSize);
         pendingLength = 0;
         return true;
     }
@@ -398,7 +403,8 @@ final class EmulatedQueuePair {
         for (int c = 0; c < chains; c++) {
             rx.pushUsed(rxHeads[c], 0);
         }
-        rxDropped.incrementAndGet();
+        counters.refused();
+        counters.rxDropped();
         pendingLength = 0;
         return true;
     }
@@ -428,12 +434,14 @@ final class EmulatedQueuePair {
         return tx;
     }
 
-    long rxDropped() {
-        return rxDropped.get();
+    /** Frames dropped either way. */
+    long dropped() {
+        return counters.dropped();
     }
 
-    long txDropped() {
-        return txDropped.get();
+    /** This pair's counters now; from any thread. */
+    NetDeviceCounters.Pair counters() {
+        return counters.snapshot(rx.counters().violations() + tx.counters().violations());
     }
 
     /** Closes the descriptors this pair holds; after the loop stopped watching them. */

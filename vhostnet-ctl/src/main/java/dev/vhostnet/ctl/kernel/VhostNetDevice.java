@@ -8,6 +8,7 @@ import dev.vhostnet.ctl.FeatureSet;
 import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDevice;
 import dev.vhostnet.ctl.NetDeviceConfig;
+import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.QueuePair;
 import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.vhost.VhostBackend;
@@ -18,8 +19,11 @@ import dev.vhostnet.ctl.vhost.VringSetup;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.SysException;
+import dev.vhostnet.tap.TapStatistics;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLongArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -262,6 +266,25 @@ public final class VhostNetDevice implements NetDevice {
         return lifecycle.bases();
     }
 
+    /**
+     * The vring errors vhost-net signalled on each pair's err eventfds, and the tap's statistics
+     * for the traffic: the vhost worker exposes no counters of its own (Linux 6.1 has no ioctl or
+     * sysfs file for them), so pairs carry no traffic; the tap's counters are what the worker moved
+     * (its {@code rx} the guest's TX, its {@code tx} the guest's RX, its {@code txDropped} frames the
+     * worker did not take in time).
+     */
+    @Override
+    public NetDeviceCounters counters() {
+        List<NetDeviceCounters.Pair> pairs = new ArrayList<>();
+        for (int p = 0; p < backends.size(); p++) {
+            pairs.add(new NetDeviceCounters.Pair(Optional.empty(), Optional.empty(), 0, 0, errors.signalled(p)));
+        }
+        return new NetDeviceCounters(
+                kind(),
+                ImmutableList.copyOf(pairs),
+                TapStatistics.read(config.tap().name()));
+    }
+
     /** The control planes, one per queue pair (to hand a vhost-net fd to another process). */
     public ImmutableList<VhostNetBackend> backends() {
         return ImmutableList.copyOf(backends);
@@ -287,6 +310,9 @@ public final class VhostNetDevice implements NetDevice {
     /** The error eventfds of every vring, and the thread that tells the listener when one is signalled. */
     private static final class VringErrorWatcher implements AutoCloseable {
         private final List<EventFd> fds = new ArrayList<>();
+        /** Signals read from each vring's err eventfd (an eventfd counts the signals between reads). */
+        private final AtomicLongArray signals;
+
         private final EventFd wakeup;
         private final VringErrorListener listener;
         private final Thread thread;
@@ -294,6 +320,7 @@ public final class VhostNetDevice implements NetDevice {
 
         VringErrorWatcher(int pairs, VringErrorListener listener) throws SysException {
             this.listener = listener;
+            this.signals = new AtomicLongArray(pairs * 2);
             try {
                 for (int i = 0; i < pairs * 2; i++) {
                     fds.add(EventFd.create());
@@ -315,6 +342,11 @@ public final class VhostNetDevice implements NetDevice {
             thread.start();
         }
 
+        /** The error signals seen on both vrings of {@code pair}. */
+        long signalled(int pair) {
+            return signals.get(pair * 2) + signals.get(pair * 2 + 1);
+        }
+
         private void watch() {
             List<dev.vhostnet.sys.Fd> all = new ArrayList<>();
             fds.forEach(e -> all.add(e.fd()));
@@ -325,6 +357,7 @@ public final class VhostNetDevice implements NetDevice {
                     for (int i = 0; i < fds.size(); i++) {
                         if (ready[i] != 0) {
                             long count = fds.get(i).read();
+                            signals.addAndGet(i, count);
                             log.warn(
                                     "vhost-net reported an error on {} ({} times): the vring is stopped until reset",
                                     QueuePair.describe(i / 2, i % 2),
