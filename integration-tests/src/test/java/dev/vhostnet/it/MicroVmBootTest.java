@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
  * The Java microVM boots Debian's kernel (the test VM's own) with the nested guest's initramfs
  * ({@code testvm/guest-init}) to its init, and stops when the guest powers off. Runs in the test
  * VM, where KVM is nested under TCG: this host's {@code kvm_pvm} cannot boot a stock kernel. Not yet
- * in CI's in-VM run: nested under TCG, two boots in four stalled after userspace's first console
- * write (issue 19, open; see microvm/README.md). Run it with {@code mvn -pl integration-tests -am test
+ * in CI's in-VM run: nested under TCG, interrupts have been lost and repeated (issue 19, open; see
+ * microvm/README.md). Run it with {@code mvn -pl integration-tests -am verify
  * -Dtest=KernelTestsInVmTest -Dsurefire.failIfNoSpecifiedTests=false -Dvhostnet.testvm.tag=microvm}.
  */
 @Tag("microvm")
