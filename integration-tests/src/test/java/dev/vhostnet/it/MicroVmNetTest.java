@@ -59,7 +59,10 @@ class MicroVmNetTest {
             value = BackendChoice.Policy.class,
             names = {"KERNEL", "EMULATED"})
     void theGuestsVirtioNetDriverMovesTrafficThroughTheLibrarysDevice(BackendChoice.Policy backend) throws Exception {
-        NestedGuest.assumeKvmBootsLinux("microvm");
+        NestedGuest.assumeKvmBootsLinux(
+                "it runs in the test VM (nested KVM), outside CI while nested interrupts are lost "
+                        + "there (microvm/README.md): mvn -pl integration-tests -am verify -Dtest=KernelTestsInVmTest "
+                        + "-Dsurefire.failIfNoSpecifiedTests=false -Dvhostnet.testvm.tag=microvm-net");
         Path image = NestedGuest.imageDir();
         Set<Integer> fdsBefore = OpenFds.snapshot();
         NestedGuest.Console console = new NestedGuest.Console("vhostnet-guest: init reached");

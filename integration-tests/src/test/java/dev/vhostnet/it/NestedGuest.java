@@ -59,15 +59,16 @@ final class NestedGuest {
         return Optional.empty();
     }
 
-    /** Skips the test, saying why and where it runs, unless this host's KVM boots stock kernels. */
-    static void assumeKvmBootsLinux(String tag) {
+    /**
+     * Skips the test unless this host's KVM boots stock kernels, naming what is missing and where
+     * the test runs instead: {@code where}.
+     */
+    static void assumeKvmBootsLinux(String where) {
         String kvm = Kvm.unavailabilityCause();
-        assumeTrue(kvm == null, () -> "needs /dev/kvm: " + kvm);
+        assumeTrue(kvm == null, () -> "needs /dev/kvm: " + kvm + "; " + where);
         assumeTrue(
                 !Files.exists(Path.of("/sys/module/kvm_pvm")),
-                "this host's KVM is kvm_pvm, which cannot boot a stock Linux kernel; it runs in the test VM (nested "
-                        + "KVM): mvn -pl integration-tests -am test -Dtest=KernelTestsInVmTest "
-                        + "-Dsurefire.failIfNoSpecifiedTests=false -Dvhostnet.testvm.tag=" + tag);
+                () -> "needs a KVM that boots a stock Linux kernel; this host's is kvm_pvm, which cannot; " + where);
     }
 
     /** The test VM image (vmlinuz, guest-initrd.img): from run-in-vm.sh in the test VM, else built or reused by build-image.sh. */
