@@ -344,7 +344,8 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
      * each vring stands ({@code VHOST_GET_VRING_BASE}), and {@code target} starts from there on the
      * same rings, eventfds and tap, with the pairs the driver enabled; nothing is lost or used twice.
      * The control queue keeps running. If {@code target} cannot start (no vhost-net; a feature the
-     * driver took that it lacks) the old backend resumes from the same bases and the error is thrown.
+     * driver took that it lacks) the old backend resumes from the same bases, or, if it cannot either,
+     * the driver is asked for a reset; the error is thrown.
      * Before {@code DRIVER_OK} it only picks the backend the next start uses. Not for vhost-user.
      */
     public void switchBackend(BackendChoice.Kind target) throws IOException {
@@ -379,14 +380,34 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         } catch (IOException | RuntimeException e) {
             counters.count(Refusal.BACKEND_START, target + ": " + e.getMessage());
             kind = before;
-            NetDevice resumed = startBackend(before, rings, driverFeatures, runningGeneration, bases);
-            enable(resumed, enabled);
-            backend = resumed;
+            backend = resume(before, bases, enabled, e);
             throw e;
         }
         enable(to, enabled);
         backend = to;
         log.info("virtio-net device moved from {} to {} at {}", before, target, bases);
+    }
+
+    /**
+     * The old backend again, from the bases the failed move started from; if it cannot start either,
+     * no backend and a reset asked of the driver ({@code DEVICE_NEEDS_RESET}), the reason added to
+     * {@code failure}.
+     */
+    private NetDevice resume(BackendChoice.Kind before, VringBases bases, int enabled, Exception failure) {
+        NetDevice resumed = null;
+        try {
+            resumed = startBackend(before, rings, driverFeatures, runningGeneration, bases);
+            enable(resumed, enabled);
+            return resumed;
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(e);
+            counters.count(Refusal.BACKEND_START, before + " again: " + e.getMessage());
+            if (resumed != null) {
+                resumed.close();
+            }
+            needsReset(runningGeneration);
+            return null;
+        }
     }
 
     private void enable(NetDevice device, int pairs) throws IOException {
@@ -511,8 +532,8 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         }
     }
 
+    /** Closes {@code device} and gives the tap its queues back; the control queue is already closed. */
     private void stop(NetDevice device) {
-        closeControlQueue();
         if (device != null) {
             device.close();
         }
