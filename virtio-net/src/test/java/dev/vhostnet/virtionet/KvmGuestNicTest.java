@@ -227,9 +227,10 @@ class KvmGuestNicTest {
                 // The ring is read only after the interrupt: a driver that takes the frame first moves
                 // used_event past it, and the device rightly suppresses the interrupt (EVENT_IDX).
                 driver.enableRxInterrupts();
+                int taken = w.interrupts(0);
                 byte[] payload = Rig.payload(i, 200);
                 TapInNamespace.sendToGuest(w.socket, 7000, payload);
-                w.awaitRxInterrupts(first + i + 1, "datagram " + i);
+                w.awaitRxInterrupts(taken + 1, "datagram " + i);
                 assertArrayEquals(
                         payload,
                         EthernetFrames.udpPayload(poll(driver).frame(), 0),
@@ -245,7 +246,11 @@ class KvmGuestNicTest {
                     RX_FRAMES,
                     rxInterrupts,
                     kind == Registers.Kind.MMIO ? "GSI " + Registers.MMIO_GSI : "MSI-X vector 1");
-            assertEquals(RX_FRAMES, rxInterrupts, "one interrupt per datagram (each awaited with interrupts enabled)");
+            // Each datagram raised its own interrupt (awaited above). Suppression is only a hint
+            // (virtio 1.2, 2.7.10): a spurious extra is legal, so the total bounds from below.
+            assertTrue(
+                    rxInterrupts >= RX_FRAMES,
+                    "one interrupt per datagram (each awaited with interrupts enabled): " + rxInterrupts);
             w.stop();
             assertEquals(
                     0, w.rig.regs.counters().refusals(), w.rig.regs.counters().lastRefusal());
