@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(gcc libc6-dev linux-libc-dev iproute2 qemu-system-x86 busybox-static cpio maven dpdk-dev acpica-tools)
+packages=(gcc libc6-dev linux-libc-dev iproute2 qemu-system-x86 busybox-static cpio maven dpdk-dev acpica-tools librsvg2-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -11,7 +11,7 @@ import java.util.Optional;
 
 /**
  * Writes a {@link BenchReport}: {@code bench.md} (Markdown tables), {@code bench.json} and
- * {@code bench.svg} (a bar chart of packets/s per cell and path) into a directory.
+ * {@code bench.svg} (a bar chart of packets/s per cell and path, with min–max whiskers) into a directory.
  */
 public final class ReportWriter {
     private ReportWriter() {}
@@ -207,105 +207,11 @@ public final class ReportWriter {
                 r.notes()));
     }
 
-    /** A grouped bar chart: one group per (direction, size, pairs), one bar per path, log-free linear packets/s. */
+    /**
+     * A grouped bar chart of packets/s: one group per (direction, size, pairs), one bar per path at
+     * the median of the timed repetitions, a whisker from their min to their max.
+     */
     public static String svg(BenchReport r) {
-        List<Cell> ran = r.cells().stream().filter(Cell::ran).toList();
-        List<String> groups = new ArrayList<>();
-        for (Cell c : ran) {
-            String g = key(c);
-            if (!groups.contains(g)) {
-                groups.add(g);
-            }
-        }
-        BenchPath[] paths = BenchPath.values();
-        String[] colors = {"#1f77b4", "#ff7f0e", "#2ca02c", "#7f7f7f"};
-        int bar = 14;
-        int groupWidth = paths.length * bar + 16;
-        int left = 70;
-        int top = 40;
-        int height = 260;
-        int width = left + Math.max(1, groups.size()) * groupWidth + 20;
-        double max = ran.stream().mapToDouble(Cell::packetsPerSecond).max().orElse(1);
-        StringBuilder s = new StringBuilder();
-        s.append(String.format(
-                Locale.ROOT,
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"10\">%n",
-                width,
-                top + height + 90));
-        s.append(String.format(
-                Locale.ROOT, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>%n", width, top + height + 90));
-        s.append(
-                "<text x=\"10\" y=\"16\" font-size=\"13\">vhostnet bench: packets/s (median; RR: round trips/s)</text>\n");
-        s.append(String.format(Locale.ROOT, "<text x=\"10\" y=\"30\">%s</text>%n", esc(r.machine())));
-        for (int t = 0; t <= 4; t++) {
-            double v = max * t / 4;
-            int y = top + height - (int) (height * t / 4.0);
-            s.append(String.format(
-                    Locale.ROOT,
-                    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>"
-                            + "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%,.0f</text>%n",
-                    left,
-                    y,
-                    width - 10,
-                    y,
-                    left - 4,
-                    y + 3,
-                    v));
-        }
-        for (int g = 0; g < groups.size(); g++) {
-            int x0 = left + g * groupWidth + 8;
-            for (int p = 0; p < paths.length; p++) {
-                Optional<Cell> c = Optional.empty();
-                for (Cell cell : ran) {
-                    if (cell.path() == paths[p] && key(cell).equals(groups.get(g))) {
-                        c = Optional.of(cell);
-                    }
-                }
-                if (c.isPresent()) {
-                    int h = (int) Math.round(height * c.get().packetsPerSecond() / max);
-                    s.append(String.format(
-                            Locale.ROOT,
-                            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>%s %s: %,.0f</title></rect>%n",
-                            x0 + p * bar,
-                            top + height - h,
-                            bar - 2,
-                            h,
-                            colors[p],
-                            paths[p].label(),
-                            groups.get(g),
-                            c.get().packetsPerSecond()));
-                }
-            }
-            int tx = x0 + paths.length * bar / 2;
-            s.append(String.format(
-                    Locale.ROOT,
-                    "<text x=\"%d\" y=\"%d\" transform=\"rotate(45 %d %d)\">%s</text>%n",
-                    tx,
-                    top + height + 12,
-                    tx,
-                    top + height + 12,
-                    esc(groups.get(g))));
-        }
-        for (int p = 0; p < paths.length; p++) {
-            int lx = left + p * 120;
-            s.append(String.format(
-                    Locale.ROOT,
-                    "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>%n",
-                    lx,
-                    top + height + 72,
-                    colors[p],
-                    lx + 14,
-                    top + height + 81,
-                    esc(paths[p].label())));
-        }
-        return s.append("</svg>\n").toString();
-    }
-
-    private static String key(Cell c) {
-        return c.direction() + " " + c.size() + "B " + c.pairs() + "qp";
-    }
-
-    private static String esc(String v) {
-        return v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+        return BarChart.svg(r);
     }
 }
