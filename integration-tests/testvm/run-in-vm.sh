@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command as root in the test VM, in the current directory, and exits with its exit code.
 #
-#   run-in-vm.sh [--results DIR] [--timeout SECONDS] [--smp N] [--vhost-user SOCKET
+#   run-in-vm.sh [--results DIR] [--timeout SECONDS] [--smp N] [--icount] [--vhost-user SOCKET
 #                [--vhost-user-queues N] [--vhost-user-server]] [--] COMMAND [ARG...]
 #
 # The VM's root is the host's / (read-only), so the command sees the host's files at the same
@@ -14,7 +14,10 @@
 # The VM is killed after SECONDS (default: $VHOSTNET_TESTVM_TIMEOUT, else 1200). --smp N gives it N
 # vCPUs (default 2). The bench runs on one: single-threaded TCG round-robins the vCPUs, so with two
 # every hand-off between threads waits for a time slice and packets/s measure the scheduler; with
-# one, a hand-off is a context switch and packets/s is 1 / (total CPU per packet).
+# one, a hand-off is a context switch and packets/s is 1 / (total CPU per packet). --icount runs
+# the guest's clock on instructions executed (QEMU -icount shift=0,sleep=off: 1 ns per instruction,
+# idle time skipped), not on the host's clock: CPU times measured in the guest then count guest
+# instructions, whatever else the host is running.
 # With --vhost-user, the VM also gets a virtio-net NIC whose datapath is the vhost-user back-end
 # listening on SOCKET (QEMU connects as client, and again a second after the back-end goes away:
 # reconnect=1), its RAM a shared memfd the back-end can map. The
@@ -34,10 +37,11 @@ vhost_user=
 vhost_user_queues=1
 vhost_user_server=
 smp=2
+icount=()
 
 log() { echo "run-in-vm: $*" >&2; }
 usage() {
-    echo "usage: $0 [--results DIR] [--timeout SECONDS] [--smp N] [--vhost-user SOCKET" \
+    echo "usage: $0 [--results DIR] [--timeout SECONDS] [--smp N] [--icount] [--vhost-user SOCKET" \
         "[--vhost-user-queues N] [--vhost-user-server]] [--] COMMAND [ARG...]" >&2
     exit 2
 }
@@ -47,6 +51,7 @@ while (($#)); do
         --results) (($# >= 2)) || usage; results=$2; shift 2 ;;
         --timeout) (($# >= 2)) || usage; timeout=$2; shift 2 ;;
         --smp) (($# >= 2)) || usage; smp=$2; shift 2 ;;
+        --icount) icount=(-icount shift=0,sleep=off); shift ;;
         --vhost-user) (($# >= 2)) || usage; vhost_user=$2; shift 2 ;;
         --vhost-user-queues) (($# >= 2)) || usage; vhost_user_queues=$2; shift 2 ;;
         --vhost-user-server) vhost_user_server=1; shift ;;
@@ -103,7 +108,7 @@ qemu_status=0
 # points at cross-modifying code between vCPU threads; with thread=single, 0 of 5. AVX is off as
 # well: Debian 12's QEMU 7.2 brought AVX/AVX2 to TCG, the JVM's first suspect.
 timeout --kill-after=30 "$timeout" qemu-system-x86_64 \
-    -accel tcg,thread=single -cpu max,avx=off,avx2=off -smp "$smp" "${memory[@]}" \
+    -accel tcg,thread=single -cpu max,avx=off,avx2=off -smp "$smp" "${icount[@]}" "${memory[@]}" \
     -nodefaults -no-reboot -display none -monitor none \
     -serial "file:$results/console.log" \
     -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \

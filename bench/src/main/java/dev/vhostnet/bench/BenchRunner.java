@@ -95,6 +95,11 @@ public final class BenchRunner {
                         + "sink/source/echo threads, which run in this process) plus vhost workers that are kernel threads "
                         + "outside it (Linux < 6.4). For the C ceiling, the C process's getrusage.");
         notes.add("RR: packets/s counts round trips (transactions/s); Gbit/s counts both directions.");
+        if (Loops.BLOCKING) {
+            notes.add("One CPU: every wait blocks (the driver on its call eventfd, senders on the far end's count), "
+                    + "nothing spins, so the CPU is busy only with packets: packets/s is 1 / total CPU per packet, "
+                    + "and total CPU per packet is the figure to compare.");
+        }
         return new BenchReport(machine(), started, config.toString(), cells, notes);
     }
 

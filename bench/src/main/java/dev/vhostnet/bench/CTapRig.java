@@ -121,13 +121,13 @@ final class CTapRig extends Rig {
                 in.flush();
             }
             if (direction == Direction.RX) {
-                peer.source().start(size, 0, window, () -> {
+                peer.source().start(size, 0, window, PacketCount.polled(() -> {
                     long received = 0;
                     for (java.nio.MappedByteBuffer m : counters) {
                         received += m.getLong(8);
                     }
                     return received;
-                });
+                }));
             }
             long packets = 0;
             long sent = 0;

@@ -9,7 +9,6 @@ import java.nio.channels.DatagramChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.LongSupplier;
 
 /**
  * The far end in the namespace behind the tap, on threads of this process that joined it: a
@@ -25,15 +24,15 @@ final class Peer implements AutoCloseable {
 
     private final List<DatagramChannel> channels = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
-    private final AtomicLong[] sunk;
+    private final WakingCount[] sunk;
     private final java.util.concurrent.atomic.AtomicReferenceArray<ByteBuffer> mirrors;
     private final Source source;
 
     private Peer(int pairs) {
-        this.sunk = new AtomicLong[pairs];
+        this.sunk = new WakingCount[pairs];
         this.mirrors = new java.util.concurrent.atomic.AtomicReferenceArray<>(pairs);
         for (int p = 0; p < pairs; p++) {
-            sunk[p] = new AtomicLong();
+            sunk[p] = new WakingCount();
         }
         this.source = new Source();
     }
@@ -89,16 +88,15 @@ final class Peer implements AutoCloseable {
     }
 
     private void sink(DatagramChannel ch, int pair) throws IOException {
-        AtomicLong count = sunk[pair];
+        WakingCount count = sunk[pair];
         ByteBuffer buf = ByteBuffer.allocateDirect(70_000);
         while (true) {
             buf.clear();
             ch.receive(buf);
-            long n = count.get() + 1;
-            count.lazySet(n);
+            count.increment();
             ByteBuffer mirror = mirrors.get(pair);
             if (mirror != null) {
-                mirror.putLong(0, n);
+                mirror.putLong(0, count.getAsLong());
             }
         }
     }
@@ -109,7 +107,7 @@ final class Peer implements AutoCloseable {
      */
     void mirror(int pair, ByteBuffer shared) {
         if (shared != null) {
-            shared.putLong(0, sunk[pair].get());
+            shared.putLong(0, sunk[pair].getAsLong());
         }
         mirrors.set(pair, shared);
     }
@@ -126,13 +124,18 @@ final class Peer implements AutoCloseable {
 
     /** Datagrams the sink of {@code pair} has received so far. */
     long sunk(int pair) {
-        return sunk[pair].get();
+        return sunk[pair].getAsLong();
+    }
+
+    /** The count of {@code pair}'s sink, to wait on. */
+    PacketCount sink(int pair) {
+        return sunk[pair];
     }
 
     long sunk() {
         long total = 0;
-        for (AtomicLong s : sunk) {
-            total += s.get();
+        for (WakingCount s : sunk) {
+            total += s.getAsLong();
         }
         return total;
     }
@@ -149,11 +152,11 @@ final class Peer implements AutoCloseable {
         private volatile int payload;
         private volatile long limit;
         private volatile int window;
-        private volatile LongSupplier received;
+        private volatile PacketCount received;
         private final AtomicLong sent = new AtomicLong();
 
         /** Starts sending {@code frameSize}-byte frames: up to {@code limit} (0: until stopped), {@code window} in flight against {@code received} (0: no window). */
-        void start(int frameSize, long limit, int window, LongSupplier received) {
+        void start(int frameSize, long limit, int window, PacketCount received) {
             this.payload = Udp.payload(frameSize);
             this.limit = limit;
             this.window = window;
@@ -191,14 +194,16 @@ final class Peer implements AutoCloseable {
                 int size = payload;
                 long max = limit;
                 int w = window;
-                LongSupplier rx = received;
+                PacketCount rx = received;
                 Window flow = new Window(Math.max(1, w));
                 buf.clear().limit(size);
                 long n = 0;
                 int spins = 0;
                 while (active && (max == 0 || n < max)) {
                     if (w > 0 && flow.room(n, rx.getAsLong()) == 0) {
-                        if (++spins > 100) {
+                        if (Loops.BLOCKING) {
+                            rx.await(flow.halfOpenAt(n), 1_000_000L);
+                        } else if (++spins > 100) {
                             Thread.yield();
                         }
                         continue;

@@ -10,7 +10,6 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One path set up for {@code pairs} queue pairs, with its namespace and peer, that runs
@@ -118,8 +117,7 @@ abstract class Rig implements AutoCloseable {
                 for (int p = 0; p < pairs; p++) {
                     int pair = p;
                     tasks.add(start(
-                            "bench-tx-" + p,
-                            () -> Loops.tx(port(pair), window, () -> peer.sunk(pair), perPair, deadline)));
+                            "bench-tx-" + p, () -> Loops.tx(port(pair), window, peer.sink(pair), perPair, deadline)));
                 }
                 List<Loops.Result> results = join(tasks);
                 sent = results.stream().mapToLong(Loops.Result::sent).sum();
@@ -140,17 +138,19 @@ abstract class Rig implements AutoCloseable {
                 packets = last[0];
             }
             case RX -> {
-                peer.source().start(size, limit, window, rx::received);
+                peer.source().start(size, limit, window, rx.received());
+                // Without a packet limit nothing ends a repetition before its deadline: sleep through it.
+                long pause = limit == 0 ? 50 : 1;
                 while (System.nanoTime() < deadline
                         && (limit == 0 || peer.source().sent() < limit)) {
-                    Thread.sleep(1);
+                    Thread.sleep(Math.max(1, Math.min(pause, (deadline - System.nanoTime()) / 1_000_000L)));
                 }
                 sent = peer.source().stop();
-                end = drain(rx::received, sent);
+                end = drain(rx.received(), sent);
                 List<Loops.Result> results = rx.stop();
                 // More than were sent: an earlier repetition's frames came after its drain and this
                 // one's settling (TCG stalls); they are not this repetition's.
-                packets = Math.min(rx.received(), sent);
+                packets = Math.min(rx.received().getAsLong(), sent);
                 driverCpu = results.stream().mapToLong(Loops.Result::cpuNanos).sum();
                 driverAlloc =
                         results.stream().mapToLong(Loops.Result::allocBytes).sum();
@@ -206,31 +206,22 @@ abstract class Rig implements AutoCloseable {
      * waits) arrive first; the loops take them until nothing arrives for 200 ms, and they do not count.
      */
     private final class RxLoops {
-        private final AtomicLong[] received = new AtomicLong[pairs];
+        private final WakingCount all = new WakingCount();
         private final List<FutureTask<Loops.Result>> tasks = new ArrayList<>();
         private volatile boolean stop;
-        private final long stale;
+        private final PacketCount received;
 
         RxLoops(int size) throws InterruptedException {
             for (int p = 0; p < pairs; p++) {
                 int pair = p;
-                received[p] = new AtomicLong();
-                tasks.add(start("bench-rx-" + p, () -> Loops.rx(port(pair), size, received[pair], () -> stop)));
+                tasks.add(start("bench-rx-" + p, () -> Loops.rx(port(pair), size, all, () -> stop)));
             }
-            stale = settle(this::all);
+            received = all.since(settle(all));
         }
 
-        private long all() {
-            long t = 0;
-            for (AtomicLong r : received) {
-                t += r.get();
-            }
-            return t;
-        }
-
-        /** Frames of this repetition received so far. */
-        long received() {
-            return all() - stale;
+        /** Frames of this repetition received so far, by all pairs. */
+        PacketCount received() {
+            return received;
         }
 
         List<Loops.Result> stop() throws Exception {

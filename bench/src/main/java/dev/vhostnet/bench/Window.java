@@ -19,6 +19,11 @@ final class Window {
         this.lastProgress = System.nanoTime();
     }
 
+    /** The far end's count at which half the window is open again, after {@code sent} packets. */
+    long halfOpenAt(long sent) {
+        return sent - writtenOff - size / 2;
+    }
+
     /** How many more packets may be sent now (0: wait). */
     int room(long sent, long received) {
         long inFlight = sent - received - writtenOff;
