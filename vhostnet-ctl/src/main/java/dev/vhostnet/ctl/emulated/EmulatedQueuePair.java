@@ -294,7 +294,7 @@ final class EmulatedQueuePair {
         int skip = tapHasHeader ? 0 : headerSize;
         try {
             long written =
-                    txIovecs != null && txIovecs.fits(chain) ? txIovecs.writev(tap, chain, skip) : writeCopy(skip);
+                    txIovecs != null && txIovecs.fits(chain) ? txIovecs.write(tap, chain, skip) : writeCopy(skip);
             if (written == length - skip) {
                 counters.sent(length - headerSize);
             } else {

@@ -12,9 +12,10 @@ public enum TxCopy {
     DOUBLE,
     /**
      * The chain's buffers, as host addresses of guest memory, are written to the tap with one
-     * {@code writev(2)} (the kernel's copy only), as QEMU's {@code virtio_net_flush_tx} hands the
-     * popped iovecs to {@code net/tap.c tap_receive_iov} and Firecracker's {@code net/device.rs}
-     * writes its {@code IoVecBuffer}. A chain of more than {@code IOV_MAX} buffers is copied.
+     * {@code writev(2)} (one buffer with {@code write(2)}: the kernel's copy only), as QEMU's
+     * {@code virtio_net_flush_tx} hands the popped iovecs to {@code net/tap.c tap_receive_iov} and
+     * Firecracker's {@code net/device.rs} writes its {@code IoVecBuffer}. A chain of more than
+     * {@code IOV_MAX} buffers is copied.
      */
     SINGLE;
 

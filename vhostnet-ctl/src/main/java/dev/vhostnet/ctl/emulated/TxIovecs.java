@@ -13,8 +13,8 @@ import java.nio.ByteOrder;
 /**
  * A TX chain's readable buffers as an array of {@code struct iovec} ({@code <bits/types/struct_iovec.h>}:
  * {@code void *iov_base; size_t iov_len;}) holding host addresses of guest memory, written to the tap
- * with one {@code writev(2)} through Netty's {@link FileDescriptor#writevAddresses}: the single copy
- * of QEMU's {@code net/tap.c tap_write_packet}. The array is native memory made once per queue pair,
+ * with one {@code writev(2)} through Netty's {@link FileDescriptor#writevAddresses} (one buffer alone with
+ * {@code write(2)}): the single copy of QEMU's {@code net/tap.c tap_write_packet}. The array is native memory made once per queue pair,
  * as many entries as a chain can have buffers (the ring size) up to {@code IOV_MAX}; writing one
  * allocates nothing. Every address comes from {@link MemoryTable#translate}, which checks again that
  * the buffer lies in one region, as the chain walk did.
@@ -43,10 +43,11 @@ final class TxIovecs {
 
     /**
      * Writes the readable bytes of {@code chain} from byte {@code skip} on (past a header the tap does
-     * not take) to {@code tap} with one {@code writev}; returns the bytes written (0: the tap would
-     * block). A tap takes a frame whole or not at all.
+     * not take) to {@code tap}: one buffer with {@code write(2)}, which costs the kernel less than a
+     * {@code writev(2)} of one iovec, more with one {@code writev}. Returns the bytes written (0: the
+     * tap would block); a tap takes a frame whole or not at all.
      */
-    long writev(FileDescriptor tap, DescriptorChain chain, long skip) throws IOException {
+    long write(FileDescriptor tap, DescriptorChain chain, long skip) throws IOException {
         int count = 0;
         for (int i = 0; i < chain.readableCount(); i++) {
             long length = chain.readableLength(i);
@@ -60,6 +61,9 @@ final class TxIovecs {
             int at = count++ * IOVEC_SIZE;
             iovecs.putLong(at, memory.translate(gpa, length));
             iovecs.putLong(at + 8, length);
+        }
+        if (count == 1) {
+            return tap.writeAddress(iovecs.getLong(0), 0, (int) iovecs.getLong(8));
         }
         return tap.writevAddresses(address, count);
     }
