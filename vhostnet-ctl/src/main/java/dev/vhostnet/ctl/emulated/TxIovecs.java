@@ -11,10 +11,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * A TX chain's readable buffers as an array of {@code struct iovec} ({@code <bits/types/struct_iovec.h>}:
- * {@code void *iov_base; size_t iov_len;}) holding host addresses of guest memory, written to the tap
- * with one {@code writev(2)} through Netty's {@link FileDescriptor#writevAddresses} (one buffer alone with
- * {@code write(2)}): the single copy of QEMU's {@code net/tap.c tap_write_packet}. The array is native memory made once per queue pair,
+ * A TX chain's readable buffers as an array of {@code struct iovec}
+ * ({@code <bits/types/struct_iovec.h>}: {@code void *iov_base; size_t iov_len;}) holding host
+ * addresses of guest memory, written to the tap with one {@code writev(2)} through Netty's
+ * {@link FileDescriptor#writevAddresses} (one buffer alone with {@code write(2)}): the single copy of
+ * QEMU's {@code net/tap.c tap_write_packet}. The array is native memory made once per queue pair,
  * as many entries as a chain can have buffers (the ring size) up to {@code IOV_MAX}; writing one
  * allocates nothing. Every address comes from {@link MemoryTable#translate}, which checks again that
  * the buffer lies in one region, as the chain walk did.
