@@ -4,6 +4,7 @@ import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSet;
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.emulated.TxCopy;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collection;
@@ -37,6 +38,7 @@ public final class BenchConfig {
     private final boolean cCeiling;
     private final int window;
     private final Path outputDir;
+    private final TxCopy txCopy;
 
     private BenchConfig(Builder b) {
         this.backends = ImmutableSet.copyOf(b.backends);
@@ -51,6 +53,7 @@ public final class BenchConfig {
         this.cCeiling = b.cCeiling;
         this.window = b.window;
         this.outputDir = b.outputDir;
+        this.txCopy = b.txCopy;
     }
 
     public static Builder builder() {
@@ -129,6 +132,11 @@ public final class BenchConfig {
         return outputDir;
     }
 
+    /** How the emulated backend's TX moves a frame to the tap. */
+    public TxCopy txCopy() {
+        return txCopy;
+    }
+
     @Override
     public String toString() {
         return "backends " + backends + ", directions " + directions + ", sizes " + sizes + ", pairs " + pairs
@@ -136,7 +144,8 @@ public final class BenchConfig {
                 + (packetsPerRep > 0
                         ? packetsPerRep + " packets (at most " + repTime.toMillis() + " ms)"
                         : repTime.toMillis() + " ms")
-                + ", window " + window + ", ceilings " + (javaCeiling ? "Java " : "") + (cCeiling ? "C" : "");
+                + ", window " + window + ", emulated TX copy " + txCopy + ", ceilings " + (javaCeiling ? "Java " : "")
+                + (cCeiling ? "C" : "");
     }
 
     public static final class Builder {
@@ -153,6 +162,7 @@ public final class BenchConfig {
         private boolean cCeiling = true;
         private int window = 128;
         private Path outputDir = Path.of("bench-out");
+        private TxCopy txCopy = TxCopy.DEFAULT;
 
         private Builder() {}
 
@@ -219,6 +229,11 @@ public final class BenchConfig {
 
         public Builder outputDir(Path dir) {
             this.outputDir = dir;
+            return this;
+        }
+
+        public Builder txCopy(TxCopy txCopy) {
+            this.txCopy = Preconditions.checkNotNull(txCopy, "txCopy");
             return this;
         }
 

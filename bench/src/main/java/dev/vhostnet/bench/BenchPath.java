@@ -4,7 +4,11 @@ package dev.vhostnet.bench;
 public enum BenchPath {
     /** vhost-net: the kernel's worker thread moves packets between the rings and the tap. */
     KERNEL("kernel"),
-    /** The userspace device on Netty epoll: rings to a pooled buffer to the tap (the double copy). */
+    /**
+     * The userspace device on Netty epoll: TX from the rings to the tap through a buffer of its own
+     * (the double copy) or with one {@code writev} of the guest's buffers, as the run's
+     * {@link BenchConfig#txCopy()} says; RX through its buffer.
+     */
     EMULATED("emulated"),
     /** Ceiling: the tap fd written/read directly from Java (Netty's FileDescriptor), no virtqueue. */
     RAW_JAVA("raw tap (Java)"),

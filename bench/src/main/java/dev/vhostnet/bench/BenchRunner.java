@@ -107,7 +107,9 @@ public final class BenchRunner {
         return switch (path) {
             case KERNEL, EMULATED -> {
                 DeviceRig rig = DeviceRig.start(
-                        path == BenchPath.KERNEL ? BackendChoice.Kind.KERNEL : BackendChoice.Kind.EMULATED, pairs);
+                        path == BenchPath.KERNEL ? BackendChoice.Kind.KERNEL : BackendChoice.Kind.EMULATED,
+                        pairs,
+                        config.txCopy());
                 if (path == BenchPath.KERNEL) {
                     notes.add(String.format(
                             Locale.ROOT,

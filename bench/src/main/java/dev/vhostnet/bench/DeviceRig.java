@@ -10,6 +10,7 @@ import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import dev.vhostnet.ctl.emulated.TxCopy;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.driver.VirtioNetDriver;
 import dev.vhostnet.driver.VirtioNetHeader;
@@ -67,7 +68,7 @@ final class DeviceRig extends Rig {
         this.device = device;
     }
 
-    static DeviceRig start(BackendChoice.Kind kind, int pairs) throws Exception {
+    static DeviceRig start(BackendChoice.Kind kind, int pairs, TxCopy txCopy) throws Exception {
         MemoryTable memory = MemoryTable.builder().region(0, RAM).build();
         List<EventFd> fds = new ArrayList<>();
         BenchNet net = null;
@@ -77,8 +78,11 @@ final class DeviceRig extends Rig {
             net = BenchNet.open(pairs);
             peer = Peer.start(net, pairs);
             DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, RING, BUFFER);
-            NetDeviceConfig.Builder config =
-                    NetDeviceConfig.builder().memory(memory).tap(net.tap).driverFeatures(FEATURES);
+            NetDeviceConfig.Builder config = NetDeviceConfig.builder()
+                    .memory(memory)
+                    .tap(net.tap)
+                    .driverFeatures(FEATURES)
+                    .txCopy(txCopy);
             List<Virtqueue> queues = new ArrayList<>();
             for (DriverMemory.QueuePair p : layout.queuePairs()) {
                 Virtqueue rx = new Virtqueue(p.rx(), add(fds, EventFd.create()), add(fds, EventFd.create()));

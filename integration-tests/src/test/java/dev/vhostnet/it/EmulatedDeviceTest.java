@@ -15,6 +15,7 @@ import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.NetDevices;
 import dev.vhostnet.ctl.device.Violation;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import dev.vhostnet.ctl.emulated.TxCopy;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.driver.VirtioNetDriver;
@@ -25,6 +26,8 @@ import java.lang.management.ManagementFactory;
 import java.net.DatagramSocket;
 import java.nio.file.Files;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** The emulated backend against a hostile guest, and what its steady state costs in allocation. */
 class EmulatedDeviceTest {
@@ -42,18 +45,7 @@ class EmulatedDeviceTest {
             k.memory.putShort(tx.availGpa() + VirtioUapi.VRING_AVAIL_IDX, (short) (slot + 1));
             k.queues.get(1).kick().signal();
 
-            long deadline = System.nanoTime() + 5_000_000_000L;
-            while (!device.isBroken(0) && System.nanoTime() < deadline) {
-                Thread.sleep(1);
-            }
-            assertTrue(device.isBroken(0), "the TX queue is marked broken (virtio NEEDS_RESET)");
-            assertEquals(
-                    1,
-                    device.counters(0, 1).get(Violation.OUTSIDE_MEMORY),
-                    device.counters(0, 1).snapshot().toString());
-            NetDeviceCounters.Pair pair = device.counters().pairs().get(0);
-            assertEquals(1, pair.guestViolations(), "the device's counters show the violation: " + pair);
-            assertEquals(1, pair.vringErrors(), "and the vring error it reported");
+            awaitTxBroken(device, Violation.OUTSIDE_MEMORY);
             long usedGpa = tx.usedGpa();
             assertEquals(
                     slot + 1,
@@ -76,6 +68,26 @@ class EmulatedDeviceTest {
         }
     }
 
+    /**
+     * Waits for pair 0's TX queue to break, and checks the device counted it once: the rule broken,
+     * a guest violation and the vring error reported; returns the pair's counters.
+     */
+    static NetDeviceCounters.Pair awaitTxBroken(EmulatedNetDevice device, Violation violation) throws Exception {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (!device.isBroken(0) && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertTrue(device.isBroken(0), "the TX queue is marked broken (virtio NEEDS_RESET)");
+        assertEquals(
+                1,
+                device.counters(0, 1).get(violation),
+                device.counters(0, 1).snapshot().toString());
+        NetDeviceCounters.Pair pair = device.counters().pairs().get(0);
+        assertEquals(1, pair.guestViolations(), "the device's counters show the violation: " + pair);
+        assertEquals(1, pair.vringErrors(), "and the vring error it reported");
+        return pair;
+    }
+
     @Test
     void preferringTheKernelTakesVhostNetWhereItWorksAndTheEmulatedBackendElsewhere() throws Exception {
         Kind expected = Files.exists(VhostNet.DEVICE) ? Kind.KERNEL : Kind.EMULATED;
@@ -90,10 +102,11 @@ class EmulatedDeviceTest {
         }
     }
 
-    @Test
-    void steadyStateAllocatesNothingPerPacket() throws Exception {
+    @ParameterizedTest
+    @EnumSource(TxCopy.class)
+    void steadyStateAllocatesNothingPerPacket(TxCopy mode) throws Exception {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES);
+        try (NetFixture k = NetFixture.start(Kind.EMULATED, 1, FEATURES, NetFixture.BUFFER, c -> c.txCopy(mode));
                 DatagramSocket socket = k.net.socket();
                 DatagramSocket toGuest = k.net.socket()) {
             k.net.addGuestNeighbour();

@@ -79,12 +79,29 @@ final class NetFixture implements AutoCloseable {
             int bufferSize,
             UnaryOperator<NetDeviceConfig.Builder> more)
             throws Exception {
+        return start(
+                kind,
+                features,
+                bufferSize,
+                TapConfig.builder().queues(pairs).vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF),
+                more);
+    }
+
+    /** As above, on a tap opened as {@code tap} says, with a queue pair per tap queue. */
+    static NetFixture start(
+            BackendChoice.Kind kind,
+            FeatureSet features,
+            int bufferSize,
+            TapConfig.Builder tap,
+            UnaryOperator<NetDeviceConfig.Builder> more)
+            throws Exception {
         MemoryTable memory = MemoryTable.builder().region(0, RAM).build();
         TapInNamespace net = null;
         NetDevice device = null;
         List<EventFd> fds = new ArrayList<>();
         try {
-            net = TapInNamespace.open(TapConfig.builder().queues(pairs).vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF));
+            net = TapInNamespace.open(tap);
+            int pairs = net.tap.queues().size();
             DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, RING, bufferSize);
             NetDeviceConfig.Builder config =
                     NetDeviceConfig.builder().memory(memory).tap(net.tap).driverFeatures(features);

@@ -9,6 +9,7 @@ import dev.vhostnet.bench.Progress;
 import dev.vhostnet.bench.ReportReader;
 import dev.vhostnet.bench.ReportWriter;
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.emulated.TxCopy;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -79,6 +80,13 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--window", paramLabel = "N", description = "Most TX/RX packets in flight (default: 128).")
     Integer window;
 
+    @Option(
+            names = "--tx-copy",
+            paramLabel = "MODE",
+            description = "The emulated backend's TX: SINGLE (one writev of the guest's buffers) or DOUBLE (gathered "
+                    + "into a buffer first, the yardstick); default ${DEFAULT-VALUE}. Run twice to compare.")
+    TxCopy txCopy = TxCopy.DEFAULT;
+
     @Option(names = "--no-c", description = "Skip the C raw tap ceiling (needs gcc).")
     boolean noC;
 
@@ -117,7 +125,8 @@ public final class BenchCommand implements Callable<Integer> {
                 .directions(directions)
                 .outputDir(out)
                 .cCeiling(!noC)
-                .javaCeiling(!noJava);
+                .javaCeiling(!noJava)
+                .txCopy(txCopy);
         if (sizes != null) {
             b.sizes(sizes);
         }

@@ -1,6 +1,7 @@
 package dev.vhostnet.tools;
 
 import dev.vhostnet.ctl.VirtioFeature;
+import dev.vhostnet.ctl.emulated.TxCopy;
 import dev.vhostnet.sys.SocketFile;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.tap.TapDevice;
@@ -68,6 +69,13 @@ public final class VhostUserCommand implements Callable<Integer> {
                     "The tap: a persistent one (vhostnet tap create NAME), or made for this run and gone after it.")
     private String tap;
 
+    @Option(
+            names = "--tx-copy",
+            paramLabel = "MODE",
+            description = "How a frame the guest sends reaches the tap: SINGLE (one writev of the guest's buffers) "
+                    + "or DOUBLE (gathered into a buffer first, the yardstick); default ${DEFAULT-VALUE}.")
+    private TxCopy txCopy = TxCopy.DEFAULT;
+
     @Mixin
     private SocketAccessOptions socketAccess;
 
@@ -95,8 +103,11 @@ public final class VhostUserCommand implements Callable<Integer> {
                         .vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF)
                         .build());
                 VhostUserNetBackend backend = client
-                        ? VhostUserNetBackend.on(device).dial(socket)
-                        : VhostUserNetBackend.on(device).socketAccess(access).listen(socket);
+                        ? VhostUserNetBackend.on(device).txCopy(txCopy).dial(socket)
+                        : VhostUserNetBackend.on(device)
+                                .txCopy(txCopy)
+                                .socketAccess(access)
+                                .listen(socket);
                 StatusSocket status =
                         statusSocket.open(socket, () -> StatusDocument.vhostUser(backend, device.name()))) {
             out.printf(

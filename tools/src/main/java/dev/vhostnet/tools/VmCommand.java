@@ -2,6 +2,7 @@ package dev.vhostnet.tools;
 
 import com.google.common.base.Preconditions;
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.emulated.TxCopy;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.microvm.KernelCmdline;
 import dev.vhostnet.microvm.MicroVm;
@@ -86,6 +87,14 @@ final class VmCommand implements Callable<Integer> {
             description = "The NIC's datapath: ${COMPLETION-CANDIDATES}; default ${DEFAULT-VALUE}.")
     BackendChoice.Policy backend = BackendChoice.Policy.PREFER_KERNEL;
 
+    @Option(
+            names = "--tx-copy",
+            paramLabel = "MODE",
+            description =
+                    "With the emulated datapath, how a frame the guest sends reaches the tap: SINGLE (one writev "
+                            + "of the guest's buffers) or DOUBLE (gathered into a buffer first, the yardstick); default ${DEFAULT-VALUE}.")
+    TxCopy txCopy = TxCopy.DEFAULT;
+
     @Option(names = "--mac", paramLabel = "MAC", description = "The NIC's Ethernet address; default ${DEFAULT-VALUE}.")
     String mac = DEFAULT_MAC;
 
@@ -145,6 +154,7 @@ final class VmCommand implements Callable<Integer> {
                 .memory(memory)
                 .tap(nicTap)
                 .backend(backend)
+                .txCopy(txCopy)
                 .mac(MacAddress.parse(mac))
                 .maxQueuePairs(queues)
                 .build();

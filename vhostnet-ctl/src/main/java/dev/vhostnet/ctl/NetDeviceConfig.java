@@ -3,6 +3,7 @@ package dev.vhostnet.ctl;
 import com.google.common.base.Preconditions;
 import com.google.common.collect.ImmutableList;
 import dev.vhostnet.ctl.emulated.EmulatedLoops;
+import dev.vhostnet.ctl.emulated.TxCopy;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.ctl.kernel.VhostNetBackend;
 import dev.vhostnet.ctl.vhost.VringErrorListener;
@@ -33,6 +34,7 @@ public final class NetDeviceConfig {
     private final BackendOpener opener;
     private final VringErrorListener errorListener;
     private final EmulatedLoops loops;
+    private final TxCopy txCopy;
 
     private NetDeviceConfig(Builder b) {
         this.memory = b.memory;
@@ -44,6 +46,7 @@ public final class NetDeviceConfig {
         this.opener = b.opener;
         this.errorListener = b.errorListener;
         this.loops = b.loops;
+        this.txCopy = b.txCopy;
     }
 
     public static Builder builder() {
@@ -91,6 +94,11 @@ public final class NetDeviceConfig {
         return loops != null ? loops : EmulatedLoops.shared();
     }
 
+    /** How the emulated backend moves a transmitted frame to the tap; the kernel backend ignores it. */
+    public TxCopy txCopy() {
+        return txCopy;
+    }
+
     /** Builds a {@link NetDeviceConfig}. */
     public static final class Builder {
         private MemoryTable memory;
@@ -102,6 +110,7 @@ public final class NetDeviceConfig {
         private BackendOpener opener = VhostNet::open;
         private VringErrorListener errorListener;
         private EmulatedLoops loops;
+        private TxCopy txCopy = TxCopy.DEFAULT;
 
         private Builder() {}
 
@@ -157,6 +166,12 @@ public final class NetDeviceConfig {
         /** The event loops the emulated backend uses (default: {@link EmulatedLoops#shared()}, made at first use). */
         public Builder loops(EmulatedLoops loops) {
             this.loops = Preconditions.checkNotNull(loops, "loops");
+            return this;
+        }
+
+        /** How the emulated backend moves a transmitted frame to the tap (default: {@link TxCopy#DEFAULT}). */
+        public Builder txCopy(TxCopy txCopy) {
+            this.txCopy = Preconditions.checkNotNull(txCopy, "txCopy");
             return this;
         }
 

@@ -8,6 +8,7 @@ import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import dev.vhostnet.ctl.emulated.TxCopy;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.eventfd.EventFd;
 import dev.vhostnet.sys.SysException;
@@ -51,6 +52,7 @@ final class BackendSession implements AutoCloseable {
     private final String peer;
     private final BackendVring[] vrings;
     private final BackendCounters counters;
+    private final TxCopy txCopy;
 
     private FeatureSet acked = FeatureSet.NONE;
     private boolean featuresSet;
@@ -63,12 +65,13 @@ final class BackendSession implements AutoCloseable {
     private volatile int servedPairs;
 
     BackendSession(TapDevice tap, FeatureSet offer, String peer) {
-        this(tap, offer, peer, new BackendCounters(tap.queues().size()));
+        this(tap, offer, peer, new BackendCounters(tap.queues().size()), TxCopy.DEFAULT);
     }
 
-    /** A session whose devices count, per queue pair, into {@code counters}. */
-    BackendSession(TapDevice tap, FeatureSet offer, String peer, BackendCounters counters) {
+    /** A session whose devices count, per queue pair, into {@code counters} and send as {@code txCopy} says. */
+    BackendSession(TapDevice tap, FeatureSet offer, String peer, BackendCounters counters, TxCopy txCopy) {
         this.tap = tap;
+        this.txCopy = txCopy;
         this.offer = offer;
         this.peer = peer;
         this.counters = counters;
@@ -323,6 +326,7 @@ final class BackendSession implements AutoCloseable {
             NetDeviceConfig.Builder config = NetDeviceConfig.builder()
                     .memory(memory.table())
                     .tap(tap)
+                    .txCopy(txCopy)
                     .driverFeatures(acked.without(VirtioFeature.PROTOCOL_FEATURES));
             int[] bases = new int[2 * ready];
             for (int p = 0; p < ready; p++) {

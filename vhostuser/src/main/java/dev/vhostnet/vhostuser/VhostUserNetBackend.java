@@ -8,6 +8,7 @@ import dev.vhostnet.ctl.Features;
 import dev.vhostnet.ctl.NetDeviceCounters;
 import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import dev.vhostnet.ctl.emulated.TxCopy;
 import dev.vhostnet.sys.SocketFile;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.UnixListener;
@@ -65,6 +66,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
     private final FeatureSet offer;
     private final UnixListener server;
     private final Duration patience;
+    private final TxCopy txCopy;
     private final Thread thread;
     private final List<String> drops = new ArrayList<>();
     /** What every device of every session moved, per queue pair: {@link #counters()}. */
@@ -79,8 +81,10 @@ public final class VhostUserNetBackend implements AutoCloseable {
     private boolean closed;
 
     /** A back-end that accepts on {@code server}, or, without one, dials {@code path}. */
-    private VhostUserNetBackend(Path path, TapDevice tap, FeatureSet offer, UnixListener server, Duration patience) {
+    private VhostUserNetBackend(
+            Path path, TapDevice tap, FeatureSet offer, UnixListener server, Duration patience, TxCopy txCopy) {
         this.path = path;
+        this.txCopy = txCopy;
         this.tap = tap;
         this.offer = offer;
         this.server = server;
@@ -118,6 +122,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
         private final TapDevice tap;
         private Duration patience = DEFAULT_PATIENCE;
         private SocketFile.Access access = SocketFile.Access.DEFAULT;
+        private TxCopy txCopy = TxCopy.DEFAULT;
 
         private Builder(TapDevice tap) {
             this.tap = Preconditions.checkNotNull(tap, "tap");
@@ -134,6 +139,12 @@ public final class VhostUserNetBackend implements AutoCloseable {
         /** The listening socket file's mode and group (by default as {@code bind(2)} makes them). */
         public Builder socketAccess(SocketFile.Access access) {
             this.access = Preconditions.checkNotNull(access, "access");
+            return this;
+        }
+
+        /** How the device moves a frame the front-end sends to the tap (default: {@link TxCopy#DEFAULT}). */
+        public Builder txCopy(TxCopy txCopy) {
+            this.txCopy = Preconditions.checkNotNull(txCopy, "txCopy");
             return this;
         }
 
@@ -158,7 +169,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
         }
 
         private VhostUserNetBackend start(Path socket, FeatureSet offer, UnixListener server) {
-            VhostUserNetBackend backend = new VhostUserNetBackend(socket, tap, offer, server, patience);
+            VhostUserNetBackend backend = new VhostUserNetBackend(socket, tap, offer, server, patience, txCopy);
             backend.thread.start();
             log.info(
                     "vhost-user back-end {} {} for tap {} with {} queue pairs (features 0x{})",
@@ -401,7 +412,7 @@ public final class VhostUserNetBackend implements AutoCloseable {
     private String session(AFUNIXSocket socket, String peer) {
         String drop = null;
         try (BackendConnection connection = new BackendConnection(socket, patience);
-                BackendSession session = new BackendSession(tap, offer, peer, counters)) {
+                BackendSession session = new BackendSession(tap, offer, peer, counters, txCopy)) {
             setSession(session);
             try {
                 while (true) {

@@ -14,6 +14,7 @@ import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.emulated.EmulatedLoops;
+import dev.vhostnet.ctl.emulated.TxCopy;
 import dev.vhostnet.driver.DriverMemory;
 import dev.vhostnet.driver.RxFrame;
 import dev.vhostnet.driver.VirtioNetDriver;
@@ -39,6 +40,8 @@ import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.FileDescriptorCast;
@@ -77,20 +80,27 @@ class VhostUserNetBackendTest {
     }
 
     private void onBackend(Duration patience, Scenario scenario) throws Exception {
+        onBackend(patience, TxCopy.DEFAULT, scenario);
+    }
+
+    private void onBackend(Duration patience, TxCopy txCopy, Scenario scenario) throws Exception {
         try (TapInNamespace net =
                 TapInNamespace.open(TapConfig.builder().vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF), "vub")) {
             Set<Integer> before = fdsWith(net);
-            try (VhostUserNetBackend backend =
-                    VhostUserNetBackend.listen(dir.resolve("backend.sock"), net.tap, patience)) {
+            try (VhostUserNetBackend backend = VhostUserNetBackend.on(net.tap)
+                    .patience(patience)
+                    .txCopy(txCopy)
+                    .listen(dir.resolve("backend.sock"))) {
                 scenario.run(net, backend);
             }
             assertEquals("", OpenFds.leakedSince(before), "descriptors left open");
         }
     }
 
-    @Test
-    void carriesUdpBothWaysBetweenTheFrontendsDriverAndANamespace() throws Exception {
-        onBackend(VhostUserNetBackendTest::carryUdp);
+    @ParameterizedTest
+    @EnumSource(TxCopy.class)
+    void carriesUdpBothWaysBetweenTheFrontendsDriverAndANamespace(TxCopy txCopy) throws Exception {
+        onBackend(VhostUserNetBackend.DEFAULT_PATIENCE, txCopy, VhostUserNetBackendTest::carryUdp);
     }
 
     private static void carryUdp(TapInNamespace net, VhostUserNetBackend backend) throws Exception {

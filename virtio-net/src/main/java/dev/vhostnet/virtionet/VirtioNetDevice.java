@@ -14,6 +14,7 @@ import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.Virtqueue;
 import dev.vhostnet.ctl.VringBases;
 import dev.vhostnet.ctl.emulated.EmulatedNetDevice;
+import dev.vhostnet.ctl.emulated.TxCopy;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.ctl.ring.VringLayout;
 import dev.vhostnet.memtable.MemoryTable;
@@ -87,6 +88,7 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
     private final MemoryTable memory;
     private final TapDevice tap;
     private final VhostUserEndpoint vhostUser;
+    private final TxCopy txCopy;
     private final Duration connectTimeout;
     /** The backend the next start uses and the running one, if any ({@link #switchBackend}). */
     private volatile BackendChoice.Kind kind;
@@ -130,6 +132,7 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         this.tap = b.tap;
         this.vhostUser = b.vhostUser;
         this.connectTimeout = b.connectTimeout;
+        this.txCopy = b.txCopy;
         this.kind = kind;
         this.maxPairs = b.maxPairs;
         this.queueSize = b.queueSize;
@@ -328,6 +331,7 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         NetDeviceConfig.Builder b = NetDeviceConfig.builder()
                 .memory(memory)
                 .tap(tap)
+                .txCopy(txCopy)
                 .driverFeatures(FeatureSet.of(driver))
                 .requireAll(true)
                 .onVringError((pair, vring, count) -> {
@@ -649,6 +653,7 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         private VhostUserEndpoint vhostUser;
         private Duration connectTimeout = Duration.ofSeconds(10);
         private BackendChoice.Policy policy = BackendChoice.Policy.PREFER_KERNEL;
+        private TxCopy txCopy = TxCopy.DEFAULT;
         private MacAddress mac;
         private int mtu;
         private int maxPairs;
@@ -675,6 +680,12 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         /** Which of the kernel and emulated backends: QEMU's {@code vhost=on} ({@code PREFER_KERNEL}, the default), {@code vhostforce}, or emulated. */
         public Builder backend(BackendChoice.Policy policy) {
             this.policy = Preconditions.checkNotNull(policy, "policy");
+            return this;
+        }
+
+        /** How the emulated backend moves a frame the guest sends to the tap (default: {@link TxCopy#DEFAULT}). */
+        public Builder txCopy(TxCopy txCopy) {
+            this.txCopy = Preconditions.checkNotNull(txCopy, "txCopy");
             return this;
         }
 

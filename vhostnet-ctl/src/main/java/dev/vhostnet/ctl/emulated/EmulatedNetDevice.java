@@ -106,6 +106,7 @@ public final class EmulatedNetDevice implements NetDevice {
                         config.tap().queue(p),
                         features,
                         config.tap().config().vnetHeader(),
+                        config.txCopy(),
                         loop,
                         config.errorListener()));
             }

@@ -29,9 +29,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One virtio-net queue pair served in this process on one Netty epoll event loop, as QEMU's
- * virtio-net does without vhost: TX pops a chain, gathers it out of guest memory into a direct
- * buffer (copy 1) and writes it to the tap (copy 2, in the kernel); RX reads the tap into the
- * buffer (copy 1) and scatters it into posted RX buffers (copy 2). With no RX buffer posted it
+ * virtio-net does without vhost: TX pops a chain and, as {@link TxCopy} says, gathers it out of
+ * guest memory into a direct buffer (copy 1) and writes that to the tap (copy 2, in the kernel), or
+ * writes the chain's buffers to the tap with one {@code writev} ({@link TxIovecs}); RX reads the tap
+ * into the buffer (copy 1) and scatters it into posted RX buffers (copy 2). With no RX buffer posted it
  * stops reading the tap and holds the frame it has until the driver kicks the RX queue: nothing is
  * read and dropped. Everything here runs on the loop's thread; steady state allocates nothing.
  *
@@ -55,6 +56,9 @@ final class EmulatedQueuePair {
     private final int index;
     private final MemoryTable memory;
     private final GuestCopier guest;
+    /** The TX chain as iovecs, in {@link TxCopy#SINGLE}; null in {@link TxCopy#DOUBLE}. */
+    private final TxIovecs txIovecs;
+
     private final DeviceQueue rx;
     private final DeviceQueue tx;
     private final FileDescriptor tap;
@@ -95,6 +99,7 @@ final class EmulatedQueuePair {
             TapQueue tapQueue,
             Features.Negotiated features,
             boolean tapHasHeader,
+            TxCopy txCopy,
             IoEventLoop loop,
             VringErrorListener errorListener)
             throws SysException {
@@ -102,6 +107,9 @@ final class EmulatedQueuePair {
         this.index = index;
         this.memory = memory;
         this.guest = new GuestCopier(memory);
+        this.txIovecs = txCopy == TxCopy.SINGLE
+                ? new TxIovecs(memory, rings.tx().layout().size())
+                : null;
         this.rx = new DeviceQueue(memory, rings.rx().layout(), features.virtio(), "queue " + 2 * index + " (RX)");
         this.tx = new DeviceQueue(memory, rings.tx().layout(), features.virtio(), "queue " + (2 * index + 1) + " (TX)");
         this.tapName = "tap " + tapQueue.tapName() + " queue " + tapQueue.index();
@@ -269,6 +277,12 @@ final class EmulatedQueuePair {
         } while (!tx.isBroken() && !tx.enableNotifications());
     }
 
+    /**
+     * Sends the popped TX chain: its readable bytes are the guest's virtio-net header and the frame;
+     * a tap without a vnet header gets the frame alone. A chain the device cannot send (shorter than
+     * the header, longer than a GSO frame, with device-writable parts) is refused, counted, and
+     * returned as every chain is, with used length 0. A write the tap does not take whole is a drop.
+     */
     private void sendChain() {
         long length = chain.readableBytes();
         if (length < headerSize || length > BUFFER || chain.writableCount() > 0) {
@@ -277,21 +291,31 @@ final class EmulatedQueuePair {
             tx.pushUsed(chain.head(), 0);
             return;
         }
+        int skip = tapHasHeader ? 0 : headerSize;
+        try {
+            long written =
+                    txIovecs != null && txIovecs.fits(chain) ? txIovecs.write(tap, chain, skip) : writeCopy(skip);
+            if (written == length - skip) {
+                counters.sent(length - headerSize);
+            } else {
+                counters.txDropped();
+            }
+        } catch (IOException e) {
+            counters.txDropped();
+            log.debug("tap write on pair {}: {}", index, e.getMessage());
+        }
+        tx.pushUsed(chain.head(), 0);
+    }
+
+    /** {@link TxCopy#DOUBLE}: gathers the chain into the TX buffer, then writes it from {@code skip}. */
+    private int writeCopy(int skip) throws IOException {
         int to = 0;
         for (int i = 0; i < chain.readableCount(); i++) {
             int part = (int) chain.readableLength(i);
             guest.read(chain.readableGpa(i), txBuffer, to, part);
             to += part;
         }
-        int skip = tapHasHeader ? 0 : headerSize;
-        try {
-            tap.write(txBuffer, skip, (int) length);
-            counters.sent(length - headerSize);
-        } catch (IOException e) {
-            counters.txDropped();
-            log.debug("tap write on pair {}: {}", index, e.getMessage());
-        }
-        tx.pushUsed(chain.head(), 0);
+        return tap.write(txBuffer, skip, to);
     }
 
     /**

@@ -21,18 +21,18 @@ import dev.vhostnet.memtable.MemoryTable;
  * A test driver that writes raw ring contents into guest memory at the offsets of
  * {@code <linux/virtio_ring.h>}, whatever they are: what a hostile guest (or a fuzzer) does.
  */
-final class RawRing {
+public final class RawRing {
     final MemoryTable memory;
-    final VringLayout layout;
+    public final VringLayout layout;
     private int availIdx;
 
-    RawRing(MemoryTable memory, VringLayout layout) {
+    public RawRing(MemoryTable memory, VringLayout layout) {
         this.memory = memory;
         this.layout = layout;
     }
 
     /** Zeroes the three rings. */
-    RawRing clear() {
+    public RawRing clear() {
         zero(layout.descGpa(), VringLayout.descBytes(layout.size()));
         zero(layout.availGpa(), VringLayout.availBytes(layout.size()));
         zero(layout.usedGpa(), VringLayout.usedBytes(layout.size()));
@@ -45,7 +45,7 @@ final class RawRing {
     }
 
     /** Descriptor {@code index} of the ring's own table. */
-    RawRing desc(int index, long addr, long len, int flags, int next) {
+    public RawRing desc(int index, long addr, long len, int flags, int next) {
         return descAt(layout.descGpa(), index, addr, len, flags, next);
     }
 
@@ -60,7 +60,7 @@ final class RawRing {
     }
 
     /** Puts {@code heads} in the available ring from the current index, then publishes the new index. */
-    RawRing post(int... heads) {
+    public RawRing post(int... heads) {
         for (int head : heads) {
             memory.putShort(layout.availGpa() + VRING_AVAIL_RING + 2L * (availIdx % layout.size()), (short) head);
             availIdx = (availIdx + 1) & 0xffff;
@@ -90,7 +90,7 @@ final class RawRing {
         return this;
     }
 
-    int usedIdx() {
+    public int usedIdx() {
         return memory.getShort(layout.usedGpa() + VRING_USED_IDX) & 0xffff;
     }
 
@@ -108,7 +108,7 @@ final class RawRing {
         return memory.getInt(usedElem(slot));
     }
 
-    long usedLen(int slot) {
+    public long usedLen(int slot) {
         return memory.getInt(usedElem(slot) + VRING_USED_ELEM_LEN) & 0xffff_ffffL;
     }
 
