@@ -93,12 +93,13 @@ public final class BenchRunner {
                         + "backend's event-loop threads or vhost-net's vhost-<pid> workers; 'driver' is the guest-side threads "
                         + "(ThreadMXBean); 'total' is this whole process (driver, device loops, and the namespace peer's "
                         + "sink/source/echo threads, which run in this process) plus vhost workers that are kernel threads "
-                        + "outside it (Linux < 6.4). For the C ceiling, the C process's getrusage.");
+                        + "outside it (Linux < 6.4), less the JIT compiler threads (a one-off cost, no packet's). For the C "
+                        + "ceiling, the C process's getrusage.");
         notes.add("RR: packets/s counts round trips (transactions/s); Gbit/s counts both directions.");
         if (Loops.BLOCKING) {
             notes.add("One CPU: every wait blocks (the driver on its call eventfd, senders on the far end's count), "
-                    + "nothing spins, so the CPU is busy only with packets: packets/s is 1 / total CPU per packet, "
-                    + "and total CPU per packet is the figure to compare.");
+                    + "nothing spins, so the CPU is busy only with packets (and the JIT, while it still compiles): packets/s "
+                    + "is about 1 / total CPU per packet, and total CPU per packet is the figure to compare.");
         }
         return new BenchReport(machine(), started, config.toString(), cells, notes);
     }

@@ -93,6 +93,8 @@ abstract class Rig implements AutoCloseable {
         List<Path> outside = outsideThreads();
         long dev0 = ThreadCpu.nanos(dev);
         long out0 = ThreadCpu.nanos(outside);
+        List<Path> jit = ThreadCpu.jitThreads();
+        long jit0 = ThreadCpu.nanos(jit);
         long proc0 = ThreadCpu.process();
         long[] devIds = deviceJavaThreads();
         long alloc0 = allocated(devIds);
@@ -184,7 +186,7 @@ abstract class Rig implements AutoCloseable {
             default -> throw new IllegalArgumentException(direction.toString());
         }
         long devCpu = ThreadCpu.nanos(dev) - dev0;
-        long total = ThreadCpu.process() - proc0 + ThreadCpu.nanos(outside) - out0;
+        long total = ThreadCpu.process() - proc0 - (ThreadCpu.nanos(jit) - jit0) + ThreadCpu.nanos(outside) - out0;
         long bytes = packets * size * (direction == Direction.RR ? 2L : 1L);
         return new Rep(
                 packets,

@@ -63,6 +63,26 @@ public final class ThreadCpu {
     }
 
     /**
+     * The JVM's JIT compiler threads ({@code C1/C2 CompilerThread<n>}, 15 characters of it in
+     * {@code comm}): their CPU is the JIT's one-off cost, which on one emulated CPU still runs for
+     * seconds after a warm-up and is no packet's.
+     */
+    static List<Path> jitThreads() {
+        List<Path> jit = new ArrayList<>();
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+            for (Path t : tasks) {
+                String c = comm(t);
+                if (c != null && (c.startsWith("C1 CompilerThre") || c.startsWith("C2 CompilerThre"))) {
+                    jit.add(t);
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot list /proc/self/task", e);
+        }
+        return jit;
+    }
+
+    /**
      * The vhost-net workers of this process: {@code [kernel threads outside it, threads inside it]}.
      * A worker is named {@code vhost-<id>} after the thread that issued {@code VHOST_SET_OWNER}
      * (its thread id, which is the pid only for the main thread), so any thread id of this process
