@@ -59,6 +59,9 @@ final class LibC {
 
     static native int poll(Pointer fds, long nfds, int timeout) throws LastErrorException;
 
+    /** {@code poll(2)} on one {@code struct pollfd} held in two ints (see {@code Fd#poll}). */
+    static native int poll(int[] fds, long nfds, int timeout) throws LastErrorException;
+
     static native int renameat2(int olddirfd, String oldpath, int newdirfd, String newpath, int flags)
             throws LastErrorException;
 

@@ -101,6 +101,14 @@ class FdTest {
             buf.setLong(0, 1);
             efd.write(buf, 8);
             assertEquals(PollUapi.POLLIN, efd.poll(PollUapi.POLLIN, 1000));
+            assertEquals(
+                    PollUapi.POLLIN | PollUapi.POLLOUT,
+                    efd.poll(PollUapi.POLLIN | PollUapi.POLLOUT, 0),
+                    "each event asked for and present comes back, none other");
+            assertEquals(PollUapi.POLLOUT, efd.poll(PollUapi.POLLOUT, 0));
+            efd.writeU64(0xffff_ffff_ffff_fffeL - 1);
+            assertEquals(
+                    PollUapi.POLLIN, efd.poll(PollUapi.POLLIN | PollUapi.POLLOUT, 0), "a full counter is not writable");
         }
     }
 
