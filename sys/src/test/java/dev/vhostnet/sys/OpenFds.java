@@ -26,12 +26,32 @@ public final class OpenFds {
         return Arrays.stream(names).map(Integer::valueOf).collect(Collectors.toCollection(TreeSet::new));
     }
 
-    /** Descriptors open now that were not in {@code before}, with what they point to. */
+    /**
+     * Descriptors open that were not in {@code before}, with what they point to, once they have had
+     * up to 2 s to close: descriptors of this process that another thread holds for a moment (the
+     * JDK's pipes to a child it is starting, a process reaper closing a child's pipes) are not a
+     * leak; one still open after that is.
+     */
     public static String leakedSince(Set<Integer> before) {
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        Set<Integer> now = opened(before);
+        while (!now.isEmpty() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            now = opened(before);
+        }
+        return now.stream().map(fd -> fd + " -> " + target(fd)).collect(Collectors.joining(", "));
+    }
+
+    private static Set<Integer> opened(Set<Integer> before) {
         Set<Integer> now = snapshot();
         now.removeAll(before);
         now.removeIf(fd -> !new File("/proc/self/fd/" + fd).exists());
-        return now.stream().map(fd -> fd + " -> " + target(fd)).collect(Collectors.joining(", "));
+        return now;
     }
 
     private static String target(int fd) {
