@@ -27,10 +27,6 @@ final class LibC {
 
     static native long write(int fd, Pointer buf, long count) throws LastErrorException;
 
-    static native long read(int fd, long[] buf, long count) throws LastErrorException;
-
-    static native long write(int fd, long[] buf, long count) throws LastErrorException;
-
     static native int ioctl(int fd, NativeLong request, Pointer arg) throws LastErrorException;
 
     static native int ioctl(int fd, NativeLong request, long arg) throws LastErrorException;
@@ -58,9 +54,6 @@ final class LibC {
     static native int fcntl(int fd, int cmd, int arg) throws LastErrorException;
 
     static native int poll(Pointer fds, long nfds, int timeout) throws LastErrorException;
-
-    /** {@code poll(2)} on one {@code struct pollfd} held in two ints (see {@code Fd#poll}). */
-    static native int poll(int[] fds, long nfds, int timeout) throws LastErrorException;
 
     static native int renameat2(int olddirfd, String oldpath, int newdirfd, String newpath, int flags)
             throws LastErrorException;

@@ -12,6 +12,12 @@ public final class PollUapi {
     public static final int POLLERR = 0x008;
     public static final int POLLHUP = 0x010;
 
+    @CExpr("offsetof(struct pollfd, events)")
+    public static final int POLLFD_EVENTS = 4;
+
+    @CExpr("offsetof(struct pollfd, revents)")
+    public static final int POLLFD_REVENTS = 6;
+
     /** {@code struct pollfd}: one descriptor, the events asked for and those that happened. */
     @CExpr("struct pollfd")
     @FieldOrder({"fd", "events", "revents"})

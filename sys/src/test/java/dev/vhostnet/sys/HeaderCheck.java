@@ -47,7 +47,10 @@ public final class HeaderCheck {
                 continue;
             }
             CExpr expr = f.getAnnotation(CExpr.class);
-            String c = expr != null ? expr.value() : f.getName();
+            // An expression names its Java constant: a struct's own offsets may have the same C text.
+            String c = expr != null
+                    ? expr.value() + " /* " + uapi.getSimpleName() + "." + f.getName() + " */"
+                    : f.getName();
             Object value = get(f);
             if (value instanceof Ioctl ioctl) {
                 expected.put(ioctl.name(), ioctl.number());
