@@ -106,9 +106,20 @@ final class Acpi {
         b.putInt(112 - HEADER, FADT_HW_REDUCED_ACPI | FADT_PWR_BUTTON | FADT_SLP_BUTTON);
         b.put(131 - HEADER, (byte) 3); // FADT minor version: ACPI 6.3, the one with the hypervisor ID
         b.putLong(140 - HEADER, dsdt);
+        ioPort(b, 244 - HEADER, Layout.ACPI_SLEEP); // SLEEP_CONTROL_REG
+        ioPort(b, 256 - HEADER, Layout.ACPI_SLEEP); // SLEEP_STATUS_REG
         b.position(268 - HEADER);
         b.put("VHOSTNET".getBytes(StandardCharsets.US_ASCII));
         return b.array();
+    }
+
+    /** A Generic Address Structure (§5.2.3.2): one byte in system I/O space at {@code port}. */
+    private static void ioPort(ByteBuffer b, int at, int port) {
+        b.put(at, (byte) 1); // address space: system I/O
+        b.put(at + 1, (byte) 8); // register bit width
+        b.put(at + 2, (byte) 0); // bit offset
+        b.put(at + 3, (byte) 1); // access size: byte
+        b.putLong(at + 4, port);
     }
 
     /**
@@ -131,7 +142,11 @@ final class Acpi {
         return b.array();
     }
 
-    /** {@code Scope (\_SB) { Device (Vnnn) { _HID "LNRO0005", _UID n, _CRS {Memory32Fixed, Interrupt} } … }} in AML. */
+    /**
+     * {@code Name (_S5_, Package () {5})} — the sleep type of S5, without which Linux does not power
+     * off through ACPI ({@code acpi_sleep_state_supported}) — then {@code Scope (\_SB) { Device (Vnnn)
+     * { _HID "LNRO0005", _UID n, _CRS {Memory32Fixed, Interrupt} } … }}, in AML.
+     */
     static byte[] dsdtBody(List<MmioDevice> devices) {
         ByteArrayOutputStream scope = new ByteArrayOutputStream();
         scope.writeBytes(new byte[] {0x5c, '_', 'S', 'B', '_'});
@@ -139,6 +154,12 @@ final class Acpi {
             scope.writeBytes(device(n, devices.get(n)));
         }
         ByteArrayOutputStream aml = new ByteArrayOutputStream();
+        name(aml, "_S5_");
+        aml.write(0x12); // PackageOp
+        aml.writeBytes(pkgLength(3));
+        aml.write(1); // NumElements
+        aml.write(0x0a); // BytePrefix
+        aml.write(AcpiSleepControl.S5);
         aml.write(0x10); // ScopeOp
         aml.writeBytes(pkgLength(scope.size()));
         aml.writeBytes(scope.toByteArray());

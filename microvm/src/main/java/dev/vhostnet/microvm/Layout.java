@@ -37,4 +37,6 @@ final class Layout {
     static final int COM1_IRQ = 4;
     static final int I8042_COMMAND = 0x64;
     static final int CMOS = 0x70;
+    /** The hardware-reduced ACPI sleep control and status register (Cloud Hypervisor's port). */
+    static final int ACPI_SLEEP = 0x3c0;
 }

@@ -336,6 +336,10 @@ public final class MicroVm implements AutoCloseable {
             io.add(Layout.COM1, Serial8250.PORTS, serial);
             io.add(Layout.CMOS, Cmos.PORTS, new Cmos());
             io.add(Layout.I8042_COMMAND, 1, new I8042(() -> loop.stop(new VmExit(VmExit.Reason.RESET, "i8042 reset"))));
+            io.add(
+                    Layout.ACPI_SLEEP,
+                    1,
+                    new AcpiSleepControl(() -> loop.stop(new VmExit(VmExit.Reason.POWEROFF, "ACPI S5"))));
 
             List<VirtioMmioTransport> transports = new ArrayList<>();
             List<Acpi.MmioDevice> acpiDevices = new ArrayList<>();

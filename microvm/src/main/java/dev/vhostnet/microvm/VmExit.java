@@ -6,11 +6,13 @@ public record VmExit(Reason reason, String detail) {
     public enum Reason {
         /** The guest pulsed the reset line through the i8042 ({@code reboot=k}, or {@code panic=} after {@code poweroff -f}). */
         RESET,
+        /** The guest entered S5 through ACPI's sleep control register: Linux's {@code poweroff}. */
+        POWEROFF,
         /** {@code KVM_EXIT_SHUTDOWN}: a triple fault, the last resort of a reboot. */
         SHUTDOWN,
         /** {@code KVM_EXIT_SYSTEM_EVENT}: a PSCI-style shutdown or reset request. */
         SYSTEM_EVENT,
-        /** The vCPU halted with interrupts disabled, as Linux's {@code poweroff -f} ends without ACPI; or a {@code hlt} exit reached this process. */
+        /** The vCPU halted with interrupts disabled, as Linux's {@code poweroff} ends without ACPI power-off; or a {@code hlt} exit reached this process. */
         HALTED,
         /** {@link MicroVm#close()} stopped it. */
         STOPPED,

@@ -44,6 +44,13 @@ class AcpiTest {
             byte[] f = table(memory, fadt, "FACP");
             assertEquals(276, f.length);
             assertTrue((le(f).getInt(112) & (1 << 20)) != 0, "hardware-reduced ACPI");
+            for (int gas : new int[] {244, 256}) {
+                assertArrayEquals(
+                        new byte[] {1, 8, 0, 1},
+                        java.util.Arrays.copyOfRange(f, gas, gas + 4),
+                        "sleep control/status register at " + gas + ": one byte of system I/O");
+                assertEquals(Layout.ACPI_SLEEP, le(f).getLong(gas + 4), "the sleep register's port");
+            }
             long dsdt = le(f).getLong(140);
             assertEquals(dsdt, le(f).getInt(40) & 0xffffffffL, "DSDT and X_DSDT agree");
             byte[] m = table(memory, madt, "APIC");
@@ -69,6 +76,7 @@ class AcpiTest {
         String dsl = disassemble(dsdt);
         assertTrue(dsl.contains("Device (V000)") && dsl.contains("Device (V001)"), dsl);
         assertTrue(dsl.contains("Name (_HID, \"LNRO0005\")"), dsl);
+        assertTrue(dsl.matches("(?s).*Name \\(_S5, Package \\(0x01\\)[^{]*\\{\\s*0x05\\s*\\}.*"), dsl);
         assertTrue(dsl.contains("0xD0001000"), dsl);
         assertTrue(
                 dsl.matches(
