@@ -93,9 +93,19 @@ final class MaskedNotifierWatcher implements AutoCloseable {
             }
         } catch (SysException | RuntimeException e) {
             if (!closed) {
-                counters.internalError("masked-notifier watcher stopped: " + e);
+                counters.internalError("masked-notifier watcher stopped: " + e + where(e));
             }
         }
+    }
+
+    /** Where {@code e} was thrown: its first three frames, so a counted internal error can be traced. */
+    private static String where(Throwable e) {
+        StringBuilder s = new StringBuilder();
+        StackTraceElement[] frames = e.getStackTrace();
+        for (int i = 0; i < Math.min(3, frames.length); i++) {
+            s.append(" at ").append(frames[i]);
+        }
+        return s.toString();
     }
 
     /** Stops the thread and waits for it; the watched fds stay open (they are the transport's). */
