@@ -193,15 +193,8 @@ class EmulatedFaultsTest {
         return OpenFds.snapshot();
     }
 
-    /**
-     * No descriptor opened since {@code before} is still open, allowing 2 s for the pipes of the
-     * {@code ip} commands, which the JDK's process reaper closes after they exit.
-     */
-    static void assertNothingLeftOpenSince(Set<Integer> before) throws Exception {
-        long deadline = System.nanoTime() + 2_000_000_000L;
-        while (!OpenFds.leakedSince(before).isEmpty() && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
+    /** No descriptor opened since {@code before} is still open ({@link OpenFds#leakedSince} lets the JDK's own close). */
+    static void assertNothingLeftOpenSince(Set<Integer> before) {
         assertEquals(
                 "", OpenFds.leakedSince(before), "descriptors left open after the device, tap and memory were closed");
     }
