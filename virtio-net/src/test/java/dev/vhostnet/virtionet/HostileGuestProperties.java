@@ -22,8 +22,6 @@ import net.jqwik.api.From;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.Size;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
  * A hostile guest at both transports of a running {@link VirtioNetDevice} (emulated backend, a tap
@@ -31,6 +29,10 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  * exactly when the device counted a success and {@code VIRTIO_NET_ERR} exactly when it counted a
  * refusal; random register traffic never throws into the caller (the VMM's exit loop) nor counts an
  * internal error; and after either, a correct driver brings the device up again.
+ *
+ * <p>Each try opens its own tap: jqwik shrinks a failure on another thread and, past its time
+ * bound, goes on to the next property while that thread still runs tries; a tap shared between
+ * them made the second property fail on the first one's queue state.
  */
 class HostileGuestProperties {
     private static final EnumSet<Refusal> CONTROL = EnumSet.of(
@@ -44,20 +46,13 @@ class HostileGuestProperties {
             Refusal.CTRL_OFFLOADS,
             Refusal.CTRL_ANNOUNCE,
             Refusal.CTRL_BACKEND);
-    private static TapDevice tap;
 
-    @BeforeContainer
-    static void openTap() throws Exception {
-        tap = TapDevice.open(TapConfig.builder()
+    private static TapDevice tap() throws Exception {
+        return TapDevice.open(TapConfig.builder()
                 .name(Names.random("vp"))
                 .queues(2)
                 .vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF)
                 .build());
-    }
-
-    @AfterContainer
-    static void closeTap() {
-        tap.close();
     }
 
     record Command(int cls, int cmd, byte[] payload) {}
@@ -90,8 +85,10 @@ class HostileGuestProperties {
     void everyControlCommandIsAnsweredAndEveryRefusalCounted(
             @ForAll Registers.Kind transport, @ForAll @Size(max = 40) List<@From("commands") Command> commands)
             throws Exception {
-        try (MemoryTable memory = MemoryTable.builder().region(0, NetGuest.RAM).build();
-                VirtioNetDevice device = device(memory);
+        try (TapDevice tap = tap();
+                MemoryTable memory =
+                        MemoryTable.builder().region(0, NetGuest.RAM).build();
+                VirtioNetDevice device = device(memory, tap);
                 Registers regs = Registers.open(transport, device, memory)) {
             NetGuest guest = NetGuest.probe(regs, memory, -1L, NetGuest.DRIVER_BASE);
             int ok = 0;
@@ -140,8 +137,10 @@ class HostileGuestProperties {
     void randomRegisterTrafficNeverEscapesAndACorrectDriverStartsAgain(
             @ForAll Registers.Kind transport, @ForAll @Size(max = 200) List<@From("accesses") Access> traffic)
             throws Exception {
-        try (MemoryTable memory = MemoryTable.builder().region(0, NetGuest.RAM).build();
-                VirtioNetDevice device = device(memory);
+        try (TapDevice tap = tap();
+                MemoryTable memory =
+                        MemoryTable.builder().region(0, NetGuest.RAM).build();
+                VirtioNetDevice device = device(memory, tap);
                 Registers regs = Registers.open(transport, device, memory)) {
             NetGuest.probe(regs, memory, -1L, NetGuest.DRIVER_BASE);
             for (Access a : traffic) {
@@ -159,7 +158,7 @@ class HostileGuestProperties {
         }
     }
 
-    private static VirtioNetDevice device(MemoryTable memory) throws Exception {
+    private static VirtioNetDevice device(MemoryTable memory, TapDevice tap) throws Exception {
         return VirtioNetDevice.builder()
                 .memory(memory)
                 .tap(tap)

@@ -41,22 +41,31 @@ final class MaskedNotifierWatcher implements AutoCloseable {
         thread.start();
     }
 
-    /** Starts watching {@code notifier}; call under the lock. */
+    /**
+     * Starts watching {@code notifier}. Takes the lock itself (the watched set is only touched under
+     * it, the thread included), so a caller that does not hold it yet — a constructor — is safe.
+     */
     void watch(EventFd notifier) {
-        if (watched.add(notifier)) {
-            wakeUp();
+        synchronized (lock) {
+            if (watched.add(notifier)) {
+                wakeUp();
+            }
         }
     }
 
-    /** Stops watching {@code notifier}; call under the lock. Afterwards the thread does not read it. */
+    /** Stops watching {@code notifier}. Afterwards the thread does not read it. */
     void unwatch(EventFd notifier) {
-        if (watched.remove(notifier)) {
-            wakeUp();
+        synchronized (lock) {
+            if (watched.remove(notifier)) {
+                wakeUp();
+            }
         }
     }
 
     boolean isWatched(EventFd notifier) {
-        return watched.contains(notifier);
+        synchronized (lock) {
+            return watched.contains(notifier);
+        }
     }
 
     private void wakeUp() {
