@@ -65,6 +65,22 @@ public final class KvmVcpu implements AutoCloseable {
         return state.getInt(0);
     }
 
+    /** {@code KVM_GET_LAPIC}: the in-kernel local APIC's register page ({@code struct kvm_lapic_state}). */
+    public byte[] getLapic() throws SysException {
+        Memory page = new Memory(KvmUapi.KVM_APIC_REG_SIZE);
+        fd.ioctl(KvmUapi.KVM_GET_LAPIC, page);
+        return page.getByteArray(0, KvmUapi.KVM_APIC_REG_SIZE);
+    }
+
+    /** {@code KVM_SET_LAPIC}: replaces the local APIC's register page; KVM recomputes its ISR/IRR caches and PPR. */
+    public void setLapic(byte[] regs) throws SysException {
+        Preconditions.checkArgument(
+                regs.length == KvmUapi.KVM_APIC_REG_SIZE, "a local APIC page is 1024 bytes, not %s", regs.length);
+        Memory page = new Memory(KvmUapi.KVM_APIC_REG_SIZE);
+        page.write(0, regs, 0, regs.length);
+        fd.ioctl(KvmUapi.KVM_SET_LAPIC, page);
+    }
+
     /** {@code KVM_SET_FPU}: x87 and SSE state (control words, {@code MXCSR}). */
     public void setFpu(KvmFpu fpu) throws SysException {
         fd.ioctl(KvmUapi.KVM_SET_FPU, fpu);

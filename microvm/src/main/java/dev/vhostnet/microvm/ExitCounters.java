@@ -19,6 +19,12 @@ public final class ExitCounters {
         counts.computeIfAbsent("exit " + reason, k -> new LongAdder()).increment();
     }
 
+    /** A lost interrupt delivered again ({@code VcpuLoop}): {@code "redelivered vector 0x30"}. */
+    void redelivered(int vector) {
+        counts.computeIfAbsent(String.format("redelivered vector 0x%02x", vector), k -> new LongAdder())
+                .increment();
+    }
+
     void unhandled(String kind, long address) {
         String name = String.format("unhandled %s 0x%x", kind, address);
         if (counts.size() >= MAX_NAMES && !counts.containsKey(name)) {

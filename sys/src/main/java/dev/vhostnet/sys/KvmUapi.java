@@ -9,6 +9,10 @@ public final class KvmUapi {
 
     public static final int KVMIO = 0xAE;
 
+    /** {@code struct kvm_lapic_state}: the local APIC's register page, {@code char regs[KVM_APIC_REG_SIZE]}. */
+    @CExpr("sizeof(struct kvm_lapic_state)")
+    public static final int KVM_APIC_REG_SIZE = 0x400;
+
     public static final Ioctl KVM_GET_API_VERSION = Ioctl.io("KVM_GET_API_VERSION", KVMIO, 0x00);
     public static final Ioctl KVM_CREATE_VM = Ioctl.io("KVM_CREATE_VM", KVMIO, 0x01);
     public static final Ioctl KVM_CHECK_EXTENSION = Ioctl.io("KVM_CHECK_EXTENSION", KVMIO, 0x03);
@@ -34,6 +38,8 @@ public final class KvmUapi {
     public static final Ioctl KVM_SET_MSRS = Ioctl.iow("KVM_SET_MSRS", KVMIO, 0x89, KvmMsrs.SIZE);
     public static final Ioctl KVM_SET_FPU = Ioctl.iow("KVM_SET_FPU", KVMIO, 0x8d, KvmFpu.SIZE);
     public static final Ioctl KVM_GET_MP_STATE = Ioctl.ior("KVM_GET_MP_STATE", KVMIO, 0x98, 4);
+    public static final Ioctl KVM_GET_LAPIC = Ioctl.ior("KVM_GET_LAPIC", KVMIO, 0x8e, KVM_APIC_REG_SIZE);
+    public static final Ioctl KVM_SET_LAPIC = Ioctl.iow("KVM_SET_LAPIC", KVMIO, 0x8f, KVM_APIC_REG_SIZE);
     public static final Ioctl KVM_SET_CPUID2 = Ioctl.iow("KVM_SET_CPUID2", KVMIO, 0x90, KvmCpuid2.SIZE);
 
     public static final int KVM_API_VERSION = 12;
