@@ -12,6 +12,7 @@ import dev.vhostnet.sys.KvmUapi.KvmIrqRouting;
 import dev.vhostnet.sys.KvmUapi.KvmIrqRoutingEntry;
 import dev.vhostnet.sys.KvmUapi.KvmIrqfd;
 import dev.vhostnet.sys.KvmUapi.KvmPitConfig;
+import dev.vhostnet.sys.KvmUapi.KvmReinjectControl;
 import dev.vhostnet.sys.KvmUapi.KvmUserspaceMemoryRegion;
 import dev.vhostnet.sys.SysException;
 import java.util.List;
@@ -72,6 +73,16 @@ public final class KvmVm implements AutoCloseable {
         KvmPitConfig config = new KvmPitConfig();
         config.flags = flags;
         fd.ioctl(KvmUapi.KVM_CREATE_PIT2, config);
+    }
+
+    /**
+     * {@code KVM_REINJECT_CONTROL}: whether the PIT holds each tick back until the guest acknowledged
+     * the one before (KVM's default) or ticks regardless (QEMU's {@code lost_tick_policy=discard}).
+     */
+    public void setPitReinject(boolean reinject) throws SysException {
+        KvmReinjectControl control = new KvmReinjectControl();
+        control.pit_reinject = (byte) (reinject ? 1 : 0);
+        fd.ioctl(KvmUapi.KVM_REINJECT_CONTROL, control);
     }
 
     /** {@code KVM_SET_USER_MEMORY_REGION}: maps {@code size} bytes at {@code hva} into the guest at {@code gpa}. */

@@ -329,6 +329,9 @@ public final class MicroVm implements AutoCloseable {
             vm.setIdentityMapAddr(Layout.KVM_IDENTITY_MAP);
             vm.createIrqchip();
             vm.createPit2(KvmUapi.KVM_PIT_SPEAKER_DUMMY);
+            // Ticks regardless of the last one's acknowledgement (QEMU's lost_tick_policy=discard): in
+            // reinject mode one lost tick stops the PIT for good, and the guest keeps time by its TSC.
+            vm.setPitReinject(false);
             MemoryTable memory = owned.add(MemoryTable.builder().region(0, ram).build());
             vm.setMemoryTable(memory);
             KvmVcpu vcpu = owned.add(vm.createVcpu(0));

@@ -29,6 +29,9 @@ public final class KvmUapi {
     public static final Ioctl KVM_SET_GSI_ROUTING = Ioctl.iow("KVM_SET_GSI_ROUTING", KVMIO, 0x6a, KvmIrqRouting.SIZE);
     public static final Ioctl KVM_IRQFD = Ioctl.iow("KVM_IRQFD", KVMIO, 0x76, KvmIrqfd.SIZE);
     public static final Ioctl KVM_CREATE_PIT2 = Ioctl.iow("KVM_CREATE_PIT2", KVMIO, 0x77, KvmPitConfig.SIZE);
+    /** Declared {@code _IO} in the header although it takes a {@code struct kvm_reinject_control}. */
+    public static final Ioctl KVM_REINJECT_CONTROL = Ioctl.io("KVM_REINJECT_CONTROL", KVMIO, 0x71);
+
     public static final Ioctl KVM_IOEVENTFD = Ioctl.iow("KVM_IOEVENTFD", KVMIO, 0x79, KvmIoeventfd.SIZE);
     public static final Ioctl KVM_RUN = Ioctl.io("KVM_RUN", KVMIO, 0x80);
     public static final Ioctl KVM_GET_REGS = Ioctl.ior("KVM_GET_REGS", KVMIO, 0x81, KvmRegs.SIZE);
@@ -56,6 +59,7 @@ public final class KvmUapi {
     public static final int KVM_CAP_SET_TSS_ADDR = 4;
     public static final int KVM_CAP_EXT_CPUID = 7;
     public static final int KVM_CAP_PIT2 = 33;
+    public static final int KVM_CAP_REINJECT_CONTROL = 24;
     public static final int KVM_CAP_SET_IDENTITY_MAP_ADDR = 37;
 
     /** {@code struct kvm_mp_state}: the vCPU waits in {@code hlt} for an interrupt. */
@@ -343,6 +347,15 @@ public final class KvmUapi {
         public static final int SIZE = 64;
         public int flags;
         public int[] pad = new int[15];
+    }
+
+    /** {@code struct kvm_reinject_control}: {@code KVM_REINJECT_CONTROL}'s argument. */
+    @CExpr("struct kvm_reinject_control")
+    @FieldOrder({"pit_reinject", "reserved"})
+    public static final class KvmReinjectControl extends Structure {
+        public static final int SIZE = 32;
+        public byte pit_reinject;
+        public byte[] reserved = new byte[31];
     }
 
     /** {@code struct kvm_msrs}: the header before {@code nmsrs} {@link KvmMsrEntry}s. */
