@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * What a bench run measures: the backends (each is skipped with a reason where it is missing), the
@@ -39,6 +40,7 @@ public final class BenchConfig {
     private final int window;
     private final Path outputDir;
     private final TxCopy txCopy;
+    private final TxCount txCount;
 
     private BenchConfig(Builder b) {
         this.backends = ImmutableSet.copyOf(b.backends);
@@ -54,6 +56,7 @@ public final class BenchConfig {
         this.window = b.window;
         this.outputDir = b.outputDir;
         this.txCopy = b.txCopy;
+        this.txCount = b.txCount;
     }
 
     public static Builder builder() {
@@ -137,6 +140,11 @@ public final class BenchConfig {
         return txCopy;
     }
 
+    /** Where TX repetitions count the frames delivered. */
+    public TxCount txCount() {
+        return txCount;
+    }
+
     @Override
     public String toString() {
         return "backends " + backends + ", directions " + directions + ", sizes " + sizes + ", pairs " + pairs
@@ -144,7 +152,8 @@ public final class BenchConfig {
                 + (packetsPerRep > 0
                         ? packetsPerRep + " packets (at most " + repTime.toMillis() + " ms)"
                         : repTime.toMillis() + " ms")
-                + ", window " + window + ", emulated TX copy " + txCopy + ", ceilings " + (javaCeiling ? "Java " : "")
+                + ", window " + window + ", emulated TX copy " + txCopy + ", TX counted at the "
+                + txCount.name().toLowerCase(Locale.ROOT) + ", ceilings " + (javaCeiling ? "Java " : "")
                 + (cCeiling ? "C" : "");
     }
 
@@ -163,6 +172,7 @@ public final class BenchConfig {
         private int window = 128;
         private Path outputDir = Path.of("bench-out");
         private TxCopy txCopy = TxCopy.DEFAULT;
+        private TxCount txCount = TxCount.SINK;
 
         private Builder() {}
 
@@ -234,6 +244,11 @@ public final class BenchConfig {
 
         public Builder txCopy(TxCopy txCopy) {
             this.txCopy = Preconditions.checkNotNull(txCopy, "txCopy");
+            return this;
+        }
+
+        public Builder txCount(TxCount txCount) {
+            this.txCount = Preconditions.checkNotNull(txCount, "txCount");
             return this;
         }
 

@@ -171,11 +171,11 @@ public final class BenchRunner {
         int window = config.window(size);
         if (!config.warmUp().isZero()) {
             progress.update(index, total, name + ": warm-up");
-            rig.run(d, size, 0, config.warmUp().toNanos(), window);
+            rig.run(d, size, 0, config.warmUp().toNanos(), window, config.txCount());
         }
         List<Rep> reps = new ArrayList<>();
         for (int r = 0; r < config.repetitions(); r++) {
-            Rep rep = rig.run(d, size, limit, repNanos, window);
+            Rep rep = rig.run(d, size, limit, repNanos, window, config.txCount());
             reps.add(rep);
             progress.update(
                     index,

@@ -107,6 +107,13 @@ class ReportTest {
     }
 
     @Test
+    void txCountsAtTheSinkUnlessAsked() {
+        assertEquals(TxCount.SINK, BenchConfig.builder().build().txCount());
+        BenchConfig asked = BenchConfig.builder().txCount(TxCount.TAP).build();
+        assertTrue(asked.toString().contains("TX counted at the tap"), asked.toString());
+    }
+
+    @Test
     void aWindowWritesOffWhatTheFarEndNeverCounts() throws Exception {
         Window w = new Window(4);
         assertEquals(4, w.room(0, 0));

@@ -8,6 +8,7 @@ import dev.vhostnet.bench.Direction;
 import dev.vhostnet.bench.Progress;
 import dev.vhostnet.bench.ReportReader;
 import dev.vhostnet.bench.ReportWriter;
+import dev.vhostnet.bench.TxCount;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.emulated.TxCopy;
 import java.nio.file.Path;
@@ -87,6 +88,15 @@ public final class BenchCommand implements Callable<Integer> {
                     + "into a buffer first, the yardstick); default ${DEFAULT-VALUE}. Run twice to compare.")
     TxCopy txCopy = TxCopy.DEFAULT;
 
+    @Option(
+            names = "--tx-count",
+            paramLabel = "WHERE",
+            description = "Where TX counts the frames delivered: SINK (the UDP sink in the namespace, a window of "
+                    + "frames in flight against its count: nothing lost, byte-exact) or TAP (the tap's rx_packets, no "
+                    + "window: only the ring holds the sender back, so the sink's pace is not what is measured); "
+                    + "default ${DEFAULT-VALUE}.")
+    TxCount txCount = TxCount.SINK;
+
     @Option(names = "--no-c", description = "Skip the C raw tap ceiling (needs gcc).")
     boolean noC;
 
@@ -126,7 +136,8 @@ public final class BenchCommand implements Callable<Integer> {
                 .outputDir(out)
                 .cCeiling(!noC)
                 .javaCeiling(!noJava)
-                .txCopy(txCopy);
+                .txCopy(txCopy)
+                .txCount(txCount);
         if (sizes != null) {
             b.sizes(sizes);
         }
