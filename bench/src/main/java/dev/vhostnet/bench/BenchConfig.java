@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * What a bench run measures: the backends (each is skipped with a reason where it is missing), the
@@ -39,6 +40,8 @@ public final class BenchConfig {
     private final int window;
     private final Path outputDir;
     private final TxCopy txCopy;
+    private final TxCount txCount;
+    private final boolean vhostUserPeers;
 
     private BenchConfig(Builder b) {
         this.backends = ImmutableSet.copyOf(b.backends);
@@ -54,6 +57,8 @@ public final class BenchConfig {
         this.window = b.window;
         this.outputDir = b.outputDir;
         this.txCopy = b.txCopy;
+        this.txCount = b.txCount;
+        this.vhostUserPeers = b.vhostUserPeers;
     }
 
     public static Builder builder() {
@@ -137,6 +142,19 @@ public final class BenchConfig {
         return txCopy;
     }
 
+    /** Where TX repetitions count the frames delivered. */
+    public TxCount txCount() {
+        return txCount;
+    }
+
+    /**
+     * Whether the run also compares this project's vhost-user back-end with DPDK's vhost library,
+     * both fed by DPDK's virtio-user ({@link VhostUserPeers}).
+     */
+    public boolean vhostUserPeers() {
+        return vhostUserPeers;
+    }
+
     @Override
     public String toString() {
         return "backends " + backends + ", directions " + directions + ", sizes " + sizes + ", pairs " + pairs
@@ -144,8 +162,9 @@ public final class BenchConfig {
                 + (packetsPerRep > 0
                         ? packetsPerRep + " packets (at most " + repTime.toMillis() + " ms)"
                         : repTime.toMillis() + " ms")
-                + ", window " + window + ", emulated TX copy " + txCopy + ", ceilings " + (javaCeiling ? "Java " : "")
-                + (cCeiling ? "C" : "");
+                + ", window " + window + ", emulated TX copy " + txCopy + ", TX counted at the "
+                + txCount.name().toLowerCase(Locale.ROOT) + ", ceilings " + (javaCeiling ? "Java " : "")
+                + (cCeiling ? "C" : "") + (vhostUserPeers ? ", vhost-user peers (vhostnet and DPDK back-ends)" : "");
     }
 
     public static final class Builder {
@@ -163,15 +182,17 @@ public final class BenchConfig {
         private int window = 128;
         private Path outputDir = Path.of("bench-out");
         private TxCopy txCopy = TxCopy.DEFAULT;
+        private TxCount txCount = TxCount.SINK;
+        private boolean vhostUserPeers;
 
         private Builder() {}
 
-        /** The kernel and/or the emulated backend (the bench has no vhost-user peer of its own). */
+        /** The kernel and/or the emulated backend (the vhost-user back-end is {@link #vhostUserPeers}'s). */
         public Builder backends(Collection<BackendChoice.Kind> backends) {
             com.google.common.base.Preconditions.checkArgument(
                     !backends.contains(BackendChoice.Kind.VHOST_USER),
-                    "the bench measures the kernel and the emulated backend; a vhost-user one needs a back-end "
-                            + "process (TestpmdTest drives dpdk-testpmd)");
+                    "the bench measures the kernel and the emulated backend here; the vhost-user back-end is measured "
+                            + "against DPDK's with vhostUserPeers(true)");
             this.backends = EnumSet.copyOf(backends);
             return this;
         }
@@ -234,6 +255,17 @@ public final class BenchConfig {
 
         public Builder txCopy(TxCopy txCopy) {
             this.txCopy = Preconditions.checkNotNull(txCopy, "txCopy");
+            return this;
+        }
+
+        public Builder txCount(TxCount txCount) {
+            this.txCount = Preconditions.checkNotNull(txCount, "txCount");
+            return this;
+        }
+
+        /** Also run {@link VhostUserPeers} (needs dpdk-testpmd and free huge pages: the run fails without them). */
+        public Builder vhostUserPeers(boolean on) {
+            this.vhostUserPeers = on;
             return this;
         }
 

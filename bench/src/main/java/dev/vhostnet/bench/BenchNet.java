@@ -11,7 +11,12 @@ import dev.vhostnet.tap.MacAddress;
 import dev.vhostnet.tap.TapConfig;
 import dev.vhostnet.tap.TapDevice;
 import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -19,7 +24,9 @@ import java.util.regex.Pattern;
  * The bench's network: a namespace of its own ({@code ip netns add vb-…}, IPv6 off) holding a tap
  * opened here with a 12-byte vnet header, {@value #HOST_IP}/24 on it, and a permanent neighbour
  * entry for the guest at {@value #GUEST_IP}, so the namespace sends to the guest without ARP.
- * The namespace's UDP endpoints ({@link Peer}) run on threads of this process that joined it.
+ * The namespace's UDP endpoints ({@link Peer}) run on threads of this process that joined it; one
+ * more idle thread there lends its {@code /proc/<pid>/task/<tid>/net/dev} to read the tap's counters
+ * ({@link #tapRxPackets()}).
  *
  * <p>A private, minimal copy of what the tap module's test helpers ({@code NetNs},
  * {@code TapInNamespace}) do, because main code cannot depend on a test jar.
@@ -35,6 +42,8 @@ final class BenchNet implements AutoCloseable {
     final String ns;
     final TapDevice tap;
     final MacAddress tapMac;
+    private final CountDownLatch closing = new CountDownLatch(1);
+    private Path netDev;
 
     private BenchNet(String ns, TapDevice tap, MacAddress tapMac) {
         this.ns = ns;
@@ -85,7 +94,9 @@ final class BenchNet implements AutoCloseable {
             if (!m.find()) {
                 throw new IOException("no MAC address for " + name + " in namespace " + ns);
             }
-            return new BenchNet(ns, tap, MacAddress.parse(m.group(1)));
+            BenchNet net = new BenchNet(ns, tap, MacAddress.parse(m.group(1)));
+            net.netDev = net.joinedThread().resolve("net").resolve("dev");
+            return net;
         } catch (Exception | Error e) {
             if (tap != null) {
                 tap.close();
@@ -93,6 +104,26 @@ final class BenchNet implements AutoCloseable {
             run("ip", "netns", "del", ns);
             throw e;
         }
+    }
+
+    /** Starts the idle thread in the namespace; returns its {@code /proc} directory. */
+    private Path joinedThread() throws Exception {
+        CompletableFuture<Path> proc = new CompletableFuture<>();
+        Thread t = startInNamespace("bench-netns", () -> {
+            proc.complete(ThreadCpu.currentThread());
+            closing.await();
+        });
+        try {
+            return proc.get(10, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            t.interrupt();
+            throw new IOException("no thread of this process could join namespace " + ns, e);
+        }
+    }
+
+    /** The tap's {@code rx_packets}: the frames written to it, from the guest's side, so far. */
+    long tapRxPackets() throws IOException {
+        return TapRxPackets.procNetDev(netDev, tap.name());
     }
 
     /** A frame from the guest to {@code dstPort} at {@value #HOST_IP}. */
@@ -129,6 +160,7 @@ final class BenchNet implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        closing.countDown();
         try {
             tap.close();
         } finally {

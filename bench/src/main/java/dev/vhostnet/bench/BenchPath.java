@@ -13,7 +13,17 @@ public enum BenchPath {
     /** Ceiling: the tap fd written/read directly from Java (Netty's FileDescriptor), no virtqueue. */
     RAW_JAVA("raw tap (Java)"),
     /** Ceiling: the same loop in C, compiled with gcc at bench time. */
-    RAW_C("raw tap (C)");
+    RAW_C("raw tap (C)"),
+    /**
+     * vhost-user, TX only: this project's back-end ({@code VhostUserNetBackend}, the emulated device
+     * served over a socket) in this process, fed by DPDK's virtio-user, into a tap ({@link VhostUserPeers}).
+     */
+    VHOST_USER("vhost-user: vhostnet"),
+    /**
+     * vhost-user, TX only: DPDK's vhost library as the back-end ({@code dpdk-testpmd}'s {@code net_vhost}
+     * io-forwarding into {@code net_tap}), fed the same way: the C peer of {@link #VHOST_USER}.
+     */
+    VHOST_USER_DPDK("vhost-user: DPDK");
 
     private final String label;
 
@@ -27,5 +37,10 @@ public enum BenchPath {
 
     public boolean isDevice() {
         return this == KERNEL || this == EMULATED;
+    }
+
+    /** A vhost-user back-end fed by DPDK's virtio-user and counted at the tap, measured apart from the rest. */
+    public boolean isVhostUserPeer() {
+        return this == VHOST_USER || this == VHOST_USER_DPDK;
     }
 }

@@ -3,6 +3,7 @@ package dev.vhostnet.bench;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.ToDoubleFunction;
 
 /**
  * What a bench run measured: where ({@code machine}), when, with what configuration, every cell
@@ -48,6 +49,28 @@ public record BenchReport(String machine, Instant started, String config, List<C
             return Optional.empty();
         }
         return Optional.of(e.get().deviceCpuPerPacket() / k.get().deviceCpuPerPacket());
+    }
+
+    /** This project's vhost-user back-end's packets/s over DPDK's, for the size of {@code like}, if both ran. */
+    public Optional<Double> vhostnetOverDpdkRate(Cell like) {
+        return peerRatio(like, Cell::packetsPerSecond);
+    }
+
+    /**
+     * This project's vhost-user back-end's CPU per packet over DPDK's (above 1: DPDK's is cheaper), for the
+     * size of {@code like}, if both ran.
+     */
+    public Optional<Double> vhostnetOverDpdkCpu(Cell like) {
+        return peerRatio(like, Cell::deviceCpuPerPacket);
+    }
+
+    private Optional<Double> peerRatio(Cell like, ToDoubleFunction<Cell> metric) {
+        Optional<Cell> vhostnet = on(BenchPath.VHOST_USER, like);
+        Optional<Cell> dpdk = on(BenchPath.VHOST_USER_DPDK, like);
+        if (vhostnet.isEmpty() || dpdk.isEmpty() || metric.applyAsDouble(dpdk.get()) == 0) {
+            return Optional.empty();
+        }
+        return Optional.of(metric.applyAsDouble(vhostnet.get()) / metric.applyAsDouble(dpdk.get()));
     }
 
     /** Packets/s of {@code cell} as a fraction of the same cell on {@code ceiling}, if that ran. */

@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs a {@link BenchConfig}: for each queue pair count, each backend (the kernel one only where
  * {@code /dev/vhost-net} exists; otherwise its cells are skipped with the reason), then the Java and
- * C raw tap ceilings, every direction and size: a warm-up repetition, then the timed ones.
- * Needs root (namespaces, taps). Writing the report is {@link ReportWriter}'s.
+ * C raw tap ceilings, every direction and size: a warm-up repetition, then the timed ones; last,
+ * when asked, the vhost-user back-ends ({@link VhostUserPeers}). Needs root (namespaces, taps).
+ * Writing the report is {@link ReportWriter}'s.
  */
 public final class BenchRunner {
     private static final Logger log = LoggerFactory.getLogger(BenchRunner.class);
@@ -30,6 +31,12 @@ public final class BenchRunner {
     }
 
     public BenchReport run() throws Exception {
+        if (config.vhostUserPeers()) {
+            String missing = VhostUserPeers.unavailabilityCause();
+            if (missing != null) {
+                throw new IllegalStateException(missing);
+            }
+        }
         Instant started = Instant.now();
         List<Cell> cells = new ArrayList<>();
         List<String> notes = new ArrayList<>();
@@ -47,9 +54,10 @@ public final class BenchRunner {
             paths.add(BenchPath.RAW_C);
         }
         int total = config.pairs().size()
-                * paths.size()
-                * config.directions().size()
-                * config.sizes().size();
+                        * paths.size()
+                        * config.directions().size()
+                        * config.sizes().size()
+                + (config.vhostUserPeers() ? 2 * config.sizes().size() : 0);
         int[] done = {0};
         for (int pairs : config.pairs()) {
             for (BenchPath path : paths) {
@@ -82,6 +90,11 @@ public final class BenchRunner {
                     }
                 }
             }
+        }
+        if (config.vhostUserPeers()) {
+            VhostUserPeers.Result peers = VhostUserPeers.run(config, progress, done[0], total);
+            cells.addAll(peers.cells());
+            notes.addAll(peers.notes());
         }
         progress.done();
         cells.sort(Comparator.comparingInt(Cell::pairs)
@@ -125,6 +138,9 @@ public final class BenchRunner {
             }
             case RAW_JAVA -> RawTapRig.start(pairs);
             case RAW_C -> throw new IllegalArgumentException("the C ceiling rides on the Java one");
+            case VHOST_USER, VHOST_USER_DPDK ->
+                throw new IllegalArgumentException(
+                        "the vhost-user back-ends are VhostUserPeers', not a rig of this process's driver");
         };
     }
 
@@ -171,11 +187,11 @@ public final class BenchRunner {
         int window = config.window(size);
         if (!config.warmUp().isZero()) {
             progress.update(index, total, name + ": warm-up");
-            rig.run(d, size, 0, config.warmUp().toNanos(), window);
+            rig.run(d, size, 0, config.warmUp().toNanos(), window, config.txCount());
         }
         List<Rep> reps = new ArrayList<>();
         for (int r = 0; r < config.repetitions(); r++) {
-            Rep rep = rig.run(d, size, limit, repNanos, window);
+            Rep rep = rig.run(d, size, limit, repNanos, window, config.txCount());
             reps.add(rep);
             progress.update(
                     index,

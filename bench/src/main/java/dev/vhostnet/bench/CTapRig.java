@@ -17,6 +17,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * The C ceiling: {@code raw_tap.c} (a resource of this package) written to a temporary directory,
@@ -26,7 +27,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>It keeps the same window as the Java loops: the sink's count (TX) and the C loop's own count
  * (RX, for the source) are shared through a 16-byte file both map. For TX the packets counted
- * are those the sink received. Its CPU time is the C process's own ({@code getrusage}).
+ * are those the sink received, or with {@link TxCount#TAP} those the tap took, without a window.
+ * Its CPU time is the C process's own ({@code getrusage}).
  */
 final class CTapRig extends Rig {
     private final RawTapRig javaRig;
@@ -67,7 +69,7 @@ final class CTapRig extends Rig {
     }
 
     @Override
-    Rep run(Direction direction, int size, long limit, long nanos, int window) throws Exception {
+    Rep run(Direction direction, int size, long limit, long nanos, int window, TxCount count) throws Exception {
         long perPair = limit == 0 ? 0 : Math.max(1, limit / pairs);
         String mode = direction.name().toLowerCase(Locale.ROOT);
         List<Process> procs = new ArrayList<>();
@@ -105,7 +107,7 @@ final class CTapRig extends Rig {
                                 Long.toString(perPair),
                                 Integer.toString(12 + size),
                                 counterFile.toString(),
-                                Integer.toString(window))
+                                Integer.toString(direction == Direction.TX && count == TxCount.TAP ? 0 : window))
                         .redirectError(ProcessBuilder.Redirect.INHERIT)
                         .start();
                 procs.add(proc);
@@ -114,7 +116,7 @@ final class CTapRig extends Rig {
                     throw new IOException("the C loop did not start on tap " + net.tap.name() + ": " + ready);
                 }
             }
-            long sunk0 = peer.sunk();
+            LongSupplier delivered = delivered(count);
             for (Process proc : procs) {
                 OutputStream in = proc.getOutputStream();
                 in.write("go\n".getBytes(UTF_8));
@@ -156,9 +158,8 @@ final class CTapRig extends Rig {
                 sent = peer.source().stop();
             }
             if (direction == Direction.TX) {
-                long target = sent;
-                drain(() -> peer.sunk() - sunk0, target);
-                packets = peer.sunk() - sunk0;
+                drain(delivered, sent);
+                packets = delivered.getAsLong();
             }
             long bytes = packets * size * (direction == Direction.RR ? 2L : 1L);
             return new Rep(packets, bytes, sent, Math.max(1, maxNanos), 0, cpu, cpu, p50, p99, 0, 0);

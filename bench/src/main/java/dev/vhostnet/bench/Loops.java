@@ -31,17 +31,18 @@ final class Loops {
 
     /**
      * TX: sends the prepared frame in batches, at most {@code window} in flight against
-     * {@code delivered} (the sink's count), until {@code limit} (0: none) or {@code deadline}.
+     * {@code delivered} (the sink's count; window 0: no window, only the ring holds the sender back,
+     * as a guest's driver is), until {@code limit} (0: none) or {@code deadline}.
      */
     static Result tx(GuestPort port, int window, PacketCount delivered, long limit, long deadline) throws Exception {
         long cpu0 = THREADS.getCurrentThreadCpuTime();
         long alloc0 = allocated();
-        Window flow = new Window(window);
+        Window flow = window == 0 ? null : new Window(window);
         long sent = 0;
         PacketCount far = delivered.since(delivered.getAsLong());
         int spins = 0;
         while ((limit == 0 || sent < limit) && System.nanoTime() < deadline) {
-            int room = flow.room(sent, far.getAsLong());
+            int room = flow == null ? BATCH : flow.room(sent, far.getAsLong());
             int n = (int) Math.min(Math.min(room, BATCH), limit == 0 ? BATCH : limit - sent);
             int queued = n == 0 ? 0 : port.send(n);
             if (queued > 0) {

@@ -28,7 +28,10 @@ public final class ReportWriter {
         return List.of(md, json, svg);
     }
 
-    /** The results table, the kernel/emulated ratios, the ceilings and the notes, in Markdown. */
+    /**
+     * The results table, the kernel/emulated ratios, the ceilings, the vhost-user back-ends and their
+     * ratio, and the notes, in Markdown.
+     */
     public static String markdown(BenchReport r) {
         StringBuilder s = new StringBuilder();
         s.append("Machine: ").append(r.machine()).append("  \n");
@@ -38,7 +41,7 @@ public final class ReportWriter {
                         + "| device CPU ns/pkt | driver CPU ns/pkt | total CPU ns/pkt | % of raw Java | % of raw C | lost | device alloc B/pkt |\n");
         s.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
         for (Cell c : r.cells()) {
-            if (!c.ran()) {
+            if (!c.ran() || c.path().isVhostUserPeer()) {
                 continue;
             }
             boolean rr = c.direction() == Direction.RR;
@@ -92,6 +95,7 @@ public final class ReportWriter {
                                 : e.totalCpuPerPacket() / k.get().totalCpuPerPacket()));
             }
         }
+        peers(r, s);
         List<Cell> skipped = r.cells().stream().filter(c -> !c.ran()).toList();
         if (!skipped.isEmpty()) {
             s.append("\nSkipped:\n\n");
@@ -111,6 +115,58 @@ public final class ReportWriter {
             s.append("- ").append(n).append('\n');
         }
         return s.toString();
+    }
+
+    /** The vhost-user back-ends' section: each back-end's figures, then vhostnet over DPDK per frame size. */
+    private static void peers(BenchReport r, StringBuilder s) {
+        List<Cell> peers = r.cells().stream()
+                .filter(c -> c.ran() && c.path().isVhostUserPeer())
+                .toList();
+        if (peers.isEmpty()) {
+            return;
+        }
+        s.append("\nvhost-user back-ends, both fed by DPDK's virtio-user (dpdk-testpmd txonly), counted at the tap, "
+                + "same run:\n\n");
+        s.append("| frame B | back-end | packets/s (median) | min–max | spread | Gbit/s | back-end CPU ns/pkt "
+                + "| front-end CPU ns/pkt | reps |\n");
+        s.append("|--:|---|--:|--:|--:|--:|--:|--:|--:|\n");
+        for (Cell c : peers) {
+            s.append(String.format(
+                    Locale.ROOT,
+                    "| %d | %s | %,.0f | %,.0f–%,.0f | %.0f%% | %.3f | %.0f | %.0f | %d |%n",
+                    c.size(),
+                    c.path().label(),
+                    c.packetsPerSecond(),
+                    c.min(Rep::packetsPerSecond),
+                    c.max(Rep::packetsPerSecond),
+                    c.spread() * 100,
+                    c.gbitPerSecond(),
+                    c.deviceCpuPerPacket(),
+                    c.driverCpuPerPacket(),
+                    c.reps().size()));
+        }
+        List<Cell> vhostnet =
+                peers.stream().filter(c -> c.path() == BenchPath.VHOST_USER).toList();
+        if (vhostnet.stream().noneMatch(c -> r.vhostnetOverDpdkRate(c).isPresent())) {
+            return;
+        }
+        s.append("\n| frame B | packets/s vhostnet÷DPDK | back-end CPU/pkt vhostnet÷DPDK "
+                + "| target: ≥ 1.0× the packets/s at ≤ DPDK's CPU/pkt |\n");
+        s.append("|--:|--:|--:|---|\n");
+        for (Cell c : vhostnet) {
+            Optional<Double> rate = r.vhostnetOverDpdkRate(c);
+            Optional<Double> cpu = r.vhostnetOverDpdkCpu(c);
+            if (rate.isEmpty()) {
+                continue;
+            }
+            s.append(String.format(
+                    Locale.ROOT,
+                    "| %d | %.2f | %s | %s |%n",
+                    c.size(),
+                    rate.get(),
+                    cpu.map(x -> String.format(Locale.ROOT, "%.2f", x)).orElse("n/a"),
+                    rate.get() >= 1.0 && cpu.isPresent() && cpu.get() <= 1.0 ? "met" : "missed"));
+        }
     }
 
     private static String fmt(double v) {
@@ -165,6 +221,10 @@ public final class ReportWriter {
                     "driverAllocBytesPerPacket",
                     c.driverAllocPerPacket()));
             r.kernelOverEmulatedRate(c).ifPresent(x -> cell.put("kernelOverEmulated", x));
+            if (c.path() == BenchPath.VHOST_USER) {
+                r.vhostnetOverDpdkRate(c).ifPresent(x -> cell.put("vhostnetOverDpdk", x));
+                r.vhostnetOverDpdkCpu(c).ifPresent(x -> cell.put("vhostnetOverDpdkCpuPerPacket", x));
+            }
             cell.put(
                     "reps",
                     c.reps().stream()

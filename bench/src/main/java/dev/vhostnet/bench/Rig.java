@@ -3,6 +3,7 @@ package dev.vhostnet.bench;
 import dev.vhostnet.driver.VirtioNetHeader;
 import dev.vhostnet.sys.VirtioUapi;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,6 +11,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.function.LongSupplier;
 
 /**
  * One path set up for {@code pairs} queue pairs, with its namespace and peer, that runs
@@ -85,8 +87,11 @@ abstract class Rig implements AutoCloseable {
                 0);
     }
 
-    /** One repetition: {@code limit} packets in all (0: until {@code nanos} pass), at most {@code nanos}. */
-    Rep run(Direction direction, int size, long limit, long nanos, int window) throws Exception {
+    /**
+     * One repetition: {@code limit} packets in all (0: until {@code nanos} pass), at most {@code
+     * nanos}; TX counted where {@code count} says.
+     */
+    Rep run(Direction direction, int size, long limit, long nanos, int window, TxCount count) throws Exception {
         // RX: the receive loops start, and take what an earlier repetition left in the rings, before the clock does.
         RxLoops rx = direction == Direction.RX ? new RxLoops(size) : null;
         List<Path> dev = deviceThreads();
@@ -110,16 +115,16 @@ abstract class Rig implements AutoCloseable {
         long p99 = 0;
         switch (direction) {
             case TX -> {
-                long[] sunk0 = new long[pairs];
+                LongSupplier delivered = delivered(count);
                 for (int p = 0; p < pairs; p++) {
-                    sunk0[p] = peer.sunk(p);
                     port(p).prepare(net.frameToHost(40000 + p, Peer.SINK_PORT + p, size), header(size));
                 }
+                int txWindow = count == TxCount.TAP ? 0 : window;
                 List<FutureTask<Loops.Result>> tasks = new ArrayList<>();
                 for (int p = 0; p < pairs; p++) {
                     int pair = p;
                     tasks.add(start(
-                            "bench-tx-" + p, () -> Loops.tx(port(pair), window, peer.sink(pair), perPair, deadline)));
+                            "bench-tx-" + p, () -> Loops.tx(port(pair), txWindow, peer.sink(pair), perPair, deadline)));
                 }
                 List<Loops.Result> results = join(tasks);
                 sent = results.stream().mapToLong(Loops.Result::sent).sum();
@@ -129,12 +134,8 @@ abstract class Rig implements AutoCloseable {
                 long[] last = {0};
                 end = drain(
                         () -> {
-                            long d = 0;
-                            for (int p = 0; p < pairs; p++) {
-                                d += peer.sunk(p) - sunk0[p];
-                            }
-                            last[0] = d;
-                            return d;
+                            last[0] = delivered.getAsLong();
+                            return last[0];
                         },
                         sent);
                 packets = last[0];
@@ -203,6 +204,25 @@ abstract class Rig implements AutoCloseable {
     }
 
     /**
+     * The frames of TX delivered since now, all pairs: the sinks' datagrams, or the tap's {@code
+     * rx_packets} ({@link BenchNet#tapRxPackets()}).
+     */
+    LongSupplier delivered(TxCount count) throws IOException {
+        if (count == TxCount.TAP) {
+            long tap0 = net.tapRxPackets();
+            return () -> {
+                try {
+                    return net.tapRxPackets() - tap0;
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            };
+        }
+        long sunk0 = peer.sunk();
+        return () -> peer.sunk() - sunk0;
+    }
+
+    /**
      * The RX receive loops of one repetition, one per pair. Frames an earlier repetition left behind
      * (sent, not yet taken when it stopped: under TCG a loop can stall longer than {@link #drain}
      * waits) arrive first; the loops take them until nothing arrives for 200 ms, and they do not count.
@@ -233,7 +253,7 @@ abstract class Rig implements AutoCloseable {
     }
 
     /** Waits until {@code count} has not moved for 200 ms (at most 5 s); returns it then. */
-    static long settle(java.util.function.LongSupplier count) throws InterruptedException {
+    static long settle(LongSupplier count) throws InterruptedException {
         long deadline = System.nanoTime() + 5_000_000_000L;
         long last = count.getAsLong();
         long movedAt = System.nanoTime();
@@ -249,7 +269,7 @@ abstract class Rig implements AutoCloseable {
     }
 
     /** Waits until {@code count} reaches {@code target} or stops moving for 300 ms; returns when it last moved. */
-    static long drain(java.util.function.LongSupplier count, long target) throws InterruptedException {
+    static long drain(LongSupplier count, long target) throws InterruptedException {
         long last = count.getAsLong();
         long movedAt = System.nanoTime();
         while (last < target && System.nanoTime() - movedAt < 300_000_000L) {

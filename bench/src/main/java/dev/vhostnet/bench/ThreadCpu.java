@@ -68,18 +68,46 @@ public final class ThreadCpu {
      * seconds after a warm-up and is no packet's.
      */
     static List<Path> jitThreads() {
-        List<Path> jit = new ArrayList<>();
-        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
-            for (Path t : tasks) {
-                String c = comm(t);
-                if (c != null && (c.startsWith("C1 CompilerThre") || c.startsWith("C2 CompilerThre"))) {
-                    jit.add(t);
+        return ownThreadsNamed("C1 CompilerThre", "C2 CompilerThre");
+    }
+
+    /**
+     * The threads of this process whose {@code comm} starts with one of {@code prefixes}: a Java
+     * thread's {@code comm} is the first 15 characters of its name.
+     */
+    static List<Path> ownThreadsNamed(String... prefixes) {
+        List<Path> named = new ArrayList<>();
+        for (Path t : threadsOf(Path.of("/proc/self"))) {
+            String c = comm(t);
+            for (String prefix : prefixes) {
+                if (c != null && c.startsWith(prefix)) {
+                    named.add(t);
+                    break;
                 }
             }
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot list /proc/self/task", e);
         }
-        return jit;
+        return named;
+    }
+
+    /** The threads of process {@code pid}, as {@code /proc/<pid>/task/<tid>}; none once it is gone. */
+    static List<Path> threadsOf(long pid) {
+        try {
+            return threadsOf(Path.of("/proc", Long.toString(pid)));
+        } catch (IllegalStateException gone) {
+            return List.of();
+        }
+    }
+
+    private static List<Path> threadsOf(Path process) {
+        List<Path> threads = new ArrayList<>();
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(process.resolve("task"), ThreadCpu::isNumber)) {
+            for (Path t : tasks) {
+                threads.add(t);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot list " + process.resolve("task"), e);
+        }
+        return threads;
     }
 
     /**

@@ -3,7 +3,8 @@
  * (TUNSETIFF with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR|IFF_MULTI_QUEUE, 12-byte vnet header), prints
  * "ready", waits for a line on stdin, then for at most SECONDS or LIMIT packets (0: no limit):
  *   tx  writes FRAME_FILE (vnet header + frame) in a loop, at most WINDOW frames ahead of the far
- *       end's count, which the bench mirrors into the first 8 bytes of COUNTER_FILE;
+ *       end's count, which the bench mirrors into the first 8 bytes of COUNTER_FILE (WINDOW 0: no
+ *       window, the bench counts at the tap);
  *   rx  reads, counting frames of EXPECT bytes (vnet header included) into the next 8 bytes of
  *       COUNTER_FILE, where the bench's source reads them for its window;
  *   rr  writes FRAME_FILE, waits for a frame of EXPECT bytes, timing each round trip.
@@ -82,7 +83,7 @@ int main(int argc, char **argv) {
     while ((limit == 0 || packets < limit) && (t = now_ns()) < end) {
         if (mode[0] == 't') {
             long long delivered = counter[0] - base;
-            if (sent - delivered - written_off >= window) {
+            if (window > 0 && sent - delivered - written_off >= window) {
                 /* as the Java loops' Window: a count that stalls 200 ms writes off what is in flight */
                 if (delivered != last_seen) { last_seen = delivered; last_progress = t; }
                 else if (t - last_progress > 200000000LL) { written_off = sent - delivered; last_progress = t; }

@@ -115,7 +115,15 @@ class BarChartTest {
         cells.removeIf(c -> c.path() == BenchPath.KERNEL);
         cells.add(Cell.skipped(BenchPath.KERNEL, Direction.TX, 64, 1, "no /dev/vhost-net"));
         Element svg = parse(BarChart.svg(new BenchReport("m", Instant.EPOCH, "config", cells, List.of())));
-        assertEquals(List.of("kernel (not run)", "emulated", "raw tap (Java)", "raw tap (C)"), legend(svg));
+        assertEquals(
+                List.of(
+                        "kernel (not run)",
+                        "emulated",
+                        "raw tap (Java)",
+                        "raw tap (C)",
+                        "vhost-user: vhostnet",
+                        "vhost-user: DPDK"),
+                legend(svg));
         assertTrue(all(svg, "title").stream().noneMatch(t -> t.getTextContent().startsWith("kernel")), "no kernel bar");
     }
 

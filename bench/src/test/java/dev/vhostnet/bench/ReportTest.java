@@ -107,6 +107,56 @@ class ReportTest {
     }
 
     @Test
+    void theVhostUserBackEndsHaveASectionOfTheirOwnWithTheirRatio() throws Exception {
+        // vhostnet: 300 pkt/s at 2,000 ns/pkt of back-end CPU; DPDK: 600 pkt/s at 1,000 ns/pkt.
+        Cell vhostnet = new Cell(
+                BenchPath.VHOST_USER,
+                Direction.TX,
+                64,
+                1,
+                List.of(rep(300, 1_000_000_000L, 600_000), rep(200, 1_000_000_000L, 400_000)),
+                null);
+        Cell dpdk = new Cell(
+                BenchPath.VHOST_USER_DPDK, Direction.TX, 64, 1, List.of(rep(600, 1_000_000_000L, 600_000)), null);
+        List<Cell> cells = new java.util.ArrayList<>(report().cells());
+        cells.add(vhostnet);
+        cells.add(dpdk);
+        BenchReport r = new BenchReport("test machine", Instant.EPOCH, "config", cells, List.of());
+        assertEquals(250.0 / 600, r.vhostnetOverDpdkRate(vhostnet).orElseThrow(), 1e-9);
+        assertEquals(2.0, r.vhostnetOverDpdkCpu(vhostnet).orElseThrow(), 1e-9);
+        String md = ReportWriter.markdown(r);
+        assertTrue(md.contains("| 64 | vhost-user: vhostnet | 250 | 200–300 | 40% | 0.000 | 2000 | 0 | 2 |"), md);
+        assertTrue(md.contains("| 64 | vhost-user: DPDK | 600 | 600–600 | 0% |"), md);
+        assertTrue(md.contains("| 64 | 0.42 | 2.00 | missed |"), md);
+        assertTrue(!md.contains("| vhost-user: vhostnet | TX |"), "not in the table of this process's paths: " + md);
+        JsonNode json = new ObjectMapper().readTree(ReportWriter.json(r));
+        JsonNode peer = json.get("cells").get(4);
+        assertEquals("VHOST_USER", peer.get("path").asText());
+        assertEquals(250.0 / 600, peer.get("vhostnetOverDpdk").asDouble(), 1e-9);
+        assertEquals(2.0, peer.get("vhostnetOverDpdkCpuPerPacket").asDouble(), 1e-9);
+        assertEquals(
+                List.of(BenchPath.VHOST_USER, BenchPath.VHOST_USER_DPDK),
+                ReportReader.parse(ReportWriter.json(r)).cells().stream()
+                        .map(Cell::path)
+                        .filter(BenchPath::isVhostUserPeer)
+                        .toList(),
+                "read back for --baseline");
+    }
+
+    @Test
+    void txCountsAtTheSinkAndLeavesThePeersOutUnlessAsked() {
+        BenchConfig config = BenchConfig.builder().build();
+        assertEquals(TxCount.SINK, config.txCount());
+        assertTrue(!config.vhostUserPeers());
+        BenchConfig asked =
+                BenchConfig.builder().txCount(TxCount.TAP).vhostUserPeers(true).build();
+        assertTrue(
+                asked.toString().contains("TX counted at the tap")
+                        && asked.toString().contains("vhost-user peers"),
+                asked.toString());
+    }
+
+    @Test
     void aWindowWritesOffWhatTheFarEndNeverCounts() throws Exception {
         Window w = new Window(4);
         assertEquals(4, w.room(0, 0));

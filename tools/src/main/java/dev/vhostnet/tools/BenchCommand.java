@@ -8,6 +8,8 @@ import dev.vhostnet.bench.Direction;
 import dev.vhostnet.bench.Progress;
 import dev.vhostnet.bench.ReportReader;
 import dev.vhostnet.bench.ReportWriter;
+import dev.vhostnet.bench.TxCount;
+import dev.vhostnet.bench.VhostUserPeers;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.emulated.TxCopy;
 import java.nio.file.Path;
@@ -21,7 +23,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code vhostnet bench}: measures the kernel (where {@code /dev/vhost-net} exists) and emulated
- * backends side by side with the raw tap ceilings, prints the Markdown table and writes
+ * backends side by side with the raw tap ceilings (with {@code --vhost-user-peers}, also the
+ * vhost-user back-end against DPDK's), prints the Markdown table and writes
  * {@code bench.md}, {@code bench.json} and {@code bench.svg} to {@code --out}; with {@code --baseline},
  * each cell's change against an earlier {@code bench.json} ({@link Baseline}). Needs root.
  */
@@ -87,6 +90,23 @@ public final class BenchCommand implements Callable<Integer> {
                     + "into a buffer first, the yardstick); default ${DEFAULT-VALUE}. Run twice to compare.")
     TxCopy txCopy = TxCopy.DEFAULT;
 
+    @Option(
+            names = "--tx-count",
+            paramLabel = "WHERE",
+            description = "Where TX counts the frames delivered: SINK (the UDP sink in the namespace, a window of "
+                    + "frames in flight against its count: nothing lost, byte-exact) or TAP (the tap's rx_packets, no "
+                    + "window: only the ring holds the sender back, so the sink's pace is not what is measured); "
+                    + "default ${DEFAULT-VALUE}.")
+    TxCount txCount = TxCount.SINK;
+
+    @Option(
+            names = "--vhost-user-peers",
+            description = "Also measure this project's vhost-user back-end against DPDK's vhost library (dpdk-testpmd "
+                    + "net_vhost into net_tap), both fed by dpdk-testpmd's virtio-user (txonly), counted at the tap, "
+                    + "alternating, --reps each per frame size up to 1514 B. Needs dpdk-testpmd (apt-get install "
+                    + "dpdk-dev), 512 MiB of free huge pages (echo 700 > /proc/sys/vm/nr_hugepages) and 2 CPUs.")
+    boolean vhostUserPeers;
+
     @Option(names = "--no-c", description = "Skip the C raw tap ceiling (needs gcc).")
     boolean noC;
 
@@ -119,6 +139,12 @@ public final class BenchCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(
                     spec.commandLine(), "--fail-on-regression needs --baseline and a percentage of 0 or more");
         }
+        if (vhostUserPeers) {
+            String missing = VhostUserPeers.unavailabilityCause();
+            if (missing != null) {
+                throw new Failures.HostLacksException(missing);
+            }
+        }
         BenchReport before = baseline == null ? null : ReportReader.read(baseline);
         BenchConfig.Builder b = quick ? BenchConfig.quick() : BenchConfig.builder();
         b.backends(backends)
@@ -126,7 +152,9 @@ public final class BenchCommand implements Callable<Integer> {
                 .outputDir(out)
                 .cCeiling(!noC)
                 .javaCeiling(!noJava)
-                .txCopy(txCopy);
+                .txCopy(txCopy)
+                .txCount(txCount)
+                .vhostUserPeers(vhostUserPeers);
         if (sizes != null) {
             b.sizes(sizes);
         }

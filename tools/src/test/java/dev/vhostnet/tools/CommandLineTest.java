@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.vhostnet.bench.VhostUserPeers;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.tap.Command;
 import dev.vhostnet.tap.Names;
@@ -120,6 +121,18 @@ class CommandLineTest {
         } finally {
             Files.delete(notAKernel);
         }
+    }
+
+    @Test
+    void benchWithTheVhostUserPeersSaysWhatTheHostLacksAndExits3BeforeMeasuringAnything() throws Exception {
+        String missing = VhostUserPeers.unavailabilityCause();
+        assumeTrue(
+                missing != null,
+                "this host has dpdk-testpmd, free huge pages and 2 CPUs: VhostUserPeersTest runs the peers here");
+        Run r = vhostnet("bench", "--vhost-user-peers", "--quick");
+        assertEquals(3, r.exit(), r.err());
+        assertTrue(r.err().contains(missing), r.err());
+        assertFalse(r.out().contains("packets/s"), "nothing measured: " + r.out());
     }
 
     @Test
