@@ -6,8 +6,9 @@
 # flavour lacks 9p). The initramfs holds busybox-static, the init script beside this file and the
 # modules listed in modules.txt plus their dependencies, decompressed for busybox's insmod.
 # guest-initrd.img is the same for the nested guest that the Java microVM boots with the same
-# kernel inside the test VM: busybox, guest-init as /init, the modules of guest-modules.txt and
-# guest-net (guest-net.c, built static here with gcc) as /bin/guest-net.
+# kernel inside the test VM: busybox, guest-init as /init, the modules of guest-modules.txt,
+# guest-net (guest-net.c, built static here with gcc) as /bin/guest-net, and Debian's ethtool with
+# its libraries.
 # The cache directory, ${VHOSTNET_TESTVM_CACHE:-$HOME/.cache/vhostnet/testvm}/<key>, is keyed by a
 # hash of the kernel package and version, the busybox version and the files of this directory.
 #
@@ -123,11 +124,31 @@ add_module() {
     load_order+=("$name")
 }
 
-# Packs an initramfs: busybox, INIT as /init, the modules of MODULES_LIST and the static programs
-# built from the C files given after OUT (into /bin, named for the file), into OUT.
+# Adds Debian's ethtool to the initramfs tree $tree (the guest's own `ethtool -L`, which busybox
+# lacks): the binary from the ethtool package of the apt lists, and the shared libraries the host's
+# dynamic linker resolves for it (this host is the same Debian release), at their own paths.
+add_ethtool() {
+    local lib binary
+    (mkdir -p ethtool && cd ethtool && apt-get -q -o APT::Sandbox::User=root download ethtool >&2 &&
+        dpkg-deb -x ./ethtool_*.deb root) || die "cannot download Debian's ethtool"
+    binary=$(find ethtool/root -path '*bin/ethtool' -type f | head -n 1)
+    [[ -n $binary ]] || die "no bin/ethtool in Debian's ethtool package"
+    install -m 755 "$binary" "$tree/bin/ethtool"
+    if ldd "$binary" | grep 'not found' >&2; then
+        die "ethtool's libraries are not all on this host (apt-get install libmnl0)"
+    fi
+    for lib in $(ldd "$binary" | grep -o '/[^ ]*'); do
+        mkdir -p "$tree$(dirname "$lib")"
+        cp -L "$lib" "$tree$lib"
+    done
+}
+
+# Packs an initramfs: busybox, INIT as /init, the modules of MODULES_LIST, Debian's ethtool if
+# WITH_ETHTOOL is 1, and the static programs built from the C files given after it (into /bin,
+# named for the file), into OUT.
 pack_initramfs() {
-    local init=$1 modules_list=$2 out=$3 module program
-    shift 3
+    local init=$1 modules_list=$2 out=$3 with_ethtool=$4 module program
+    shift 4
     tree=$(mktemp -d "$work/tree.XXXXXX")
     mkdir -p "$tree/bin" "$tree/lib/modules"
     seen=()
@@ -139,6 +160,9 @@ pack_initramfs() {
     log "${out##*/} modules: ${load_order[*]}"
     cp /bin/busybox "$tree/bin/busybox"
     install -m 755 "$init" "$tree/init"
+    if [[ $with_ethtool == 1 ]]; then
+        add_ethtool
+    fi
     for program in "$@"; do
         gcc -static -O2 -Wall -Werror -o "$tree/bin/$(basename "$program" .c)" "$program" ||
             die "cannot build $program static (apt-get install gcc libc6-dev)"
@@ -147,8 +171,8 @@ pack_initramfs() {
 }
 
 mkdir -p out
-pack_initramfs "$here/init" "$here/modules.txt" out/initrd.img
-pack_initramfs "$here/guest-init" "$here/guest-modules.txt" out/guest-initrd.img "$here/guest-net.c"
+pack_initramfs "$here/init" "$here/modules.txt" out/initrd.img 0
+pack_initramfs "$here/guest-init" "$here/guest-modules.txt" out/guest-initrd.img 1 "$here/guest-net.c"
 cp kernel/boot/vmlinuz-* out/vmlinuz
 echo "$package $version" >out/kernel-package
 # Another build of the same key may have finished first; either copy is fine.

@@ -25,6 +25,12 @@ public final class ExitCounters {
                 .increment();
     }
 
+    /** The devices' interrupts raised for a vCPU that idled two kicks in a row ({@code VcpuLoop}). */
+    void raisedWhileIdle() {
+        counts.computeIfAbsent("device interrupts raised while idle", k -> new LongAdder())
+                .increment();
+    }
+
     void unhandled(String kind, long address) {
         String name = String.format("unhandled %s 0x%x", kind, address);
         if (counts.size() >= MAX_NAMES && !counts.containsKey(name)) {

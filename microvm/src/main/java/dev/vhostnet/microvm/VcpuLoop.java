@@ -47,6 +47,10 @@ final class VcpuLoop implements Runnable {
     private volatile String lastSample = "not sampled yet";
     /** The vectors in service at the last kick that found the vCPU idle (halted, interrupts on). */
     private BitSet idleInService = new BitSet();
+    /** Kicks in a row that found the vCPU idle with nothing in service. */
+    private int idleKicks;
+    /** Raises the devices' interrupts once ({@link MicroVm}: each virtio-mmio transport's GSI). */
+    private volatile Runnable raiseDeviceInterrupts = () -> {};
 
     VcpuLoop(KvmVcpu vcpu, Bus io, Bus mmio, ExitCounters counters, boolean redeliverLost) {
         this.vcpu = vcpu;
@@ -54,6 +58,11 @@ final class VcpuLoop implements Runnable {
         this.mmio = mmio;
         this.counters = counters;
         this.redeliverLost = redeliverLost;
+    }
+
+    /** What {@link #recoverLostInterrupts} raises when the vCPU idles: set once the devices exist. */
+    void raiseDeviceInterruptsWith(Runnable raise) {
+        this.raiseDeviceInterrupts = raise;
     }
 
     /** Completes when the loop ends. */
@@ -116,7 +125,7 @@ final class VcpuLoop implements Runnable {
             case KvmUapi.KVM_EXIT_INTR -> {
                 sample();
                 if (redeliverLost) {
-                    redeliverLostInterrupt();
+                    recoverLostInterrupts();
                 }
                 if (haltedForGood()) {
                     return new VmExit(VmExit.Reason.HALTED, "hlt with interrupts disabled");
@@ -184,9 +193,12 @@ final class VcpuLoop implements Runnable {
      * ran — an injection the platform lost (nested KVM under TCG does: microvm/README.md). Until
      * the guest's {@code EOI} that never comes, it blocks every vector of its priority class and
      * below: the timer, the NIC. Seen at two kicks in a row, the highest such vector goes back to
-     * requested ({@code KVM_SET_LAPIC}), KVM delivers it again, and each one is counted.
+     * requested ({@code KVM_SET_LAPIC}) and KVM delivers it again. An interrupt lost before the
+     * local APIC leaves no trace there: a vCPU idle at two kicks in a row with nothing in service
+     * gets each device's interrupt raised once — spurious if nothing was lost, which a virtio
+     * driver takes (it looks at its rings and finds nothing). Both are counted.
      */
-    private void redeliverLostInterrupt() {
+    private void recoverLostInterrupts() {
         try {
             boolean idle = vcpu.getMpState() == KvmUapi.KVM_MP_STATE_HALTED && (vcpu.getRegs().rflags & RFLAGS_IF) != 0;
             LocalApic apic = new LocalApic(vcpu.getLapic());
@@ -201,6 +213,12 @@ final class VcpuLoop implements Runnable {
                 inService = new BitSet();
             }
             idleInService = inService;
+            idleKicks = idle && apic.inService().isEmpty() ? idleKicks + 1 : 0;
+            if (idleKicks >= 2) {
+                idleKicks = 0;
+                raiseDeviceInterrupts.run();
+                counters.raisedWhileIdle();
+            }
         } catch (SysException e) {
             log.debug("reading the local APIC: {}", e.getMessage());
         }
