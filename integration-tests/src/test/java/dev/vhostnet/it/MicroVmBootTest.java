@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
  * which Linux ends through ACPI S5 ({@code AcpiSleepControl}).
  */
 @Tag("vhost-net")
+@Tag("microvm")
 class MicroVmBootTest {
     private static final String MARKER = "vhostnet-guest: init reached";
     private static final Duration BOUND = Duration.ofMinutes(6);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vhostnet.ctl.BackendChoice;
+import dev.vhostnet.ctl.emulated.EmulatedLoops;
 import dev.vhostnet.microvm.MicroVm;
 import dev.vhostnet.microvm.VmExit;
 import dev.vhostnet.sys.OpenFds;
@@ -40,6 +41,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * KVM boots Linux and which has {@code /dev/vhost-net}.
  */
 @Tag("vhost-net")
+@Tag("microvm")
 class MicroVmNetTest {
     private static final Duration BOUND = Duration.ofMinutes(3);
     private static final int BYTES = 1 << 20;
@@ -80,6 +82,7 @@ class MicroVmNetTest {
         NestedGuest.assumeKvmBootsLinux("it runs in the test VM (nested KVM): mvn -pl integration-tests -am verify "
                 + "-Dtest=KernelTestsInVmTest -Dsurefire.failIfNoSpecifiedTests=false");
         Path image = NestedGuest.imageDir();
+        EmulatedLoops.shared(); // the shared event loops keep their fds for the life of the process: made first
         Set<Integer> fdsBefore = OpenFds.snapshot();
         NestedGuest.Console console = new NestedGuest.Console("vhostnet-guest: init reached");
         VmExit end;
