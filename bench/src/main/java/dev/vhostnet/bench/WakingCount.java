@@ -30,8 +30,10 @@ final class WakingCount implements PacketCount {
     public void await(long target, long nanos) {
         waiter = Thread.currentThread();
         wakeAt = target;
-        if (value.get() < target) {
-            LockSupport.parkNanos(this, nanos);
+        long deadline = System.nanoTime() + nanos;
+        // parkNanos may return early (a permit left by an earlier unpark, or spuriously): park again.
+        for (long left = nanos; value.get() < target && left > 0; left = deadline - System.nanoTime()) {
+            LockSupport.parkNanos(this, left);
         }
         wakeAt = Long.MAX_VALUE;
         waiter = null;
