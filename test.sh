@@ -26,8 +26,7 @@ fi
 modprobe vhost_net 2>/dev/null || true
 
 # The bench's vhost-user peers test runs two dpdk-testpmd at 256 MiB of 2 MiB huge pages each:
-# reserve what is missing for the JDK 17 pass, as root, and give it back after it. (On JDK 25 the
-# test finds a socket descriptor left open, not yet traced: that pass skips it for want of pages.)
+# reserve what is missing, as root, for both passes, and give it back at the end.
 hugepages_before=$(cat /proc/sys/vm/nr_hugepages)
 hugepages_free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
 hugepages_reserved=0
@@ -50,7 +49,6 @@ if [[ "$jdk25" != skip && ! -x "$jdk25/bin/java" ]]; then
 fi
 
 mvn -B verify "$@"
-give_back_hugepages
 if (($# == 0)); then
   examples/consumer/run.sh
 fi

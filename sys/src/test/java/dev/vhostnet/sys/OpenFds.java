@@ -1,6 +1,9 @@
 package dev.vhostnet.sys;
 
 import java.io.File;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.nio.channels.SocketChannel;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.TreeSet;
@@ -11,9 +14,12 @@ public final class OpenFds {
     static {
         // JNA opens files of its own the first time it binds natives (libffi's closure file,
         // /dev/urandom): bind them now, so the first snapshot is not taken before they exist.
-        try (Fd warmUp = Syscalls.eventfd(0, 0)) {
+        // The JDK's NIO keeps a socketpair for the process's life from its first socket channel
+        // (sun.nio.ch.UnixDispatcher.init, on JDK 25 not before then): make it now too.
+        try (Fd warmUp = Syscalls.eventfd(0, 0);
+                SocketChannel nio = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             warmUp.get();
-        } catch (SysException e) {
+        } catch (IOException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
@@ -58,7 +64,7 @@ public final class OpenFds {
         try {
             return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd))
                     .toString();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return "?";
         }
     }
