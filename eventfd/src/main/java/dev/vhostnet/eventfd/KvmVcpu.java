@@ -18,6 +18,7 @@ import dev.vhostnet.sys.Mmap;
 import dev.vhostnet.sys.SysException;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 
 /** A virtual CPU ({@code KVM_CREATE_VCPU}) with its mapped {@code struct kvm_run}. */
 public final class KvmVcpu implements AutoCloseable {
@@ -63,6 +64,17 @@ public final class KvmVcpu implements AutoCloseable {
         Memory state = new Memory(4);
         fd.ioctl(KvmUapi.KVM_GET_MP_STATE, state);
         return state.getInt(0);
+    }
+
+    /**
+     * {@code KVM_TRANSLATE}: the guest physical address the vCPU's page tables map {@code gva} to,
+     * or empty where they map nothing.
+     */
+    public OptionalLong translate(long gva) throws SysException {
+        KvmUapi.KvmTranslation t = new KvmUapi.KvmTranslation();
+        t.linear_address = gva;
+        fd.ioctl(KvmUapi.KVM_TRANSLATE, t);
+        return t.valid != 0 ? OptionalLong.of(t.physical_address) : OptionalLong.empty();
     }
 
     /** {@code KVM_GET_LAPIC}: the in-kernel local APIC's register page ({@code struct kvm_lapic_state}). */

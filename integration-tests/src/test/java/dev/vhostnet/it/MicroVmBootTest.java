@@ -33,24 +33,30 @@ class MicroVmBootTest {
         Set<Integer> fdsBefore = OpenFds.snapshot();
         NestedGuest.Console console = new NestedGuest.Console(MARKER);
         VmExit end;
+        String sample;
         try (MicroVm vm = MicroVm.builder()
                 .kernel(image.resolve("vmlinuz"))
                 .initrd(image.resolve("guest-initrd.img"))
-                .cmdline(NestedGuest.CMDLINE)
+                .cmdline(NestedGuest.CMDLINE_NO_TICK)
                 .memoryMib(256)
                 .serialOutput(console)
                 .build()) {
             vm.start();
             end = vm.awaitExit(BOUND).orElse(null);
+            sample = vm.vcpuSample();
             System.out.printf(
                     "MicroVmBootTest: marker after %s s, guest ended after %.1f s: %s; exits %s; vCPU last seen %s%n",
                     console.markerSeconds(),
                     console.seconds(),
                     end,
                     vm.counters(),
-                    NestedGuest.whereTheVcpuWas(vm.vcpuSample()));
+                    NestedGuest.whereTheVcpuWas(sample));
             System.out.println("MicroVmBootTest: console:\n" + console);
         }
+        assertTrue(
+                sample.matches(".* stack \\[[^\\]]*0xffffffff8[0-9a-f]{7}.*"),
+                () -> "the vCPU's stack, read through its page tables (KVM_TRANSLATE), holds kernel return addresses: "
+                        + sample);
         assertTrue(
                 console.toString().contains(MARKER),
                 () -> "no \"" + MARKER + "\" on the console within " + BOUND + ":\n" + console);

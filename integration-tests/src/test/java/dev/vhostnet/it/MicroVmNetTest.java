@@ -35,7 +35,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * #BYTES} bytes over UDP that the peer checks and echoes and the guest checks in turn while the
  * VMM moves the device between {@code KERNEL} and {@code EMULATED}, cycles the link, goes to two
  * queue pairs and back with Debian's {@code ethtool -L}, unbinds and rebinds its driver (a reset
- * and a second initialisation; where the guest has timer interrupts) and sends after each step.
+ * and a second initialisation) and sends after each step.
  * Runs in the test VM (tag {@code microvm}; nested KVM under TCG, which loses interrupts: the
  * microVM recovers those it can, {@code MicroVm.Builder.redeliverLostInterrupts}, and counts it),
  * not in CI's in-VM run: about one guest in eight there deadlocks in an interrupt handler that
@@ -58,17 +58,11 @@ class MicroVmNetTest {
         "udp after link up",
         "ethtool -L combined 2",
         "udp on 2 pairs",
-        "ethtool -L combined 1"
+        "ethtool -L combined 1",
+        "rebind",
+        "nic up again",
+        "udp after rebind"
     };
-    /**
-     * The driver unbound and bound again (a reset and a second initialisation), then traffic:
-     * guest-init skips them, saying so, when the guest took no timer interrupt since its init —
-     * unbinding waits for RCU grace periods, which need ticks that nested KVM under TCG has not
-     * delivered (microvm/README.md). Where timers work (ordinary KVM) they are checked.
-     */
-    private static final String[] REBIND_STEPS = {"rebind", "nic up again", "udp after rebind"};
-
-    private static final String REBIND_SKIPPED = "vhostnet-guest: rebind skipped:";
 
     /** The byte at stream offset {@code i}: {@code pattern()} of guest-net.c. */
     static byte pattern(long i) {
@@ -155,10 +149,6 @@ class MicroVmNetTest {
         }
         String out = console.toString();
         assertTrue(out.contains(NestedGuest.DONE), () -> "the guest did not finish within " + BOUND + ":\n" + out);
-        boolean rebound = !out.contains(REBIND_SKIPPED);
-        if (!rebound) {
-            System.out.println("MicroVmNetTest " + backend + ": the guest skipped the rebind (no timer interrupt)");
-        }
         assertAll(Stream.concat(
                 Stream.of(
                         () -> assertTrue(
@@ -166,7 +156,7 @@ class MicroVmNetTest {
                                 "virtio_net probed the device and shows the MAC the VMM chose"),
                         () -> assertEquals("", echo.mismatch(), "every byte the guest sent reached the peer as sent"),
                         () -> assertEquals(
-                                (long) BYTES + (rebound ? 3 : 2) * AFTER_EACH,
+                                (long) BYTES + 3 * AFTER_EACH,
                                 echo.checked(),
                                 "the peer checked every byte the guest sent, once"),
                         () -> assertEquals("", switcher.failure(), "every backend move under traffic succeeded"),
@@ -174,10 +164,8 @@ class MicroVmNetTest {
                                 switcher.moves() >= 2,
                                 "the device moved between KERNEL and EMULATED and back under the guest's " + BYTES
                                         + " bytes: " + switcher)),
-                Stream.concat(Stream.of(STEPS), rebound ? Stream.of(REBIND_STEPS) : Stream.empty())
-                        .map(step -> (Executable) () -> assertTrue(
-                                out.contains("vhostnet-guest: " + step + " ok"),
-                                "the guest's step \"" + step + "\""))));
+                Stream.of(STEPS).map(step -> (Executable) () -> assertTrue(
+                        out.contains("vhostnet-guest: " + step + " ok"), "the guest's step \"" + step + "\""))));
         assertEquals("", OpenFds.leakedSince(fdsBefore), "every fd the microVM and its NIC opened is closed");
     }
 

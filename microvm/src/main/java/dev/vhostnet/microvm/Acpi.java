@@ -124,8 +124,8 @@ final class Acpi {
 
     /**
      * The MADT after its header (§5.2.12): the local APIC's address, PC-AT compatible 8259s, one
-     * processor, KVM's in-kernel I/O APIC, and ISA IRQ 0 on its pin 2, where KVM's default routing
-     * puts the PIT ({@code virt/kvm/irq_comm.c}; QEMU's MADT says the same).
+     * processor, KVM's in-kernel I/O APIC, and ISA IRQ 0 on its pin 2, where {@link PcIrqRouting}
+     * puts the PIT (QEMU's MADT and routing say the same).
      */
     private static byte[] madtBody() {
         ByteBuffer b = le(8 + 8 + 12 + 10);

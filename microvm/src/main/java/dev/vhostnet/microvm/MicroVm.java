@@ -131,8 +131,9 @@ public final class MicroVm implements AutoCloseable {
 
     /**
      * Where the vCPU was at the last once-a-second kick, e.g. {@code rip 0xffffffff81… rflags 0x246
-     * rsp 0x… mp_state 0}: with {@code nokaslr} and the kernel's symbols, what a stalled
-     * guest was doing.
+     * rsp 0x… mp_state 0 isr [] irr [] tpr 0x0 stack [0xffffffff81… …]} (the kernel addresses
+     * among the 64 words above RSP): with {@code nokaslr} and the kernel's symbols, what a stalled
+     * guest was doing and how it got there.
      */
     public String vcpuSample() {
         return loop.lastSample();
@@ -331,6 +332,7 @@ public final class MicroVm implements AutoCloseable {
             vm.setTssAddr(Layout.KVM_TSS);
             vm.setIdentityMapAddr(Layout.KVM_IDENTITY_MAP);
             vm.createIrqchip();
+            vm.setGsiRouting(PcIrqRouting.routes());
             vm.createPit2(KvmUapi.KVM_PIT_SPEAKER_DUMMY);
             // Ticks regardless of the last one's acknowledgement (QEMU's lost_tick_policy=discard): in
             // reinject mode one lost tick stops the PIT for good, and the guest keeps time by its TSC.
@@ -343,7 +345,7 @@ public final class MicroVm implements AutoCloseable {
             ExitCounters counters = new ExitCounters();
             Bus io = new Bus("pio", counters);
             Bus mmio = new Bus("mmio", counters);
-            VcpuLoop loop = new VcpuLoop(vcpu, io, mmio, counters, redeliverLostInterrupts);
+            VcpuLoop loop = new VcpuLoop(vcpu, memory, io, mmio, counters, redeliverLostInterrupts);
             Serial8250 serial = new Serial8250(serialOutput, level -> {
                 try {
                     vm.irqLine(Layout.COM1_IRQ, level);

@@ -2,11 +2,14 @@ package dev.vhostnet.microvm;
 
 import dev.vhostnet.eventfd.KvmVcpu;
 import dev.vhostnet.eventfd.VcpuExit;
+import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.KvmUapi;
 import dev.vhostnet.sys.SignalUapi;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.Syscalls;
 import java.util.BitSet;
+import java.util.OptionalLong;
+import java.util.StringJoiner;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,8 +39,17 @@ final class VcpuLoop implements Runnable {
     }
 
     private static final long RFLAGS_IF = 1 << 9;
+    /** x86-64's kernel text and modules ({@code Documentation/x86/x86_64/mm.rst}): where return addresses point. */
+    private static final long KERNEL_TEXT = 0xffffffff80000000L;
+
+    private static final long KERNEL_TEXT_END = 0xffffffffff000000L;
+    /** How many words above RSP {@link #sample} looks at. */
+    private static final int STACK_WORDS = 64;
+
+    private static final long PAGE = 4096;
 
     private final KvmVcpu vcpu;
+    private final MemoryTable memory;
     private final Bus io;
     private final Bus mmio;
     private final ExitCounters counters;
@@ -52,8 +64,9 @@ final class VcpuLoop implements Runnable {
     /** Raises the devices' interrupts once ({@link MicroVm}: each virtio-mmio transport's GSI). */
     private volatile Runnable raiseDeviceInterrupts = () -> {};
 
-    VcpuLoop(KvmVcpu vcpu, Bus io, Bus mmio, ExitCounters counters, boolean redeliverLost) {
+    VcpuLoop(KvmVcpu vcpu, MemoryTable memory, Bus io, Bus mmio, ExitCounters counters, boolean redeliverLost) {
         this.vcpu = vcpu;
+        this.memory = memory;
         this.io = io;
         this.mmio = mmio;
         this.counters = counters;
@@ -175,16 +188,47 @@ final class VcpuLoop implements Runnable {
         }
     }
 
-    /** Where the vCPU was at a once-a-second kick: what a stalled guest is doing, its local APIC included. */
+    /**
+     * Where the vCPU was at a once-a-second kick: what a stalled guest is doing, its local APIC
+     * included, and the kernel addresses on its stack — the return addresses a backtrace would
+     * name, as Linux's own oops prints them ({@code show_trace_log_lvl}: every kernel-text word).
+     */
     private void sample() {
         try {
             var regs = vcpu.getRegs();
             lastSample = String.format(
-                    "rip 0x%x rflags 0x%x rsp 0x%x mp_state %d %s",
-                    regs.rip, regs.rflags, regs.rsp, vcpu.getMpState(), new LocalApic(vcpu.getLapic()));
+                    "rip 0x%x rflags 0x%x rsp 0x%x mp_state %d %s stack [%s]",
+                    regs.rip,
+                    regs.rflags,
+                    regs.rsp,
+                    vcpu.getMpState(),
+                    new LocalApic(vcpu.getLapic()),
+                    kernelWordsAbove(regs.rsp));
         } catch (SysException e) {
             lastSample = "unreadable: " + e.getMessage();
         }
+    }
+
+    /** The words in kernel text among the {@link #STACK_WORDS} from {@code rsp} up, through the guest's page tables. */
+    private String kernelWordsAbove(long rsp) throws SysException {
+        StringJoiner words = new StringJoiner(" ");
+        long page = -1;
+        OptionalLong frame = OptionalLong.empty();
+        for (long gva = rsp & ~7L, end = gva + 8L * STACK_WORDS; Long.compareUnsigned(gva, end) < 0; gva += 8) {
+            if ((gva & -PAGE) != page) {
+                page = gva & -PAGE;
+                frame = vcpu.translate(page);
+            }
+            long gpa = frame.orElse(-1) + (gva & (PAGE - 1));
+            if (frame.isEmpty() || !memory.contains(gpa, 8)) {
+                break;
+            }
+            long word = memory.getLong(gpa);
+            if (Long.compareUnsigned(word, KERNEL_TEXT) >= 0 && Long.compareUnsigned(word, KERNEL_TEXT_END) < 0) {
+                words.add("0x" + Long.toHexString(word));
+            }
+        }
+        return words.toString();
     }
 
     /**

@@ -38,6 +38,7 @@ public final class KvmUapi {
     public static final Ioctl KVM_SET_REGS = Ioctl.iow("KVM_SET_REGS", KVMIO, 0x82, KvmRegs.SIZE);
     public static final Ioctl KVM_GET_SREGS = Ioctl.ior("KVM_GET_SREGS", KVMIO, 0x83, KvmSregs.SIZE);
     public static final Ioctl KVM_SET_SREGS = Ioctl.iow("KVM_SET_SREGS", KVMIO, 0x84, KvmSregs.SIZE);
+    public static final Ioctl KVM_TRANSLATE = Ioctl.iowr("KVM_TRANSLATE", KVMIO, 0x85, KvmTranslation.SIZE);
     public static final Ioctl KVM_SET_MSRS = Ioctl.iow("KVM_SET_MSRS", KVMIO, 0x89, KvmMsrs.SIZE);
     public static final Ioctl KVM_SET_FPU = Ioctl.iow("KVM_SET_FPU", KVMIO, 0x8d, KvmFpu.SIZE);
     public static final Ioctl KVM_GET_MP_STATE = Ioctl.ior("KVM_GET_MP_STATE", KVMIO, 0x98, 4);
@@ -347,6 +348,19 @@ public final class KvmUapi {
         public static final int SIZE = 64;
         public int flags;
         public int[] pad = new int[15];
+    }
+
+    /** {@code struct kvm_translation}: {@code KVM_TRANSLATE}'s guest virtual address in, its physical one out. */
+    @CExpr("struct kvm_translation")
+    @FieldOrder({"linear_address", "physical_address", "valid", "writeable", "usermode", "pad"})
+    public static final class KvmTranslation extends Structure {
+        public static final int SIZE = 24;
+        public long linear_address;
+        public long physical_address;
+        public byte valid;
+        public byte writeable;
+        public byte usermode;
+        public byte[] pad = new byte[5];
     }
 
     /** {@code struct kvm_reinject_control}: {@code KVM_REINJECT_CONTROL}'s argument. */
