@@ -37,7 +37,14 @@ give_back_hugepages() {
   fi
 }
 if ((EUID == 0 && hugepages_free < 256)); then
-  echo $((hugepages_before + 256 - hugepages_free)) >/proc/sys/vm/nr_hugepages
+  hugepages_wanted=$((hugepages_before + 256 - hugepages_free))
+  echo "$hugepages_wanted" >/proc/sys/vm/nr_hugepages
+  # The kernel gives fewer when memory is fragmented: compact it and ask again, once.
+  if (($(cat /proc/sys/vm/nr_hugepages) < hugepages_wanted)); then
+    echo 1 >/proc/sys/vm/compact_memory 2>/dev/null || true
+    echo "$hugepages_wanted" >/proc/sys/vm/nr_hugepages
+  fi
+  echo "test.sh: huge pages $(cat /proc/sys/vm/nr_hugepages) of the $hugepages_wanted asked for (was $hugepages_before)"
   hugepages_reserved=1
   trap give_back_hugepages EXIT
 fi

@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -116,7 +117,7 @@ final class NestedGuest {
             List<String> lines = Files.readAllLines(kallsyms);
             long text = 0;
             long etext = 0;
-            java.util.TreeMap<Long, String> symbols = new java.util.TreeMap<>(Long::compareUnsigned);
+            TreeMap<Long, String> symbols = new TreeMap<>(Long::compareUnsigned);
             for (String line : lines) {
                 String[] f = line.split("\\s+");
                 long address = Long.parseUnsignedLong(f[0], 16);

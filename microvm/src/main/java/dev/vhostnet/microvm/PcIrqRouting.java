@@ -17,13 +17,17 @@ import java.util.List;
 final class PcIrqRouting {
     /** The I/O APIC pin of ISA IRQ 0, which the MADT's override names. */
     static final int TIMER_PIN = 2;
+    /** The master PIC's input the slave's output drives: no device raises it. */
+    private static final int CASCADE = 2;
+    /** The ISA IRQs, which the two PICs take 8 each. */
+    private static final int ISA_IRQS = 16;
 
     private PcIrqRouting() {}
 
     static List<GsiRoute> routes() {
         List<GsiRoute> routes = new ArrayList<>();
-        for (int gsi = 0; gsi < 16; gsi++) {
-            if (gsi != 2) {
+        for (int gsi = 0; gsi < ISA_IRQS; gsi++) {
+            if (gsi != CASCADE) {
                 routes.add(new GsiRoute.Irqchip(
                         gsi, gsi < 8 ? KvmUapi.KVM_IRQCHIP_PIC_MASTER : KvmUapi.KVM_IRQCHIP_PIC_SLAVE, gsi % 8));
             }
