@@ -218,11 +218,13 @@ class MemoryTableTest {
 
     @Test
     void hugePagesBackGuestMemoryWhenThePoolHasThem() throws Exception {
-        Path nr = Path.of("/proc/sys/vm/nr_hugepages");
-        assumeTrue(Files.isWritable(nr), "needs root to grow the huge page pool (/proc/sys/vm/nr_hugepages)");
-        String saved = Files.readString(nr).trim();
+        // sysfs, not /proc/sys/vm/nr_hugepages: a sysctl read at a non-zero offset returns EOF, and
+        // Files.readString reads a size-0 file one byte first, so "258" read back as "2" there.
+        Path nr = Path.of("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages");
+        assumeTrue(Files.isWritable(nr), "needs root to grow the huge page pool (" + nr + ")");
+        long saved = HugePages.total();
         try {
-            Files.writeString(nr, String.valueOf(Long.parseLong(saved) + 2));
+            Files.writeString(nr, String.valueOf(saved + 2));
             assumeTrue(HugePages.free() >= 2, "the kernel could not allocate 2 huge pages (memory fragmented)");
             try (MemoryTable mem = MemoryTable.builder()
                     .backing(Backing.HUGETLB)
@@ -239,8 +241,9 @@ class MemoryTableTest {
                                 .build());
             }
         } finally {
-            Files.writeString(nr, saved);
+            Files.writeString(nr, String.valueOf(saved));
         }
+        assertEquals(saved, HugePages.total(), "the pool is back at its size before the test");
     }
 
     @Test
