@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The Java microVM boots Debian's kernel (the test VM's own) with the nested guest's initramfs
- * ({@code testvm/guest-init}) to its init, and stops when the guest powers off. Runs in the test
+ * ({@code testvm/guest-init}) to its init, where a 0.1 s sleep ends (the guest's timer ticks), and
+ * stops when the guest powers off. Runs in the test
  * VM, where KVM is nested under TCG (this host's {@code kvm_pvm} cannot boot a stock kernel), as part
  * of CI's in-VM run; directly on a host whose KVM boots Linux. The guest powers off by sysrq-o,
  * which Linux ends through ACPI S5 ({@code AcpiSleepControl}).
@@ -37,7 +38,7 @@ class MicroVmBootTest {
         try (MicroVm vm = MicroVm.builder()
                 .kernel(image.resolve("vmlinuz"))
                 .initrd(image.resolve("guest-initrd.img"))
-                .cmdline(NestedGuest.CMDLINE_NO_TICK)
+                .cmdline(NestedGuest.CMDLINE)
                 .memoryMib(256)
                 .serialOutput(console)
                 .build()) {
@@ -60,6 +61,9 @@ class MicroVmBootTest {
         assertTrue(
                 console.toString().contains(MARKER),
                 () -> "no \"" + MARKER + "\" on the console within " + BOUND + ":\n" + console);
+        assertTrue(
+                console.toString().contains("vhostnet-guest: a timer interrupt ended a sleep"),
+                () -> "the guest's local APIC timer ticks: a 0.1 s sleep ended\n" + console);
         assertTrue(
                 end != null,
                 () -> "the guest still ran after " + BOUND + " (the marker came; its power-off did not end it)");

@@ -35,16 +35,6 @@ final class NestedGuest {
      */
     static final String CMDLINE = KernelCmdline.DEFAULT + " loglevel=5 printk.devkmsg=on";
 
-    /**
-     * {@link #CMDLINE} without a tick ({@code nolapic_timer}: Linux 6.1 then has no clock event
-     * device here), for the boot test CI runs: nested KVM under TCG delivers interrupts with IF
-     * clear, and with the local APIC timer on a guest can deadlock at boot — seen with the stack
-     * {@code hrtimer_interrupt} (holding its lock, interrupts off) ← {@code
-     * asm_sysvec_apic_timer_interrupt} ← {@code hrtimer_interrupt} → {@code _raw_spin_lock_irqsave}
-     * (microvm/README.md). guest-init then skips what needs a timer, saying so.
-     */
-    static final String CMDLINE_NO_TICK = CMDLINE + " nolapic_timer";
-
     /** What guest-init prints last, before {@code poweroff -f}. */
     static final String DONE = "vhostnet-guest: powering off";
 
