@@ -46,7 +46,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 @Tag("microvm")
 class MicroVmNetTest {
     private static final Duration BOUND = Duration.ofMinutes(3);
-    private static final int BYTES = 1 << 20;
+    private static final int BYTES = 4 << 20;
     /** What guest-init sends after the link cycle, on two pairs and after the rebind. */
     private static final int AFTER_EACH = 65536;
 
