@@ -37,6 +37,9 @@ final class BenchNet implements AutoCloseable {
     static final byte[] HOST_IP_BYTES = {10, 78, 0, 1};
     static final byte[] GUEST_IP_BYTES = {10, 78, 0, 2};
     static final MacAddress GUEST_MAC = MacAddress.parse("02:00:00:78:00:02");
+    /** A locally administered address no interface of the bench has. */
+    static final MacAddress ELSEWHERE_MAC = MacAddress.parse("02:00:00:78:00:fe");
+
     private static final Pattern ETHER = Pattern.compile("link/ether ([0-9a-f:]{17})");
 
     final String ns;
@@ -129,6 +132,21 @@ final class BenchNet implements AutoCloseable {
     /** A frame from the guest to {@code dstPort} at {@value #HOST_IP}. */
     byte[] frameToHost(int srcPort, int dstPort, int size) {
         return Udp.frame(GUEST_MAC, tapMac, GUEST_IP_BYTES, HOST_IP_BYTES, srcPort, dstPort, size);
+    }
+
+    /**
+     * A TX frame for {@code count}: to the sink at {@code dstPort} ({@link TxCount#SINK}), or with
+     * {@link TxCount#TAP} to {@link #ELSEWHERE_MAC}, which the stack drops as soon as the tap has
+     * counted it ({@code PACKET_OTHERHOST} in {@code ip_rcv_core}), as it drops DPDK's txonly
+     * frames: no IP, UDP or sink work per frame on the CPU the driver shares.
+     */
+    byte[] txFrame(TxCount count, int srcPort, int dstPort, int size) {
+        return txFrame(tapMac, count, srcPort, dstPort, size);
+    }
+
+    static byte[] txFrame(MacAddress tapMac, TxCount count, int srcPort, int dstPort, int size) {
+        MacAddress dst = count == TxCount.TAP ? ELSEWHERE_MAC : tapMac;
+        return Udp.frame(GUEST_MAC, dst, GUEST_IP_BYTES, HOST_IP_BYTES, srcPort, dstPort, size);
     }
 
     /** Starts {@code body} on a daemon thread that has joined this namespace. */

@@ -78,7 +78,9 @@ final class CTapRig extends Rig {
         try {
             for (int p = 0; p < pairs; p++) {
                 int port = direction == Direction.RR ? Peer.ECHO_PORT + p : Peer.SINK_PORT + p;
-                byte[] frame = net.frameToHost(direction == Direction.RR ? 41000 + p : 40000 + p, port, size);
+                byte[] frame = direction == Direction.RR
+                        ? net.frameToHost(41000 + p, port, size)
+                        : net.txFrame(count, 40000 + p, port, size);
                 ByteBuffer b = ByteBuffer.allocate(12 + frame.length);
                 RawTapRig.writeFrame(b, frame, header(size));
                 Path file = dir.resolve("frame-" + p + ".bin");

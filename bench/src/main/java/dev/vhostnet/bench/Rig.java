@@ -117,7 +117,7 @@ abstract class Rig implements AutoCloseable {
             case TX -> {
                 LongSupplier delivered = delivered(count);
                 for (int p = 0; p < pairs; p++) {
-                    port(p).prepare(net.frameToHost(40000 + p, Peer.SINK_PORT + p, size), header(size));
+                    port(p).prepare(net.txFrame(count, 40000 + p, Peer.SINK_PORT + p, size), header(size));
                 }
                 int txWindow = count == TxCount.TAP ? 0 : window;
                 List<FutureTask<Loops.Result>> tasks = new ArrayList<>();
