@@ -10,7 +10,9 @@ public enum TxCount {
     SINK,
     /**
      * The tap's own {@code rx_packets}, as the tun driver takes each frame from the device, with no
-     * window: only the ring holds the sender back, so the sink's pace is not what is measured.
+     * window, the frames addressed to no interface ({@code BenchNet.ELSEWHERE_MAC}), which the stack
+     * drops once the tap has counted them: only the ring holds the sender back, so the sink's pace
+     * is not what is measured.
      */
     TAP
 }

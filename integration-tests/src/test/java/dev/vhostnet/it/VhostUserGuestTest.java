@@ -181,7 +181,14 @@ class VhostUserGuestTest {
                     "[ -e " + restarted + " ]",
                     onBothCpus(echo, 2 * PER_PAIR, rounds.get(2), rounds.get(3)));
             Future<Integer> guest = guestRunner.submit(() -> vm.run(
-                    List.of("--vhost-user", socket.toString(), "--vhost-user-queues", "2", "--vhost-user-server"),
+                    List.of(
+                            "--smp", // one echo client pinned to each guest CPU: two vCPUs (no nested KVM here)
+                            "2",
+                            "--vhost-user",
+                            socket.toString(),
+                            "--vhost-user-queues",
+                            "2",
+                            "--vhost-user-server"),
                     List.of("bash", "-c", guestJob)));
             try {
                 awaitFile(rounds.get(0), guest, vm);

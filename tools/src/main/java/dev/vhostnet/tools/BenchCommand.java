@@ -95,7 +95,8 @@ public final class BenchCommand implements Callable<Integer> {
             paramLabel = "WHERE",
             description = "Where TX counts the frames delivered: SINK (the UDP sink in the namespace, a window of "
                     + "frames in flight against its count: nothing lost, byte-exact) or TAP (the tap's rx_packets, no "
-                    + "window: only the ring holds the sender back, so the sink's pace is not what is measured); "
+                    + "window, frames to a MAC no interface has, which the stack drops once the tap counted them: "
+                    + "only the ring holds the sender back, so the sink's pace is not what is measured); "
                     + "default ${DEFAULT-VALUE}.")
     TxCount txCount = TxCount.SINK;
 
