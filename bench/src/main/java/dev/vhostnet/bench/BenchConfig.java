@@ -42,6 +42,7 @@ public final class BenchConfig {
     private final TxCopy txCopy;
     private final TxCount txCount;
     private final boolean vhostUserPeers;
+    private final boolean virtioUserPeer;
 
     private BenchConfig(Builder b) {
         this.backends = ImmutableSet.copyOf(b.backends);
@@ -59,6 +60,7 @@ public final class BenchConfig {
         this.txCopy = b.txCopy;
         this.txCount = b.txCount;
         this.vhostUserPeers = b.vhostUserPeers;
+        this.virtioUserPeer = b.virtioUserPeer;
     }
 
     public static Builder builder() {
@@ -155,6 +157,14 @@ public final class BenchConfig {
         return vhostUserPeers;
     }
 
+    /**
+     * Whether the run also measures DPDK's virtio-user over vhost-net, TX counted at its tap: the C
+     * peer of this project's driver on the kernel backend ({@link VirtioUserKernel}).
+     */
+    public boolean virtioUserPeer() {
+        return virtioUserPeer;
+    }
+
     @Override
     public String toString() {
         return "backends " + backends + ", directions " + directions + ", sizes " + sizes + ", pairs " + pairs
@@ -164,7 +174,8 @@ public final class BenchConfig {
                         : repTime.toMillis() + " ms")
                 + ", window " + window + ", emulated TX copy " + txCopy + ", TX counted at the "
                 + txCount.name().toLowerCase(Locale.ROOT) + ", ceilings " + (javaCeiling ? "Java " : "")
-                + (cCeiling ? "C" : "") + (vhostUserPeers ? ", vhost-user peers (vhostnet and DPDK back-ends)" : "");
+                + (cCeiling ? "C" : "") + (vhostUserPeers ? ", vhost-user peers (vhostnet and DPDK back-ends)" : "")
+                + (virtioUserPeer ? ", DPDK's virtio-user over vhost-net" : "");
     }
 
     public static final class Builder {
@@ -184,6 +195,7 @@ public final class BenchConfig {
         private TxCopy txCopy = TxCopy.DEFAULT;
         private TxCount txCount = TxCount.SINK;
         private boolean vhostUserPeers;
+        private boolean virtioUserPeer;
 
         private Builder() {}
 
@@ -266,6 +278,12 @@ public final class BenchConfig {
         /** Also run {@link VhostUserPeers} (needs dpdk-testpmd and free huge pages: the run fails without them). */
         public Builder vhostUserPeers(boolean on) {
             this.vhostUserPeers = on;
+            return this;
+        }
+
+        /** Also run {@link VirtioUserKernel} (needs dpdk-testpmd and /dev/vhost-net: the run fails without them). */
+        public Builder virtioUserPeer(boolean on) {
+            this.virtioUserPeer = on;
             return this;
         }
 

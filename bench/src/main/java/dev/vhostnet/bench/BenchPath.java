@@ -23,7 +23,13 @@ public enum BenchPath {
      * vhost-user, TX only: DPDK's vhost library as the back-end ({@code dpdk-testpmd}'s {@code net_vhost}
      * io-forwarding into {@code net_tap}), fed the same way: the C peer of {@link #VHOST_USER}.
      */
-    VHOST_USER_DPDK("vhost-user: DPDK");
+    VHOST_USER_DPDK("vhost-user: DPDK"),
+    /**
+     * vhost-net, TX only, DPDK's virtio-user as the driver ({@code net_virtio_user} on {@code
+     * /dev/vhost-net}, testpmd's {@code txonly}), counted at its tap: the C peer of this project's
+     * driver on {@link #KERNEL} ({@link VirtioUserKernel}).
+     */
+    KERNEL_VIRTIO_USER("kernel: DPDK virtio-user");
 
     private final String label;
 

@@ -37,6 +37,12 @@ public final class BenchRunner {
                 throw new IllegalStateException(missing);
             }
         }
+        if (config.virtioUserPeer()) {
+            String missing = VirtioUserKernel.unavailabilityCause();
+            if (missing != null) {
+                throw new IllegalStateException(missing);
+            }
+        }
         Instant started = Instant.now();
         List<Cell> cells = new ArrayList<>();
         List<String> notes = new ArrayList<>();
@@ -57,7 +63,8 @@ public final class BenchRunner {
                         * paths.size()
                         * config.directions().size()
                         * config.sizes().size()
-                + (config.vhostUserPeers() ? 2 * config.sizes().size() : 0);
+                + (config.vhostUserPeers() ? 2 * config.sizes().size() : 0)
+                + (config.virtioUserPeer() ? config.sizes().size() : 0);
         int[] done = {0};
         for (int pairs : config.pairs()) {
             for (BenchPath path : paths) {
@@ -95,6 +102,10 @@ public final class BenchRunner {
             VhostUserPeers.Result peers = VhostUserPeers.run(config, progress, done[0], total);
             cells.addAll(peers.cells());
             notes.addAll(peers.notes());
+            done[0] += 2 * config.sizes().size();
+        }
+        if (config.virtioUserPeer()) {
+            cells.addAll(VirtioUserKernel.run(config, progress, done[0], total, notes));
         }
         progress.done();
         cells.sort(Comparator.comparingInt(Cell::pairs)
@@ -141,6 +152,9 @@ public final class BenchRunner {
             case VHOST_USER, VHOST_USER_DPDK ->
                 throw new IllegalArgumentException(
                         "the vhost-user back-ends are VhostUserPeers', not a rig of this process's driver");
+            case KERNEL_VIRTIO_USER ->
+                throw new IllegalArgumentException(
+                        "DPDK's virtio-user is VirtioUserKernel's, not a rig of this process");
         };
     }
 

@@ -111,27 +111,25 @@ public final class ThreadCpu {
     }
 
     /**
-     * The vhost-net workers of this process: {@code [kernel threads outside it, threads inside it]}.
-     * A worker is named {@code vhost-<id>} after the thread that issued {@code VHOST_SET_OWNER}
-     * (its thread id, which is the pid only for the main thread), so any thread id of this process
-     * matches.
+     * The vhost-net workers of this process: {@code [kernel threads outside it, threads inside it]}
+     * ({@link #vhostWorkersOf}).
      */
     public static List<List<Path>> vhostWorkers() {
-        long pid = ProcessHandle.current().pid();
+        return vhostWorkersOf(ProcessHandle.current().pid());
+    }
+
+    /**
+     * The vhost-net workers of process {@code pid}: {@code [kernel threads outside it (Linux <
+     * 6.4), threads inside it]}. A worker is named {@code vhost-<id>} after the thread that issued
+     * {@code VHOST_SET_OWNER} (its thread id, which is the pid only for the main thread), so any
+     * thread id of the process matches.
+     */
+    static List<List<Path>> vhostWorkersOf(long pid) {
         java.util.Set<String> names = new java.util.HashSet<>();
         names.add("vhost-" + pid);
         List<Path> inside = new ArrayList<>();
-        List<Path> ownTasks = new ArrayList<>();
-        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
-            for (Path t : tasks) {
-                names.add("vhost-" + t.getFileName());
-                ownTasks.add(Path.of(
-                        "/proc", Long.toString(pid), "task", t.getFileName().toString()));
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot list /proc/self/task", e);
-        }
-        for (Path t : ownTasks) {
+        for (Path t : threadsOf(pid)) {
+            names.add("vhost-" + t.getFileName());
             String c = comm(t);
             if (c != null && c.matches("vhost-[0-9]+")) {
                 inside.add(t);

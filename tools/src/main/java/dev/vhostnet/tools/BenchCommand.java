@@ -10,6 +10,7 @@ import dev.vhostnet.bench.ReportReader;
 import dev.vhostnet.bench.ReportWriter;
 import dev.vhostnet.bench.TxCount;
 import dev.vhostnet.bench.VhostUserPeers;
+import dev.vhostnet.bench.VirtioUserKernel;
 import dev.vhostnet.ctl.BackendChoice;
 import dev.vhostnet.ctl.emulated.TxCopy;
 import java.nio.file.Path;
@@ -108,6 +109,14 @@ public final class BenchCommand implements Callable<Integer> {
                     + "dpdk-dev), 512 MiB of free huge pages (echo 700 > /proc/sys/vm/nr_hugepages) and 2 CPUs.")
     boolean vhostUserPeers;
 
+    @Option(
+            names = "--virtio-user-peer",
+            description = "Also measure DPDK's virtio-user over vhost-net (dpdk-testpmd net_virtio_user on "
+                    + "/dev/vhost-net, txonly), TX counted at its tap, --reps per frame size up to 1514 B: the C peer "
+                    + "of this project's driver on the kernel backend (compare with --tx-count TAP). Needs "
+                    + "dpdk-testpmd (apt-get install dpdk-dev) and /dev/vhost-net.")
+    boolean virtioUserPeer;
+
     @Option(names = "--no-c", description = "Skip the C raw tap ceiling (needs gcc).")
     boolean noC;
 
@@ -146,6 +155,12 @@ public final class BenchCommand implements Callable<Integer> {
                 throw new Failures.HostLacksException(missing);
             }
         }
+        if (virtioUserPeer) {
+            String missing = VirtioUserKernel.unavailabilityCause();
+            if (missing != null) {
+                throw new Failures.HostLacksException(missing);
+            }
+        }
         BenchReport before = baseline == null ? null : ReportReader.read(baseline);
         BenchConfig.Builder b = quick ? BenchConfig.quick() : BenchConfig.builder();
         b.backends(backends)
@@ -155,7 +170,8 @@ public final class BenchCommand implements Callable<Integer> {
                 .javaCeiling(!noJava)
                 .txCopy(txCopy)
                 .txCount(txCount)
-                .vhostUserPeers(vhostUserPeers);
+                .vhostUserPeers(vhostUserPeers)
+                .virtioUserPeer(virtioUserPeer);
         if (sizes != null) {
             b.sizes(sizes);
         }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.vhostnet.bench.VhostUserPeers;
+import dev.vhostnet.bench.VirtioUserKernel;
 import dev.vhostnet.ctl.kernel.VhostNet;
 import dev.vhostnet.tap.Command;
 import dev.vhostnet.tap.Names;
@@ -130,6 +131,18 @@ class CommandLineTest {
                 missing != null,
                 "this host has dpdk-testpmd, free huge pages and 2 CPUs: VhostUserPeersTest runs the peers here");
         Run r = vhostnet("bench", "--vhost-user-peers", "--quick");
+        assertEquals(3, r.exit(), r.err());
+        assertTrue(r.err().contains(missing), r.err());
+        assertFalse(r.out().contains("packets/s"), "nothing measured: " + r.out());
+    }
+
+    @Test
+    void benchWithTheVirtioUserPeerSaysWhatTheHostLacksAndExits3BeforeMeasuringAnything() throws Exception {
+        String missing = VirtioUserKernel.unavailabilityCause();
+        assumeTrue(
+                missing != null,
+                "this host has dpdk-testpmd and /dev/vhost-net: VirtioUserPeerTest runs the peer here");
+        Run r = vhostnet("bench", "--virtio-user-peer", "--quick");
         assertEquals(3, r.exit(), r.err());
         assertTrue(r.err().contains(missing), r.err());
         assertFalse(r.out().contains("packets/s"), "nothing measured: " + r.out());
