@@ -237,23 +237,14 @@ public final class VhostUserPeers {
                 double load = loadAverage();
                 long back0 = backEnd.cpuNanos();
                 long front0 = ThreadCpu.nanos(ThreadCpu.threadsOf(frontEnd.pid()));
-                long count0 = TapRxPackets.sysfs(tap);
-                long t0 = System.nanoTime();
-                long deadline = t0 + config.repTime().toNanos();
-                long limit = config.packetsPerRep();
-                long count1 = count0;
-                long t1;
-                while ((t1 = System.nanoTime()) < deadline && (limit == 0 || count1 - count0 < limit)) {
-                    Thread.sleep(limit == 0 ? Math.max(1, (deadline - t1) / 1_000_000) : 1);
-                    count1 = TapRxPackets.sysfs(tap);
-                }
-                t1 = System.nanoTime();
+                TapWindow window = TapWindow.count(tap, config);
                 long back = backEnd.cpuNanos() - back0;
                 long front = ThreadCpu.nanos(ThreadCpu.threadsOf(frontEnd.pid())) - front0;
                 TestpmdTotals totals = frontEnd.stop();
                 long took = Rig.settle(() -> sysfs(tap)) - before;
-                long packets = count1 - count0;
-                Rep rep = new Rep(packets, packets * size, packets, t1 - t0, back, front, back + front, 0, 0, 0, 0);
+                long packets = window.packets();
+                Rep rep = new Rep(
+                        packets, packets * size, packets, window.nanos(), back, front, back + front, 0, 0, 0, 0);
                 return new Run(path, size, tap, rep, totals.txPackets(), took, load);
             }
         }

@@ -170,22 +170,12 @@ public final class VirtioUserKernel {
             driver.removeAll(workers.get(1));
             long dev0 = ThreadCpu.nanos(device);
             long drv0 = ThreadCpu.nanos(driver);
-            long count0 = TapRxPackets.sysfs(tap);
-            long t0 = System.nanoTime();
-            long end = t0 + config.repTime().toNanos();
-            long limit = config.packetsPerRep();
-            long count1 = count0;
-            long t1;
-            while ((t1 = System.nanoTime()) < end && (limit == 0 || count1 - count0 < limit)) {
-                Thread.sleep(limit == 0 ? Math.max(1, (end - t1) / 1_000_000) : 1);
-                count1 = TapRxPackets.sysfs(tap);
-            }
-            t1 = System.nanoTime();
+            TapWindow window = TapWindow.count(tap, config);
             long dev = ThreadCpu.nanos(device) - dev0;
             long drv = ThreadCpu.nanos(driver) - drv0;
-            long packets = count1 - count0;
+            long packets = window.packets();
             testpmd.stop();
-            return new Rep(packets, packets * size, packets, t1 - t0, dev, drv, dev + drv, 0, 0, 0, 0);
+            return new Rep(packets, packets * size, packets, window.nanos(), dev, drv, dev + drv, 0, 0, 0, 0);
         }
     }
 }
