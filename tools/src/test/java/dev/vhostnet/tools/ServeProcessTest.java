@@ -196,8 +196,18 @@ class ServeProcessTest {
         assertTrue(
                 eventually(Duration.ofSeconds(10), () -> Files.exists(dir.resolve("broker.status"))),
                 "the status socket of the config file: " + log());
-        com.fasterxml.jackson.databind.JsonNode status =
-                dev.vhostnet.bench.Json.parse(StatusCommand.ask(dir.resolve("broker.status"), 10_000));
+        // The broker counts a grant once its reply is sent, so the client can hold its tap a moment
+        // before the count shows it.
+        com.fasterxml.jackson.databind.JsonNode[] answer = new com.fasterxml.jackson.databind.JsonNode[1];
+        eventually(Duration.ofSeconds(10), () -> {
+            try {
+                answer[0] = dev.vhostnet.bench.Json.parse(StatusCommand.ask(dir.resolve("broker.status"), 10_000));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            return answer[0].get("granted").asLong() == 1;
+        });
+        com.fasterxml.jackson.databind.JsonNode status = answer[0];
         assertEquals(1, status.get("granted").asLong(), "the config's status-socket answers: " + status);
         assertEquals(socket.toString(), status.get("socket").asText());
         serve.destroy();
