@@ -29,7 +29,7 @@ public enum BenchPath {
      * /dev/vhost-net}, testpmd's {@code txonly}), counted at its tap: the C peer of this project's
      * driver on {@link #KERNEL} ({@link VirtioUserKernel}).
      */
-    KERNEL_VIRTIO_USER("kernel: DPDK virtio-user");
+    KERNEL_VIRTIO_USER("DPDK virtio-user on vhost-net");
 
     private final String label;
 

@@ -122,7 +122,8 @@ class BarChartTest {
                         "raw tap (Java)",
                         "raw tap (C)",
                         "vhost-user: vhostnet",
-                        "vhost-user: DPDK"),
+                        "vhost-user: DPDK",
+                        "DPDK virtio-user on vhost-net"),
                 legend(svg));
         assertTrue(all(svg, "title").stream().noneMatch(t -> t.getTextContent().startsWith("kernel")), "no kernel bar");
     }
