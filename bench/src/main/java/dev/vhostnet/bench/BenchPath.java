@@ -41,8 +41,9 @@ public enum BenchPath {
         return label;
     }
 
+    /** A virtio-net device whose CPU the bench measures apart from the driver's: the backends, and vhost-net under DPDK's driver. */
     public boolean isDevice() {
-        return this == KERNEL || this == EMULATED;
+        return this == KERNEL || this == EMULATED || this == KERNEL_VIRTIO_USER;
     }
 
     /** A vhost-user back-end fed by DPDK's virtio-user and counted at the tap, measured apart from the rest. */

@@ -53,6 +53,16 @@ class ReportTest {
     }
 
     @Test
+    void dpdksDriverOnVhostNetShowsItsVhostWorkersCpuAsTheDevices() {
+        Cell dpdk = new Cell(
+                BenchPath.KERNEL_VIRTIO_USER, Direction.TX, 64, 1, List.of(rep(1000, 1_000_000_000L, 3_000_000)), null);
+        String md = ReportWriter.markdown(
+                new BenchReport("test machine", Instant.EPOCH, "config", List.of(dpdk), List.of()));
+        assertTrue(
+                md.contains("| DPDK virtio-user on vhost-net | TX | 64 | 1 | 1,000 | 0% | 0.001 |  |  | 3000 |"), md);
+    }
+
+    @Test
     void percentilesAreNearestRank() {
         long[] samples = {5, 1, 4, 2, 3, 6, 7, 8, 9, 10};
         assertEquals(5, Cell.percentile(samples, 10, 0.5));
