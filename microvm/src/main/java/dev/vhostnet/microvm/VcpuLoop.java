@@ -4,6 +4,7 @@ import dev.vhostnet.eventfd.KvmVcpu;
 import dev.vhostnet.eventfd.VcpuExit;
 import dev.vhostnet.memtable.MemoryTable;
 import dev.vhostnet.sys.KvmUapi;
+import dev.vhostnet.sys.KvmUapi.KvmRegs;
 import dev.vhostnet.sys.SignalUapi;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.Syscalls;
@@ -136,11 +137,15 @@ final class VcpuLoop implements Runnable {
             case KvmUapi.KVM_EXIT_IO -> access(io, e);
             case KvmUapi.KVM_EXIT_MMIO -> access(mmio, e);
             case KvmUapi.KVM_EXIT_INTR -> {
-                sample();
-                if (redeliverLost) {
-                    recoverLostInterrupts();
+                Kick kick = readAtKick();
+                if (kick == null) {
+                    return null;
                 }
-                if (haltedForGood()) {
+                sample(kick);
+                if (redeliverLost) {
+                    recoverLostInterrupts(kick);
+                }
+                if (kick.halted() && (kick.regs().rflags & RFLAGS_IF) == 0) {
                     return new VmExit(VmExit.Reason.HALTED, "hlt with interrupts disabled");
                 }
             }
@@ -178,13 +183,24 @@ final class VcpuLoop implements Runnable {
         }
     }
 
-    /** Halted, and no interrupt can wake it: {@code RFLAGS.IF} clear (an NMI could, but Linux's halt does not expect one). */
-    private boolean haltedForGood() {
+    /**
+     * The vCPU's state at a once-a-second kick, read once for the sample, the recovery and the
+     * halted-for-good check (halted with {@code RFLAGS.IF} clear: no interrupt can wake it; an NMI
+     * could, but Linux's halt does not expect one).
+     */
+    private record Kick(KvmRegs regs, int mpState, LocalApic apic) {
+        boolean halted() {
+            return mpState == KvmUapi.KVM_MP_STATE_HALTED;
+        }
+    }
+
+    /** The state at this kick, or null (the sample says why) when KVM would not give it. */
+    private Kick readAtKick() {
         try {
-            return vcpu.getMpState() == KvmUapi.KVM_MP_STATE_HALTED && (vcpu.getRegs().rflags & RFLAGS_IF) == 0;
+            return new Kick(vcpu.getRegs(), vcpu.getMpState(), new LocalApic(vcpu.getLapic()));
         } catch (SysException e) {
-            log.debug("reading the vCPU state: {}", e.getMessage());
-            return false;
+            lastSample = "unreadable: " + e.getMessage();
+            return null;
         }
     }
 
@@ -193,17 +209,16 @@ final class VcpuLoop implements Runnable {
      * included, and the kernel addresses on its stack — the return addresses a backtrace would
      * name, as Linux's own oops prints them ({@code show_trace_log_lvl}: every kernel-text word).
      */
-    private void sample() {
+    private void sample(Kick kick) {
         try {
-            var regs = vcpu.getRegs();
             lastSample = String.format(
                     "rip 0x%x rflags 0x%x rsp 0x%x mp_state %d %s stack [%s]",
-                    regs.rip,
-                    regs.rflags,
-                    regs.rsp,
-                    vcpu.getMpState(),
-                    new LocalApic(vcpu.getLapic()),
-                    kernelWordsAbove(regs.rsp));
+                    kick.regs().rip,
+                    kick.regs().rflags,
+                    kick.regs().rsp,
+                    kick.mpState(),
+                    kick.apic(),
+                    kernelWordsAbove(kick.regs().rsp));
         } catch (SysException e) {
             lastSample = "unreadable: " + e.getMessage();
         }
@@ -242,10 +257,10 @@ final class VcpuLoop implements Runnable {
      * gets each device's interrupt raised once — spurious if nothing was lost, which a virtio
      * driver takes (it looks at its rings and finds nothing). Both are counted.
      */
-    private void recoverLostInterrupts() {
+    private void recoverLostInterrupts(Kick kick) {
         try {
-            boolean idle = vcpu.getMpState() == KvmUapi.KVM_MP_STATE_HALTED && (vcpu.getRegs().rflags & RFLAGS_IF) != 0;
-            LocalApic apic = new LocalApic(vcpu.getLapic());
+            boolean idle = kick.halted() && (kick.regs().rflags & RFLAGS_IF) != 0;
+            LocalApic apic = kick.apic();
             BitSet inService = idle ? apic.inService() : new BitSet();
             if (!inService.isEmpty() && inService.equals(idleInService)) {
                 int vector = inService.length() - 1;
@@ -264,7 +279,7 @@ final class VcpuLoop implements Runnable {
                 counters.raisedWhileIdle();
             }
         } catch (SysException e) {
-            log.debug("reading the local APIC: {}", e.getMessage());
+            log.debug("setting the local APIC: {}", e.getMessage());
         }
     }
 
