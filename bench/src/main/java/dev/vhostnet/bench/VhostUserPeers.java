@@ -250,8 +250,9 @@ public final class VhostUserPeers {
         }
     }
 
-    /** Waits until the tap has taken a frame more than {@code before}; fails with the front-end's output otherwise. */
-    private static void awaitFirstFrame(String tap, long before, TestpmdProcess frontEnd) throws Exception {
+    /** Waits until the tap has taken a frame more than {@code before}; fails with testpmd's output otherwise. */
+    static void awaitFirstFrame(String tap, long before, TestpmdProcess frontEnd)
+            throws IOException, InterruptedException {
         long deadline = System.nanoTime() + PATIENCE.toNanos();
         while (TapRxPackets.sysfs(tap) == before) {
             if (!frontEnd.isAlive() || System.nanoTime() > deadline) {
@@ -281,7 +282,7 @@ public final class VhostUserPeers {
         }
     }
 
-    private static void delete(Path dir) {
+    static void delete(Path dir) {
         if (!Files.exists(dir)) {
             return;
         }

@@ -124,12 +124,7 @@ public final class VirtioUserKernel {
                 }
             }
         } finally {
-            try (var files = Files.list(dir)) {
-                for (Path f : files.toList()) {
-                    Files.deleteIfExists(f);
-                }
-            }
-            Files.deleteIfExists(dir);
+            VhostUserPeers.delete(dir);
         }
         notes.add(String.format(
                 Locale.ROOT,
@@ -153,15 +148,7 @@ public final class VirtioUserKernel {
         try (TestpmdProcess testpmd = TestpmdProcess.start(command.get(0), command.get(1), log, null, PATIENCE)) {
             // virtio-user makes the tap down; a tap that is down drops every frame.
             Command.run("ip", "link", "set", "dev", tap, "up");
-            long before = TapRxPackets.sysfs(tap);
-            long deadline = System.nanoTime() + PATIENCE.toNanos();
-            while (TapRxPackets.sysfs(tap) == before) {
-                if (!testpmd.isAlive() || System.nanoTime() > deadline) {
-                    throw new IOException("no frame reached tap " + tap + " in " + PATIENCE.toSeconds()
-                            + " s; testpmd's output ends:\n" + testpmd.tail());
-                }
-                Thread.sleep(10);
-            }
+            VhostUserPeers.awaitFirstFrame(tap, TapRxPackets.sysfs(tap), testpmd);
             Thread.sleep(config.warmUp().toMillis());
             List<List<Path>> workers = ThreadCpu.vhostWorkersOf(testpmd.pid());
             List<Path> device = new ArrayList<>(workers.get(0));
