@@ -79,10 +79,23 @@ final class NetFixture implements AutoCloseable {
             int bufferSize,
             UnaryOperator<NetDeviceConfig.Builder> more)
             throws Exception {
+        return start(kind, pairs, features, bufferSize, RING, more);
+    }
+
+    /** As above, with rings of {@code ring} entries. */
+    static NetFixture start(
+            BackendChoice.Kind kind,
+            int pairs,
+            FeatureSet features,
+            int bufferSize,
+            int ring,
+            UnaryOperator<NetDeviceConfig.Builder> more)
+            throws Exception {
         return start(
                 kind,
                 features,
                 bufferSize,
+                ring,
                 TapConfig.builder().queues(pairs).vnetHeader(TapConfig.VNET_HDR_MRG_RXBUF),
                 more);
     }
@@ -95,6 +108,17 @@ final class NetFixture implements AutoCloseable {
             TapConfig.Builder tap,
             UnaryOperator<NetDeviceConfig.Builder> more)
             throws Exception {
+        return start(kind, features, bufferSize, RING, tap, more);
+    }
+
+    private static NetFixture start(
+            BackendChoice.Kind kind,
+            FeatureSet features,
+            int bufferSize,
+            int ring,
+            TapConfig.Builder tap,
+            UnaryOperator<NetDeviceConfig.Builder> more)
+            throws Exception {
         MemoryTable memory = MemoryTable.builder().region(0, RAM).build();
         TapInNamespace net = null;
         NetDevice device = null;
@@ -102,7 +126,7 @@ final class NetFixture implements AutoCloseable {
         try {
             net = TapInNamespace.open(tap);
             int pairs = net.tap.queues().size();
-            DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, RING, bufferSize);
+            DriverMemory layout = DriverMemory.layout(DRIVER_BASE, RAM - DRIVER_BASE, pairs, ring, bufferSize);
             NetDeviceConfig.Builder config =
                     NetDeviceConfig.builder().memory(memory).tap(net.tap).driverFeatures(features);
             List<Virtqueue> queues = new ArrayList<>();
