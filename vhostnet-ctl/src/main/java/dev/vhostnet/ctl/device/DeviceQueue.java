@@ -1,6 +1,9 @@
 package dev.vhostnet.ctl.device;
 
+import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_FLAGS;
 import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_F_NO_INTERRUPT;
+import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_IDX;
+import static dev.vhostnet.sys.VirtioUapi.VRING_AVAIL_RING;
 import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_ADDR;
 import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_FLAGS;
 import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_F_INDIRECT;
@@ -11,7 +14,10 @@ import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_NEXT;
 import static dev.vhostnet.sys.VirtioUapi.VRING_DESC_SIZE;
 import static dev.vhostnet.sys.VirtioUapi.VRING_USED_ELEM_LEN;
 import static dev.vhostnet.sys.VirtioUapi.VRING_USED_ELEM_SIZE;
+import static dev.vhostnet.sys.VirtioUapi.VRING_USED_FLAGS;
 import static dev.vhostnet.sys.VirtioUapi.VRING_USED_F_NO_NOTIFY;
+import static dev.vhostnet.sys.VirtioUapi.VRING_USED_IDX;
+import static dev.vhostnet.sys.VirtioUapi.VRING_USED_RING;
 
 import com.google.common.base.Preconditions;
 import dev.vhostnet.ctl.FeatureSet;
@@ -19,8 +25,8 @@ import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.device.QueueCounters.Event;
 import dev.vhostnet.ctl.ring.LittleEndian;
 import dev.vhostnet.ctl.ring.VringLayout;
+import dev.vhostnet.memtable.GuestRegion;
 import dev.vhostnet.memtable.MemoryTable;
-import dev.vhostnet.sys.VirtioUapi;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -61,14 +67,18 @@ public final class DeviceQueue {
     private final boolean eventIdx;
     private final boolean indirectDesc;
     private final boolean notifyOnEmpty;
-    private final long availFlagsGpa;
-    private final long availIdxGpa;
-    private final long availRingGpa;
-    private final long usedEventGpa;
-    private final long usedFlagsGpa;
-    private final long usedIdxGpa;
-    private final long usedRingGpa;
-    private final long availEventGpa;
+    /**
+     * The three parts of the ring as direct little-endian views, made once ({@code vring_desc},
+     * {@code vring_avail} with {@code used_event}, {@code vring_used} with {@code avail_event}):
+     * no address lookup or native call per access. Valid while the memory is open; a device stops
+     * its queues before its memory is closed.
+     */
+    private final ByteBuffer descs;
+
+    private final ByteBuffer avail;
+    private final ByteBuffer used;
+    private final int usedEventOffset;
+    private final int availEventOffset;
     private final QueueCounters counters = new QueueCounters();
     private final byte[] descBytes = new byte[VRING_DESC_SIZE];
     private final ByteBuffer desc = ByteBuffer.wrap(descBytes).order(ByteOrder.LITTLE_ENDIAN);
@@ -108,16 +118,20 @@ public final class DeviceQueue {
         this.eventIdx = features.has(VirtioFeature.EVENT_IDX);
         this.indirectDesc = features.has(VirtioFeature.INDIRECT_DESC);
         this.notifyOnEmpty = features.has(VirtioFeature.NOTIFY_ON_EMPTY);
-        long avail = layout.availGpa();
-        long used = layout.usedGpa();
-        this.availFlagsGpa = avail + VirtioUapi.VRING_AVAIL_FLAGS;
-        this.availIdxGpa = avail + VirtioUapi.VRING_AVAIL_IDX;
-        this.availRingGpa = avail + VirtioUapi.VRING_AVAIL_RING;
-        this.usedEventGpa = availRingGpa + 2L * size;
-        this.usedFlagsGpa = used + VirtioUapi.VRING_USED_FLAGS;
-        this.usedIdxGpa = used + VirtioUapi.VRING_USED_IDX;
-        this.usedRingGpa = used + VirtioUapi.VRING_USED_RING;
-        this.availEventGpa = usedRingGpa + (long) VRING_USED_ELEM_SIZE * size;
+        this.descs = view(memory, layout.descGpa(), VringLayout.descBytes(size));
+        this.avail = view(memory, layout.availGpa(), VringLayout.availBytes(size));
+        this.used = view(memory, layout.usedGpa(), VringLayout.usedBytes(size));
+        this.usedEventOffset = VRING_AVAIL_RING + 2 * size;
+        this.availEventOffset = VRING_USED_RING + VRING_USED_ELEM_SIZE * size;
+    }
+
+    private static ByteBuffer view(MemoryTable memory, long gpa, long length) {
+        GuestRegion region = memory.region(gpa, length);
+        return region.view(gpa - region.gpa(), (int) length).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private static int u16(ByteBuffer part, int offset) {
+        return part.getShort(offset) & 0xffff;
     }
 
     public String name() {
@@ -161,7 +175,7 @@ public final class DeviceQueue {
     public void setNextAvail(int base) {
         Preconditions.checkArgument(base >= 0 && base <= 0xffff, "ring base must be 0..65535, not %s", base);
         nextAvail = base;
-        nextUsed = LittleEndian.u16(memory, usedIdxGpa);
+        nextUsed = u16(used, VRING_USED_IDX);
         pendingUsed = 0;
         signalledUsedValid = false;
         int distance = (nextAvail - nextUsed) & 0xffff;
@@ -217,10 +231,10 @@ public final class DeviceQueue {
                     String.format("%d chains in flight, ring size %d", inFlight, size));
             return false;
         }
-        int head = LittleEndian.u16(memory, availRingGpa + 2L * (nextAvail & mask));
+        int head = u16(avail, VRING_AVAIL_RING + 2 * (nextAvail & mask));
         nextAvail = (nextAvail + 1) & 0xffff;
         if (eventIdx && notificationsEnabled) {
-            LittleEndian.putU16(memory, availEventGpa, nextAvail);
+            used.putShort(availEventOffset, (short) nextAvail);
         }
         if (head >= size) {
             markBroken(
@@ -354,12 +368,19 @@ public final class DeviceQueue {
     }
 
     /** Reads descriptor {@code index} of the table at {@code table}, already checked to hold it, once. */
+    /** Reads descriptor {@code index} of {@code table} once: the ring's own table from its view, an indirect one through the memory table. */
     private void readDescriptor(long table, int index) {
-        memory.read(table + (long) VRING_DESC_SIZE * index, descBytes, 0, VRING_DESC_SIZE);
-        dAddr = desc.getLong(VRING_DESC_ADDR);
-        dLen = desc.getInt(VRING_DESC_LEN) & U32_MAX;
-        dFlags = desc.getShort(VRING_DESC_FLAGS) & 0xffff;
-        dNext = desc.getShort(VRING_DESC_NEXT) & 0xffff;
+        ByteBuffer from = descs;
+        int at = VRING_DESC_SIZE * index;
+        if (table != layout.descGpa()) {
+            memory.read(table + (long) VRING_DESC_SIZE * index, descBytes, 0, VRING_DESC_SIZE);
+            from = desc;
+            at = 0;
+        }
+        dAddr = from.getLong(at + VRING_DESC_ADDR);
+        dLen = from.getInt(at + VRING_DESC_LEN) & U32_MAX;
+        dFlags = from.getShort(at + VRING_DESC_FLAGS) & 0xffff;
+        dNext = from.getShort(at + VRING_DESC_NEXT) & 0xffff;
     }
 
     /**
@@ -387,9 +408,9 @@ public final class DeviceQueue {
         Preconditions.checkArgument(head >= 0 && head < size, "head %s is not in a ring of %s", head, size);
         Preconditions.checkState(
                 pendingUsed < inFlight, "%s: more used entries than chains in flight (%s)", name, inFlight);
-        long elem = usedRingGpa + (long) VRING_USED_ELEM_SIZE * ((nextUsed + pendingUsed) & mask);
-        LittleEndian.putU32(memory, elem, head);
-        LittleEndian.putU32(memory, elem + VRING_USED_ELEM_LEN, len);
+        int elem = VRING_USED_RING + VRING_USED_ELEM_SIZE * ((nextUsed + pendingUsed) & mask);
+        used.putInt(elem, head);
+        used.putInt(elem + VRING_USED_ELEM_LEN, len);
         pendingUsed++;
         counters.count(Event.USED_PUSHED);
     }
@@ -405,7 +426,7 @@ public final class DeviceQueue {
         VarHandle.releaseFence();
         int old = nextUsed;
         int updated = (old + pendingUsed) & 0xffff;
-        LittleEndian.putU16(memory, usedIdxGpa, updated);
+        used.putShort(VRING_USED_IDX, (short) updated);
         nextUsed = updated;
         inFlight -= pendingUsed;
         pendingUsed = 0;
@@ -431,13 +452,13 @@ public final class DeviceQueue {
         if (notifyOnEmpty && inFlight == 0 && isEmpty()) {
             notify = true;
         } else if (!eventIdx) {
-            notify = (LittleEndian.u16(memory, availFlagsGpa) & VRING_AVAIL_F_NO_INTERRUPT) == 0;
+            notify = (u16(avail, VRING_AVAIL_FLAGS) & VRING_AVAIL_F_NO_INTERRUPT) == 0;
         } else {
             boolean valid = signalledUsedValid;
             signalledUsedValid = true;
             int old = signalledUsed;
             signalledUsed = nextUsed;
-            notify = !valid || needEvent(LittleEndian.u16(memory, usedEventGpa), nextUsed, old);
+            notify = !valid || needEvent(u16(avail, usedEventOffset), nextUsed, old);
         }
         counters.count(notify ? Event.NOTIFICATIONS_NEEDED : Event.NOTIFICATIONS_SUPPRESSED);
         return notify;
@@ -458,7 +479,7 @@ public final class DeviceQueue {
     public void disableNotifications() {
         notificationsEnabled = false;
         if (!eventIdx) {
-            LittleEndian.putU16(memory, usedFlagsGpa, VRING_USED_F_NO_NOTIFY);
+            used.putShort(VRING_USED_FLAGS, (short) VRING_USED_F_NO_NOTIFY);
         }
     }
 
@@ -470,9 +491,9 @@ public final class DeviceQueue {
     public boolean enableNotifications() {
         notificationsEnabled = true;
         if (eventIdx) {
-            LittleEndian.putU16(memory, availEventGpa, nextAvail);
+            used.putShort(availEventOffset, (short) nextAvail);
         } else {
-            LittleEndian.putU16(memory, usedFlagsGpa, 0);
+            used.putShort(VRING_USED_FLAGS, (short) 0);
         }
         // The flag / avail_event must be visible before avail->idx is read again.
         VarHandle.fullFence();
@@ -518,7 +539,7 @@ public final class DeviceQueue {
     }
 
     private int availIdx() {
-        return LittleEndian.u16(memory, availIdxGpa);
+        return u16(avail, VRING_AVAIL_IDX);
     }
 
     private void markBroken(Violation v, String what) {
