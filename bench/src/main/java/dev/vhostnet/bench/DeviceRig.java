@@ -252,10 +252,10 @@ final class DeviceRig extends Rig {
         }
 
         @Override
-        public void awaitReceive() throws Exception {
+        public void awaitReceive(int frames) throws Exception {
             driver.refillRx();
             driver.reclaimTx();
-            driver.awaitRx(rxCall, 1);
+            driver.awaitRx(rxCall, 1, frames);
         }
     }
 }

@@ -19,6 +19,9 @@ interface GuestPort {
     /** The length of the next received Ethernet frame, or -1 when none is waiting. */
     int receive() throws Exception;
 
-    /** Waits up to a millisecond for a frame to arrive. */
-    void awaitReceive() throws Exception;
+    /**
+     * Waits up to a millisecond for {@code frames} frames to arrive; a port that cannot be told a
+     * count (a raw tap) wakes at the first.
+     */
+    void awaitReceive(int frames) throws Exception;
 }

@@ -62,9 +62,12 @@ final class Loops {
 
     /**
      * RX: receives frames of {@code size} bytes, counting them in {@code received}, until
-     * {@code stop} says so (it is told when the source stopped and everything sent arrived).
+     * {@code stop} says so (it is told when the source stopped and everything sent arrived). When
+     * the port runs dry it waits for {@code coalesce} frames, or a millisecond: one interrupt per
+     * {@code coalesce} frames at most ({@link GuestPort#awaitReceive}).
      */
-    static Result rx(GuestPort port, int size, WakingCount received, java.util.function.BooleanSupplier stop)
+    static Result rx(
+            GuestPort port, int size, int coalesce, WakingCount received, java.util.function.BooleanSupplier stop)
             throws Exception {
         long cpu0 = THREADS.getCurrentThreadCpuTime();
         long alloc0 = allocated();
@@ -79,7 +82,7 @@ final class Loops {
                 }
                 spins = 0;
             } else if (++spins > SPINS) {
-                port.awaitReceive();
+                port.awaitReceive(coalesce);
                 spins = 0;
             } else {
                 Thread.onSpinWait();
@@ -123,7 +126,7 @@ final class Loops {
                     break;
                 }
                 if (++spins > SPINS) {
-                    port.awaitReceive();
+                    port.awaitReceive(1);
                 } else {
                     Thread.onSpinWait();
                 }

@@ -133,7 +133,7 @@ final class RawTapRig extends Rig {
         }
 
         @Override
-        public void awaitReceive() throws Exception {
+        public void awaitReceive(int frames) throws Exception {
             endpoint.awaitReadable(Duration.ofMillis(1));
         }
 

@@ -93,7 +93,7 @@ abstract class Rig implements AutoCloseable {
      */
     Rep run(Direction direction, int size, long limit, long nanos, int window, TxCount count) throws Exception {
         // RX: the receive loops start, and take what an earlier repetition left in the rings, before the clock does.
-        RxLoops rx = direction == Direction.RX ? new RxLoops(size) : null;
+        RxLoops rx = direction == Direction.RX ? new RxLoops(size, window) : null;
         List<Path> dev = deviceThreads();
         List<Path> outside = outsideThreads();
         long dev0 = ThreadCpu.nanos(dev);
@@ -233,10 +233,15 @@ abstract class Rig implements AutoCloseable {
         private volatile boolean stop;
         private final PacketCount received;
 
-        RxLoops(int size) throws InterruptedException {
+        /**
+         * Each receive loop waits for a quarter of its pair's share of the window at a time (at
+         * most 32, the driver's batch): the source keeps up to a window in flight, so that many come.
+         */
+        RxLoops(int size, int window) throws InterruptedException {
+            int coalesce = Math.max(1, Math.min(32, window / (4 * pairs)));
             for (int p = 0; p < pairs; p++) {
                 int pair = p;
-                tasks.add(start("bench-rx-" + p, () -> Loops.rx(port(pair), size, all, () -> stop)));
+                tasks.add(start("bench-rx-" + p, () -> Loops.rx(port(pair), size, coalesce, all, () -> stop)));
             }
             received = all.since(settle(all));
         }

@@ -377,6 +377,25 @@ public final class DriverQueue<T> {
         return u16Acquire(used, VRING_USED_IDX) != lastUsedIdx;
     }
 
+    /**
+     * Asks the device to interrupt only once {@code count} more elements are used: with
+     * {@code EVENT_IDX}, {@code used_event} goes {@code count - 1} past the last polled (Linux's
+     * {@code virtqueue_enable_cb_delayed}, with the count the caller's): interrupt coalescing by
+     * count. True when {@code count} elements are already waiting: poll them instead of waiting.
+     * Without {@code EVENT_IDX} a device cannot be told a count: this is {@link #enableInterrupts()}.
+     */
+    public boolean enableInterruptsAfter(int count) {
+        Preconditions.checkArgument(count >= 1 && count <= size, "count %s outside 1..%s", count, size);
+        if (!eventIdx) {
+            return enableInterrupts();
+        }
+        checkOpen();
+        interruptsEnabled = true;
+        avail.putShort(usedEventOffset, (short) (lastUsedIdx + count - 1));
+        VarHandle.fullFence();
+        return ((u16Acquire(used, VRING_USED_IDX) - lastUsedIdx) & 0xffff) >= count;
+    }
+
     /** Whether the device has used elements not yet polled. */
     public boolean hasUsed() {
         checkOpen();

@@ -311,7 +311,20 @@ public final class VirtioNetDriver {
      * then suppresses interrupts again.
      */
     public void awaitRx(EventFd rxCall, int millis) throws SysException {
-        if (!enableRxInterrupts()) {
+        awaitRx(rxCall, millis, 1);
+    }
+
+    /**
+     * Waits until {@code buffers} more RX buffers are used (a frame each, unless merged) or
+     * {@code millis} pass, then suppresses interrupts again: interrupt coalescing by count, as a
+     * NIC's {@code ethtool -C rx-frames} with {@code rx-usecs}, done with {@code used_event}
+     * ({@link DriverQueue#enableInterruptsAfter}), so the device signals once per
+     * {@code buffers} instead of once per frame; never more than are posted. Without
+     * {@code EVENT_IDX} it wakes at the first.
+     */
+    public void awaitRx(EventFd rxCall, int millis, int buffers) throws SysException {
+        int posted = rx.size() - rx.freeDescriptors();
+        if (!rx.enableInterruptsAfter(Math.max(1, Math.min(buffers, posted)))) {
             rxCall.await(millis);
         }
         disableRxInterrupts();

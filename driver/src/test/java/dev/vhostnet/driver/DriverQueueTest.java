@@ -59,6 +59,16 @@ class DriverQueueTest {
                 .build();
     }
 
+    /** A queue with {@code chains} one-buffer chains published. */
+    private DriverQueue<String> published(long features, int chains) {
+        DriverQueue<String> q = queue(features);
+        for (int i = 0; i < chains; i++) {
+            q.addReadable(BUFFERS, 1, "t" + i);
+        }
+        q.publish();
+        return q;
+    }
+
     private static Segment buf(int i, int len) {
         return new Segment(BUFFERS + i * 4096L, len);
     }
@@ -262,12 +272,8 @@ class DriverQueueTest {
 
     @Test
     void withEventIdxUsedEventAsksForTheNextElementOnlyWhileEnabled() {
-        DriverQueue<String> q = queue(EVENT_IDX);
+        DriverQueue<String> q = published(EVENT_IDX, 6);
         SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.of(EVENT_IDX));
-        for (int i = 0; i < 6; i++) {
-            q.addReadable(BUFFERS, 1, "t" + i);
-        }
-        q.publish();
         device.pushUsed(device.pop().head(), 0);
         assertEquals(1, device.interrupts(), "used_event 0 passed");
         device.pushUsed(device.pop().head(), 0);
@@ -286,6 +292,42 @@ class DriverQueueTest {
         assertFalse(q.enableInterrupts());
         device.pushUsed(device.pop().head(), 0);
         assertEquals(3, device.interrupts());
+    }
+
+    @Test
+    void enablingAfterACountAsksForAnInterruptOnlyAtThatManyUsedElements() {
+        DriverQueue<String> q = published(EVENT_IDX, 8);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.of(EVENT_IDX));
+        q.disableInterrupts();
+        assertFalse(q.enableInterruptsAfter(3), "nothing used yet");
+        device.pushUsed(device.pop().head(), 0);
+        device.pushUsed(device.pop().head(), 0);
+        assertEquals(0, device.interrupts(), "two used: not yet");
+        assertFalse(q.enableInterruptsAfter(3), "two of three waiting");
+        device.pushUsed(device.pop().head(), 0);
+        assertEquals(1, device.interrupts(), "the third brings the interrupt");
+        assertTrue(q.enableInterruptsAfter(3), "three waiting: poll instead of waiting");
+
+        q.disableInterrupts();
+        assertEquals(3, q.poll().size());
+        assertFalse(q.enableInterruptsAfter(1));
+        device.pushUsed(device.pop().head(), 0);
+        assertEquals(2, device.interrupts(), "a count of 1 is the next element");
+        assertThrows(IllegalArgumentException.class, () -> q.enableInterruptsAfter(0));
+        assertThrows(IllegalArgumentException.class, () -> q.enableInterruptsAfter(9));
+    }
+
+    @Test
+    void withoutEventIdxEnablingAfterACountInterruptsAtTheNextElement() {
+        DriverQueue<String> q = queue(0);
+        SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.NONE);
+        q.addReadable(BUFFERS, 1, "a");
+        q.publish();
+        q.disableInterrupts();
+        assertFalse(q.enableInterruptsAfter(4));
+        assertEquals(0, memory.getShort(RING.availGpa() + VRING_AVAIL_FLAGS));
+        device.pushUsed(device.pop().head(), 0);
+        assertEquals(1, device.interrupts());
     }
 
     @Test
