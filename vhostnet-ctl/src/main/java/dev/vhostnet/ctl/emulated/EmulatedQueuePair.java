@@ -16,6 +16,7 @@ import dev.vhostnet.tap.TapQueue;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoOps;
+import io.netty.channel.unix.Buffer;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.util.concurrent.Future;
 import java.io.IOException;
@@ -90,6 +91,11 @@ final class EmulatedQueuePair {
     private final IoEventLoop loop;
     private final ByteBuffer txBuffer = ByteBuffer.allocateDirect(BUFFER);
     private final ByteBuffer rxBuffer = ByteBuffer.allocateDirect(BUFFER);
+    /** {@link #txBuffer}'s address, for Netty's {@code writeAddress}: no buffer checks in JNI per frame. */
+    private final long txAddress = Buffer.memoryAddress(txBuffer);
+    /** {@link #rxBuffer}'s address, for {@code readAddress}. */
+    private final long rxAddress = Buffer.memoryAddress(rxBuffer);
+
     private final ByteBuffer eventfdWord = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder());
     private final DescriptorChain chain = new DescriptorChain();
     private final int[] rxHeads;
@@ -354,7 +360,7 @@ final class EmulatedQueuePair {
             guest.read(chain.readableGpa(i), txBuffer, to, part);
             to += part;
         }
-        return tap.write(txBuffer, skip, to);
+        return tap.writeAddress(txAddress, skip, to);
     }
 
     /**
@@ -398,7 +404,7 @@ final class EmulatedQueuePair {
     private boolean readTap() {
         int offset = tapHasHeader ? 0 : headerSize;
         try {
-            int n = tap.read(rxBuffer, offset, BUFFER);
+            int n = tap.readAddress(rxAddress, offset, BUFFER);
             if (n <= 0) {
                 return false;
             }
