@@ -207,18 +207,15 @@ public final class BenchRunner {
         for (int r = 0; r < config.repetitions(); r++) {
             Rep rep = rig.run(d, size, limit, repNanos, window, config.txCount());
             reps.add(rep);
-            progress.update(
+            progress.repetition(
                     index,
                     total,
-                    String.format(
-                            Locale.ROOT,
-                            "%s: rep %d/%d %,.0f pkt/s %.3f Gbit/s%s",
-                            name,
-                            r + 1,
-                            config.repetitions(),
-                            rep.packetsPerSecond(),
-                            rep.gbitPerSecond(),
-                            rep.lost() > 0 ? " lost " + rep.lost() : ""));
+                    name,
+                    r,
+                    config.repetitions(),
+                    rep,
+                    String.format(Locale.ROOT, " %.3f Gbit/s", rep.gbitPerSecond())
+                            + (rep.lost() > 0 ? " lost " + rep.lost() : ""));
         }
         return new Cell(rig.path(), d, size, rig.pairs, reps, null);
     }

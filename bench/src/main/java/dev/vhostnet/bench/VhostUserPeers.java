@@ -138,17 +138,16 @@ public final class VhostUserPeers {
                         Run run = repetition(p, size);
                         runs.add(run);
                         reps.computeIfAbsent(p, k -> new ArrayList<>()).add(run.rep());
-                        progress.update(
+                        progress.repetition(
                                 index - BACK_ENDS.size() + 1 + BACK_ENDS.indexOf(p),
                                 total,
+                                p.label() + " TX " + size + " B",
+                                r,
+                                config.repetitions(),
+                                run.rep(),
                                 String.format(
                                         Locale.ROOT,
-                                        "%s TX %d B: rep %d/%d %,.0f pkt/s, back-end %.0f ns/pkt",
-                                        p.label(),
-                                        size,
-                                        r + 1,
-                                        config.repetitions(),
-                                        run.rep().packetsPerSecond(),
+                                        ", back-end %.0f ns/pkt",
                                         run.rep().packets() == 0
                                                 ? 0
                                                 : (double) run.rep().deviceCpuNanos()

@@ -104,17 +104,14 @@ public final class VirtioUserKernel {
                                 mainCpu,
                                 forwardingCpu);
                         reps.add(rep);
-                        progress.update(
+                        progress.repetition(
                                 index,
                                 total,
-                                String.format(
-                                        Locale.ROOT,
-                                        "%s TX %d B: rep %d/%d %,.0f pkt/s",
-                                        BenchPath.KERNEL_VIRTIO_USER.label(),
-                                        size,
-                                        r + 1,
-                                        config.repetitions(),
-                                        rep.packetsPerSecond()));
+                                BenchPath.KERNEL_VIRTIO_USER.label() + " TX " + size + " B",
+                                r,
+                                config.repetitions(),
+                                rep,
+                                "");
                     }
                     cells.add(new Cell(BenchPath.KERNEL_VIRTIO_USER, Direction.TX, size, 1, reps, null));
                 } catch (IOException | RuntimeException e) {

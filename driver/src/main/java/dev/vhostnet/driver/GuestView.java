@@ -1,7 +1,6 @@
 package dev.vhostnet.driver;
 
 import com.google.common.base.Preconditions;
-import com.sun.jna.Pointer;
 import dev.vhostnet.memtable.MemoryTable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -18,7 +17,6 @@ final class GuestView {
     static ByteBuffer of(MemoryTable memory, long gpa, long length) {
         Preconditions.checkArgument(
                 length > 0 && length <= Integer.MAX_VALUE, "a guest view needs 1 to 2^31-1 bytes, not %s", length);
-        long hva = memory.translate(gpa, length);
-        return new Pointer(hva).getByteBuffer(0, length).order(ByteOrder.LITTLE_ENDIAN);
+        return memory.view(gpa, (int) length).order(ByteOrder.LITTLE_ENDIAN);
     }
 }

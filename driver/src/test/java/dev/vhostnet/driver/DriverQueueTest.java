@@ -319,10 +319,8 @@ class DriverQueueTest {
 
     @Test
     void withoutEventIdxEnablingAfterACountInterruptsAtTheNextElement() {
-        DriverQueue<String> q = queue(0);
+        DriverQueue<String> q = published(0, 1);
         SpecDeviceQueue device = new SpecDeviceQueue(memory, RING, FeatureSet.NONE);
-        q.addReadable(BUFFERS, 1, "a");
-        q.publish();
         q.disableInterrupts();
         assertFalse(q.enableInterruptsAfter(4));
         assertEquals(0, memory.getShort(RING.availGpa() + VRING_AVAIL_FLAGS));

@@ -10,6 +10,7 @@ import dev.vhostnet.sys.Fd;
 import dev.vhostnet.sys.SysException;
 import dev.vhostnet.sys.VhostUapi.VhostMemory;
 import dev.vhostnet.sys.VhostUapi.VhostMemoryRegion;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -64,6 +65,16 @@ public final class MemoryTable implements AutoCloseable {
     public long translate(long gpa, long length) {
         GuestRegion r = region(gpa, length);
         return r.hva() + (gpa - r.gpa());
+    }
+
+    /**
+     * A direct buffer over {@code [gpa, gpa + length)}, which must lie wholly inside one region,
+     * made once by a data path that then neither looks the address up nor calls native code per
+     * access; valid only while this table is open ({@link GuestRegion#view}).
+     */
+    public ByteBuffer view(long gpa, int length) {
+        GuestRegion r = region(gpa, length);
+        return r.view(gpa - r.gpa(), length);
     }
 
     /** The region holding all of {@code [gpa, gpa + length)}. */

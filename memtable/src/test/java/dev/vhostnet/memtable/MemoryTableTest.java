@@ -15,6 +15,8 @@ import dev.vhostnet.sys.Hint;
 import dev.vhostnet.sys.OpenFds;
 import dev.vhostnet.sys.VhostUapi.VhostMemory;
 import dev.vhostnet.sys.VhostUapi.VhostMemoryRegion;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
@@ -54,6 +56,21 @@ class MemoryTableTest {
             assertEquals(16, view.capacity());
             assertThrows(IllegalArgumentException.class, () -> high.view(MIB - 8, 16), "past the region's end");
             assertThrows(IllegalArgumentException.class, () -> high.view(-1, 16));
+        }
+    }
+
+    @Test
+    void aViewSeesTheGuestBytesOfItsRangeAndOnlyAWholeRangeInOneRegionGetsOne() throws Exception {
+        try (MemoryTable mem = twoRegions()) {
+            mem.putInt(2 * MIB - 8, 0x11223344);
+            ByteBuffer view = mem.view(2 * MIB - 8, 8).order(ByteOrder.nativeOrder());
+            assertEquals(8, view.capacity());
+            assertEquals(0x11223344, view.getInt(0));
+            view.putInt(4, 0x55667788);
+            assertEquals(0x55667788, mem.getInt(2 * MIB - 4), "writes reach guest memory");
+            GuestAddressException crossing = assertThrows(GuestAddressException.class, () -> mem.view(2 * MIB - 4, 8));
+            assertTrue(crossing.getMessage().contains("crosses the end of region 0"), crossing.getMessage());
+            assertThrows(GuestAddressException.class, () -> mem.view(3 * MIB, 1));
         }
     }
 

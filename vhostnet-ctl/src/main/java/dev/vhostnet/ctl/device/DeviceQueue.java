@@ -25,7 +25,6 @@ import dev.vhostnet.ctl.VirtioFeature;
 import dev.vhostnet.ctl.device.QueueCounters.Event;
 import dev.vhostnet.ctl.ring.LittleEndian;
 import dev.vhostnet.ctl.ring.VringLayout;
-import dev.vhostnet.memtable.GuestRegion;
 import dev.vhostnet.memtable.MemoryTable;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
@@ -126,8 +125,7 @@ public final class DeviceQueue {
     }
 
     private static ByteBuffer view(MemoryTable memory, long gpa, long length) {
-        GuestRegion region = memory.region(gpa, length);
-        return region.view(gpa - region.gpa(), (int) length).order(ByteOrder.LITTLE_ENDIAN);
+        return memory.view(gpa, (int) length).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     private static int u16(ByteBuffer part, int offset) {
